@@ -1,0 +1,5 @@
+"""`python -m hookhub` is the same as the `hookhub` command."""
+
+from hookhub.cli import main
+
+main()

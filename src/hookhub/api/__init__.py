@@ -1,0 +1,1 @@
+"""HTTP: the ASGI app, the management API (`/api/v1`) and its error bodies."""

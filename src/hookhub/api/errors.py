@@ -1,0 +1,74 @@
+"""One error body everywhere: `{"error": {"code", "message", "field"}}`, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pydantic
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from hookhub.api.responses import JSON
+
+from hookhub.errors import HookhubError, Unauthorized
+
+log = logging.getLogger("hookhub.api")
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: Any = None
+) -> JSON:
+    """The standard error body with `status`."""
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return JSON(body, status_code=status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # Union members show up as the model's name in the location; users never see those.
+    parts = [p for p in parts if not p[:1].isupper() and "[" not in p and p != "list"]
+    return ".".join(parts) or None
+
+
+async def _validation(_: Request, exc: Exception) -> JSON:
+    assert isinstance(exc, RequestValidationError | pydantic.ValidationError)
+    errors = list(exc.errors())
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid":
+        ctx = first.get("ctx") or {}
+        detail = ctx.get("error", "invalid JSON")
+        return error_response(400, "invalid_json", f"request body is not valid JSON: {detail}")
+    field = _field(tuple(first.get("loc", ())))
+    message = str(first.get("msg", "invalid value"))
+    return error_response(422, "invalid", f"{field}: {message}" if field else message, field)
+
+
+async def _hookhub(_: Request, exc: Exception) -> JSON:
+    assert isinstance(exc, HookhubError)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    if exc.status >= 500:
+        log.error("request failed: %s", exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.field, headers)
+
+
+async def _http(_: Request, exc: Exception) -> JSON:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSON:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", "internal error; the server log has the details")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the standard error body."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    # Handlers that validate merged input themselves (PATCH) raise pydantic's own error.
+    app.add_exception_handler(pydantic.ValidationError, _validation)
+    app.add_exception_handler(HookhubError, _hookhub)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

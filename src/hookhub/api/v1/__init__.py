@@ -1,0 +1,11 @@
+"""The v1 management API, one module per resource."""
+
+from fastapi import APIRouter
+
+from hookhub.api.v1 import deliveries, events, rules, webhooks
+
+router = APIRouter(prefix="/api/v1")
+for module in (webhooks, rules, events, deliveries):
+    router.include_router(module.router)
+
+__all__ = ["router"]

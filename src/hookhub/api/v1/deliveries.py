@@ -1,0 +1,74 @@
+"""`/deliveries`: every (event, webhook) pair, its status and the log of its attempts."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+
+from hookhub.api.responses import JSON
+from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, iso, page
+from hookhub.db.store import Row
+from hookhub.db.tables import deliveries
+
+router = APIRouter(tags=["deliveries"])
+
+Status = Literal["pending", "delivering", "succeeded", "failed"]
+
+
+def public(row: Row) -> dict[str, Any]:
+    """A delivery as the API shows it."""
+    return {
+        "id": row["id"],
+        "event_id": row["event_id"],
+        "webhook_id": row["webhook_id"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "next_attempt_at": iso(row["next_attempt_at"]),
+        "last_status_code": row["last_status_code"],
+        "last_error": row["last_error"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def public_attempt(row: Row) -> dict[str, Any]:
+    """An attempt as the API shows it: the request sent (credentials masked) and the response."""
+    return {
+        "id": row["id"],
+        "delivery_id": row["delivery_id"],
+        "number": row["number"],
+        "started_at": iso(row["started_at"]),
+        "duration_ms": row["duration_ms"],
+        "request": row["request"],
+        "response": row["response"],
+        "error": row["error"],
+        "succeeded": row["succeeded"],
+    }
+
+
+@router.get("/deliveries", summary="List deliveries, newest first")
+async def list_deliveries(
+    store: StoreDep,
+    _: Reader,
+    webhook_id: str | None = None,
+    event_id: str | None = None,
+    status: Status | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> JSON:
+    filters = {"webhook_id": webhook_id, "event_id": event_id, "status": status}
+    rows, next_cursor = await store.page(deliveries, filters, cursor, limit)
+    return JSON(page([public(row) for row in rows], next_cursor))
+
+
+@router.get("/deliveries/{delivery_id}", summary="Get a delivery")
+async def get_delivery(delivery_id: str, store: StoreDep, _: Reader) -> JSON:
+    return JSON(public(await store.get(deliveries, delivery_id)))
+
+
+@router.get("/deliveries/{delivery_id}/attempts", summary="Every attempt of a delivery")
+async def list_attempts(delivery_id: str, store: StoreDep, _: Reader) -> JSON:
+    await store.get(deliveries, delivery_id)
+    rows = await store.attempts_of(delivery_id)
+    return JSON(page([public_attempt(row) for row in rows], None))

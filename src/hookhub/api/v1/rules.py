@@ -1,0 +1,91 @@
+"""`/rules`: which events go to which webhook, with NetBox-compatible conditions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from hookhub.api.responses import JSON
+from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.core.conditions import ConditionError, validate_conditions
+from hookhub.db.store import Row, Store
+from hookhub.db.tables import rules, webhooks
+from hookhub.errors import NotFound, ValidationError
+from hookhub.ids import new_id
+
+router = APIRouter(tags=["rules"])
+
+
+class RuleIn(BaseModel):
+    """An event rule: object and event types (empty = all), conditions, the webhook to call."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    object_types: list[str] = Field(default_factory=list, max_length=1000)
+    event_types: list[str] = Field(default_factory=list, max_length=1000)
+    conditions: dict[str, Any] | None = None
+    webhook_id: str
+    enabled: bool = True
+
+
+def public(row: Row) -> dict[str, Any]:
+    """A rule as the API shows it."""
+    return {
+        **{name: row[name] for name in RuleIn.model_fields},
+        "id": row["id"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+async def _columns(rule: RuleIn, store: Store) -> dict[str, Any]:
+    values = rule.model_dump()
+    try:
+        validate_conditions(values["conditions"])
+    except ConditionError as exc:
+        raise ValidationError(str(exc), field=exc.path or "conditions") from None
+    try:
+        await store.get(webhooks, values["webhook_id"])
+    except NotFound:
+        raise ValidationError(
+            f"no webhook with id {values['webhook_id']!r}", field="webhook_id"
+        ) from None
+    return values
+
+
+@router.post("/rules", status_code=201, summary="Create an event rule")
+async def create_rule(rule: RuleIn, store: StoreDep, _: Writer) -> JSON:
+    now = time.time()
+    row = {**await _columns(rule, store), "id": new_id("rule"), "created_at": now, "updated_at": now}
+    return JSON(public(await store.insert(rules, row)), status_code=201)
+
+
+@router.get("/rules", summary="List event rules")
+async def list_rules(
+    store: StoreDep, _: Reader, cursor: Cursor = None, limit: Limit = 50, webhook_id: str | None = None
+) -> JSON:
+    rows, next_cursor = await store.page(rules, {"webhook_id": webhook_id}, cursor, limit)
+    return JSON(page([public(row) for row in rows], next_cursor))
+
+
+@router.get("/rules/{rule_id}", summary="Get an event rule")
+async def get_rule(rule_id: str, store: StoreDep, _: Reader) -> JSON:
+    return JSON(public(await store.get(rules, rule_id)))
+
+
+@router.patch("/rules/{rule_id}", summary="Change some fields of an event rule")
+async def patch_rule(
+    rule_id: str, store: StoreDep, _: Writer, patch: dict[str, Any] = Body(...)
+) -> JSON:
+    row = await store.get(rules, rule_id)
+    merged = RuleIn.model_validate({**{n: row[n] for n in RuleIn.model_fields}, **patch})
+    values = await _columns(merged, store)
+    return JSON(public(await store.update(rules, rule_id, {**values, "updated_at": time.time()})))
+
+
+@router.delete("/rules/{rule_id}", status_code=204, summary="Delete an event rule")
+async def delete_rule(rule_id: str, store: StoreDep, _: Writer) -> None:
+    await store.delete(rules, rule_id)

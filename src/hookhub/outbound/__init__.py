@@ -1,0 +1,1 @@
+"""The outbound path: intake → rules → deliveries → dispatcher → attempts."""

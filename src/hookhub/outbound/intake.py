@@ -1,0 +1,49 @@
+"""Intake: events in, matched against rules, stored with their deliveries in one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hookhub.db.store import Store
+from hookhub.ids import new_id
+from hookhub.outbound.rules import targets
+
+EVENT_FIELDS = ("object_type", "event", "data", "snapshots", "username", "request_id")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What intake did with a batch: every event's id, and how many deliveries it created."""
+
+    ids: list[str]
+    deliveries: int
+
+
+def normalize(event: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """The stored form of an event: an id and a timestamp are given when the caller left them out."""
+    row = {name: event.get(name) for name in EVENT_FIELDS}
+    row["id"] = event.get("id") or new_id("evt")
+    row["timestamp"] = event.get("timestamp") or datetime.fromtimestamp(now, UTC).isoformat()
+    return row
+
+
+async def ingest(
+    store: Store,
+    events: Sequence[Mapping[str, Any]],
+    on_work: Callable[[], None] | None = None,
+) -> Accepted:
+    """Store `events` and their deliveries; ids already stored are accepted but not reprocessed."""
+    now = time.time()
+    rows = [normalize(event, now) for event in events]
+    # The same id twice within one batch is one event, like the same id in two batches.
+    unique = list({row["id"]: row for row in reversed(rows)}.values())
+    rules = await store.routable_rules()
+    plan = {row["id"]: targets(rules, row) for row in unique}
+    created = await store.ingest(unique, plan, now)
+    if created and on_work is not None:
+        on_work()
+    return Accepted(ids=[row["id"] for row in rows], deliveries=created)
