@@ -1,13 +1,13 @@
 """Exceptions hookhub raises on purpose.
 
-    HookhubError            root; `code` and `status` shape the API's error body
-    ├── ConfigError         a setting or flag is invalid (the process refuses to start)
-    ├── ValidationError     user input is invalid; `field` names the offending field
-    ├── NotFound            an id or key that does not exist
-    ├── Conflict            a unique name is already taken, or a state forbids the action
-    ├── TooLarge            a request body or batch is over its limit
-    ├── Unauthorized        missing or invalid API token
-    └── Forbidden           the token's scope is too small
+HookhubError            root; `code` and `status` shape the API's error body
+├── ConfigError         a setting or flag is invalid (the process refuses to start)
+├── ValidationError     user input is invalid; `field` names the offending field
+├── NotFound            an id or key that does not exist
+├── Conflict            a unique name is already taken, or a state forbids the action
+├── TooLarge            a request body or batch is over its limit
+├── Unauthorized        missing or invalid API token
+└── Forbidden           the token's scope is too small
 """
 
 from __future__ import annotations

@@ -57,9 +57,7 @@ class Settings:
             claim_batch=_env_int("HOOKHUB_CLAIM_BATCH", cls.claim_batch),
             poll_interval=_env_float("HOOKHUB_POLL_INTERVAL", cls.poll_interval),
             lease_margin=_env_float("HOOKHUB_LEASE_MARGIN", cls.lease_margin),
-            response_body_limit=_env_int(
-                "HOOKHUB_RESPONSE_BODY_LIMIT", cls.response_body_limit
-            ),
+            response_body_limit=_env_int("HOOKHUB_RESPONSE_BODY_LIMIT", cls.response_body_limit),
             max_request_body=_env_int("HOOKHUB_MAX_REQUEST_BODY", cls.max_request_body),
             public_url=os.environ.get("HOOKHUB_PUBLIC_URL", "").rstrip("/"),
         )

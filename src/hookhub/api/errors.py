@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from hookhub.api.responses import JSON
-
 from hookhub.errors import HookhubError, Unauthorized
 
 log = logging.getLogger("hookhub.api")
@@ -34,8 +33,8 @@ def _field(loc: tuple[Any, ...]) -> str | None:
 
 async def _validation(_: Request, exc: Exception) -> JSON:
     assert isinstance(exc, RequestValidationError | pydantic.ValidationError)
-    errors = list(exc.errors())
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
+    first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     if first.get("type") == "json_invalid":
         ctx = first.get("ctx") or {}
         detail = ctx.get("error", "invalid JSON")

@@ -56,5 +56,5 @@ class RetryPolicy:
         if self.strategy == "schedule":
             steps = self.schedule or DEFAULT_SCHEDULE
             return float(steps[min(attempts_made, len(steps)) - 1])
-        base = min(self.interval * 2 ** (attempts_made - 1), self.max_interval)
+        base = min(self.interval * 2.0 ** (attempts_made - 1), self.max_interval)
         return base * (1 - JITTER + 2 * JITTER * random.random())

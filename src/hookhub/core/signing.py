@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import hmac
 
-STANDARD_SECRET_PREFIX = "whsec_"
+STANDARD_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 
 def netbox_signature(secret: str, body: bytes) -> str:

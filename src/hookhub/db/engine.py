@@ -1,4 +1,4 @@
-"""Engines from user-facing URLs: `sqlite:///file` and `postgresql://...` get their async drivers."""
+"""Engines from user-facing URLs: `sqlite:///file` and `postgresql://...` get async drivers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Named queries whose SQL differs between SQLite and PostgreSQL; everything dialect-specific is here."""
+"""Named queries whose SQL differs between SQLite and PostgreSQL: all dialect code is here."""
 
 from __future__ import annotations
 
@@ -42,9 +42,7 @@ def claim_deliveries(dialect: str) -> Update:
     """Mark due deliveries as delivering under lease :lease_id until their webhook's timeout
     plus :margin seconds from :now, returning what the dispatcher needs to send them."""
     timeout = (
-        select(webhooks.c.timeout)
-        .where(webhooks.c.id == deliveries.c.webhook_id)
-        .scalar_subquery()
+        select(webhooks.c.timeout).where(webhooks.c.id == deliveries.c.webhook_id).scalar_subquery()
     )
     return (
         update(deliveries)

@@ -21,7 +21,7 @@ from hookhub.errors import Conflict, NotFound
 from hookhub.ids import new_id
 
 Row = dict[str, Any]
-TOKEN_PREFIX = "hh_"
+TOKEN_PREFIX = "hh_"  # noqa: S105 (a prefix, not a secret)
 SCOPES = ("read", "write", "admin")
 
 
@@ -158,7 +158,7 @@ class Store:
     # -- intake ---------------------------------------------------------------------------------
 
     async def routable_rules(self) -> list[Row]:
-        """Enabled rules, each with its webhook id; disabled webhooks still get deliveries (they wait)."""
+        """Enabled rules. Disabled webhooks still get deliveries: they wait until re-enabled."""
         async with self.read() as conn:
             return _rows(await conn.execute(select(rules).where(rules.c.enabled.is_(True))))
 

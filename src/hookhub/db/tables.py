@@ -76,9 +76,7 @@ rules = Table(
     Column("object_types", JSON, nullable=False),
     Column("event_types", JSON, nullable=False),
     Column("conditions", JSON),
-    Column(
-        "webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -104,9 +102,7 @@ deliveries = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("event_id", String(200), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
     # pending | delivering | succeeded | failed
     Column("status", String(12), nullable=False),
     Column("attempts", Integer, nullable=False),

@@ -1,4 +1,4 @@
-"""The outbound HTTP client: one shared aiohttp session per process, outcomes instead of exceptions."""
+"""The outbound HTTP client: one shared aiohttp session per process; outcomes, not exceptions."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ class Sender:
                     body=body,
                     duration_ms=(time.perf_counter() - started) * 1000,
                 )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             return Outcome(
                 status=None,
                 error=describe_error(exc, request.timeout),

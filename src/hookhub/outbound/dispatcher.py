@@ -145,7 +145,10 @@ class Dispatcher:
         request: OutboundRequest | None = None
         final = False
         if event is None or webhook is None:
-            outcome, final = Outcome(status=None, error="the event or webhook no longer exists"), True
+            outcome, final = (
+                Outcome(status=None, error="the event or webhook no longer exists"),
+                True,
+            )
         else:
             try:
                 request = webhook.prepare(event, delivery["id"], started)
@@ -154,7 +157,9 @@ class Dispatcher:
                 outcome, final = Outcome(status=None, error=f"template error: {exc}"), True
             else:
                 outcome = await self.sender.send(request)
-        self._results.put_nowait(self._outcome_rows(delivery, webhook, request, outcome, final, started))
+        self._results.put_nowait(
+            self._outcome_rows(delivery, webhook, request, outcome, final, started)
+        )
 
     def _outcome_rows(
         self,

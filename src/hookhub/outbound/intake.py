@@ -24,7 +24,7 @@ class Accepted:
 
 
 def normalize(event: Mapping[str, Any], now: float) -> dict[str, Any]:
-    """The stored form of an event: an id and a timestamp are given when the caller left them out."""
+    """The stored form of an event, with an id and a timestamp when the caller gave none."""
     row = {name: event.get(name) for name in EVENT_FIELDS}
     row["id"] = event.get("id") or new_id("evt")
     row["timestamp"] = event.get("timestamp") or datetime.fromtimestamp(now, UTC).isoformat()

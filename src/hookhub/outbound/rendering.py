@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from jinja2 import Template
 
 from hookhub.core import signing
 from hookhub.core.retry import RetryPolicy
@@ -20,20 +21,42 @@ from hookhub.outbound.presets import PRESETS
 # Header names whose values are credentials: masked in the attempt log and API answers.
 SENSITIVE_HEADER = re.compile(r"auth|token|secret|password|api[-_]?key|cookie", re.IGNORECASE)
 MASK = "********"
-TEMPLATE_FIELDS = ("url", "headers", "body_template")
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
 def check_templates(values: Mapping[str, Any]) -> None:
     """Refuse a webhook whose URL, headers or body template does not compile (ValidationError)."""
-    for name in TEMPLATE_FIELDS:
-        source = values.get(name)
-        if source:
-            compile_template(source, name)
+    compile_template(values.get("url") or "", "url")
+    compile_headers(values.get("headers") or "")
+    if values.get("body_template"):
+        compile_template(values["body_template"], "body_template")
 
 
-def event_context(
-    event: Mapping[str, Any], webhook_name: str, delivery_id: str
-) -> dict[str, Any]:
+def compile_headers(text: str) -> list[tuple[str, Template]]:
+    """`Name: Value` lines, each value a template of its own.
+
+    Names are fixed when the webhook is saved and each value renders on its own, so event data
+    containing CR/LF can never add a header.
+    """
+    compiled = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        name = name.strip()
+        if not sep or not HEADER_NAME.fullmatch(name):
+            raise ValidationError(
+                f"line {number}: expected 'Name: Value', got {line[:80]!r}", field="headers"
+            )
+        try:
+            compiled.append((name, compile_template(value.strip(), "headers")))
+        except ValidationError as exc:
+            raise ValidationError(f"line {number}: {exc.message}", field="headers") from None
+    return compiled
+
+
+def event_context(event: Mapping[str, Any], webhook_name: str, delivery_id: str) -> dict[str, Any]:
     """The template context of an event: NetBox's names plus `webhook` and `delivery_id`."""
     return {
         "event": event["event"],
@@ -48,21 +71,6 @@ def event_context(
         "webhook": webhook_name,
         "delivery_id": delivery_id,
     }
-
-
-def parse_header_lines(text: str) -> dict[str, str]:
-    """`Name: Value` lines into a dict; blank lines skipped, CR/LF can't smuggle extra headers."""
-    headers: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        name = name.strip()
-        if not sep or not name or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-            raise RenderError(f"headers: invalid header line {line[:80]!r} (expected 'Name: Value')")
-        headers[name] = value.strip()
-    return headers
 
 
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -90,7 +98,7 @@ class CompiledWebhook:
         self.compile_error: str | None = None
         try:
             self.url = compile_template(row["url"], "url")
-            self.headers = compile_template(row["headers"] or "", "headers")
+            self.headers = compile_headers(row["headers"] or "")
             body = row["body_template"]
             self.body = compile_template(body, "body_template") if body else None
         except ValidationError as exc:
@@ -100,13 +108,15 @@ class CompiledWebhook:
     def prepare(
         self, event: Mapping[str, Any], delivery_id: str, now: float | None = None
     ) -> OutboundRequest:
-        """The exact request for `event` as delivery `delivery_id`; RenderError if a template fails."""
+        """The exact request for `event` as delivery `delivery_id`; RenderError on failure."""
         if self.compile_error:
             raise RenderError(self.compile_error)
         context = event_context(event, self.name, delivery_id)
         url = render(self.url, context, "url").strip()
         headers = {"Content-Type": self.content_type}
-        headers.update(parse_header_lines(render(self.headers, context, "headers")))
+        for name, template in self.headers:
+            value = render(template, context, f"headers.{name}")
+            headers[name] = " ".join(value.splitlines()).strip()
         if self.body is not None:
             body = render(self.body, context, "body_template").encode()
         else:

@@ -59,13 +59,22 @@ async def _columns(rule: RuleIn, store: Store) -> dict[str, Any]:
 @router.post("/rules", status_code=201, summary="Create an event rule")
 async def create_rule(rule: RuleIn, store: StoreDep, _: Writer) -> JSON:
     now = time.time()
-    row = {**await _columns(rule, store), "id": new_id("rule"), "created_at": now, "updated_at": now}
+    row = {
+        **await _columns(rule, store),
+        "id": new_id("rule"),
+        "created_at": now,
+        "updated_at": now,
+    }
     return JSON(public(await store.insert(rules, row)), status_code=201)
 
 
 @router.get("/rules", summary="List event rules")
 async def list_rules(
-    store: StoreDep, _: Reader, cursor: Cursor = None, limit: Limit = 50, webhook_id: str | None = None
+    store: StoreDep,
+    _: Reader,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    webhook_id: str | None = None,
 ) -> JSON:
     rows, next_cursor = await store.page(rules, {"webhook_id": webhook_id}, cursor, limit)
     return JSON(page([public(row) for row in rows], next_cursor))

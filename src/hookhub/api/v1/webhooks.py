@@ -50,7 +50,6 @@ class Retry(BaseModel):
     )
 
 
-
 class WebhookIn(BaseModel):
     """A webhook as written by users; templates are checked when it is saved."""
 
@@ -84,7 +83,6 @@ class WebhookIn(BaseModel):
         if value and not os.path.isfile(value):
             raise ValueError(f"no such file: {value}")
         return value or None
-
 
 
 def public(row: Row) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""A real HTTP receiver on 127.0.0.1 that records every request and answers as told."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: str = "ok"
+    delay: float = 0.0  # seconds before answering
+
+
+@dataclass
+class Receiver:
+    """Records requests; `reply` decides each answer (status, body, delay)."""
+
+    requests: list[Received] = field(default_factory=list)
+    reply: Callable[[Received], Reply] = lambda _: Reply()
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        received = Received(
+            request.method, request.path_qs, dict(request.headers), await request.read()
+        )
+        self.requests.append(received)
+        answer = self.reply(received)
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+        return web.Response(status=answer.status, text=answer.body)
+
+    async def start(self) -> Receiver:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until at least `count` requests arrived."""
+        async with asyncio.timeout(timeout):
+            while len(self.requests) < count:
+                await asyncio.sleep(0.01)

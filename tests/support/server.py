@@ -1,0 +1,51 @@
+"""The real ASGI app served by uvicorn on a free 127.0.0.1 port, inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+
+from hookhub.api.app import create_app
+from hookhub.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def running_server(settings: Settings, workers: bool = True) -> AsyncIterator[str]:
+    """Serve hookhub; yields its base URL and shuts it down (dispatcher included) after."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, workers=workers),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def api_client(base_url: str, token: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(base_url=f"{base_url}/api/v1", headers=headers, timeout=10)
