@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from jinja2 import Template, TemplateSyntaxError
+from jinja2 import Template, TemplateSyntaxError, Undefined
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from hookhub.errors import ValidationError
@@ -17,7 +18,16 @@ def _tojson(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-_ENV = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+class _Sandbox(ImmutableSandboxedEnvironment):
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        # Jinja would render `{{ x.__class__ }}` as an empty string; an escape attempt
+        # should fail loudly instead.
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+        )
+
+
+_ENV = _Sandbox(autoescape=False, keep_trailing_newline=True)
 _ENV.filters["tojson"] = _tojson
 _ENV.policies["json.dumps_function"] = _tojson
 

@@ -218,8 +218,10 @@ class Store:
         """Write a batch of delivery outcomes (`b_*` parameters of `queries.finish_delivery`)
         and their attempt records, in one transaction."""
         async with self.write() as conn:
-            await conn.execute(queries.finish_delivery(), list(outcomes))
-            await conn.execute(insert(attempts), list(attempt_rows))
+            if outcomes:
+                await conn.execute(queries.finish_delivery(), list(outcomes))
+            if attempt_rows:
+                await conn.execute(insert(attempts), list(attempt_rows))
 
     async def attempts_of(self, delivery_id: str) -> list[Row]:
         """Every attempt of one delivery, oldest first."""

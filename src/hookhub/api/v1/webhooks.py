@@ -159,10 +159,10 @@ def _columns(webhook: WebhookIn) -> dict[str, Any]:
     return values
 
 
-@router.post("/webhooks", status_code=201, summary="Create a webhook")
-async def create_webhook(webhook: WebhookIn, store: StoreDep, _: Writer) -> JSON:
+def new_row(webhook: WebhookIn) -> Row:
+    """The full stored row of a new, validated webhook."""
     now = time.time()
-    row = {
+    return {
         **_columns(webhook),
         "id": new_id("wh"),
         "version": 1,
@@ -171,7 +171,11 @@ async def create_webhook(webhook: WebhookIn, store: StoreDep, _: Writer) -> JSON
         "disabled_reason": None,
         "disabled_at": None,
     }
-    return JSON(public(await store.insert(webhooks, row)), status_code=201)
+
+
+@router.post("/webhooks", status_code=201, summary="Create a webhook")
+async def create_webhook(webhook: WebhookIn, store: StoreDep, _: Writer) -> JSON:
+    return JSON(public(await store.insert(webhooks, new_row(webhook))), status_code=201)
 
 
 @router.get("/webhooks", summary="List webhooks")

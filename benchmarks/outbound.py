@@ -1,0 +1,479 @@
+"""Outbound throughput: a bare aiohttp loop vs hookhub's durable path, same receiver, same run.
+
+    .venv/bin/python benchmarks/outbound.py [--count 5000] [--concurrency 100]
+        [--database sqlite:///path | postgresql://user@host/db] [--workers 1] [--json]
+
+Phase 1 sends `count` POSTs of a ~300-byte JSON body from one aiohttp session. Phase 2 runs
+hookhub end to end: events are ingested (matched against a rule, stored with their deliveries),
+then a Dispatcher claims them, renders a Jinja2 body, signs it, sends it and records the attempt.
+The dispatch rate is the figure compared with the bare loop (DESIGN.md §5: ≥ 90 %).
+
+The receiver runs in its own process so it never competes with the measured client for the
+event loop; it counts requests so the benchmark can prove every delivery arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import aiohttp
+import asyncpg
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.engine import URL, make_url
+
+from hookhub.core.retry import RetryPolicy
+from hookhub.db.store import Store
+from hookhub.db.tables import attempts, deliveries, rules, webhooks
+from hookhub.ids import new_id
+from hookhub.migrations import upgrade_async
+from hookhub.outbound.dispatcher import Dispatcher
+from hookhub.outbound.intake import ingest
+from hookhub.settings import Settings
+
+HOST = "127.0.0.1"
+PHASE_TIMEOUT = 120.0  # seconds any one phase may take before the run is abandoned
+INGEST_CHUNK = 500  # events per ingest() call, like a batched POST /api/v1/events
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+NOT_IMPLEMENTED = b"HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n"
+SECRET = "whsec_" + "YmVuY2htYXJrLXNlY3JldC1ub3QtZm9yLXByb2R1Y3Rpb24="
+
+# Close to what a NetBox user writes: a few fields of the event plus the object as JSON.
+BODY_TEMPLATE = (
+    '{"event": "{{ event }}", "model": "{{ model }}", "timestamp": "{{ timestamp }}", '
+    '"username": {{ username | tojson }}, "delivery": "{{ delivery_id }}", '
+    '"data": {{ data | tojson }}}'
+)
+
+T = TypeVar("T")
+
+
+class BenchError(Exception):
+    """The run cannot produce a trustworthy figure; the message says why."""
+
+
+# -- receiver (child process) -----------------------------------------------------------------
+
+
+class _ReceiverProtocol(asyncio.Protocol):
+    """Just enough HTTP/1.1: keep-alive, Content-Length bodies, pipelining; always 200."""
+
+    def __init__(self, counter: Any) -> None:
+        self.counter = counter
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        answered = 0
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            length = _content_length(bytes(self.buffer[:end]))
+            if length is None:
+                # aiohttp sends Content-Length for bytes bodies; anything else is not our client.
+                assert self.transport is not None
+                self.counter.value += answered
+                self.transport.write(RESPONSE * answered + NOT_IMPLEMENTED)
+                self.transport.close()
+                return
+            total = end + 4 + length
+            if len(self.buffer) < total:
+                break
+            del self.buffer[:total]
+            answered += 1
+        if answered:
+            # One write per read, not per request: pipelined requests get one syscall.
+            self.counter.value += answered
+            assert self.transport is not None
+            self.transport.write(RESPONSE * answered)
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+        if name.strip().lower() == b"transfer-encoding":
+            return None
+    return 0
+
+
+def _receiver_main(port: Any, counter: Any) -> None:
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: _ReceiverProtocol(counter), HOST, 0, backlog=1024, reuse_address=True
+        )
+        port.value = server.sockets[0].getsockname()[1]
+        await server.serve_forever()
+
+    try:
+        # The receiver should never be the bottleneck; uvloop comes with uvicorn[standard].
+        import uvloop
+
+        uvloop.run(serve())
+    except ImportError:
+        asyncio.run(serve())
+
+
+class Receiver:
+    """The receiver process, its port, and how many requests it has answered."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        # Single writer (the receiver), so no lock is needed around the counter.
+        self._port = ctx.RawValue("i", 0)
+        self._count = ctx.RawValue("q", 0)
+        self._process = ctx.Process(
+            target=_receiver_main, args=(self._port, self._count), daemon=True
+        )
+
+    @property
+    def count(self) -> int:
+        return int(self._count.value)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self._port.value}/hook"
+
+    def start(self, timeout: float = 15.0) -> None:
+        self._process.start()
+        deadline = time.monotonic() + timeout
+        while self._port.value == 0:
+            if not self._process.is_alive():
+                raise BenchError("the receiver process exited before listening")
+            if time.monotonic() > deadline:
+                raise BenchError(f"the receiver did not start listening within {timeout:g} s")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join(5)
+
+
+# -- phases -----------------------------------------------------------------------------------
+
+
+async def bounded(name: str, work: Awaitable[T]) -> T:
+    """`work`, or BenchError if it takes longer than PHASE_TIMEOUT."""
+    try:
+        return await asyncio.wait_for(work, PHASE_TIMEOUT)
+    except TimeoutError:
+        raise BenchError(f"phase {name!r} exceeded {PHASE_TIMEOUT:g} s; aborted") from None
+
+
+def sample_data(i: int) -> dict[str, Any]:
+    """The `data` of the i-th event: a small NetBox-like device."""
+    return {
+        "id": i,
+        "name": f"sw-{i:06d}",
+        "status": {"value": "active", "label": "Active"},
+        "site": {"id": 3, "slug": "ams1"},
+        "role": {"slug": "access"},
+        "serial": f"SN{i:08d}",
+        "tags": [{"slug": "bench"}],
+    }
+
+
+def bare_body() -> bytes:
+    """What the template renders for a typical event, so both phases send similar bytes."""
+    return orjson.dumps(
+        {
+            "event": "updated",
+            "model": "dcim.device",
+            "timestamp": "2025-01-01T00:00:00.000000+00:00",
+            "username": "bench",
+            "delivery": new_id("dlv"),
+            "data": sample_data(1),
+        }
+    )
+
+
+async def bare_aiohttp(url: str, count: int, concurrency: int) -> float:
+    """Seconds a plain aiohttp session takes to POST `count` bodies, `concurrency` at a time."""
+    body = bare_body()
+    headers = {"Content-Type": "application/json"}
+    remaining = count
+    failures = 0
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def worker() -> None:
+            nonlocal remaining, failures
+            while remaining > 0:
+                remaining -= 1
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        failures += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if failures:
+        raise BenchError(f"bare aiohttp: {failures} requests did not get 200")
+    return elapsed
+
+
+async def create_webhook(store: Store, url: str) -> None:
+    """One templated, signed webhook to the receiver and a rule sending it device updates."""
+    now = time.time()
+    webhook_id = new_id("wh")
+    await store.insert(
+        webhooks,
+        {
+            "id": webhook_id,
+            "name": "bench",
+            "url": url,
+            "method": "POST",
+            "content_type": "application/json",
+            "headers": "X-Event: {{ model }}.{{ event }}",
+            "body_template": BODY_TEMPLATE,
+            "preset": None,
+            "secret": SECRET,
+            "ssl_verification": True,
+            "ca_file_path": None,
+            "timeout": 10.0,
+            "auth": None,
+            "cookies": None,
+            "retry": RetryPolicy().to_json(),
+            "enabled": True,
+            "version": 1,
+            "disabled_reason": None,
+            "disabled_at": None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    await store.insert(
+        rules,
+        {
+            "id": new_id("rule"),
+            "name": "bench",
+            "enabled": True,
+            "object_types": ["dcim.device"],
+            "event_types": ["updated"],
+            # A condition every event passes, so rule evaluation is part of what is measured.
+            "conditions": {"and": [{"attr": "status.value", "value": "active"}]},
+            "webhook_id": webhook_id,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+
+
+async def ingest_all(store: Store, count: int) -> float:
+    """Seconds to ingest `count` events in chunks; checks each created exactly one delivery."""
+    events = [
+        {
+            "object_type": "dcim.device",
+            "event": "updated",
+            "username": "bench",
+            "data": sample_data(i),
+        }
+        for i in range(count)
+    ]
+    created = 0
+    started = time.perf_counter()
+    for start in range(0, count, INGEST_CHUNK):
+        created += (await ingest(store, events[start : start + INGEST_CHUNK])).deliveries
+    elapsed = time.perf_counter() - started
+    if created != count:
+        raise BenchError(f"ingest created {created} deliveries for {count} events")
+    return elapsed
+
+
+async def dispatch_all(store: Store, url: str, concurrency: int) -> float:
+    """Seconds for one Dispatcher to deliver everything due."""
+    dispatcher = Dispatcher(store, Settings(database_url=url, concurrency=concurrency))
+    try:
+        started = time.perf_counter()
+        await dispatcher.drain()
+        return time.perf_counter() - started
+    finally:
+        await dispatcher.sender.close()
+
+
+async def verify_database(store: Store, count: int) -> None:
+    """Every delivery succeeded on its first attempt, and every attempt was recorded."""
+    async with store.read() as conn:
+        by_status = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+        statuses: dict[str, int] = {
+            status: n for status, n in (await conn.execute(by_status)).all()
+        }
+        recorded = (await conn.execute(select(func.count()).select_from(attempts))).scalar_one()
+    if statuses != {"succeeded": count} or recorded != count:
+        raise BenchError(
+            f"expected {count} succeeded deliveries and {count} attempts; "
+            f"found deliveries {statuses or '{}'} and {recorded} attempts"
+        )
+
+
+# -- databases --------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(given: str | None) -> AsyncIterator[str]:
+    """The URL of an empty database for this run, removed afterwards."""
+    if given is None:
+        with tempfile.TemporaryDirectory(prefix="hookhub-bench-") as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.db'}"
+        return
+    url = make_url(given)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        # parse_args already refused an existing file.
+        yield given
+        return
+    name = f"hookhub_bench_{secrets.token_hex(4)}"
+    admin = _asyncpg_dsn(url.set(database=url.database or "test"))
+    conn = await asyncpg.connect(admin, timeout=10)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(admin, timeout=10)
+        try:
+            # FORCE: a connection left behind by an aborted phase must not keep it alive.
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def _asyncpg_dsn(url: URL) -> str:
+    # asyncpg wants a plain libpq-style scheme, not SQLAlchemy's driver-qualified one.
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _engine_label(url: str) -> str:
+    return "sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql"
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One run's results; rates are per second."""
+
+    count: int
+    concurrency: int
+    database: str
+    workers: int
+    bare_per_s: float
+    ingest_per_s: float
+    hookhub_per_s: float
+    ratio: float
+
+
+async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
+    count, concurrency = args.count, args.concurrency
+    bare_s = await bounded("bare aiohttp", bare_aiohttp(receiver.url, count, concurrency))
+    if receiver.count != count:
+        raise BenchError(f"bare aiohttp: the receiver saw {receiver.count} of {count} requests")
+    async with fresh_database(args.database) as url:
+        await bounded("migrate", upgrade_async(url))
+        store = Store.open(url)
+        try:
+            await create_webhook(store, receiver.url)
+            ingest_s = await bounded("ingest", ingest_all(store, count))
+            before = receiver.count
+            dispatch_s = await bounded("dispatch", dispatch_all(store, url, concurrency))
+            arrived = receiver.count - before
+            if arrived != count:
+                raise BenchError(f"hookhub: the receiver saw {arrived} of {count} deliveries")
+            await bounded("verify", verify_database(store, count))
+        finally:
+            await store.close()
+        bare, hookhub = count / bare_s, count / dispatch_s
+        return Figures(
+            count=count,
+            concurrency=concurrency,
+            database=_engine_label(url),
+            workers=args.workers,
+            bare_per_s=round(bare, 1),
+            ingest_per_s=round(count / ingest_s, 1),
+            hookhub_per_s=round(hookhub, 1),
+            ratio=round(hookhub / bare, 3),
+        )
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--count", type=positive, default=5000, help="requests per phase")
+    parser.add_argument("--concurrency", type=positive, default=100, help="requests in flight")
+    parser.add_argument(
+        "--database",
+        help="sqlite:///path (must not exist) or postgresql://user@host/db (a fresh "
+        "hookhub_bench_* database is created on that server and dropped); "
+        "default: a temporary SQLite file",
+    )
+    parser.add_argument("--workers", type=positive, default=1, help="dispatcher processes")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    args = parser.parse_args(argv)
+    if args.workers != 1:
+        parser.error("--workers: only 1 dispatcher process is supported for now")
+    if args.database:
+        url = make_url(args.database)
+        if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
+            parser.error("--database: use sqlite:///path or postgresql://user@host/db")
+        if url.get_backend_name() == "sqlite" and url.database and Path(url.database).exists():
+            # Leftover rows would be delivered and counted too.
+            parser.error(f"--database: {url.database} exists; give a path to a new file")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    receiver = Receiver()
+    try:
+        receiver.start()
+        figures = asyncio.run(run(args, receiver))
+    except BenchError as exc:
+        print(f"\n*** BENCHMARK FAILED: {exc} ***\n", file=sys.stderr)
+        return 1
+    finally:
+        receiver.stop()
+    if args.json:
+        print(orjson.dumps(asdict(figures)).decode())
+    else:
+        label = f"hookhub ({figures.database}, {figures.workers} process)"
+        print(
+            f"bare aiohttp: {figures.bare_per_s:.0f}/s   {label}: {figures.hookhub_per_s:.0f}/s   "
+            f"ratio {figures.ratio:.2f}   (ingest {figures.ingest_per_s:.0f} events/s, "
+            f"{figures.count} requests, concurrency {figures.concurrency}, cpus {os.cpu_count()})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

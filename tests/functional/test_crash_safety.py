@@ -1,0 +1,85 @@
+"""At-least-once: a worker dying mid-flight loses nothing; its late outcome changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from hookhub.api.v1.webhooks import WebhookIn, new_row
+from hookhub.db.store import Store
+from hookhub.db.tables import deliveries, rules, webhooks
+from hookhub.outbound.dispatcher import Dispatcher
+from hookhub.outbound.intake import ingest
+from hookhub.settings import Settings
+from tests.support.receiver import Receiver
+
+
+async def _route_to(store: Store, url: str, timeout: float = 0.5) -> str:
+    row = new_row(WebhookIn(name="w", url=url, timeout=timeout))
+    await store.insert(webhooks, row)
+    now = time.time()
+    rule = {"id": "rule_1", "name": "r", "enabled": True, "object_types": [], "event_types": []}
+    rule.update(conditions=None, webhook_id=row["id"], created_at=now, updated_at=now)
+    await store.insert(rules, rule)
+    webhook_id: str = row["id"]
+    return webhook_id
+
+
+async def test_a_dead_workers_delivery_is_retried_after_its_lease(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    await _route_to(store, receiver.url, timeout=0.5)
+    accepted = await ingest(store, [{"object_type": "dcim.site", "event": "created"}])
+    assert accepted.deliveries == 1
+
+    # A worker claims the delivery, then dies before sending or recording anything.
+    dead_lease, claimed, _ = await store.claim(10, margin=settings.lease_margin)
+    assert len(claimed) == 1
+    leased = await store.get(deliveries, claimed[0]["id"])
+    assert leased["status"] == "delivering"
+    assert leased["next_attempt_at"] > time.time()
+
+    survivor = Dispatcher(store, settings)
+    await survivor.drain()
+    assert receiver.requests == []  # still leased: nobody else may send it yet
+
+    await asyncio.sleep(leased["next_attempt_at"] - time.time() + 0.1)
+    survivor = Dispatcher(store, settings)
+    await survivor.drain()
+    await survivor.sender.close()
+    assert len(receiver.requests) == 1
+    assert receiver.requests[0].headers["webhook-id"] == claimed[0]["id"]
+    done = await store.get(deliveries, claimed[0]["id"])
+    assert done["status"] == "succeeded"
+    assert done["attempts"] == 1
+
+    # The dead worker wakes up and reports a failure under its expired lease: ignored.
+    stale = {
+        "b_id": claimed[0]["id"],
+        "b_lease": dead_lease,
+        "b_status": "failed",
+        "b_next": None,
+        "b_code": 500,
+        "b_error": "late",
+        "b_now": time.time(),
+    }
+    await store.finish([stale], [])
+    assert (await store.get(deliveries, claimed[0]["id"]))["status"] == "succeeded"
+
+
+async def test_two_dispatchers_never_send_the_same_delivery_twice(
+    store: Store, settings: Settings, receiver: Receiver
+) -> None:
+    await _route_to(store, receiver.url)
+    events = [{"object_type": "dcim.site", "event": "created"} for _ in range(200)]
+    assert (await ingest(store, events)).deliveries == 200
+    first = Dispatcher(store, Settings(database_url=settings.database_url, concurrency=20))
+    second = Dispatcher(store, Settings(database_url=settings.database_url, concurrency=20))
+    await asyncio.gather(first.drain(), second.drain())
+    for dispatcher in (first, second):
+        await dispatcher.sender.close()
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert len(ids) == 200
+    assert len(set(ids)) == 200
+    page, _ = await store.page(deliveries, {"status": "succeeded"}, None, 500)
+    assert len(page) == 200

@@ -1,0 +1,37 @@
+"""Every named query compiles for both engines; the claim uses SKIP LOCKED on PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+
+from hookhub.db import queries
+from hookhub.migrations import upgrade
+
+DIALECTS: dict[str, Dialect] = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgresql"])
+def test_named_queries_compile(name: str) -> None:
+    dialect = DIALECTS[name]
+    claim = str(queries.claim_deliveries(name).compile(dialect=dialect))
+    assert "RETURNING" in claim
+    assert ("SKIP LOCKED" in claim) == (name == "postgresql")
+    insert = str(queries.insert_events_ignoring_duplicates(name).compile(dialect=dialect))
+    assert "ON CONFLICT" in insert and "DO NOTHING" in insert
+    str(queries.finish_delivery().compile(dialect=dialect))
+
+
+def test_sqlite_claim_uses_the_partial_due_index(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    upgrade(url)
+    sql = str(queries.due_deliveries("sqlite").compile(dialect=DIALECTS["sqlite"]))
+    with closing(sqlite3.connect(tmp_path / "plan.db")) as conn:
+        plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, (1.0, 10, 0)))
+    assert "USING INDEX ix_deliveries_due" in plan
+    assert "SCAN deliveries" not in plan
