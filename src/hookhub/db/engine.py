@@ -36,7 +36,8 @@ def async_url(url: str) -> URL:
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    # Header dicts from aiohttp have str-subclass keys, which orjson only takes with this option.
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:

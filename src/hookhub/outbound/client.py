@@ -105,7 +105,7 @@ class Sender:
                 body = await self._read_limited(response)
                 return Outcome(
                     status=response.status,
-                    headers=dict(response.headers),
+                    headers={str(k): v for k, v in response.headers.items()},
                     body=body,
                     duration_ms=(time.perf_counter() - started) * 1000,
                 )
