@@ -174,3 +174,9 @@ async def test_rules_validate_conditions_and_webhook(hookhub: Hookhub) -> None:
     patched = await hookhub.admin.patch(f"/rules/{rule_id}", json={"enabled": False})
     assert patched.json()["enabled"] is False
     assert (await hookhub.admin.delete(f"/rules/{rule_id}")).status_code == 204
+
+
+async def test_not_found_messages_name_the_resource(hookhub: Hookhub) -> None:
+    missing = await hookhub.reader.get("/deliveries/dlv_x/attempts")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "no delivery with id 'dlv_x'"

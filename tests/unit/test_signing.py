@@ -43,3 +43,13 @@ def test_any_of_several_signatures_verifies() -> None:
     assert signing.verify_standard(WHSEC, "m", "1", BODY, f"v1,bm90IGl0 {good}")
     assert not signing.verify_standard(WHSEC, "m", "2", BODY, good)
     assert not signing.verify_standard(WHSEC, "m", "not a number", BODY, good)
+
+
+def test_unpadded_whsec_secrets_use_the_decoded_key() -> None:
+    unpadded = "whsec_dGVzdA"
+    assert signing.standard_webhooks_key(unpadded) == b"test"
+    header = signing.standard_signature(unpadded, "m", 1, BODY)
+    reference = standardwebhooks.Webhook(unpadded).sign(
+        "m", datetime.fromtimestamp(1, UTC), BODY.decode()
+    )
+    assert header == reference

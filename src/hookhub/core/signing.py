@@ -19,7 +19,9 @@ def standard_webhooks_key(secret: str) -> bytes:
     """The HMAC key of a secret: base64 after `whsec_`, else the secret's UTF-8 bytes."""
     if secret.startswith(STANDARD_SECRET_PREFIX):
         try:
-            return base64.b64decode(secret[len(STANDARD_SECRET_PREFIX) :], validate=True)
+            encoded = secret[len(STANDARD_SECRET_PREFIX) :]
+            # Padding is optional in the wild; the reference library adds it back too.
+            return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except binascii.Error:
             pass  # not valid base64 after all: treat it as a plain string secret
     return secret.encode("utf-8")

@@ -86,7 +86,7 @@ class Store:
         async with self.read() as conn:
             row = (await conn.execute(select(table).where(table.c.id == row_id))).first()
         if row is None:
-            raise NotFound(f"no {table.name[:-1]} with id {row_id!r}")
+            raise NotFound(f"no {_noun(table)} with id {row_id!r}")
         return dict(row._mapping)
 
     async def page(
@@ -121,7 +121,7 @@ class Store:
         except IntegrityError as exc:
             raise _conflict(table, exc) from None
         if result.rowcount == 0:
-            raise NotFound(f"no {table.name[:-1]} with id {row_id!r}")
+            raise NotFound(f"no {_noun(table)} with id {row_id!r}")
         return await self.get(table, row_id)
 
     async def delete(self, table: Table, row_id: str) -> None:
@@ -129,7 +129,7 @@ class Store:
         async with self.write() as conn:
             result = await conn.execute(delete(table).where(table.c.id == row_id))
         if result.rowcount == 0:
-            raise NotFound(f"no {table.name[:-1]} with id {row_id!r}")
+            raise NotFound(f"no {_noun(table)} with id {row_id!r}")
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -236,7 +236,13 @@ class Store:
 
 def _conflict(table: Table, exc: IntegrityError) -> Conflict:
     if "name" in table.c and "name" in str(exc.orig).lower():
-        return Conflict(f"a {table.name[:-1]} with this name already exists", field="name")
+        return Conflict(f"a {_noun(table)} with this name already exists", field="name")
     if "foreign key" in str(exc.orig).lower():
         return Conflict("a referenced object does not exist")
-    return Conflict(f"conflicts with an existing {table.name[:-1]}")
+    return Conflict(f"conflicts with an existing {_noun(table)}")
+
+
+def _noun(table: Table) -> str:
+    """A table's name in the singular, for messages ("deliveries" -> "delivery")."""
+    name = table.name
+    return name[:-3] + "y" if name.endswith("ies") else name[:-1]
