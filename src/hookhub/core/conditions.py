@@ -321,21 +321,15 @@ def _eval_node(
     if attr is None:
         if depth > MAX_DEPTH:
             raise RecursionError("condition sets nested too deeply")
-        items = node.get("and")
-        if items is not None:
-            result: bool | None = True
-            for item in items:
-                outcome = _eval_node(item, data, snapshots, depth + 1)
-                if outcome is False:
-                    return False
-                if outcome is None:
-                    result = None
-            return result
-        result = False
-        for item in node["or"]:
+        # Three-valued fold: "and" stops at the first False, "or" at the first True; an
+        # unknown member makes the set unknown unless a deciding member turns up.
+        is_and = "and" in node
+        decisive = not is_and
+        result: bool | None = is_and
+        for item in node["and"] if is_and else node["or"]:
             outcome = _eval_node(item, data, snapshots, depth + 1)
-            if outcome is True:
-                return True
+            if outcome is decisive:
+                return decisive
             if outcome is None:
                 result = None
         return result
