@@ -8,6 +8,13 @@ hookhub end to end: events are ingested (matched against a rule, stored with the
 then a Dispatcher claims them, renders a Jinja2 body, signs it, sends it and records the attempt.
 The dispatch rate is the figure compared with the bare loop (DESIGN.md §5: ≥ 90 %).
 
+With `--workers N` (N ≥ 2) a third phase measures scale-out: the same backlog of `count`
+deliveries is drained by 1, then by N `hookhub worker` processes (real processes, as deployed;
+DESIGN.md §5: on PostgreSQL two processes ≥ 1.6x one). The backlog is ingested while its webhook
+is disabled and the workers are started and idle; the clock starts when the webhook is enabled
+(and, on PostgreSQL, the workers are woken by NOTIFY) and stops when the receiver has every
+delivery; the database is then checked for every attempt recorded.
+
 The receiver runs in its own process so it never competes with the measured client for the
 event loop; it counts requests so the benchmark can prove every delivery arrived.
 """
@@ -20,6 +27,9 @@ import contextlib
 import multiprocessing
 import os
 import secrets
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,10 +41,11 @@ from typing import Any, TypeVar, cast
 import aiohttp
 import asyncpg
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import URL, make_url
 
 from hookhub.core.retry import RetryPolicy
+from hookhub.db import notify
 from hookhub.db.store import Store
 from hookhub.db.tables import attempts, deliveries, rules, webhooks
 from hookhub.ids import new_id
@@ -234,8 +245,9 @@ async def bare_aiohttp(url: str, count: int, concurrency: int) -> float:
     return elapsed
 
 
-async def create_webhook(store: Store, url: str) -> None:
-    """One templated, signed webhook to the receiver and a rule sending it device updates."""
+async def create_webhook(store: Store, url: str) -> str:
+    """One templated, signed webhook to the receiver and a rule sending it device updates;
+    returns the webhook's id."""
     now = time.time()
     webhook_id = new_id("wh")
     await store.insert(
@@ -279,6 +291,7 @@ async def create_webhook(store: Store, url: str) -> None:
             "updated_at": now,
         },
     )
+    return webhook_id
 
 
 async def ingest_all(store: Store, count: int) -> float:
@@ -313,19 +326,129 @@ async def dispatch_all(store: Store, url: str, concurrency: int) -> float:
         await dispatcher.sender.close()
 
 
-async def verify_database(store: Store, count: int) -> None:
-    """Every delivery succeeded on its first attempt, and every attempt was recorded."""
+async def recorded(store: Store) -> tuple[dict[str, int], int]:
+    """Deliveries by status, and the number of attempts recorded."""
     async with store.read() as conn:
         by_status = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
         statuses: dict[str, int] = {
             status: n for status, n in (await conn.execute(by_status)).all()
         }
-        recorded = (await conn.execute(select(func.count()).select_from(attempts))).scalar_one()
-    if statuses != {"succeeded": count} or recorded != count:
+        attempts_n = (await conn.execute(select(func.count()).select_from(attempts))).scalar_one()
+    return statuses, int(attempts_n)
+
+
+async def verify_database(store: Store, count: int) -> None:
+    """Every delivery succeeded on its first attempt, and every attempt was recorded."""
+    statuses, attempts_n = await recorded(store)
+    if statuses != {"succeeded": count} or attempts_n != count:
         raise BenchError(
             f"expected {count} succeeded deliveries and {count} attempts; "
-            f"found deliveries {statuses or '{}'} and {recorded} attempts"
+            f"found deliveries {statuses or '{}'} and {attempts_n} attempts"
         )
+
+
+# -- scale-out: worker processes ----------------------------------------------------------------
+
+WORKER_READY_TIMEOUT = 60.0  # seconds a `hookhub worker` may take to start
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Workers:
+    """`n` `hookhub worker` processes on `url`; each serves /metrics, which says it is up."""
+
+    def __init__(self, url: str, n: int, concurrency: int) -> None:
+        self.ports = [_free_port() for _ in range(n)]
+        self.processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "hookhub", "worker"],
+                env={
+                    **os.environ,
+                    "HOOKHUB_DATABASE_URL": url,
+                    "HOOKHUB_CONCURRENCY": str(concurrency),
+                    "HOOKHUB_METRICS_PORT": str(port),
+                    # SQLite has no NOTIFY: idle workers find the backlog by polling.
+                    "HOOKHUB_POLL_INTERVAL": "0.05",
+                    "HOOKHUB_LOG_LEVEL": "WARNING",
+                },
+                stdout=subprocess.DEVNULL,
+            )
+            for port in self.ports
+        ]
+
+    async def ready(self) -> None:
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT
+        async with aiohttp.ClientSession() as session:
+            for process, port in zip(self.processes, self.ports, strict=True):
+                while True:
+                    if process.poll() is not None:
+                        raise BenchError(f"a hookhub worker exited with {process.returncode}")
+                    if time.monotonic() > deadline:
+                        raise BenchError("hookhub workers did not start in time")
+                    try:
+                        async with session.get(f"http://{HOST}:{port}/metrics") as response:
+                            if response.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def set_enabled(store: Store, webhook_id: str, enabled: bool) -> None:
+    """Enable or disable the webhook; enabling wakes listening workers (PostgreSQL)."""
+    async with store.write() as conn:
+        await conn.execute(
+            update(webhooks).where(webhooks.c.id == webhook_id).values(enabled=enabled)
+        )
+        if enabled:
+            await store.announce(conn, notify.DELIVERIES)
+
+
+async def processes_drain(
+    store: Store, url: str, webhook_id: str, receiver: Receiver, args: argparse.Namespace, n: int
+) -> float:
+    """Seconds `n` worker processes take to deliver a fresh backlog of `args.count`."""
+    count = args.count
+    await set_enabled(store, webhook_id, False)
+    _, done = await recorded(store)
+    await ingest_all(store, count)
+    workers = Workers(url, n, args.concurrency)
+    try:
+        await workers.ready()
+        before = receiver.count
+        started = time.perf_counter()
+        await set_enabled(store, webhook_id, True)
+        while receiver.count - before < count:
+            if any(process.poll() is not None for process in workers.processes):
+                raise BenchError("a hookhub worker exited during the run")
+            await asyncio.sleep(0.002)
+        elapsed = time.perf_counter() - started
+        while True:  # the last outcomes are recorded just after their sends
+            if (await recorded(store))[1] >= done + count:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.to_thread(workers.stop)
+    if receiver.count - before != count:
+        raise BenchError(f"{n} workers: the receiver saw {receiver.count - before} of {count}")
+    await verify_database(store, done + count)
+    return elapsed
 
 
 # -- databases --------------------------------------------------------------------------------
@@ -386,6 +509,9 @@ class Figures:
     ingest_per_s: float
     hookhub_per_s: float
     ratio: float
+    # With --workers N ≥ 2: deliveries/s of 1 and of N `hookhub worker` processes, and N/1.
+    processes_per_s: dict[int, float] | None = None
+    scale_ratio: float | None = None
 
 
 async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
@@ -396,8 +522,9 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
     async with fresh_database(args.database) as url:
         await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
+        processes: dict[int, float] | None = None
         try:
-            await create_webhook(store, receiver.url)
+            webhook_id = await create_webhook(store, receiver.url)
             ingest_s = await bounded("ingest", ingest_all(store, count))
             before = receiver.count
             dispatch_s = await bounded("dispatch", dispatch_all(store, url, concurrency))
@@ -405,6 +532,14 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
             if arrived != count:
                 raise BenchError(f"hookhub: the receiver saw {arrived} of {count} deliveries")
             await bounded("verify", verify_database(store, count))
+            if args.workers > 1:
+                processes = {}
+                for n in (1, args.workers):
+                    seconds = await bounded(
+                        f"{n} worker processes",
+                        processes_drain(store, url, webhook_id, receiver, args, n),
+                    )
+                    processes[n] = round(count / seconds, 1)
         finally:
             await store.close()
         bare, hookhub = count / bare_s, count / dispatch_s
@@ -417,6 +552,10 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
             ingest_per_s=round(count / ingest_s, 1),
             hookhub_per_s=round(hookhub, 1),
             ratio=round(hookhub / bare, 3),
+            processes_per_s=processes,
+            scale_ratio=None
+            if processes is None
+            else round(processes[args.workers] / processes[1], 3),
         )
 
 
@@ -437,11 +576,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "hookhub_bench_* database is created on that server and dropped); "
         "default: a temporary SQLite file",
     )
-    parser.add_argument("--workers", type=positive, default=1, help="dispatcher processes")
+    parser.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        help="N ≥ 2: also drain the backlog with 1 and with N `hookhub worker` processes",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = parser.parse_args(argv)
-    if args.workers != 1:
-        parser.error("--workers: only 1 dispatcher process is supported for now")
     if args.database:
         url = make_url(args.database)
         if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
@@ -466,12 +608,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(orjson.dumps(asdict(figures)).decode())
     else:
-        label = f"hookhub ({figures.database}, {figures.workers} process)"
+        label = f"hookhub ({figures.database}, in-process dispatcher)"
         print(
             f"bare aiohttp: {figures.bare_per_s:.0f}/s   {label}: {figures.hookhub_per_s:.0f}/s   "
             f"ratio {figures.ratio:.2f}   (ingest {figures.ingest_per_s:.0f} events/s, "
             f"{figures.count} requests, concurrency {figures.concurrency}, cpus {os.cpu_count()})"
         )
+        if figures.processes_per_s is not None:
+            rates = "   ".join(
+                f"{n} worker process{'es' if n > 1 else ''}: {rate:.0f}/s"
+                for n, rate in figures.processes_per_s.items()
+            )
+            print(f"{rates}   ratio {figures.scale_ratio:.2f} (goal ≥ 1.6 on PostgreSQL)")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -16,8 +17,24 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_RANDOM_BITS = 80
+_lock = threading.Lock()
+_last = (0, 0)  # (milliseconds, random part) of the previous id
+
+
 def new_id(prefix: str) -> str:
-    """A new id: prefix, 10 chars of milliseconds since the epoch, 16 chars of randomness."""
+    """A new id: prefix, 10 chars of milliseconds since the epoch, 16 chars of randomness.
+
+    Within one process ids only grow (the random part is incremented within a millisecond),
+    so id order is creation order: ordered delivery and cursors rely on it.
+    """
+    global _last
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    with _lock:
+        last_millis, last_rand = _last
+        if millis <= last_millis and last_rand + 1 < 1 << _RANDOM_BITS:
+            millis, rand = last_millis, last_rand + 1
+        else:
+            rand = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big") >> 1
+        _last = (millis, rand)
     return f"{prefix}_{_encode(millis, 10)}{_encode(rand, 16)}"

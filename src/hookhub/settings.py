@@ -1,30 +1,110 @@
-"""Process settings, read once from the environment (`HOOKHUB_*`) and overridable by CLI flags."""
+"""Process settings, read once from the environment (`HOOKHUB_*`) over an optional TOML file
+(`HOOKHUB_CONFIG`), and overridable by CLI flags. Every setting is listed in docs/settings.md."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass, replace
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 
 from hookhub.errors import ConfigError
+from hookhub.outbound.policy import NetworkPolicy, parse_networks
 
 DEFAULT_DATABASE_URL = "sqlite:///./hookhub.db"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ENV_PREFIX = "HOOKHUB_"
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+class _Source(dict[str, str]):
+    """`HOOKHUB_*` values: the environment over the config file; `label` says where one is from."""
+
+    def __init__(self, values: Mapping[str, str], origin: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.origin = dict(origin)  # variable -> "file: key" for values the file gave
+
+    def label(self, name: str) -> str:
+        return self.origin.get(name, name)
+
+
+def _env_float(env: _Source, name: str, default: float) -> float:
+    raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
         return float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{env.label(name)} must be a number, got {raw!r}") from None
 
 
-def _env_int(name: str, default: int) -> int:
-    value = _env_float(name, default)
+def _env_int(env: _Source, name: str, default: int) -> int:
+    value = _env_float(env, name, default)
     if value != int(value) or value < 1:
-        raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+        raise ConfigError(f"{env.label(name)} must be a positive whole number, got {value!r}")
     return int(value)
+
+
+def _env_networks(env: _Source, name: str) -> tuple[str, ...]:
+    networks = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{env.label(name)}: {network!r} is not an IP address or CIDR"
+            ) from None
+    return networks
+
+
+def _env_port(env: _Source, name: str) -> int | None:
+    raw = env.get(name, "")
+    if raw == "":
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"{env.label(name)} must be a port number (1-65535), got {raw!r}")
+    return int(raw)
+
+
+def _env_choice(env: _Source, name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{env.label(name)} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _env_level(env: _Source, name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if value.upper() not in LOG_LEVELS:
+        raise ConfigError(
+            f"{env.label(name)} must be one of {', '.join(LOG_LEVELS)}, got {value!r}"
+        )
+    return value.upper()
+
+
+def _file_values(path: str) -> dict[str, str]:
+    """The settings in a TOML file, as the `HOOKHUB_*` strings the environment would give."""
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"HOOKHUB_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    known = {field.name for field in fields(Settings)}
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(
+                f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})"
+            )
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            value = ",".join(value)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ConfigError(f"{path}: {key} must be a string or a number, got {value!r}")
+        values[f"{ENV_PREFIX}{key.upper()}"] = str(value)
+    return values
 
 
 @dataclass(frozen=True)
@@ -47,19 +127,80 @@ class Settings:
     max_request_body: int = 5 * 1024 * 1024
     # Base URL shown to users (behind a reverse proxy); empty = derived from the request.
     public_url: str = ""
+    # seconds: how long a replaced webhook secret keeps signing beside the new one (0 = not).
+    secret_rotation_grace: float = 86400.0
+    # Reverse proxies (CIDRs) whose X-Forwarded-For is believed by trigger IP allow-lists.
+    trusted_proxies: tuple[str, ...] = ()
+    # Workflow runs executed at once by one process (async runs from the queue).
+    run_concurrency: int = 50
+    # seconds: lease of a claimed run; a run still unfinished then is run again elsewhere.
+    run_lease: float = 300.0
+    # days: attempts and finished deliveries older than this are purged; 0 keeps everything.
+    retention_days: float = 30.0
+    # Outbound network policy (SSRF): networks or names (loopback, private, link-local,
+    # internal, ...) refused unless allowed; empty = every address may be called.
+    outbound_deny: str = ""
+    outbound_allow: str = ""
+    # Log lines as text, or as one JSON object each (for log collectors): "text" or "json".
+    log_format: str = "text"
+    # Lowest level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    log_level: str = "INFO"
+    # `hookhub worker` serves Prometheus /metrics on this port; None = not at all.
+    # (`hookhub serve` always has /metrics on its own port.)
+    metrics_port: int | None = None
+    # Address the worker's /metrics listens on; loopback unless a scraper elsewhere needs it.
+    metrics_host: str = "127.0.0.1"
+
+    def network_policy(self) -> NetworkPolicy:
+        """The outbound network policy (SSRF protection) these settings describe."""
+        return NetworkPolicy(
+            deny=parse_networks(self.outbound_deny, "HOOKHUB_OUTBOUND_DENY"),
+            allow=parse_networks(self.outbound_allow, "HOOKHUB_OUTBOUND_ALLOW"),
+        )
 
     @classmethod
-    def from_env(cls) -> Settings:
-        """Read settings from `HOOKHUB_*` environment variables, validating each."""
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from `HOOKHUB_*` environment variables over the TOML file named by
+        `HOOKHUB_CONFIG` (same names, lower case, no prefix), validating each."""
+        environ = os.environ if environ is None else environ
+        path = environ.get("HOOKHUB_CONFIG", "")
+        from_file = _file_values(path) if path else {}
+        origin = {
+            name: f"{path}: {name.removeprefix(ENV_PREFIX).lower()}"
+            for name in from_file
+            if name not in environ
+        }
+        env = _Source({**from_file, **environ}, origin)
+        outbound = {
+            name: env.get(f"HOOKHUB_OUTBOUND_{name.upper()}", "") for name in ("deny", "allow")
+        }
+        for name, value in outbound.items():
+            # Refuse a bad network list at start, not at the first send.
+            parse_networks(value, env.label(f"HOOKHUB_OUTBOUND_{name.upper()}"))
         return cls(
-            database_url=os.environ.get("HOOKHUB_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            concurrency=_env_int("HOOKHUB_CONCURRENCY", cls.concurrency),
-            claim_batch=_env_int("HOOKHUB_CLAIM_BATCH", cls.claim_batch),
-            poll_interval=_env_float("HOOKHUB_POLL_INTERVAL", cls.poll_interval),
-            lease_margin=_env_float("HOOKHUB_LEASE_MARGIN", cls.lease_margin),
-            response_body_limit=_env_int("HOOKHUB_RESPONSE_BODY_LIMIT", cls.response_body_limit),
-            max_request_body=_env_int("HOOKHUB_MAX_REQUEST_BODY", cls.max_request_body),
-            public_url=os.environ.get("HOOKHUB_PUBLIC_URL", "").rstrip("/"),
+            database_url=env.get("HOOKHUB_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            concurrency=_env_int(env, "HOOKHUB_CONCURRENCY", cls.concurrency),
+            claim_batch=_env_int(env, "HOOKHUB_CLAIM_BATCH", cls.claim_batch),
+            poll_interval=_env_float(env, "HOOKHUB_POLL_INTERVAL", cls.poll_interval),
+            lease_margin=_env_float(env, "HOOKHUB_LEASE_MARGIN", cls.lease_margin),
+            response_body_limit=_env_int(
+                env, "HOOKHUB_RESPONSE_BODY_LIMIT", cls.response_body_limit
+            ),
+            max_request_body=_env_int(env, "HOOKHUB_MAX_REQUEST_BODY", cls.max_request_body),
+            public_url=env.get("HOOKHUB_PUBLIC_URL", "").rstrip("/"),
+            secret_rotation_grace=_env_float(
+                env, "HOOKHUB_SECRET_ROTATION_GRACE", cls.secret_rotation_grace
+            ),
+            trusted_proxies=_env_networks(env, "HOOKHUB_TRUSTED_PROXIES"),
+            run_concurrency=_env_int(env, "HOOKHUB_RUN_CONCURRENCY", cls.run_concurrency),
+            run_lease=_env_float(env, "HOOKHUB_RUN_LEASE", cls.run_lease),
+            retention_days=_env_float(env, "HOOKHUB_RETENTION_DAYS", cls.retention_days),
+            outbound_deny=outbound["deny"],
+            outbound_allow=outbound["allow"],
+            log_format=_env_choice(env, "HOOKHUB_LOG_FORMAT", LOG_FORMATS, cls.log_format),
+            log_level=_env_level(env, "HOOKHUB_LOG_LEVEL", cls.log_level),
+            metrics_port=_env_port(env, "HOOKHUB_METRICS_PORT"),
+            metrics_host=env.get("HOOKHUB_METRICS_HOST") or cls.metrics_host,
         )
 
     def with_database(self, url: str | None) -> Settings:

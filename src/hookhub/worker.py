@@ -1,4 +1,5 @@
-"""`hookhub worker`: the dispatcher alone, for running delivery capacity apart from the API."""
+"""Background work of a worker process: the dispatcher, the workflow runner and retention;
+`hookhub worker` runs it without HTTP, `hookhub serve` beside the API."""
 
 from __future__ import annotations
 
@@ -6,11 +7,63 @@ import asyncio
 import logging
 import signal
 
+from hookhub.db import notify
 from hookhub.db.store import Store
+from hookhub.metrics import Metrics, serve_metrics
+from hookhub.outbound.client import Sender
 from hookhub.outbound.dispatcher import Dispatcher
+from hookhub.outbound.retention import run_retention
 from hookhub.settings import Settings
+from hookhub.workflows.runner import Runner
 
 log = logging.getLogger("hookhub.worker")
+
+
+class Background:
+    """The tasks a worker process runs until stopped: deliveries, queued workflow runs, and
+    purging old records."""
+
+    def __init__(
+        self, store: Store, settings: Settings, sender: Sender, metrics: Metrics | None = None
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.dispatcher = Dispatcher(store, settings, sender, metrics)
+        self.runner = Runner(store, settings, sender, self.dispatcher.wake, metrics)
+        # PostgreSQL: wake-ups from other processes (API nodes, other workers) via LISTEN.
+        self.listener = (
+            notify.Listener(settings.database_url, self._wake)
+            if store.dialect == "postgresql"
+            else None
+        )
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _wake(self, kind: str | None) -> None:
+        """Another process created `kind` work (None: maybe any kind)."""
+        if kind in (None, notify.DELIVERIES):
+            self.dispatcher.wake()
+        if kind in (None, notify.RUNS):
+            self.runner.wake()
+
+    def start(self) -> None:
+        """Start every task in the running loop."""
+        self._tasks = [
+            asyncio.create_task(self.dispatcher.run(self._stop)),
+            asyncio.create_task(self.runner.run(self._stop)),
+            asyncio.create_task(
+                run_retention(self.store, self.settings.retention_days, self._stop)
+            ),
+        ]
+        if self.listener is not None:
+            self._tasks.append(asyncio.create_task(self.listener.run(self._stop)))
+
+    async def stop(self) -> None:
+        """Stop claiming, let in-flight work finish (bounded), and wait for every task."""
+        self._stop.set()
+        self.dispatcher.wake()
+        self.runner.wake()
+        await asyncio.gather(*self._tasks)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -20,19 +73,20 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     store = Store.open(settings.database_url)
-    dispatcher = Dispatcher(store, settings)
+    sender = Sender.for_settings(settings)
+    metrics = Metrics(store)
+    background = Background(store, settings, sender, metrics)
     log.info("worker started (concurrency %d)", settings.concurrency)
+    server = None
     try:
-        waker = asyncio.create_task(_wake_on(stop, dispatcher))
-        await dispatcher.run(stop)
-        await waker
+        if settings.metrics_port is not None:
+            server = await serve_metrics(metrics, settings.metrics_host, settings.metrics_port)
+        background.start()
+        await stop.wait()
+        await background.stop()
     finally:
-        await dispatcher.sender.close()
+        if server is not None:
+            await server.cleanup()
+        await sender.close()
         await store.close()
     log.info("worker stopped")
-
-
-async def _wake_on(stop: asyncio.Event, dispatcher: Dispatcher) -> None:
-    # Ends the dispatcher's idle wait at once instead of at the next poll.
-    await stop.wait()
-    dispatcher.wake()

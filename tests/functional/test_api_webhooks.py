@@ -180,3 +180,21 @@ async def test_not_found_messages_name_the_resource(hookhub: Hookhub) -> None:
     missing = await hookhub.reader.get("/deliveries/dlv_x/attempts")
     assert missing.status_code == 404
     assert missing.json()["error"]["message"] == "no delivery with id 'dlv_x'"
+
+
+async def test_json_the_database_cannot_store_is_refused_or_read_as_floats(
+    hookhub: Hookhub,
+) -> None:
+    nan = await hookhub.admin.post(
+        "/events",
+        content=b'{"object_type": "x", "event": "y", "data": NaN}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert nan.status_code == 400
+    assert nan.json()["error"]["code"] == "invalid_json"
+    huge = await hookhub.admin.post(
+        "/events",
+        content=b'{"object_type": "x", "event": "y", "data": {"n": 1234567890123456789012345}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert huge.status_code == 202

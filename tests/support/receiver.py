@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
+import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +19,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
@@ -22,6 +27,8 @@ class Reply:
     status: int = 200
     body: str = "ok"
     delay: float = 0.0  # seconds before answering
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False  # drop the connection (TCP RST) instead of answering
 
 
 @dataclass
@@ -31,11 +38,15 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     reply: Callable[[Received], Reply] = lambda _: Reply()
     port: int = 0
+    ssl_context: ssl.SSLContext | None = None  # serve HTTPS with this server context
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests it was answering at once
     _runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     async def _handle(self, request: web.Request) -> web.Response:
         received = Received(
@@ -43,16 +54,27 @@ class Receiver:
         )
         self.requests.append(received)
         answer = self.reply(received)
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
-        return web.Response(status=answer.status, text=answer.body)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+        finally:
+            self.in_flight -= 1
+        if answer.reset and request.transport is not None:
+            # SO_LINGER 0: closing sends RST, as a crashed or hostile receiver would.
+            sock = request.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            request.transport.close()
+            raise asyncio.CancelledError
+        return web.Response(status=answer.status, text=answer.body, headers=answer.headers)
 
     async def start(self) -> Receiver:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         server = site._server
         assert server is not None

@@ -31,6 +31,8 @@ async def running_server(settings: Settings, workers: bool = True) -> AsyncItera
         port=port,
         log_level="warning",
         lifespan="on",
+        # As `hookhub serve`: X-Forwarded-For is for HOOKHUB_TRUSTED_PROXIES to judge.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

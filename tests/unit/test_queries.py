@@ -35,3 +35,25 @@ def test_sqlite_claim_uses_the_partial_due_index(tmp_path: Path) -> None:
         plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, (1.0, 10, 0)))
     assert "USING INDEX ix_deliveries_due" in plan
     assert "SCAN deliveries" not in plan
+
+
+def _plan(tmp_path: Path, sql: str, params: tuple[object, ...]) -> str:
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    upgrade(url)
+    with closing(sqlite3.connect(tmp_path / "plan.db")) as conn:
+        return " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def test_sqlite_ordering_check_and_per_webhook_claim_use_indexes(tmp_path: Path) -> None:
+    one = queries.due_deliveries("sqlite", one_webhook=True).compile(dialect=DIALECTS["sqlite"])
+    plan = _plan(tmp_path, str(one), (1.0, "wh_1", 10, 0))
+    # The webhook's due rows come from its partial index; predecessors from the ordering index.
+    assert "USING INDEX ix_deliveries_webhook_due" in plan
+    assert "ix_deliveries_ordering" in plan
+    assert "SCAN deliveries" not in plan and "SCAN earlier" not in plan
+
+
+def test_sqlite_limited_webhooks_query_uses_indexes(tmp_path: Path) -> None:
+    sql = str(queries.limited_webhooks("sqlite").compile(dialect=DIALECTS["sqlite"]))
+    plan = _plan(tmp_path, sql, (1.0, 1.0, 1.0))
+    assert "SCAN deliveries" not in plan

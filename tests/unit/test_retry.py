@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hookhub.core.retry import DEFAULT_SCHEDULE, RetryPolicy
+from email.utils import formatdate
+
+from hookhub.core.retry import DEFAULT_SCHEDULE, MAX_RETRY_AFTER, RetryPolicy, retry_after
 
 
 def test_zero_and_one_attempt_mean_a_single_try() -> None:
@@ -34,3 +36,15 @@ def test_json_round_trip() -> None:
     policy = RetryPolicy(max_attempts=2, strategy="fixed", interval=3)
     assert RetryPolicy.from_json(policy.to_json()) == policy
     assert RetryPolicy.from_json(None) == RetryPolicy()
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = 1_700_000_000.0
+    assert retry_after("120", now) == 120.0
+    assert retry_after(" 0 ", now) == 0.0
+    assert retry_after(formatdate(now + 90, usegmt=True), now) == 90.0
+    # A date in the past means "now"; absurd waits are capped; garbage is ignored.
+    assert retry_after(formatdate(now - 90, usegmt=True), now) == 0.0
+    assert retry_after("99999999", now) == MAX_RETRY_AFTER
+    assert retry_after("soon", now) is None
+    assert retry_after(None, now) is None

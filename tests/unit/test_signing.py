@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -53,3 +54,38 @@ def test_unpadded_whsec_secrets_use_the_decoded_key() -> None:
         "m", datetime.fromtimestamp(1, UTC), BODY.decode()
     )
     assert header == reference
+
+
+def test_each_live_secret_adds_a_signature_current_first() -> None:
+    old = "whsec_" + base64.b64encode(b"o" * 32).decode()
+    now = int(time.time())
+    header = signing.standard_signatures([WHSEC, old], "m", now, BODY)
+    assert header.split() == [
+        signing.standard_signature(WHSEC, "m", now, BODY),
+        signing.standard_signature(old, "m", now, BODY),
+    ]
+    headers = {"webhook-id": "m", "webhook-timestamp": str(now), "webhook-signature": header}
+    for secret in (WHSEC, old):
+        # The reference library accepts a header in which any one signature matches.
+        standardwebhooks.Webhook(secret).verify(BODY, headers)
+        assert signing.verify_standard(secret, "m", str(now), BODY, header)
+
+
+def test_rotation_keeps_the_replaced_secret_for_the_grace_period() -> None:
+    now = 1_000.0
+    first = signing.rotate("a", "b", None, 60, now)
+    assert first == [{"secret": "a", "expires_at": 1_060.0}]
+    second = signing.rotate("b", "c", first, 600, now + 30)
+    assert [e["secret"] for e in second] == ["b", "a"]
+    # Expired entries are dropped; grace 0 keeps nothing; a secret coming back is not kept twice.
+    assert signing.rotate("c", "d", second, 0, now + 61) == [second[0]]
+    assert signing.rotate("c", "b", second, 0, now + 31) == [second[1]]
+    assert signing.live_secrets(second, now + 61) == [second[0]]
+    assert signing.live_secrets(None, now) == []
+
+
+def test_generated_secrets_are_standard_webhooks_secrets() -> None:
+    secret = signing.generate_secret()
+    assert secret.startswith("whsec_")
+    assert len(signing.standard_webhooks_key(secret)) == signing.SECRET_BYTES
+    assert secret != signing.generate_secret()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,8 +11,13 @@ from hookhub import __version__
 from hookhub.api import errors, health, v1
 from hookhub.api.limits import BodyLimit
 from hookhub.db.store import Store
-from hookhub.outbound.dispatcher import Dispatcher
+from hookhub.inbound.route import App
+from hookhub.inbound.triggers import Triggers
+from hookhub.metrics import Metrics
+from hookhub.outbound.client import Sender
 from hookhub.settings import Settings
+from hookhub.worker import Background
+from hookhub.workflows.runner import Runner
 
 
 def create_app(settings: Settings, workers: bool = True) -> FastAPI:
@@ -25,26 +29,33 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store.open(settings.database_url)
+        # One pooled client for deliveries and synchronous sends (webhook tests).
+        sender = Sender.for_settings(settings)
         app.state.store = store
+        app.state.sender = sender
         app.state.on_work = None
-        stop = asyncio.Event()
-        runner: asyncio.Task[None] | None = None
-        dispatcher: Dispatcher | None = None
-        if workers:
-            dispatcher = Dispatcher(store, settings)
-            app.state.on_work = dispatcher.wake
-            runner = asyncio.create_task(dispatcher.run(stop))
+        app.state.metrics = metrics = Metrics(store, workers)
+        background = Background(store, settings, sender, metrics) if workers else None
+        # /readyz checks that its claim loop keeps turning.
+        app.state.dispatcher = background.dispatcher if background else None
+        if background is not None:
+            app.state.on_work = background.dispatcher.wake
+            background.start()
+        # Without workers, sync runs still execute here; queued ones wait for `hookhub worker`.
+        runner = (
+            background.runner if background else Runner(store, settings, sender, metrics=metrics)
+        )
+        app.state.triggers = Triggers(store, settings, runner)
         try:
             yield
         finally:
-            stop.set()
-            if runner is not None and dispatcher is not None:
-                dispatcher.wake()
-                await runner
-                await dispatcher.sender.close()
+            await app.state.triggers.close()
+            if background is not None:
+                await background.stop()
+            await sender.close()
             await store.close()
 
-    app = FastAPI(
+    app = App(
         title="hookhub",
         version=__version__,
         summary="Durable, signed webhook deliveries and webhook-triggered workflows.",
@@ -53,8 +64,10 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.schema_heads = health.schema_heads()  # read once: the files don't change
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_request_body)
     app.include_router(v1.router)
     app.include_router(health.router)
+    app.mount_triggers(settings.max_request_body)
     return app

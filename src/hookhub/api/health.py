@@ -1,14 +1,32 @@
-"""`/healthz` (the process answers) and `/readyz` (the database answers too)."""
+"""Operational endpoints, without an API token: `/healthz` (the process answers), `/readyz` (its
+database, schema and workers are fine) and `/metrics` (Prometheus)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from sqlalchemy import text
+import asyncio
+import time
+from collections.abc import Awaitable, Iterable
+
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from hookhub.api.responses import JSON
 from hookhub.db.store import Store
+from hookhub.metrics import Metrics
+from hookhub.migrations import HERE as MIGRATIONS
+from hookhub.outbound.dispatcher import Dispatcher
 
 router = APIRouter(tags=["health"])
+
+READY_TIMEOUT = 2.0  # seconds each readiness check may take
+# A claim loop idle for this many poll intervals is stuck (10 s at the default 0.5 s poll).
+STALE_POLLS = 20
+
+
+def schema_heads() -> frozenset[str]:
+    """The migration revisions this version of hookhub expects the database to be at."""
+    return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
 @router.get("/healthz", summary="Liveness: the process is up")
@@ -16,12 +34,57 @@ async def healthz() -> JSON:
     return JSON({"status": "ok"})
 
 
-@router.get("/readyz", summary="Readiness: the database is reachable")
+@router.get("/readyz", summary="Readiness: database reachable, schema current, workers alive")
 async def readyz(request: Request) -> JSON:
-    store: Store = request.app.state.store
+    """Each check is "ok" or says what is wrong; any failing check makes the answer 503."""
+    state = request.app.state
+    store: Store = state.store
+    checks = {
+        "database": await _check(store.ping()),
+        "migrations": await _check(_migrations(store, state.schema_heads)),
+    }
+    dispatcher: Dispatcher | None = state.dispatcher
+    if dispatcher is not None:
+        checks["workers"] = _workers(dispatcher, state.settings.poll_interval)
+    ready = all(result == "ok" for result in checks.values())
+    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    return JSON(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics (text exposition format)")
+async def metrics(request: Request) -> Response:
+    registry: Metrics = request.app.state.metrics
+    return Response(await registry.scrape(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _check(probe: Awaitable[str | None]) -> str:
+    """`ok`, or what is wrong: the problem `probe` names, its error, or its timeout."""
     try:
-        async with store.read() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with asyncio.timeout(READY_TIMEOUT):
+            problem = await probe
+    except TimeoutError:
+        return f"no answer within {READY_TIMEOUT:g} s"
     except Exception as exc:
-        return JSON({"status": "unavailable", "database": str(exc)}, status_code=503)
-    return JSON({"status": "ok", "database": "ok"})
+        # The driver's own message: SQLAlchemy's wrapper adds the SQL and a help link.
+        return str(getattr(exc, "orig", None) or exc) or type(exc).__name__
+    return problem or "ok"
+
+
+async def _migrations(store: Store, expected: frozenset[str]) -> str | None:
+    found = await store.schema_revisions()
+    if found == expected:
+        return None
+    return f"database schema at revision {_names(found)}, this hookhub expects {_names(expected)}"
+
+
+def _workers(dispatcher: Dispatcher, poll_interval: float) -> str:
+    if dispatcher.last_tick is None:
+        return "the dispatcher has not started"
+    idle = time.monotonic() - dispatcher.last_tick
+    if idle > STALE_POLLS * poll_interval:
+        return f"the dispatcher's claim loop has not run for {idle:.1f} s"
+    return "ok"
+
+
+def _names(revisions: Iterable[str]) -> str:
+    return ", ".join(sorted(revisions)) or "none"

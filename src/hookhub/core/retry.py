@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 # seconds: close to Standard Webhooks' schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
@@ -12,6 +13,25 @@ DEFAULT_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 STRATEGIES = ("exponential", "fixed", "schedule")
 # Fraction of an exponential delay randomised, so failing receivers aren't hit in lockstep.
 JITTER = 0.2
+# seconds: the longest wait a receiver's Retry-After can impose; beyond it the header is
+# capped, so a typo on the receiver's side can't park deliveries for months.
+MAX_RETRY_AFTER = 86400.0
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a `Retry-After` value (delay-seconds or an HTTP date), capped at
+    `MAX_RETRY_AFTER`; None when absent or unparseable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError, IndexError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 @dataclass(frozen=True)

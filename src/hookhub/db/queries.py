@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, Select, Update, bindparam, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hookhub.db.tables import deliveries, events, webhooks
@@ -11,6 +24,23 @@ from hookhub.db.tables import deliveries, events, webhooks
 # when the query repeats its WHERE literally (bound parameters would mean a full scan).
 IS_ACTIVE = text("deliveries.status IN ('pending', 'delivering')")
 
+_earlier = deliveries.alias("earlier")
+
+# Ordered delivery: a delivery waits while an older one with the same key is still active
+# (pending, retrying or in flight). Ids grow with creation time, so "older" is a smaller id.
+NOT_BLOCKED = or_(
+    deliveries.c.ordering_key.is_(None),
+    ~exists().where(
+        _earlier.c.webhook_id == deliveries.c.webhook_id,
+        _earlier.c.ordering_key == deliveries.c.ordering_key,
+        text("earlier.status IN ('pending', 'delivering')"),
+        _earlier.c.id < deliveries.c.id,
+    ),
+)
+
+# Webhooks whose deliveries are claimed per webhook, within their limits (see `limited_webhooks`).
+IS_LIMITED = or_(webhooks.c.max_concurrency.is_not(None), webhooks.c.rate_limit.is_not(None))
+
 
 def insert_events_ignoring_duplicates(dialect: str) -> Insert:
     """Insert events, skipping ids already stored; RETURNING yields only the new ids."""
@@ -18,20 +48,29 @@ def insert_events_ignoring_duplicates(dialect: str) -> Insert:
     return insert.on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
 
 
-def due_deliveries(dialect: str) -> Select[tuple[str]]:
-    """Ids of deliveries due by :now whose webhook is enabled, oldest due first, at most :limit.
+def due_deliveries(dialect: str, one_webhook: bool = False) -> Select[tuple[str]]:
+    """Ids of deliveries due by :now, oldest due first, at most :limit.
 
     Pending rows are due at their next attempt; delivering rows when their lease expires
-    (their worker died). On PostgreSQL rows another worker is claiming are skipped, not waited on.
+    (their worker died). Without `one_webhook`: callbacks and deliveries to enabled webhooks
+    without limits. With it: those of webhook :for_webhook, whose limits the caller applied.
+    Ordered deliveries wait for their predecessors. On PostgreSQL rows another worker is
+    claiming are skipped, not waited on.
     """
-    query = (
-        select(deliveries.c.id)
-        .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
-        .where(
-            IS_ACTIVE,
-            deliveries.c.next_attempt_at <= bindparam("now"),
-            webhooks.c.enabled.is_(True),
+    scope: ColumnElement[bool]
+    if one_webhook:
+        query = select(deliveries.c.id)
+        scope = deliveries.c.webhook_id == bindparam("for_webhook")
+    else:
+        query = select(deliveries.c.id).outerjoin(
+            webhooks, webhooks.c.id == deliveries.c.webhook_id
         )
+        scope = or_(
+            deliveries.c.webhook_id.is_(None),
+            and_(webhooks.c.enabled.is_(True), ~IS_LIMITED),
+        )
+    query = (
+        query.where(IS_ACTIVE, deliveries.c.next_attempt_at <= bindparam("now"), scope, NOT_BLOCKED)
         .order_by(deliveries.c.next_attempt_at)
         .limit(bindparam("limit"))
     )
@@ -40,18 +79,19 @@ def due_deliveries(dialect: str) -> Select[tuple[str]]:
     return query
 
 
-def claim_deliveries(dialect: str) -> Update:
-    """Mark due deliveries as delivering under lease :lease_id until their webhook's timeout
-    plus :margin seconds from :now, returning what the dispatcher needs to send them."""
+def claim_deliveries(dialect: str, one_webhook: bool = False) -> Update:
+    """Mark due deliveries (see `due_deliveries`) as delivering under lease :lease_id until their
+    webhook's timeout plus :margin seconds from :now, returning what a dispatcher needs."""
     timeout = (
         select(webhooks.c.timeout).where(webhooks.c.id == deliveries.c.webhook_id).scalar_subquery()
     )
     return (
         update(deliveries)
-        .where(deliveries.c.id.in_(due_deliveries(dialect).scalar_subquery()))
+        .where(deliveries.c.id.in_(due_deliveries(dialect, one_webhook).scalar_subquery()))
         .values(
             status="delivering",
             lease_id=bindparam("lease_id"),
+            # Callbacks have no webhook row; their timeout is at most 120 s.
             next_attempt_at=bindparam("now") + func.coalesce(timeout, 120.0) + bindparam("margin"),
             updated_at=bindparam("now"),
         )
@@ -60,8 +100,43 @@ def claim_deliveries(dialect: str) -> Update:
             deliveries.c.event_id,
             deliveries.c.webhook_id,
             deliveries.c.attempts,
+            deliveries.c.ordering_key,
+            deliveries.c.callback,
+            deliveries.c.payload,
         )
     )
+
+
+def limited_webhooks(
+    dialect: str,
+) -> Select[tuple[str, int | None, float | None, float | None, int]]:
+    """Enabled webhooks with a concurrency or rate limit and deliveries due by :now, with the
+    number of their deliveries in flight. On PostgreSQL each row stays locked until commit, so
+    two workers never spend the same webhook's allowance."""
+    due = exists().where(
+        deliveries.c.webhook_id == webhooks.c.id,
+        IS_ACTIVE,
+        deliveries.c.next_attempt_at <= bindparam("now"),
+    )
+    busy = (
+        select(func.count())
+        .where(
+            deliveries.c.webhook_id == webhooks.c.id,
+            deliveries.c.status == "delivering",
+            deliveries.c.next_attempt_at > bindparam("now"),
+        )
+        .scalar_subquery()
+    )
+    query = select(
+        webhooks.c.id,
+        webhooks.c.max_concurrency,
+        webhooks.c.rate_limit,
+        webhooks.c.next_send_at,
+        busy.label("busy"),
+    ).where(webhooks.c.enabled.is_(True), IS_LIMITED, due)
+    if dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=webhooks)
+    return query
 
 
 def finish_delivery() -> Update:

@@ -6,21 +6,53 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import (
+    Table,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hookhub.db import queries
+from hookhub.db import notify, queries
 from hookhub.db.engine import IMMEDIATE, create_engine
+from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
 from hookhub.errors import Conflict, NotFound
 from hookhub.ids import new_id
 
 Row = dict[str, Any]
+Target = tuple[str, str | None]  # (webhook or event id, ordering key)
+# seconds: how far ahead a rate-limited webhook's sends are claimed and scheduled.
+LIMIT_HORIZON = 1.0
+
+
+@dataclass(frozen=True)
+class Health:
+    """A webhook's attempts in one recorded batch: did any succeed, and the failures after the
+    last success (how many, and when the first of them started)."""
+
+    webhook_id: str
+    recovered: bool
+    failures: int
+    first_failure_at: float | None
+
+
 TOKEN_PREFIX = "hh_"  # noqa: S105 (a prefix, not a secret)
 SCOPES = ("read", "write", "admin")
 
@@ -69,6 +101,12 @@ class Store:
             await conn.execution_options(**{IMMEDIATE: True})
             async with conn.begin():
                 yield conn
+
+    async def announce(self, conn: AsyncConnection, kind: str) -> None:
+        """Inside a write transaction that created `kind` work (see `hookhub.db.notify`): wake
+        workers in other processes when it commits. PostgreSQL only; SQLite has no channel."""
+        if self.dialect == "postgresql":
+            await conn.execute(notify.announce(kind))
 
     # -- generic resources (webhooks, rules, tokens) -------------------------------------------
 
@@ -162,66 +200,339 @@ class Store:
         async with self.read() as conn:
             return _rows(await conn.execute(select(rules).where(rules.c.enabled.is_(True))))
 
+    async def special_webhooks(self) -> dict[str, Row]:
+        """`{webhook id: {"name", "ordering_key", "enabled"}}` for the webhooks intake treats
+        apart: those that deliver in order, and disabled ones (their deliveries wait undue)."""
+        query = select(
+            webhooks.c.id, webhooks.c.name, webhooks.c.ordering_key, webhooks.c.enabled
+        ).where(or_(webhooks.c.ordering_key.is_not(None), webhooks.c.enabled.is_(False)))
+        async with self.read() as conn:
+            return {row["id"]: row for row in _rows(await conn.execute(query))}
+
     async def ingest(
-        self, rows: Sequence[Row], targets: Mapping[str, Sequence[str]], now: float
+        self,
+        rows: Sequence[Row],
+        targets: Mapping[str, Sequence[Target]],
+        paused: Collection[str] = (),
     ) -> int:
         """Store events (ids seen before are skipped) and a pending delivery per (new event,
-        target webhook), in one transaction. Returns the number of deliveries created."""
+        target), in one transaction; those to `paused` webhooks are not due until resumed.
+        Returns the number of deliveries created."""
         if not rows:
             return 0
+        now = rows[0]["received_at"]
         async with self.write() as conn:
             result = await conn.execute(
-                queries.insert_events_ignoring_duplicates(self.dialect),
-                [{**row, "received_at": now} for row in rows],
+                queries.insert_events_ignoring_duplicates(self.dialect), rows
             )
             new_ids = {row[0] for row in result}
+            # In event order: ids grow with creation, and ordered delivery follows id order.
             planned = [
-                {
-                    "id": new_id("dlv"),
-                    "event_id": event_id,
-                    "webhook_id": webhook_id,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for event_id in new_ids
-                for webhook_id in targets.get(event_id, ())
+                _pending(webhook_id, row["id"], ordering_key, now, webhook_id not in paused)
+                for row in rows
+                if row["id"] in new_ids
+                for webhook_id, ordering_key in targets.get(row["id"], ())
             ]
             if planned:
                 await conn.execute(insert(deliveries), planned)
+                await self.announce(conn, notify.DELIVERIES)
         return len(planned)
+
+    async def add_deliveries(
+        self, webhook_id: str, planned: Sequence[Target], due: bool = True
+    ) -> int:
+        """New pending deliveries of existing events to one webhook (replay): one per
+        `(event id, ordering key)` in `planned`; not `due` while the webhook is disabled."""
+        now = time.time()
+        values = [_pending(webhook_id, event_id, key, now, due) for event_id, key in planned]
+        if values:
+            async with self.write() as conn:
+                await conn.execute(insert(deliveries), values)
+                await self.announce(conn, notify.DELIVERIES)
+        return len(values)
+
+    async def enqueue_callback(self, spec: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+        """Queue a callback delivery (DESIGN O12) carrying its own target and payload."""
+        now = time.time()
+        row = {**_pending(None, None, None, now), "callback": dict(spec), "payload": dict(payload)}
+        async with self.write() as conn:
+            await conn.execute(insert(deliveries).values(**row))
+            await self.announce(conn, notify.DELIVERIES)
+        return str(row["id"])
 
     # -- dispatch -----------------------------------------------------------------------------
 
     async def claim(self, limit: int, margin: float) -> tuple[str, list[Row], list[Row]]:
-        """Lease up to `limit` due deliveries. Returns the lease id, the deliveries (oldest due
-        first) and their events."""
+        """Lease up to `limit` due deliveries, respecting webhooks' concurrency and rate limits.
+
+        Returns the lease id, the deliveries and their events. A rate-limited delivery carries
+        `send_at`, the time it may start (within `LIMIT_HORIZON` seconds).
+        """
         lease_id = new_id("lse")
         now = time.time()
-        params = {"now": now, "limit": limit, "lease_id": lease_id, "margin": margin}
+        params = {"now": now, "lease_id": lease_id, "margin": margin}
+        claimed: list[Row] = []
         async with self.write() as conn:
-            claimed = _rows(await conn.execute(queries.claim_deliveries(self.dialect), params))
-            if not claimed:
-                return lease_id, [], []
-            event_ids = list({row["event_id"] for row in claimed})
-            found = _rows(await conn.execute(select(events).where(events.c.id.in_(event_ids))))
-        return lease_id, claimed, found
+            limited = _rows(await conn.execute(queries.limited_webhooks(self.dialect), params))
+            for webhook in limited:
+                claimed += await self._claim_limited(conn, webhook, limit - len(claimed), params)
+            if len(claimed) < limit:
+                statement = queries.claim_deliveries(self.dialect)
+                found = await conn.execute(statement, {**params, "limit": limit - len(claimed)})
+                claimed += _rows(found)
+            event_ids = list({row["event_id"] for row in claimed if row["event_id"]})
+            found_events = []
+            if event_ids:
+                query = select(events).where(events.c.id.in_(event_ids))
+                found_events = _rows(await conn.execute(query))
+        return lease_id, claimed, found_events
+
+    async def _claim_limited(
+        self, conn: AsyncConnection, webhook: Row, room: int, params: Mapping[str, Any]
+    ) -> list[Row]:
+        now: float = params["now"]
+        allowance = room
+        if webhook["max_concurrency"] is not None:
+            allowance = min(allowance, webhook["max_concurrency"] - webhook["busy"])
+        rate = webhook["rate_limit"]
+        start = max(webhook["next_send_at"] or now, now)
+        if rate:
+            # Claim only what may start within the horizon; the lease covers the wait.
+            allowance = min(allowance, int((now + LIMIT_HORIZON - start) * rate) + 1)
+        if allowance <= 0:
+            return []
+        statement = queries.claim_deliveries(self.dialect, one_webhook=True)
+        values = {
+            **params,
+            "limit": allowance,
+            "for_webhook": webhook["id"],
+            "margin": params["margin"] + LIMIT_HORIZON,
+        }
+        claimed = _rows(await conn.execute(statement, values))
+        for row in claimed:
+            row["limited"] = True
+        if rate and claimed:
+            for index, row in enumerate(claimed):
+                row["send_at"] = start + index / rate
+            await conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id == webhook["id"])
+                .values(next_send_at=start + len(claimed) / rate)
+            )
+        return claimed
+
+    async def release(self, held: Sequence[tuple[str, str]]) -> int:
+        """Make leased deliveries (`(delivery id, lease id)` pairs) due again now, unsent by this
+        worker (it is stopping); one whose lease has since passed to another claim is left alone.
+        Returns how many were released."""
+        now = time.time()
+        statement = (
+            update(deliveries)
+            .where(
+                deliveries.c.id == bindparam("r_id"),
+                deliveries.c.lease_id == bindparam("r_lease"),
+                deliveries.c.status == "delivering",
+            )
+            .values(status="pending", next_attempt_at=now, lease_id=None, updated_at=now)
+        )
+        params = [{"r_id": delivery_id, "r_lease": lease_id} for delivery_id, lease_id in held]
+        async with self.write() as conn:
+            released = int((await conn.execute(statement, params)).rowcount)
+            if released:
+                await self.announce(conn, notify.DELIVERIES)
+        return released
 
     async def webhooks_by_id(self, ids: Iterable[str]) -> list[Row]:
         """Full webhook rows for `ids`."""
         async with self.read() as conn:
             return _rows(await conn.execute(select(webhooks).where(webhooks.c.id.in_(list(ids)))))
 
-    async def finish(self, outcomes: Sequence[Row], attempt_rows: Sequence[Row]) -> None:
-        """Write a batch of delivery outcomes (`b_*` parameters of `queries.finish_delivery`)
-        and their attempt records, in one transaction."""
+    async def finish(
+        self,
+        outcomes: Sequence[Row],
+        attempt_rows: Sequence[Row],
+        health: Sequence[Health] = (),
+        gone: Mapping[str, str] = MappingProxyType({}),
+    ) -> list[Row]:
+        """Write a batch of delivery outcomes (`b_*` parameters of `queries.finish_delivery`),
+        their attempt records and the webhooks' failure streaks, in one transaction.
+
+        Webhooks in `gone` (id → reason) and those whose streak crossed their threshold are
+        disabled; the ones this call disabled are returned.
+        """
+        now = time.time()
         async with self.write() as conn:
             if outcomes:
                 await conn.execute(queries.finish_delivery(), list(outcomes))
             if attempt_rows:
                 await conn.execute(insert(attempts), list(attempt_rows))
+            for streak in health:
+                await conn.execute(_streak_update(streak))
+            reasons = dict(gone)
+            reasons.update(await self._failing(conn, [s.webhook_id for s in health], now))
+            return [
+                disabled
+                for webhook_id, reason in sorted(reasons.items())
+                if (disabled := await self._disable(conn, webhook_id, reason, now))
+            ]
+
+    async def _failing(
+        self, conn: AsyncConnection, ids: Sequence[str], now: float
+    ) -> dict[str, str]:
+        if not ids:
+            return {}
+        query = select(
+            webhooks.c.id, webhooks.c.consecutive_failures, webhooks.c.failing_since
+        ).where(
+            webhooks.c.id.in_(ids),
+            webhooks.c.enabled.is_(True),
+            webhooks.c.failure_threshold.is_not(None),
+            webhooks.c.consecutive_failures >= webhooks.c.failure_threshold,
+            webhooks.c.failing_since <= now - webhooks.c.failure_window,
+        )
+        return {
+            row["id"]: f"{row['consecutive_failures']} consecutive failed attempts since "
+            f"{_iso(row['failing_since'])}"
+            for row in _rows(await conn.execute(query))
+        }
+
+    async def _disable(
+        self, conn: AsyncConnection, webhook_id: str, reason: str, now: float
+    ) -> Row | None:
+        statement = (
+            update(webhooks)
+            .where(webhooks.c.id == webhook_id, webhooks.c.enabled.is_(True))
+            .values(
+                enabled=False,
+                disabled_reason=reason,
+                disabled_at=now,
+                version=webhooks.c.version + 1,
+                updated_at=now,
+            )
+            .returning(webhooks.c.id, webhooks.c.name, webhooks.c.url, webhooks.c.disabled_at)
+        )
+        row = (await conn.execute(statement)).first()
+        if row is None:
+            return None
+        await conn.execute(_pause(webhook_id))
+        return {**row._mapping, "reason": reason}
+
+    async def pause(self, webhook_id: str) -> None:
+        """Take a (just disabled) webhook's pending deliveries out of the due range."""
+        async with self.write() as conn:
+            await conn.execute(_pause(webhook_id))
+
+    async def resume(self, webhook_id: str) -> int:
+        """Make a (just re-enabled) webhook's waiting deliveries due now; returns how many."""
+        now = time.time()
+        statement = (
+            update(deliveries)
+            .where(
+                deliveries.c.webhook_id == webhook_id,
+                deliveries.c.status == "pending",
+                deliveries.c.next_attempt_at.is_(None),
+            )
+            .values(next_attempt_at=now, updated_at=now)
+        )
+        async with self.write() as conn:
+            return int((await conn.execute(statement)).rowcount)
+
+    # -- operator actions ---------------------------------------------------------------------
+
+    async def retry_delivery(self, delivery_id: str) -> Row:
+        """Make one delivery due now (one more try, or more if its policy has tries left).
+        Conflict while a worker holds it."""
+        now = time.time()
+        statement = (
+            update(deliveries)
+            .where(
+                deliveries.c.id == delivery_id,
+                or_(deliveries.c.status != "delivering", deliveries.c.next_attempt_at <= now),
+            )
+            # Clearing the lease makes a late outcome from an expired claim harmless.
+            .values(status="pending", next_attempt_at=now, lease_id=None, updated_at=now)
+        )
+        async with self.write() as conn:
+            changed = (await conn.execute(statement)).rowcount
+            if changed:
+                await self.announce(conn, notify.DELIVERIES)
+        row = await self.get(deliveries, delivery_id)
+        if not changed:
+            raise Conflict(f"delivery {delivery_id!r} is being sent right now; retry it later")
+        return row
+
+    async def retry_failed(self, webhook_id: str, since: float | None, due: bool = True) -> int:
+        """Make every failed delivery of a webhook (finished at or after `since`) pending, due
+        now, or once the webhook is re-enabled when not `due`."""
+        now = time.time()
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "failed")
+            .values(status="pending", next_attempt_at=now if due else None, updated_at=now)
+        )
+        if since is not None:
+            statement = statement.where(deliveries.c.updated_at >= since)
+        async with self.write() as conn:
+            changed = int((await conn.execute(statement)).rowcount)
+            if changed:
+                await self.announce(conn, notify.DELIVERIES)
+            return changed
+
+    async def find_webhook(self, ref: str) -> Row:
+        """A webhook by id or by name (the CLI takes either), or NotFound."""
+        query = select(webhooks).where(or_(webhooks.c.id == ref, webhooks.c.name == ref))
+        async with self.read() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFound(f"no webhook with id or name {ref!r}")
+        return dict(row._mapping)
+
+    async def rules_of(self, webhook_id: str) -> list[Row]:
+        """The enabled rules that deliver to a webhook."""
+        query = select(rules).where(rules.c.webhook_id == webhook_id, rules.c.enabled.is_(True))
+        async with self.read() as conn:
+            return _rows(await conn.execute(query))
+
+    async def events_between(
+        self, since: float, until: float, after: Row | None, limit: int
+    ) -> list[Row]:
+        """Events received in [since, until), oldest first, after the event `after`."""
+        query = (
+            select(events)
+            .where(events.c.received_at >= since, events.c.received_at < until)
+            .order_by(events.c.received_at, events.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                or_(
+                    events.c.received_at > after["received_at"],
+                    (events.c.received_at == after["received_at"]) & (events.c.id > after["id"]),
+                )
+            )
+        async with self.read() as conn:
+            return _rows(await conn.execute(query))
+
+    # -- retention ------------------------------------------------------------------------------
+
+    async def purge(self, cutoff: float, batch: int) -> int:
+        """Delete up to `batch` each of attempts started, finished deliveries last changed, and
+        delivery-less events received before `cutoff`. Returns the rows deleted."""
+        old_attempts = select(attempts.c.id).where(attempts.c.started_at < cutoff)
+        finished = select(deliveries.c.id).where(
+            deliveries.c.updated_at < cutoff, deliveries.c.status.in_(("succeeded", "failed"))
+        )
+        orphans = select(events.c.id).where(
+            events.c.received_at < cutoff,
+            ~select(deliveries.c.id).where(deliveries.c.event_id == events.c.id).exists(),
+        )
+        deleted = 0
+        for table, ids in ((attempts, old_attempts), (deliveries, finished), (events, orphans)):
+            # One short transaction per batch: the dispatcher's writes interleave.
+            statement = delete(table).where(table.c.id.in_(ids.limit(batch).scalar_subquery()))
+            async with self.write() as conn:
+                deleted += (await conn.execute(statement)).rowcount
+        return deleted
 
     async def attempts_of(self, delivery_id: str) -> list[Row]:
         """Every attempt of one delivery, oldest first."""
@@ -232,6 +543,117 @@ class Store:
         )
         async with self.read() as conn:
             return _rows(await conn.execute(query))
+
+    # -- workflows and runs ---------------------------------------------------------------------
+
+    @property
+    def runs(self) -> RunStore:
+        """Workflow lookups, the run queue and dedupe keys (see `hookhub.db.runs`)."""
+        return RunStore(self)
+
+    # -- metrics and readiness ------------------------------------------------------------------
+
+    async def queue_depth(self, now: float) -> dict[str, int]:
+        """Active deliveries by state: `pending` (due by `now`), `scheduled` (pending, due later:
+        retries), `paused` (pending, their webhook disabled) and `delivering`. Reads only the
+        partial index of active deliveries."""
+        pending = deliveries.c.status == "pending"
+        when = deliveries.c.next_attempt_at
+        counts = {
+            "pending": pending & (when <= now),
+            "scheduled": pending & (when > now),
+            "paused": pending & when.is_(None),
+            "delivering": deliveries.c.status == "delivering",
+        }
+        query = select(
+            *(func.coalesce(func.sum(case((cond, 1), else_=0)), 0) for cond in counts.values())
+        ).where(queries.IS_ACTIVE)
+        async with self.read() as conn:
+            row = (await conn.execute(query)).one()
+        return {state: int(count) for state, count in zip(counts, row, strict=True)}
+
+    async def oldest_due(self, now: float) -> float | None:
+        """When the longest-waiting pending delivery due by `now` fell due, if there is one."""
+        query = (
+            select(deliveries.c.next_attempt_at)
+            .where(
+                queries.IS_ACTIVE,
+                deliveries.c.status == "pending",
+                deliveries.c.next_attempt_at <= now,
+            )
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(1)
+        )
+        async with self.read() as conn:
+            oldest: float | None = (await conn.execute(query)).scalar()
+        return oldest
+
+    async def disabled_webhooks(self) -> int:
+        """How many webhooks are disabled."""
+        query = select(func.count()).select_from(webhooks).where(webhooks.c.enabled.is_(False))
+        async with self.read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def schema_revisions(self) -> set[str]:
+        """The migration revisions the database is stamped with (Alembic's own table)."""
+        query = text("SELECT version_num FROM alembic_version")
+        async with self.read() as conn:
+            return {str(row[0]) for row in await conn.execute(query)}
+
+
+def _pending(
+    webhook_id: str | None,
+    event_id: str | None,
+    ordering_key: str | None,
+    now: float,
+    due: bool = True,
+) -> Row:
+    return {
+        "id": new_id("dlv"),
+        "event_id": event_id,
+        "webhook_id": webhook_id,
+        "status": "pending",
+        "attempts": 0,
+        # None while its webhook is disabled: out of the due range, so claims never scan it.
+        "next_attempt_at": now if due else None,
+        "ordering_key": ordering_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _pause(webhook_id: str) -> Update:
+    # Their retry schedule is dropped: re-enabling makes every waiting delivery due at once.
+    return (
+        update(deliveries)
+        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
+        .values(next_attempt_at=None)
+    )
+
+
+def _streak_update(streak: Health) -> Update:
+    statement = update(webhooks).where(webhooks.c.id == streak.webhook_id)
+    if streak.recovered:
+        # A success ends the streak; only the failures after it count.
+        if not streak.failures:
+            # The common case, all successes: no write unless a streak was running.
+            statement = statement.where(webhooks.c.consecutive_failures != 0)
+        return statement.values(
+            consecutive_failures=streak.failures, failing_since=streak.first_failure_at
+        )
+    return statement.values(
+        consecutive_failures=webhooks.c.consecutive_failures + streak.failures,
+        failing_since=func.coalesce(webhooks.c.failing_since, streak.first_failure_at),
+    )
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _conflict(table: Table, exc: IntegrityError) -> Conflict:

@@ -63,6 +63,23 @@ webhooks = Table(
     Column("version", Integer, nullable=False),
     Column("disabled_reason", Text),
     Column("disabled_at", Float),
+    # Receiver protection: sends in flight at once, and requests per second, across all workers.
+    Column("max_concurrency", Integer),
+    Column("rate_limit", Float),
+    # Template: deliveries with the same rendered key are sent one at a time, in order.
+    Column("ordering_key", Text),
+    # Disable after this many consecutive failed attempts spanning at least the window (s).
+    Column("failure_threshold", Integer),
+    Column("failure_window", Float, nullable=False, server_default="0"),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("failing_since", Float),
+    # Rate limiting: the earliest time the next request to this receiver may start.
+    Column("next_send_at", Float),
+    # mTLS client certificate and key (PEM paths); secrets replaced by rotation, still signing
+    # until they expire: [{"secret": ..., "expires_at": epoch}].
+    Column("client_cert_path", Text),
+    Column("client_key_path", Text),
+    Column("previous_secrets", JSON),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -101,8 +118,9 @@ deliveries = Table(
     "deliveries",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("event_id", String(200), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
-    Column("webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    # Both null for a callback delivery, which carries its own target and payload instead.
+    Column("event_id", String(200), ForeignKey("events.id", ondelete="CASCADE")),
+    Column("webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE")),
     # pending | delivering | succeeded | failed
     Column("status", String(12), nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -112,6 +130,11 @@ deliveries = Table(
     Column("lease_id", String(40)),
     Column("last_status_code", Integer),
     Column("last_error", Text),
+    # The rendered ordering key: not sent while an older delivery with the same key is active.
+    Column("ordering_key", String(500)),
+    # Callback deliveries (DESIGN O12): the caller's spec and the payload to send.
+    Column("callback", JSON),
+    Column("payload", JSON),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index(
@@ -120,8 +143,24 @@ deliveries = Table(
         sqlite_where=text("status IN ('pending', 'delivering')"),
         postgresql_where=text("status IN ('pending', 'delivering')"),
     ),
+    Index(
+        "ix_deliveries_webhook_due",
+        "webhook_id",
+        "next_attempt_at",
+        sqlite_where=text("status IN ('pending', 'delivering')"),
+        postgresql_where=text("status IN ('pending', 'delivering')"),
+    ),
+    Index(
+        "ix_deliveries_ordering",
+        "webhook_id",
+        "ordering_key",
+        sqlite_where=text("status IN ('pending', 'delivering') AND ordering_key IS NOT NULL"),
+        postgresql_where=text("status IN ('pending', 'delivering') AND ordering_key IS NOT NULL"),
+    ),
     Index(None, "webhook_id", "status"),
     Index(None, "event_id"),
+    # Retention purges finished deliveries by age.
+    Index(None, "updated_at"),
 )
 
 attempts = Table(
@@ -143,4 +182,79 @@ attempts = Table(
     Column("succeeded", Boolean, nullable=False),
     Index(None, "delivery_id"),
     Index(None, "started_at"),
+)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    # The unguessable part of the trigger URL (/hooks/<key>), looked up on every trigger call.
+    Column("key", String(64), nullable=False, unique=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("trigger", JSON, nullable=False),
+    Column("start", String(64), nullable=False),
+    Column("nodes", JSON, nullable=False),
+    # Bumped on every change: triggers and runners cache compiled workflows per (id, version).
+    Column("version", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "workflow_id",
+        String(40),
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # async | sync: how the trigger answered; queued runs are always run by a runner.
+    Column("mode", String(8), nullable=False),
+    # queued | running | succeeded | failed
+    Column("status", String(12), nullable=False),
+    # The trigger request as received (credential headers masked, raw body byte-exact).
+    Column("request", JSON, nullable=False),
+    Column("vars", JSON),
+    # The node log: each node's input, output, error and timing, in order.
+    Column("nodes", JSON),
+    Column("result", JSON),
+    Column("error", Text),
+    # Callback webhook (DESIGN O12) called when an async run finishes.
+    Column("callback", JSON),
+    Column("rerun_of", String(40)),
+    Column("attempts", Integer, nullable=False),
+    # Which claim owns a running row; an outcome from an expired claim is ignored.
+    Column("lease_id", String(40)),
+    # When a queued run is due, or when a running run's lease expires (its runner died).
+    Column("next_attempt_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Index(
+        "ix_runs_due",
+        "next_attempt_at",
+        sqlite_where=text("status IN ('queued', 'running')"),
+        postgresql_where=text("status IN ('queued', 'running')"),
+    ),
+    Index(None, "workflow_id", "status"),
+    Index(None, "status"),
+)
+
+run_dedupe = Table(
+    "run_dedupe",
+    metadata,
+    # A trigger's dedupe header value, remembered until it expires: repeats within it don't run.
+    Column(
+        "workflow_id",
+        String(40),
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(200), primary_key=True),
+    Column("run_id", String(40), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index(None, "expires_at"),
 )

@@ -1,18 +1,39 @@
-"""The outbound HTTP client: one shared aiohttp session per process; outcomes, not exceptions."""
+"""The outbound HTTP client: one shared aiohttp session per process; outcomes, not exceptions.
+
+Receiver credentials that need the network are handled here too, so every caller of `send` gets
+them: OAuth2 client-credentials tokens (oauth2.py) and mTLS client certificates.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import ssl
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from errno import ECONNRESET
+from typing import Any
 
 import aiohttp
+import yarl
 
 from hookhub import __version__
+from hookhub.errors import ValidationError
+from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
+from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, connector_options
+from hookhub.settings import Settings
 
 USER_AGENT = f"hookhub/{__version__}"
+# What a request can fail with short of a response; ValueError: a URL or header aiohttp refuses.
+NETWORK_ERRORS = (TimeoutError, aiohttp.ClientError, OSError, ValueError)
+PEM_READ_LIMIT = 1024 * 1024  # bytes of a certificate or key file read to check it
+SSL_CONTEXT_REPR = re.compile(r"<ssl\.SSLContext object at 0x[0-9a-f]+>")
+NO_CLIENT_CERTIFICATE = (
+    " (a receiver that requires a client certificate resets connections without one:"
+    " see client_cert_path)"
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,11 @@ class OutboundRequest:
     timeout: float  # seconds, whole request
     ssl_verification: bool = True
     ca_file_path: str | None = None
+    # mTLS: a PEM certificate, holding its key too unless client_key_path names the key's file.
+    client_cert_path: str | None = None
+    client_key_path: str | None = None
+    # OAuth2 client credentials (`token_url`, `client_id`, ...): the Sender adds the token.
+    oauth2: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,29 +74,107 @@ def describe_error(exc: BaseException, timeout: float) -> str:
     """A one-line, user-facing description of why a request got no response."""
     if isinstance(exc, asyncio.TimeoutError):
         return f"timed out after {timeout:g} s"
-    text = str(exc) or type(exc).__name__
+    refused = next(
+        (e for e in (exc, getattr(exc, "os_error", None)) if isinstance(e, PolicyRefused)), None
+    )
+    if refused is not None:
+        return str(refused)
+    # aiohttp names a custom TLS context by its repr, which differs from process to process.
+    text = SSL_CONTEXT_REPR.sub("custom", str(exc) or type(exc).__name__)
     os_error = getattr(exc, "os_error", None)
     errno = getattr(os_error, "errno", None)
     if errno:
         reason = os.strerror(errno)
         if reason not in text:
             text = f"{text}: {reason}"
+    elif os_error is not None and text.endswith(" [None]"):
+        text = f"{text.removesuffix(' [None]')} [{type(os_error).__name__}]"
     return text
+
+
+def _reset(exc: BaseException) -> bool:
+    causes = (exc, getattr(exc, "os_error", None), exc.__cause__)
+    return any(getattr(c, "errno", None) == ECONNRESET for c in causes) or any(
+        isinstance(c, ConnectionResetError) for c in causes
+    )
+
+
+def _no_password() -> str:
+    # Without a callback OpenSSL would prompt on the terminal for an encrypted key's passphrase.
+    raise ValueError("the private key is encrypted; give hookhub an unencrypted key file")
+
+
+def tls_context(
+    verify: bool, ca_file: str | None, cert: str | None, key: str | None
+) -> ssl.SSLContext:
+    """A client TLS context: checks the server (against `ca_file` if given), shows `cert`.
+
+    Raises ssl.SSLError, OSError or ValueError when a file is missing or unreadable, the key is
+    encrypted, or the key does not match the certificate.
+    """
+    context = ssl.create_default_context(cafile=ca_file)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert:
+        context.load_cert_chain(cert, key, password=_no_password)
+    return context
+
+
+def check_client_certificate(cert: str, key: str | None) -> None:
+    """Raise ValidationError unless `cert` and `key` (or the key in `cert`) load as a pair."""
+    key_field = "client_key_path" if key else "client_cert_path"
+    # OpenSSL says only "PEM lib" for most mistakes: name the likely ones first.
+    try:
+        if b"-----BEGIN CERTIFICATE-----" not in _head(cert):
+            raise ValidationError(f"{cert} holds no PEM certificate", field="client_cert_path")
+        if b"PRIVATE KEY-----" not in _head(key or cert):
+            hint = "" if key else "; set client_key_path to the key's file"
+            raise ValidationError(f"{key or cert} holds no PEM private key{hint}", field=key_field)
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert, key, password=_no_password)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        mismatch = getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH"
+        reason = "the private key does not match the certificate" if mismatch else str(exc)
+        message = f"cannot use {cert} as client certificate: {reason}"
+        raise ValidationError(message, field=key_field) from None
+
+
+def _head(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read(PEM_READ_LIMIT)
+
+
+def _mtime(path: str | None) -> int | None:
+    return os.stat(path).st_mtime_ns if path else None
 
 
 class Sender:
     """Sends requests over one pooled session; never raises for network or HTTP failures."""
 
-    def __init__(self, concurrency: int = 100, response_body_limit: int = 64 * 1024) -> None:
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Sender:
+        """A sender with the process's concurrency, body limit and outbound network policy."""
+        return cls(settings.concurrency, settings.response_body_limit, settings.network_policy())
+
+    def __init__(
+        self,
+        concurrency: int = 100,
+        response_body_limit: int = 64 * 1024,
+        policy: NetworkPolicy | None = None,
+    ) -> None:
         self.concurrency = concurrency
         self.response_body_limit = response_body_limit
+        self.policy = policy if policy is not None and policy.active else None
         self._session: aiohttp.ClientSession | None = None
-        self._ssl_contexts: dict[str, ssl.SSLContext] = {}
+        self._ssl_contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
+        self._tokens = TokenCache()
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=60),
+                connector=aiohttp.TCPConnector(
+                    limit=self.concurrency, ttl_dns_cache=60, **connector_options(self.policy)
+                ),
                 headers={"User-Agent": USER_AGENT},
                 # Receivers' cookies must not leak between webhooks sharing a host.
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -79,42 +183,100 @@ class Sender:
         return self._session
 
     def _ssl(self, request: OutboundRequest) -> ssl.SSLContext | bool:
-        if not request.ssl_verification:
-            return False
-        if not request.ca_file_path:
-            return True
-        context = self._ssl_contexts.get(request.ca_file_path)
+        verify, cert = request.ssl_verification, request.client_cert_path
+        if not cert and not request.ca_file_path:
+            return verify
+        files = (request.ca_file_path, cert, request.client_key_path)
+        # Keyed by modification times too: a renewed certificate is used without a restart.
+        cache_key = (verify, *files, *map(_mtime, files))
+        context = self._ssl_contexts.get(cache_key)
         if context is None:
-            context = ssl.create_default_context(cafile=request.ca_file_path)
-            self._ssl_contexts[request.ca_file_path] = context
+            context = tls_context(verify, *files)
+            self._ssl_contexts[cache_key] = context
         return context
 
     async def send(self, request: OutboundRequest) -> Outcome:
-        """Send one request and describe the outcome (response kept up to the body limit)."""
+        """Send one request and describe the outcome (response kept up to the body limit).
+
+        The webhook's timeout covers everything, OAuth2 token requests included.
+        """
         started = time.perf_counter()
         try:
-            async with self._client().request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers=request.headers,
-                timeout=aiohttp.ClientTimeout(total=request.timeout),
-                ssl=self._ssl(request),
-                allow_redirects=False,
-            ) as response:
-                body = await self._read_limited(response)
-                return Outcome(
-                    status=response.status,
-                    headers={str(k): v for k, v in response.headers.items()},
-                    body=body,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                )
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-            return Outcome(
-                status=None,
-                error=describe_error(exc, request.timeout),
-                duration_ms=(time.perf_counter() - started) * 1000,
+            if request.oauth2:
+                status, headers, body = await self._send_with_token(request, started)
+            else:
+                status, headers, body = await self._exchange(request)
+        except TokenError as exc:
+            error = str(exc)
+        except NETWORK_ERRORS as exc:
+            error = describe_error(exc, request.timeout)
+            # A TLS 1.3 server refuses a missing client certificate after the handshake, and
+            # the client often sees only a reset: say what is the likely cause.
+            if _reset(exc) and request.url.startswith("https:") and not request.client_cert_path:
+                error += NO_CLIENT_CERTIFICATE
+        else:
+            duration_ms = (time.perf_counter() - started) * 1000
+            return Outcome(status=status, headers=headers, body=body, duration_ms=duration_ms)
+        return Outcome(status=None, error=error, duration_ms=(time.perf_counter() - started) * 1000)
+
+    async def _exchange(self, request: OutboundRequest) -> tuple[int, dict[str, str], bytes]:
+        if self.policy is not None:
+            # Names are checked once resolved (PolicyResolver); address literals skip that.
+            self.policy.check_host(yarl.URL(request.url).host or "")
+        async with self._client().request(
+            request.method,
+            request.url,
+            data=request.body,
+            headers=request.headers,
+            timeout=aiohttp.ClientTimeout(total=request.timeout),
+            ssl=self._ssl(request),
+            allow_redirects=False,
+        ) as response:
+            body = await self._read_limited(response)
+            return response.status, {str(k): v for k, v in response.headers.items()}, body
+
+    async def _send_with_token(
+        self, request: OutboundRequest, started: float
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send with an OAuth2 bearer token; on a 401, renew the token and send once more."""
+        auth = request.oauth2 or {}
+        token = await self._token(request, auth, started)
+        response = await self._exchange(self._bearing(request, token, started))
+        if response[0] != 401:
+            return response
+        # The receiver may revoke a token or rotate its keys before the token's own expiry.
+        self._tokens.discard(auth, token)
+        token = await self._token(request, auth, started)
+        return await self._exchange(self._bearing(request, token, started))
+
+    def _bearing(self, request: OutboundRequest, token: str, started: float) -> OutboundRequest:
+        headers = {**request.headers, "Authorization": f"Bearer {token}"}
+        return replace(request, headers=headers, timeout=_left(request, started))
+
+    async def _token(
+        self, request: OutboundRequest, auth: Mapping[str, Any], started: float
+    ) -> str:
+        url = auth["token_url"]
+
+        async def fetch() -> tuple[str, float]:
+            headers, body = token_request(auth)
+            token_call = replace(
+                request,
+                url=url,
+                method="POST",
+                headers=headers,
+                body=body,
+                timeout=_left(request, started),
+                oauth2=None,
             )
+            status, _, answer = await self._exchange(token_call)
+            return parse_token(url, status, answer)
+
+        try:
+            # Bounded by this send's deadline even when joining another send's token request.
+            return await asyncio.wait_for(self._tokens.token(auth, fetch), _left(request, started))
+        except NETWORK_ERRORS as exc:
+            raise TokenError(url, describe_error(exc, request.timeout)) from exc
 
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
         # Only the head of a huge or endless body is read; the connection is dropped after.
@@ -133,3 +295,11 @@ class Sender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _left(request: OutboundRequest, started: float) -> float:
+    """Seconds left of the request's timeout; TimeoutError if none (aiohttp reads 0 as no limit)."""
+    left = request.timeout - (time.perf_counter() - started)
+    if left <= 0:
+        raise TimeoutError
+    return left

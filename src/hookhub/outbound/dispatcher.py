@@ -12,12 +12,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from hookhub.core.retry import RetryPolicy, retry_after
 from hookhub.core.templates import RenderError
-from hookhub.db.store import Row, Store
+from hookhub.db.store import Health, Row, Store
+from hookhub.errors import HookhubError
 from hookhub.ids import new_id
+from hookhub.metrics import Metrics
+from hookhub.outbound import callbacks, intake
 from hookhub.outbound.client import OutboundRequest, Outcome, Sender
 from hookhub.outbound.rendering import CompiledWebhook, mask_headers
 from hookhub.settings import Settings
@@ -27,6 +33,23 @@ log = logging.getLogger("hookhub.dispatcher")
 RECORD_BATCH = 500  # outcomes written per transaction, at most
 DB_RETRY_DELAY = 1.0  # seconds before retrying a failed database write
 SHUTDOWN_GRACE = 10.0  # seconds in-flight sends get to finish on shutdown; the rest re-lease
+CALLBACK_RETRY = RetryPolicy()  # callbacks have no webhook row to carry a policy
+# A receiver answering with this header asks us to stop retrying the delivery.
+ABORT_HEADER, ABORT_VALUE = "webhook-delivery", "abort-message"
+# The operational event emitted when a webhook is disabled, so a rule can notify someone.
+DISABLED_OBJECT_TYPE, DISABLED_EVENT = "hookhub.webhook", "webhook.disabled"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One attempt's outcome, ready to write: the delivery's new state and the attempt record."""
+
+    update: Row
+    attempt: Row
+    webhook_id: str | None
+    gone: bool  # the receiver answered 410 Gone: disable the webhook
+    # Ordered or limited: finishing it may let another delivery of its webhook go now.
+    unblocks: bool
 
 
 def _text(data: bytes, limit: int) -> str:
@@ -36,14 +59,24 @@ def _text(data: bytes, limit: int) -> str:
 class Dispatcher:
     """Delivers due webhooks until stopped; `drain()` delivers what is due and returns."""
 
-    def __init__(self, store: Store, settings: Settings, sender: Sender | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        sender: Sender | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
-        self.sender = sender or Sender(settings.concurrency, settings.response_body_limit)
+        self.sender = sender or Sender.for_settings(settings)
+        self.metrics = metrics
+        # time.monotonic() of the claim loop's last turn (None before `run`): /readyz reads it.
+        self.last_tick: float | None = None
         self._webhooks: dict[str, CompiledWebhook] = {}
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
-        self._results: asyncio.Queue[tuple[Row, Row] | None] = asyncio.Queue()
+        self._held: dict[asyncio.Task[None], tuple[str, str]] = {}  # task → (delivery, lease)
+        self._results: asyncio.Queue[Recorded | None] = asyncio.Queue()
         self._recorded = asyncio.Event()
         self._backlog = False  # the last claim was full: more is probably due
 
@@ -56,6 +89,7 @@ class Dispatcher:
         recorder = asyncio.create_task(self._record_loop())
         try:
             while not stop.is_set():
+                self.last_tick = time.monotonic()
                 self._wake.clear()
                 if await self._claim_once():
                     continue
@@ -81,14 +115,24 @@ class Dispatcher:
             await self._finish(recorder)
 
     async def _finish(self, recorder: asyncio.Task[None]) -> None:
+        abandoned: list[tuple[str, str]] = []
         if self._inflight:
             _, unfinished = await asyncio.wait(self._inflight, timeout=SHUTDOWN_GRACE)
+            held = [(task, self._held.get(task)) for task in unfinished]
             for task in unfinished:
-                # Unrecorded, so still leased: another worker retries it when the lease ends.
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+            abandoned = [claim for task, claim in held if claim and task.cancelled()]
         self._results.put_nowait(None)
         await recorder
+        if abandoned:
+            # Unrecorded: due again now for another worker, rather than when the lease ends.
+            try:
+                released = await self.store.release(abandoned)
+            except Exception:
+                log.exception("releasing %d unfinished deliveries failed", len(abandoned))
+            else:
+                log.info("released %d unfinished deliveries on shutdown", released)
 
     # -- claim ------------------------------------------------------------------------------------
 
@@ -100,25 +144,30 @@ class Dispatcher:
         wanted = min(free, self.settings.claim_batch)
         try:
             lease_id, claimed, events = await self.store.claim(wanted, self.settings.lease_margin)
-            webhooks = await self._compiled({row["webhook_id"] for row in claimed})
+            webhooks = await self._compiled({row["webhook_id"] for row in claimed} - {None})
         except Exception:
             log.exception("claiming deliveries failed; retrying at the next poll")
             return False
         by_id = {event["id"]: event for event in events}
         for delivery in claimed:
             delivery["lease_id"] = lease_id
+            webhook_id = delivery["webhook_id"]
             task = asyncio.create_task(
                 self._deliver(
-                    delivery, by_id.get(delivery["event_id"]), webhooks.get(delivery["webhook_id"])
+                    delivery,
+                    by_id.get(delivery["event_id"] or ""),
+                    None if webhook_id is None else webhooks.get(webhook_id),
                 )
             )
             self._inflight.add(task)
+            self._held[task] = (delivery["id"], lease_id)
             task.add_done_callback(self._done)
         self._backlog = len(claimed) == wanted
         return self._backlog
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
+        self._held.pop(task, None)
         # Refill in batches: wake the claimer once half the slots are free, not per delivery.
         if self._backlog and len(self._inflight) <= self.settings.concurrency // 2:
             self._wake.set()
@@ -141,41 +190,65 @@ class Dispatcher:
         event: Mapping[str, Any] | None,
         webhook: CompiledWebhook | None,
     ) -> None:
+        send_at = delivery.get("send_at")
+        if send_at is not None and send_at > time.time():
+            # Rate-limited: claimed ahead within the lease, started at its slot.
+            await asyncio.sleep(send_at - time.time())
         started = time.time()
         request: OutboundRequest | None = None
-        final = False
-        if event is None or webhook is None:
-            outcome, final = (
-                Outcome(status=None, error="the event or webhook no longer exists"),
-                True,
-            )
+        try:
+            request = self._request(delivery, event, webhook, started)
+        except RenderError as exc:
+            # Templates render the same way every time: retrying cannot help.
+            outcome, final = Outcome(status=None, error=f"template error: {exc}"), True
+        except HookhubError as exc:
+            # A stored callback whose caller plugin is gone: the same on every try.
+            outcome, final = Outcome(status=None, error=f"{exc.field}: {exc.message}"), True
         else:
-            try:
-                request = webhook.prepare(event, delivery["id"], started)
-            except RenderError as exc:
-                # Templates render the same way every time: retrying cannot help.
-                outcome, final = Outcome(status=None, error=f"template error: {exc}"), True
-            else:
-                outcome = await self.sender.send(request)
-        self._results.put_nowait(
-            self._outcome_rows(delivery, webhook, request, outcome, final, started)
-        )
+            final = request is None
+            outcome = (
+                Outcome(status=None, error="the event or webhook no longer exists")
+                if request is None
+                else await self.sender.send(request)
+            )
+        policy = CALLBACK_RETRY if webhook is None else webhook.retry
+        self._results.put_nowait(self._record(delivery, policy, request, outcome, final, started))
 
-    def _outcome_rows(
+    @staticmethod
+    def _request(
+        delivery: Row,
+        event: Mapping[str, Any] | None,
+        webhook: CompiledWebhook | None,
+        now: float,
+    ) -> OutboundRequest | None:
+        spec = delivery.get("callback")
+        if spec is not None:
+            caller = callbacks.caller_for(spec)
+            return caller.build(spec, delivery.get("payload") or {}, delivery["id"], now)
+        if event is None or webhook is None:
+            return None
+        return webhook.prepare(event, delivery["id"], now)
+
+    def _record(
         self,
         delivery: Row,
-        webhook: CompiledWebhook | None,
+        policy: RetryPolicy,
         request: OutboundRequest | None,
         outcome: Outcome,
         final: bool,
         started: float,
-    ) -> tuple[Row, Row]:
+    ) -> Recorded:
         number = delivery["attempts"] + 1
         now = time.time()
+        headers = {k.lower(): v for k, v in outcome.headers.items()}
         if outcome.ok:
             status, next_at = "succeeded", None
         else:
-            delay = None if final or webhook is None else webhook.retry.delay_after(number)
+            final = final or headers.get(ABORT_HEADER, "").strip().lower() == ABORT_VALUE
+            delay = None if final else policy.delay_after(number)
+            wait = retry_after(headers.get("retry-after"), now)
+            if delay is not None and wait is not None:
+                delay = max(delay, wait)
             status, next_at = ("failed", None) if delay is None else ("pending", now + delay)
         limit = self.settings.response_body_limit
         update = {
@@ -211,10 +284,28 @@ class Dispatcher:
             "error": outcome.error,
             "succeeded": outcome.ok,
         }
-        log.debug(
-            "delivery %s attempt %d: %s", delivery["id"], number, outcome.status or outcome.error
+        if self.metrics is not None:
+            seconds = None if request is None else outcome.duration_ms / 1000
+            self.metrics.attempt(delivery["webhook_id"], status, seconds)
+        if log.isEnabledFor(logging.DEBUG):  # the hot path builds no extras nobody reads
+            log.debug(
+                "delivery %s attempt %d: %s",
+                delivery["id"],
+                number,
+                outcome.status or outcome.error,
+                extra={
+                    "delivery_id": delivery["id"],
+                    "event_id": delivery["event_id"],
+                    "webhook_id": delivery["webhook_id"],
+                },
+            )
+        return Recorded(
+            update=update,
+            attempt=attempt,
+            webhook_id=delivery["webhook_id"],
+            gone=outcome.status == 410,
+            unblocks=delivery.get("ordering_key") is not None or "limited" in delivery,
         )
-        return update, attempt
 
     # -- record -----------------------------------------------------------------------------------
 
@@ -238,12 +329,68 @@ class Dispatcher:
             if stopping and self._results.empty():
                 return
 
-    async def _write(self, batch: list[tuple[Row, Row]]) -> None:
+    async def _write(self, batch: list[Recorded]) -> None:
+        gone = {
+            r.webhook_id: f"the receiver answered 410 Gone at {r.attempt['request'].get('url')}"
+            for r in batch
+            if r.gone and r.webhook_id
+        }
         while True:
             try:
-                await self.store.finish([u for u, _ in batch], [a for _, a in batch])
-                return
+                disabled = await self.store.finish(
+                    [r.update for r in batch], [r.attempt for r in batch], _health(batch), gone
+                )
+                break
             except Exception:
                 # Keep the outcomes: dropping them would resend deliveries that already succeeded.
                 log.exception("recording %d outcomes failed; retrying", len(batch))
                 await asyncio.sleep(DB_RETRY_DELAY)
+        if any(r.unblocks for r in batch):
+            self._wake.set()
+        for webhook in disabled:
+            log.warning(
+                "webhook %s (%s) disabled: %s",
+                webhook["name"],
+                webhook["id"],
+                webhook["reason"],
+                extra={"webhook_id": webhook["id"]},
+            )
+            try:
+                await intake.ingest(self.store, [disabled_event(webhook)], self.wake)
+            except Exception:
+                log.exception("emitting webhook.disabled for %s failed", webhook["id"])
+
+
+def disabled_event(webhook: Mapping[str, Any]) -> dict[str, Any]:
+    """The `webhook.disabled` operational event for a webhook the dispatcher just disabled."""
+    at = datetime.fromtimestamp(webhook["disabled_at"], UTC).isoformat().replace("+00:00", "Z")
+    return {
+        # One event per disabling, however many processes notice it.
+        "id": f"webhook.disabled:{webhook['id']}:{webhook['disabled_at']}",
+        "object_type": DISABLED_OBJECT_TYPE,
+        "event": DISABLED_EVENT,
+        "timestamp": at,
+        "data": {
+            "id": webhook["id"],
+            "name": webhook["name"],
+            "url": webhook["url"],
+            "reason": webhook["reason"],
+            "disabled_at": at,
+        },
+    }
+
+
+def _health(batch: Sequence[Recorded]) -> list[Health]:
+    """Each webhook's failure streak over `batch`, in the order the attempts finished."""
+    streaks: dict[str, Health] = {}
+    for r in batch:
+        if r.webhook_id is None:
+            continue
+        old = streaks.get(r.webhook_id, Health(r.webhook_id, False, 0, None))
+        if r.attempt["succeeded"]:
+            streaks[r.webhook_id] = Health(r.webhook_id, True, 0, None)
+        else:
+            first = old.first_failure_at or r.attempt["started_at"]
+            streaks[r.webhook_id] = Health(r.webhook_id, old.recovered, old.failures + 1, first)
+    # Sorted: concurrent workers then lock webhook rows in one order and cannot deadlock.
+    return [streaks[webhook_id] for webhook_id in sorted(streaks)]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
+import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -21,6 +24,8 @@ from hookhub.outbound.presets import PRESETS
 # Header names whose values are credentials: masked in the attempt log and API answers.
 SENSITIVE_HEADER = re.compile(r"auth|token|secret|password|api[-_]?key|cookie", re.IGNORECASE)
 MASK = "********"
+MAX_KEY = 500  # characters of a rendered ordering key
+log = logging.getLogger("hookhub.rendering")
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
@@ -30,6 +35,8 @@ def check_templates(values: Mapping[str, Any]) -> None:
     compile_headers(values.get("headers") or "")
     if values.get("body_template"):
         compile_template(values["body_template"], "body_template")
+    if values.get("ordering_key"):
+        compile_template(values["ordering_key"], "ordering_key")
 
 
 def compile_headers(text: str) -> list[tuple[str, Template]]:
@@ -73,9 +80,71 @@ def event_context(event: Mapping[str, Any], webhook_name: str, delivery_id: str)
     }
 
 
+@functools.lru_cache(maxsize=1024)
+def _ordering_template(source: str) -> Template:
+    return compile_template(source, "ordering_key")
+
+
+def ordering_key(webhook: Mapping[str, Any], event: Mapping[str, Any]) -> str:
+    """The rendered `ordering_key` of a webhook (`name`, `ordering_key`) for `event`.
+
+    A key that fails to render becomes "" (logged): such deliveries share one queue with
+    those whose key renders empty, so they are still sent one at a time, in order.
+    """
+    try:
+        template = _ordering_template(webhook["ordering_key"])
+        key = render(template, event_context(event, webhook["name"], ""), "ordering_key").strip()
+    except (RenderError, ValidationError) as exc:
+        log.warning("webhook %s: ordering_key failed to render: %s", webhook["name"], exc)
+        return ""
+    # The column holds 500 characters; longer keys are hashed to stay distinct.
+    return key if len(key) <= MAX_KEY else hashlib.sha256(key.encode()).hexdigest()
+
+
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """A copy of `headers` with credential values replaced by a mask."""
     return {k: MASK if SENSITIVE_HEADER.search(k) else v for k, v in headers.items()}
+
+
+def credential_headers(
+    auth: Mapping[str, Any] | None, cookies: Mapping[str, Any] | None
+) -> dict[str, str]:
+    """Authorization and Cookie headers for a webhook-style `auth` object and cookie map."""
+    headers: dict[str, str] = {}
+    auth = auth or {}
+    if auth.get("type") == "basic":
+        pair = f"{auth.get('username', '')}:{auth.get('password', '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    elif auth.get("type") == "bearer":
+        headers["Authorization"] = f"Bearer {auth.get('token', '')}"
+    elif auth.get("type") == "oauth2":
+        # The Sender fetches the token and replaces this; logs and previews show the mask.
+        headers["Authorization"] = f"Bearer {MASK}"
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    return headers
+
+
+def signature_headers(
+    secret: str | None,
+    message_id: str,
+    body: bytes,
+    timestamp: int,
+    previous: Sequence[str] = (),
+) -> dict[str, str]:
+    """`webhook-id`/`webhook-timestamp`, and with a secret both signature schemes' headers.
+
+    `previous` (rotated-out secrets still in their grace period) add Standard Webhooks signatures.
+    """
+    # The id and timestamp are sent unsigned too: receivers use webhook-id to deduplicate.
+    headers = {"webhook-id": message_id, "webhook-timestamp": str(timestamp)}
+    if secret:
+        headers["X-Hook-Signature"] = signing.netbox_signature(secret, body)
+        # NetBox's header holds one signature: the current secret's.
+        headers["webhook-signature"] = signing.standard_signatures(
+            [secret, *previous], message_id, timestamp, body
+        )
+    return headers
 
 
 class CompiledWebhook:
@@ -91,6 +160,9 @@ class CompiledWebhook:
         self.timeout: float = row["timeout"]
         self.ssl_verification: bool = row["ssl_verification"]
         self.ca_file_path: str | None = row["ca_file_path"]
+        self.client_cert_path: str | None = row.get("client_cert_path")
+        self.client_key_path: str | None = row.get("client_key_path")
+        self.previous_secrets: list[Mapping[str, Any]] = row.get("previous_secrets") or []
         self.auth: Mapping[str, Any] | None = row["auth"]
         self.cookies: Mapping[str, Any] | None = row["cookies"]
         self.preset: str = row["preset"] or "netbox"
@@ -121,8 +193,10 @@ class CompiledWebhook:
             body = render(self.body, context, "body_template").encode()
         else:
             body = orjson.dumps(PRESETS[self.preset](context), default=str)
-        headers.update(self._credentials())
-        headers.update(self._signatures(delivery_id, body, int(now or time.time())))
+        headers.update(credential_headers(self.auth, self.cookies))
+        now = now or time.time()
+        previous = [e["secret"] for e in signing.live_secrets(self.previous_secrets, now)]
+        headers.update(signature_headers(self.secret, delivery_id, body, int(now), previous))
         return OutboundRequest(
             url=url,
             method=self.method,
@@ -131,26 +205,7 @@ class CompiledWebhook:
             timeout=self.timeout,
             ssl_verification=self.ssl_verification,
             ca_file_path=self.ca_file_path,
+            client_cert_path=self.client_cert_path,
+            client_key_path=self.client_key_path,
+            oauth2=self.auth if self.auth and self.auth.get("type") == "oauth2" else None,
         )
-
-    def _credentials(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        auth = self.auth or {}
-        if auth.get("type") == "basic":
-            pair = f"{auth.get('username', '')}:{auth.get('password', '')}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        elif auth.get("type") == "bearer":
-            headers["Authorization"] = f"Bearer {auth.get('token', '')}"
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        return headers
-
-    def _signatures(self, delivery_id: str, body: bytes, timestamp: int) -> dict[str, str]:
-        # The id and timestamp are sent unsigned too: receivers use webhook-id to deduplicate.
-        headers = {"webhook-id": delivery_id, "webhook-timestamp": str(timestamp)}
-        if self.secret:
-            headers["X-Hook-Signature"] = signing.netbox_signature(self.secret, body)
-            headers["webhook-signature"] = signing.standard_signature(
-                self.secret, delivery_id, timestamp, body
-            )
-        return headers

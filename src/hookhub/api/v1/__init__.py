@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from hookhub.api.v1 import deliveries, events, rules, webhooks
+from hookhub.api.v1 import deliveries, events, operations, rules, runs, webhooks, workflows
 
 router = APIRouter(prefix="/api/v1")
-for module in (webhooks, rules, events, deliveries):
+for module in (webhooks, rules, events, deliveries, operations, workflows, runs):
     router.include_router(module.router)
 
 __all__ = ["router"]

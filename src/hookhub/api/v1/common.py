@@ -42,3 +42,10 @@ def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
 def strip(row: Row, *hidden: str) -> Row:
     """A copy of `row` without internal columns."""
     return {k: v for k, v in row.items() if k not in hidden}
+
+
+def wake_workers(request: Request) -> None:
+    """Tell this process's workers (if it runs any) that work is due now."""
+    on_work = request.app.state.on_work
+    if on_work is not None:
+        on_work()

@@ -7,11 +7,12 @@ from typing import Any, Literal
 from fastapi import APIRouter
 
 from hookhub.api.responses import JSON
+from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, iso, page
 from hookhub.db.store import Row
 from hookhub.db.tables import deliveries
 
-router = APIRouter(tags=["deliveries"])
+router = APIRouter(tags=["deliveries"], route_class=JSONRoute)
 
 Status = Literal["pending", "delivering", "succeeded", "failed"]
 

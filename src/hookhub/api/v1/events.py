@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
+from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import StoreDep, Writer
 from hookhub.errors import TooLarge
 from hookhub.outbound.intake import ingest
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=JSONRoute)
 
 MAX_BATCH = 1000  # events per request
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
+from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.db.store import Row, Store
@@ -16,7 +17,7 @@ from hookhub.db.tables import rules, webhooks
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
 
-router = APIRouter(tags=["rules"])
+router = APIRouter(tags=["rules"], route_class=JSONRoute)
 
 
 class RuleIn(BaseModel):

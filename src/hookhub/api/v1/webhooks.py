@@ -5,23 +5,40 @@ from __future__ import annotations
 import os
 import time
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hookhub.api.responses import JSON
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.api.routing import JSONRoute
+from hookhub.api.v1.common import (
+    Cursor,
+    Limit,
+    Reader,
+    StoreDep,
+    Writer,
+    iso,
+    page,
+    wake_workers,
+)
+from hookhub.core import signing
 from hookhub.core.retry import DEFAULT_SCHEDULE, RetryPolicy
 from hookhub.db.store import Row
 from hookhub.db.tables import webhooks
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
+from hookhub.outbound.client import check_client_certificate
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], route_class=JSONRoute)
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 WEEK = 7 * 86400.0  # seconds
+MAX_GRACE = 30 * 86400.0  # seconds a rotated-out secret may keep signing
+# Auto-disable defaults: 50 failed attempts in a row, the first over a day before the last.
+DEFAULT_FAILURE_THRESHOLD = 50
+DEFAULT_FAILURE_WINDOW = 86400.0
 
 
 class BasicAuth(BaseModel):
@@ -35,6 +52,38 @@ class BearerAuth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["bearer"]
     token: str = Field(min_length=1)
+
+
+class OAuth2Auth(BaseModel):
+    """OAuth2 client credentials: a token from `token_url`, sent as `Authorization: Bearer`."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["oauth2"]
+    token_url: str = Field(min_length=1, max_length=4096)
+    client_id: str = Field(min_length=1, max_length=1000)
+    client_secret: str = Field(min_length=1, max_length=1000)
+    scope: str | None = Field(None, max_length=1000, description="space-separated scopes")
+    audience: str | None = Field(None, max_length=1000)
+
+    @field_validator("token_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http:// or https:// URL, got {value[:80]!r}")
+        return value
+
+
+class SecretRotation(BaseModel):
+    """A new signing secret; the old one keeps signing for `grace` seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    secret: str | None = Field(
+        None, min_length=1, max_length=1000, description="null = generate a whsec_ secret"
+    )
+    grace: float | None = Field(
+        None, ge=0, le=MAX_GRACE, description="seconds; null = HOOKHUB_SECRET_ROTATION_GRACE"
+    )
 
 
 class Retry(BaseModel):
@@ -64,11 +113,36 @@ class WebhookIn(BaseModel):
     secret: str | None = Field(None, max_length=1000)
     ssl_verification: bool = True
     ca_file_path: str | None = None
+    client_cert_path: str | None = Field(None, description="PEM; may hold the key too")
+    client_key_path: str | None = Field(None, description="PEM, unencrypted")
     timeout: float = Field(5.0, ge=0.5, le=120, description="seconds")
-    auth: Annotated[BasicAuth | BearerAuth, Field(discriminator="type")] | None = None
+    auth: Annotated[BasicAuth | BearerAuth | OAuth2Auth, Field(discriminator="type")] | None = None
     cookies: dict[str, str] | None = None
     retry: Retry = Field(default_factory=Retry)
     enabled: bool = True
+    max_concurrency: int | None = Field(
+        None, ge=1, le=10_000, description="requests in flight at once; null = no limit"
+    )
+    rate_limit: float | None = Field(
+        None, gt=0, le=100_000, description="requests per second; null = no limit"
+    )
+    ordering_key: str | None = Field(
+        None,
+        max_length=1000,
+        description="Jinja2; deliveries with the same key are sent one at a time, in order",
+    )
+    failure_threshold: int | None = Field(
+        DEFAULT_FAILURE_THRESHOLD,
+        ge=1,
+        le=1_000_000,
+        description="disable after this many consecutive failed attempts; null = never",
+    )
+    failure_window: float = Field(
+        DEFAULT_FAILURE_WINDOW,
+        ge=0,
+        le=30 * 86400,
+        description="seconds the failures must span before the webhook is disabled",
+    )
 
     @field_validator("headers")
     @classmethod
@@ -77,9 +151,9 @@ class WebhookIn(BaseModel):
             return "\n".join(f"{k}: {v}" for k, v in value.items())
         return value
 
-    @field_validator("ca_file_path")
+    @field_validator("ca_file_path", "client_cert_path", "client_key_path")
     @classmethod
-    def _ca_file(cls, value: str | None) -> str | None:
+    def _existing_file(cls, value: str | None) -> str | None:
         if value and not os.path.isfile(value):
             raise ValueError(f"no such file: {value}")
         return value or None
@@ -88,7 +162,7 @@ class WebhookIn(BaseModel):
 def public(row: Row) -> dict[str, Any]:
     """A webhook as the API shows it: credentials masked, times in ISO 8601."""
     auth = dict(row["auth"]) if row["auth"] else None
-    for key in ("password", "token"):
+    for key in ("password", "token", "client_secret"):
         if auth and auth.get(key):
             auth[key] = MASK
     return {
@@ -103,11 +177,21 @@ def public(row: Row) -> dict[str, Any]:
         "secret": MASK if row["secret"] else None,
         "ssl_verification": row["ssl_verification"],
         "ca_file_path": row["ca_file_path"],
+        "client_cert_path": row["client_cert_path"],
+        "client_key_path": row["client_key_path"],
+        "previous_secrets": _expiries(row["previous_secrets"]),
         "timeout": row["timeout"],
         "auth": auth,
         "cookies": {k: MASK for k in row["cookies"]} if row["cookies"] else None,
         "retry": RetryPolicy.from_json(row["retry"]).to_json(),
         "enabled": row["enabled"],
+        "max_concurrency": row["max_concurrency"],
+        "rate_limit": row["rate_limit"],
+        "ordering_key": row["ordering_key"],
+        "failure_threshold": row["failure_threshold"],
+        "failure_window": row["failure_window"],
+        "consecutive_failures": row["consecutive_failures"],
+        "failing_since": iso(row["failing_since"]),
         "disabled_reason": row["disabled_reason"],
         "disabled_at": iso(row["disabled_at"]),
         "version": row["version"],
@@ -127,7 +211,7 @@ def _unmask(patch: dict[str, Any], row: Row) -> dict[str, Any]:
         patch["secret"] = row["secret"]
     auth, old_auth = patch.get("auth"), row["auth"] or {}
     if isinstance(auth, dict):
-        for key in ("password", "token"):
+        for key in ("password", "token", "client_secret"):
             if auth.get(key) == MASK and auth.get("type") == old_auth.get("type"):
                 auth[key] = old_auth.get(key)
     cookies, old_cookies = patch.get("cookies"), row["cookies"] or {}
@@ -156,7 +240,30 @@ def _columns(webhook: WebhookIn) -> dict[str, Any]:
     check_templates(values)
     if values["body_template"] is not None and values["preset"] is not None:
         raise ValidationError("set either body_template or preset, not both", field="preset")
+    if values["client_key_path"] and not values["client_cert_path"]:
+        raise ValidationError("set client_cert_path too", field="client_key_path")
+    if values["client_cert_path"]:
+        check_client_certificate(values["client_cert_path"], values["client_key_path"])
     return values
+
+
+def _expiries(previous: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Rotated-out secrets still signing, as the API shows them: only when each stops."""
+    live = signing.live_secrets(previous, time.time())
+    return [{"expires_at": iso(entry["expires_at"])} for entry in live]
+
+
+def _previous_secrets(row: Row, secret: str | None, grace: float) -> list[dict[str, Any]]:
+    """`previous_secrets` once the secret is `secret`: a replaced one signs on for `grace` s."""
+    if not secret:
+        return []  # unsigned from now on: rotated-out secrets stop signing too
+    replaced = row["secret"] if row["secret"] != secret else None
+    return signing.rotate(replaced, secret, row["previous_secrets"], grace, time.time())
+
+
+def _rotation_grace(request: Request) -> float:
+    grace: float = request.app.state.settings.secret_rotation_grace
+    return grace
 
 
 def new_row(webhook: WebhookIn) -> Row:
@@ -170,6 +277,10 @@ def new_row(webhook: WebhookIn) -> Row:
         "updated_at": now,
         "disabled_reason": None,
         "disabled_at": None,
+        "previous_secrets": None,
+        "consecutive_failures": 0,
+        "failing_since": None,
+        "next_send_at": None,
     }
 
 
@@ -193,16 +304,56 @@ async def get_webhook(webhook_id: str, store: StoreDep, _: Reader) -> JSON:
 
 @router.patch("/webhooks/{webhook_id}", summary="Change some fields of a webhook")
 async def patch_webhook(
-    webhook_id: str, store: StoreDep, _: Writer, patch: dict[str, Any] = Body(...)
+    webhook_id: str,
+    store: StoreDep,
+    _: Writer,
+    request: Request,
+    patch: dict[str, Any] = Body(...),
 ) -> JSON:
     row = await store.get(webhooks, webhook_id)
     current = {name: row[name] for name in WebhookIn.model_fields}
     merged = WebhookIn.model_validate({**current, **_unmask(dict(patch), row)})
     values = _columns(merged)
+    values["previous_secrets"] = _previous_secrets(row, values["secret"], _rotation_grace(request))
     if values["enabled"] and not row["enabled"]:
-        values.update(disabled_reason=None, disabled_at=None)
+        # Re-enabled: the waiting deliveries resume and the failure streak starts over.
+        values.update(
+            disabled_reason=None, disabled_at=None, consecutive_failures=0, failing_since=None
+        )
     updated = await store.update(webhooks, webhook_id, {**values, "updated_at": time.time()})
+    if row["enabled"] and not values["enabled"]:
+        await store.pause(webhook_id)
+    elif values["enabled"] and not row["enabled"]:
+        await store.resume(webhook_id)
+        wake_workers(request)
     return JSON(public(updated))
+
+
+@router.post(
+    "/webhooks/{webhook_id}/rotate-secret",
+    summary="Replace the signing secret; the old one signs on for a grace period",
+)
+async def rotate_secret(
+    webhook_id: str,
+    store: StoreDep,
+    _: Writer,
+    request: Request,
+    rotation: SecretRotation | None = None,
+) -> JSON:
+    rotation = rotation or SecretRotation()
+    if rotation.secret == MASK:
+        raise ValidationError("send the new secret itself, not the mask", field="secret")
+    row = await store.get(webhooks, webhook_id)
+    secret = rotation.secret or signing.generate_secret()
+    grace = _rotation_grace(request) if rotation.grace is None else rotation.grace
+    previous = _previous_secrets(row, secret, grace)
+    await store.update(
+        webhooks,
+        webhook_id,
+        {"secret": secret, "previous_secrets": previous, "updated_at": time.time()},
+    )
+    # The only time the new secret is shown whole.
+    return JSON({"secret": secret, "previous_secrets": _expiries(previous)})
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, summary="Delete a webhook")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from typing import Annotated
 
 import typer
 
+from hookhub.cli import config
+from hookhub.cli.common import Database, migrated, with_store
+from hookhub.cli.deliveries import deliveries_app, send_test
+from hookhub.cli.resources import runs_app, webhooks_app
 from hookhub.errors import HookhubError
-from hookhub.settings import Settings
 
 app = typer.Typer(
     name="hookhub",
@@ -21,34 +23,30 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        envvar="HOOKHUB_DATABASE_URL",
-        help="Database URL: sqlite:///path (default sqlite:///./hookhub.db) or postgresql://...",
-        show_default=False,
-    ),
-]
+app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(runs_app, name="runs")
+app.command("send-test")(send_test)
+app.command("apply")(config.apply)
+app.command("export")(config.export)
 
 
-def _settings(database: str | None) -> Settings:
-    logging.basicConfig(
-        level=os.environ.get("HOOKHUB_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic narrates every start at INFO; only its problems matter here.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    return Settings.from_env().with_database(database)
-
-
-def _migrated(database: str | None) -> Settings:
-    from hookhub.migrations import upgrade
-
-    settings = _settings(database)
-    upgrade(settings.database_url)
-    return settings
+@app.callback()
+def options(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            envvar="HOOKHUB_CONFIG",
+            help="A TOML settings file (docs/settings.md); HOOKHUB_* variables override it.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Self-hosted webhook platform: durable signed deliveries out, workflow triggers in."""
+    if config:
+        # Settings are read from the environment once the command runs (Settings.from_env).
+        os.environ["HOOKHUB_CONFIG"] = config
 
 
 @app.command()
@@ -65,7 +63,7 @@ def serve(
 
     from hookhub.api.app import create_app
 
-    settings = _migrated(database)
+    settings = migrated(database)
     typer.echo(f"hookhub serving on http://{host}:{port} (database {settings.database_url})")
     uvicorn.run(
         create_app(settings, workers=not no_workers),
@@ -73,6 +71,10 @@ def serve(
         port=port,
         log_level="warning",
         access_log=False,
+        # uvicorn's own lines go through hookhub's handler (and format, e.g. JSON).
+        log_config=None,
+        # X-Forwarded-For is believed only from HOOKHUB_TRUSTED_PROXIES (trigger IP allow-lists).
+        proxy_headers=False,
     )
 
 
@@ -81,13 +83,13 @@ def worker(database: Database = None) -> None:
     """Run only the delivery workers (claim, send, record), no HTTP."""
     from hookhub.worker import run_worker
 
-    asyncio.run(run_worker(_migrated(database)))
+    asyncio.run(run_worker(migrated(database)))
 
 
 @app.command()
 def migrate(database: Database = None) -> None:
     """Create or upgrade the database schema to the latest version."""
-    settings = _migrated(database)
+    settings = migrated(database)
     typer.echo(f"database is up to date: {settings.database_url}")
 
 
@@ -112,29 +114,22 @@ def token_create(
     database: Database = None,
 ) -> None:
     """Create an API token and print it (alone, on the last line); only its hash is stored."""
-    from hookhub.db.store import SCOPES, Store
+    from hookhub.db.store import SCOPES
 
     if scope not in SCOPES:
         raise typer.BadParameter(f"must be one of {', '.join(SCOPES)}", param_hint="--scope")
-    settings = _migrated(database)
-
-    async def create() -> str:
-        store = Store.open(settings.database_url)
-        try:
-            _, plaintext = await store.create_token(name, scope)
-        finally:
-            await store.close()
-        return plaintext
-
-    plaintext = asyncio.run(create())
+    settings = migrated(database)
+    _, plaintext = with_store(settings, lambda store: store.create_token(name, scope))
     typer.echo(f"Created {scope} token {name!r}. It is shown only now:", err=True)
     typer.echo(plaintext)
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning hookhub's own errors into a message and exit code 2."""
+    """Entry point: run the CLI, turning hookhub's own errors into a message and an exit code:
+    2 for bad input, an unknown id or name, invalid settings; 3 when the server given with
+    --url can't be reached or refuses the token (docs/cli.md)."""
     try:
         app()
     except HookhubError as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None

@@ -1,0 +1,306 @@
+"""Inbound throughput: a bare Starlette route vs hookhub's async trigger, same client, same run.
+
+    .venv/bin/python benchmarks/inbound.py [--count 20000] [--concurrency 100]
+        [--database sqlite:///path | postgresql://user@host/db] [--json]
+
+Phase 1 serves a bare Starlette route (`POST /hook` → 200 `ok`) with uvicorn in a child process
+and sends it `count` POSTs of a small JSON body. Phase 2 serves hookhub the same way (API only,
+`--no-workers`, so the figure is durable ingest: every request authenticated by a header token,
+parsed, and stored as a queued run before the answer) and sends the same requests to an async
+trigger. The trigger rate is the figure compared with the bare route; DESIGN.md §5 asks
+≥ 5,000 requests/s. Afterwards the database must hold exactly one queued run per request.
+
+The client is a minimal keep-alive HTTP/1.1 client on asyncio (uvloop when present), so it costs
+far less CPU per request than the servers it measures; it still shares the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from hookhub.db.store import Store
+from hookhub.db.tables import runs, workflows
+from hookhub.ids import new_id
+from hookhub.migrations import upgrade_async
+from hookhub.workflows.document import validate_workflow
+
+# Shared with the outbound benchmark: phase timeouts, failure reporting, throwaway databases.
+from outbound import BenchError, bounded, fresh_database, positive
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0  # seconds a server process gets to start listening
+TOKEN = "bench-" + "x" * 26  # the trigger's header token in a throwaway database
+BODY = orjson.dumps(
+    {
+        "action": "opened",
+        "number": 1347,
+        "repository": {"id": 1296269, "full_name": "octocat/Hello-World"},
+        "sender": {"login": "octocat", "id": 1},
+    }
+)
+
+T = TypeVar("T")
+
+
+# -- servers (child processes) ----------------------------------------------------------------
+
+
+def _serve(app: Any, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app, host=HOST, port=port, log_level="warning", access_log=False, proxy_headers=False
+    )
+
+
+def _bare_main(port: int) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse, Response
+    from starlette.routing import Route
+
+    async def hook(request: Request) -> Response:
+        # Read the body like the trigger does, so both sides do the same HTTP work.
+        await request.body()
+        return PlainTextResponse("ok")
+
+    _serve(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), port)
+
+
+def _hookhub_main(port: int, database_url: str) -> None:
+    from hookhub.api.app import create_app
+    from hookhub.settings import Settings
+
+    _serve(create_app(Settings(database_url=database_url), workers=False), port)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def server(target: Any, *args: Any) -> Iterator[int]:
+    """Run `target(port, *args)` in a child process; yields the port once it listens."""
+    port = _free_port()
+    process = multiprocessing.get_context("spawn").Process(
+        target=target, args=(port, *args), daemon=True
+    )
+    process.start()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
+                break
+            if not process.is_alive():
+                raise BenchError("the server process exited before listening")
+            if time.monotonic() > deadline:
+                raise BenchError(f"the server did not listen within {START_TIMEOUT:g} s")
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.join(10)
+
+
+# -- client -----------------------------------------------------------------------------------
+
+
+def request_bytes(path: str, port: int) -> bytes:
+    """One POST of BODY to `path`, with the trigger's token header."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        f"X-Token: {TOKEN}\r\nContent-Length: {len(BODY)}\r\n\r\n"
+    )
+    return head.encode() + BODY
+
+
+async def _connection(port: int, request: bytes, todo: list[int], failures: list[bytes]) -> None:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        while todo:
+            todo.pop()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                failures.append(head.split(b"\r\n", 1)[0])
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def blast(port: int, path: str, count: int, concurrency: int) -> float:
+    """Seconds for `concurrency` keep-alive connections to send `count` requests in all."""
+    request = request_bytes(path, port)
+    todo = list(range(count))
+    failures: list[bytes] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(_connection(port, request, todo, failures) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise BenchError(f"{len(failures)} of {count} requests failed, e.g. {failures[0]!r}")
+    return elapsed
+
+
+# -- database ---------------------------------------------------------------------------------
+
+
+async def create_workflow(store: Store) -> str:
+    """An async workflow with header-token auth and body aliases; returns its trigger key."""
+    doc = validate_workflow(
+        {
+            "name": "bench",
+            "trigger": {
+                "auth": {"type": "header", "name": "X-Token", "value": TOKEN},
+                "parse": {"body": [{"path": "repository.full_name", "alias": "repo"}]},
+            },
+            "start": "note",
+            "nodes": [{"id": "note", "type": "set", "values": {"repo": "{{ vars.repo }}"}}],
+        }
+    )
+    key = secrets.token_urlsafe(18)
+    now = time.time()
+    await store.insert(
+        workflows,
+        {**doc, "id": new_id("wf"), "key": key, "version": 1, "created_at": now, "updated_at": now},
+    )
+    return key
+
+
+async def queued_runs(store: Store) -> int:
+    """How many runs the database holds, all of which must still be queued."""
+    async with store.read() as conn:
+        by_status = select(runs.c.status, func.count()).group_by(runs.c.status)
+        found: dict[str, int] = {status: n for status, n in (await conn.execute(by_status)).all()}
+    if set(found) - {"queued"}:
+        raise BenchError(f"expected only queued runs, found {found}")
+    return found.get("queued", 0)
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One run's results; rates are requests per second."""
+
+    count: int
+    concurrency: int
+    database: str
+    bare_per_s: float
+    hookhub_per_s: float
+    ratio: float
+
+
+async def measure(port: int, path: str, args: argparse.Namespace, name: str) -> float:
+    """Requests per second at `path` after a warm-up of a tenth of the count."""
+    count: int = args.count
+    await bounded(f"{name} warm-up", blast(port, path, count // 10, args.concurrency))
+    return count / await bounded(name, blast(port, path, count, args.concurrency))
+
+
+async def run(args: argparse.Namespace) -> Figures:
+    with server(_bare_main) as port:
+        bare = await measure(port, "/hook", args, "bare starlette")
+    async with fresh_database(args.database) as url:
+        await bounded("migrate", upgrade_async(url))
+        store = Store.open(url)
+        try:
+            key = await create_workflow(store)
+            with server(_hookhub_main, url) as port:
+                hookhub = await measure(port, f"/hooks/{key}", args, "hookhub trigger")
+            stored = await queued_runs(store)
+        finally:
+            await store.close()
+        sent = args.count + args.count // 10
+        if stored != sent:
+            raise BenchError(f"{sent} requests were answered 200 but {stored} runs are stored")
+        return Figures(
+            count=args.count,
+            concurrency=args.concurrency,
+            database="sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql",
+            bare_per_s=round(bare, 1),
+            hookhub_per_s=round(hookhub, 1),
+            ratio=round(hookhub / bare, 3),
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--count", type=positive, default=20000, help="requests per phase")
+    parser.add_argument("--concurrency", type=positive, default=100, help="connections")
+    parser.add_argument(
+        "--database",
+        help="sqlite:///path (must not exist) or postgresql://user@host/db (a fresh "
+        "hookhub_bench_* database is created on that server and dropped); "
+        "default: a temporary SQLite file",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    args = parser.parse_args(argv)
+    if args.database:
+        url = make_url(args.database)
+        if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
+            parser.error("--database: use sqlite:///path or postgresql://user@host/db")
+        if url.get_backend_name() == "sqlite" and url.database and Path(url.database).exists():
+            parser.error(f"--database: {url.database} exists; give a path to a new file")
+    return args
+
+
+def _run_loop(work: Awaitable[T]) -> T:
+    async def main() -> T:
+        return await work
+
+    try:
+        # The client must cost as little as it can; uvloop comes with uvicorn[standard].
+        import uvloop
+    except ImportError:
+        return asyncio.run(main())
+    return uvloop.run(main())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        figures = _run_loop(run(args))
+    except BenchError as exc:
+        print(f"\n*** BENCHMARK FAILED: {exc} ***\n", file=sys.stderr)
+        return 1
+    if args.json:
+        print(orjson.dumps(asdict(figures)).decode())
+    else:
+        print(
+            f"bare starlette: {figures.bare_per_s:.0f}/s   hookhub async trigger "
+            f"({figures.database}, durable): {figures.hookhub_per_s:.0f}/s   "
+            f"ratio {figures.ratio:.2f}   ({figures.count} requests, "
+            f"concurrency {figures.concurrency}, cpus {os.cpu_count()})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

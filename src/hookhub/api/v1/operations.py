@@ -1,0 +1,123 @@
+"""Operator actions: retry, retry-failed, replay, send a test, preview a render."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from hookhub.api.responses import JSON
+from hookhub.api.routing import JSONRoute
+from hookhub.api.v1 import deliveries
+from hookhub.api.v1.common import StoreDep, Writer, wake_workers
+from hookhub.api.v1.events import EventIn
+from hookhub.db.tables import webhooks
+from hookhub.outbound import operations
+
+router = APIRouter(tags=["operations"], route_class=JSONRoute)
+
+
+class SampleEvent(EventIn):
+    """An event to render or send; every field is optional (a test event by default)."""
+
+    object_type: str = Field(operations.SAMPLE_EVENT["object_type"], min_length=1, max_length=200)
+    event: str = Field(operations.SAMPLE_EVENT["event"], min_length=1, max_length=200)
+
+
+class RetryFailedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: datetime | None = Field(
+        None, description="only deliveries that failed at or after this time (ISO 8601)"
+    )
+
+
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: datetime = Field(description="events received at or after this time (ISO 8601)")
+    until: datetime | None = Field(None, description="and before this time; default now")
+    all_events: bool = Field(
+        False, description="every event in the range, not only those the webhook's rules match"
+    )
+
+
+def _epoch(moment: datetime) -> float:
+    # A time without a zone is UTC, like every time the API shows.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@router.post(
+    "/deliveries/{delivery_id}/retry", status_code=202, summary="Send a delivery again now"
+)
+async def retry_delivery(delivery_id: str, store: StoreDep, _: Writer, request: Request) -> JSON:
+    row = await store.retry_delivery(delivery_id)
+    wake_workers(request)
+    return JSON(deliveries.public(row), status_code=202)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/retry-failed",
+    status_code=202,
+    summary="Send every failed delivery of a webhook again",
+)
+async def retry_failed(
+    webhook_id: str,
+    store: StoreDep,
+    _: Writer,
+    request: Request,
+    body: RetryFailedIn | None = Body(None),
+) -> JSON:
+    webhook = await store.get(webhooks, webhook_id)
+    since = body.since if body else None
+    after = None if since is None else _epoch(since)
+    retried = await store.retry_failed(webhook_id, after, due=webhook["enabled"])
+    wake_workers(request)
+    return JSON({"retried": retried}, status_code=202)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/replay",
+    status_code=202,
+    summary="Deliver the events of a time range to a webhook again",
+)
+async def replay(
+    webhook_id: str, body: ReplayIn, store: StoreDep, _: Writer, request: Request
+) -> JSON:
+    until = time.time() if body.until is None else _epoch(body.until)
+    done = await operations.replay(
+        store,
+        webhook_id,
+        _epoch(body.since),
+        until,
+        every_event=body.all_events,
+        on_work=request.app.state.on_work,
+    )
+    return JSON({"events": done.events, "deliveries": done.deliveries}, status_code=202)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/test", summary="Send a test request now and return the outcome"
+)
+async def send_test(
+    webhook_id: str,
+    store: StoreDep,
+    _: Writer,
+    request: Request,
+    event: SampleEvent | None = Body(None),
+) -> JSON:
+    webhook = await operations.compiled(store, webhook_id)
+    sample = None if event is None else event.model_dump(exclude_none=True)
+    return JSON(await operations.send_test(request.app.state.sender, webhook, sample))
+
+
+@router.post(
+    "/webhooks/{webhook_id}/preview", summary="The exact request an event would produce, unsent"
+)
+async def preview(
+    webhook_id: str, store: StoreDep, _: Writer, event: SampleEvent | None = Body(None)
+) -> JSON:
+    webhook = await operations.compiled(store, webhook_id)
+    sample = None if event is None else event.model_dump(exclude_none=True)
+    prepared, delivery_id = operations.sample_request(webhook, sample)
+    return JSON({**operations.describe_request(prepared), "delivery_id": delivery_id})

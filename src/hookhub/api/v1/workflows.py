@@ -1,0 +1,156 @@
+"""`/workflows`: trigger URLs and the graphs of nodes they run; `parse-sample` lists paths."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from hookhub.api.responses import JSON
+from hookhub.api.routing import JSONRoute
+from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.db.store import Row
+from hookhub.db.tables import workflows
+from hookhub.errors import ValidationError
+from hookhub.ids import new_id
+from hookhub.inbound.compiled import CompiledTrigger
+from hookhub.inbound.paths import parse_query, paths_of
+from hookhub.inbound.route import PATHS
+from hookhub.workflows.document import FIELDS, WorkflowIn, validate_workflow
+from hookhub.workflows.engine import CompiledWorkflow
+from hookhub.workflows.secrets import masked, unmasked
+
+router = APIRouter(tags=["workflows"], route_class=JSONRoute)
+
+KEY_BYTES = 18  # 24 URL-safe characters: unguessable
+
+
+def _base_url(request: Request) -> str:
+    configured: str = request.app.state.settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def public(row: Row, request: Request) -> dict[str, Any]:
+    """A workflow as the API shows it: credentials masked, its trigger URLs absolute."""
+    urls = [_base_url(request) + path.replace("{key}", row["key"]) for path in PATHS]
+    doc = masked({name: row[name] for name in FIELDS})
+    return {
+        "id": row["id"],
+        **doc,
+        "key": row["key"],
+        "url": urls[0],
+        "urls": urls,
+        "version": row["version"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def checked(data: dict[str, Any]) -> dict[str, Any]:
+    """The normalized document, its templates compiled: ValidationError (422) if anything is off."""
+    doc = validate_workflow(data)
+    CompiledTrigger(doc["trigger"])
+    CompiledWorkflow(doc)
+    return doc
+
+
+def _forget(request: Request, key: str) -> None:
+    # This process answers with the new version at once; others within the cache's second.
+    request.app.state.triggers.forget(key)
+
+
+@router.post("/workflows", status_code=201, summary="Create a workflow and its trigger URL")
+async def create_workflow(
+    workflow: WorkflowIn, request: Request, store: StoreDep, _: Writer
+) -> JSON:
+    now = time.time()
+    row = {
+        **checked(workflow.model_dump(by_alias=True)),
+        "id": new_id("wf"),
+        "key": secrets.token_urlsafe(KEY_BYTES),
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await store.insert(workflows, row)
+    _forget(request, row["key"])
+    return JSON(public(row, request), status_code=201)
+
+
+@router.get("/workflows", summary="List workflows")
+async def list_workflows(
+    request: Request, store: StoreDep, _: Reader, cursor: Cursor = None, limit: Limit = 50
+) -> JSON:
+    rows, next_cursor = await store.page(workflows, {}, cursor, limit)
+    return JSON(page([public(row, request) for row in rows], next_cursor))
+
+
+@router.get("/workflows/{workflow_id}", summary="Get a workflow")
+async def get_workflow(workflow_id: str, request: Request, store: StoreDep, _: Reader) -> JSON:
+    return JSON(public(await store.get(workflows, workflow_id), request))
+
+
+@router.patch("/workflows/{workflow_id}", summary="Change some fields of a workflow")
+async def patch_workflow(
+    workflow_id: str,
+    request: Request,
+    store: StoreDep,
+    _: Writer,
+    patch: dict[str, Any] = Body(...),
+) -> JSON:
+    row = await store.get(workflows, workflow_id)
+    current = {name: row[name] for name in FIELDS}
+    merged = unmasked({**current, **patch}, current)
+    values = {**checked(merged), "updated_at": time.time()}
+    updated = await store.update(workflows, workflow_id, values)
+    _forget(request, row["key"])
+    return JSON(public(updated, request))
+
+
+@router.delete(
+    "/workflows/{workflow_id}", status_code=204, summary="Delete a workflow and its runs"
+)
+async def delete_workflow(workflow_id: str, request: Request, store: StoreDep, _: Writer) -> None:
+    row = await store.get(workflows, workflow_id)
+    await store.delete(workflows, workflow_id)
+    _forget(request, row["key"])
+
+
+class Sample(BaseModel):
+    """A sample request URL (or just its query string), or a sample JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, max_length=100_000, examples=["https://x/hooks/k?a[0].b=1"])
+    json_: Any = Field(None, alias="json", description="a JSON value, or JSON text")
+
+
+@router.post("/workflows/parse-sample", summary="List the paths in a sample URL or JSON body")
+async def parse_sample(sample: Sample, _: Reader) -> JSON:
+    if (sample.url is None) == (sample.json_ is None):
+        raise ValidationError("give either url or json", field="url")
+    if sample.url is not None:
+        source, value = "query", parse_query(_query_part(sample.url))
+    else:
+        source, value = "body", _json(sample.json_)
+    paths = [{"path": path, "alias": None} for path in paths_of(value)]
+    return JSON({"source": source, "value": value, "paths": paths})
+
+
+def _query_part(url: str) -> str:
+    if "?" in url:
+        return url.split("?", 1)[1].split("#", 1)[0]
+    # A bare query string (`a=1&b=2`) or a URL without one.
+    return "" if "://" in url or "=" not in url else url
+
+
+def _json(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(f"json is not valid JSON text: {exc}", field="json") from None

@@ -1,0 +1,75 @@
+"""`hookhub apply -f hooks.yaml` and `hookhub export`: webhooks, rules and workflows as code
+(docs/config-as-code.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hookhub.cli.common import Database, migrated, with_store
+from hookhub.config import apply as applying
+from hookhub.config.document import load
+from hookhub.config.export import dump
+from hookhub.config.plan import Plan
+from hookhub.db.store import Store
+
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
+
+
+def apply(
+    file: Annotated[
+        str, typer.Option("--file", "-f", help="The config file (YAML); - reads standard input.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete the objects the file doesn't declare.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The plan as one JSON object.")] = False,
+    database: Database = None,
+) -> None:
+    """Create, update (and with --prune delete) webhooks, rules and workflows to match a file."""
+    document = load(file)  # validated before the database is opened
+    settings = migrated(database)
+
+    async def run(store: Store) -> Plan:
+        todo = await applying.plan_for(store, document, prune)
+        if not dry_run:
+            await applying.apply(store, todo, settings.secret_rotation_grace)
+        return todo
+
+    todo = with_store(settings, run)
+    if as_json:
+        changes = [change.to_json() for change in todo.changes]
+        typer.echo(json.dumps({"dry_run": dry_run, "changes": changes}))
+        return
+    for change in todo.changes:
+        fields = f"  ({', '.join(change.fields)})" if change.fields else ""
+        symbol = SYMBOLS[change.action]
+        typer.echo(f"{symbol} {change.action:<9} {change.kind:<8} {change.name}{fields}")
+    verdict = "dry run, nothing changed" if dry_run else ("applied" if todo.writes else "no change")
+    typer.echo(f"{todo.summary()}: {verdict}")
+
+
+def export(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", dir_okay=False, help="Write to this file, not stdout."),
+    ] = None,
+    database: Database = None,
+) -> None:
+    """Write the webhooks, rules and workflows as a config file (secrets as ${ENV} references)."""
+    text = with_store(migrated(database), lambda store: _text(store))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+async def _text(store: Store) -> str:
+    return dump(await applying.current(store))

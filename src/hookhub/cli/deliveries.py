@@ -1,0 +1,271 @@
+"""`hookhub deliveries list|retry|replay` and `hookhub send-test`: operator actions from a shell,
+straight against the database (a running server's workers pick the work up)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hookhub.api.v1.common import iso
+from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.db.store import Store
+from hookhub.db.tables import deliveries
+from hookhub.errors import HookhubError
+from hookhub.outbound import operations
+from hookhub.outbound.client import Sender
+from hookhub.outbound.rendering import CompiledWebhook
+
+deliveries_app = typer.Typer(help="Inspect, retry and replay deliveries.", no_args_is_help=True)
+# Piped output (grep, files) gets whole lines rather than an 80-column wrap.
+console = Console(width=None if sys.stdout.isatty() else 200)
+
+AGO = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+Webhook = Annotated[str, typer.Option("--webhook", "-w", help="Webhook id or name.")]
+AnyWebhook = Annotated[
+    str | None, typer.Option("--webhook", "-w", help="Only this webhook (id or name).")
+]
+Since = Annotated[
+    str | None,
+    typer.Option(help="ISO 8601 (UTC unless it says otherwise), an age like 2h or epoch seconds."),
+]
+
+
+def parse_time(value: str, option: str) -> float:
+    """Epoch seconds from ISO 8601, an age (`90s`, `30m`, `2h`, `7d` ago) or epoch seconds."""
+    ago = AGO.fullmatch(value.strip())
+    if ago:
+        return time.time() - float(ago.group(1)) * UNIT[ago.group(2)]
+    with contextlib.suppress(ValueError):
+        return float(value)
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither ISO 8601 nor an age like 2h", param_hint=option
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@deliveries_app.command("list")
+def list_deliveries(
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", "-w", help="Webhook id or name.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, delivering, succeeded or failed.")
+    ] = None,
+    event: Annotated[str | None, typer.Option(help="Event id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    database: Database = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """List deliveries, newest first."""
+    from hookhub.api.v1.deliveries import public
+
+    async def fetch(store: Store) -> list[dict[str, Any]]:
+        webhook_id = None if webhook is None else (await store.find_webhook(webhook))["id"]
+        filters = {"webhook_id": webhook_id, "status": status, "event_id": event}
+        rows, _ = await store.page(deliveries, filters, None, limit)
+        return [public(row) for row in rows]
+
+    server = remote(url, token)
+    if server:
+        filters = {"webhook": webhook, "status": status, "event": event}
+        found = server.deliveries(filters, limit)
+    else:
+        found = with_store(migrated(database), fetch)
+    if as_json:
+        for item in found:
+            typer.echo(json.dumps(item))
+        return
+    table = Table()
+    for name in ("id", "webhook", "status", "tries", "next attempt", "last"):
+        # Ids stay whole so they can be copied into `deliveries retry`.
+        table.add_column(name, no_wrap=name in ("id", "webhook"))
+    for item in found:
+        last = str(item["last_status_code"] or item["last_error"] or "")
+        table.add_row(
+            item["id"],
+            item["webhook_id"] or "(callback)",
+            item["status"],
+            str(item["attempts"]),
+            item["next_attempt_at"] or "",
+            last[:60],
+        )
+    console.print(table)
+
+
+@deliveries_app.command("retry")
+def retry(
+    ids: Annotated[list[str] | None, typer.Argument(help="Delivery ids to send again now.")] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option("--webhook", "-w", help="Retry every failed delivery of this webhook."),
+    ] = None,
+    since: Since = None,
+    database: Database = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Send deliveries again: the ones named, or every failed one of a webhook (--since)."""
+    if bool(ids) == bool(webhook):
+        raise typer.BadParameter("give delivery ids or --webhook, not both or neither")
+    if since and not webhook:
+        raise typer.BadParameter("--since needs --webhook", param_hint="--since")
+    after = None if since is None else parse_time(since, "--since")
+
+    problems: list[str] = []
+
+    async def run(store: Store) -> int:
+        if webhook:
+            found = await store.find_webhook(webhook)
+            return await store.retry_failed(found["id"], after, due=found["enabled"])
+        for delivery_id in ids or []:
+            # One bad id doesn't stop the others; each problem is reported at the end.
+            try:
+                await store.retry_delivery(delivery_id)
+            except HookhubError as exc:
+                problems.append(f"{delivery_id}: {exc.message}")
+        return len(ids or []) - len(problems)
+
+    server = remote(url, token)
+    if server and webhook:
+        count = server.retry_failed(webhook, after)
+    elif server:
+        for delivery_id in ids or []:
+            try:
+                server.retry(delivery_id)
+            except HookhubError as exc:
+                if getattr(exc, "exit_code", 2) != 2:
+                    raise  # the server itself is the problem: no use trying the others
+                problems.append(f"{delivery_id}: {exc.message}")
+        count = len(ids or []) - len(problems)
+    else:
+        count = with_store(migrated(database), run)
+    typer.echo(f"{_deliveries(count)} queued to be sent again")
+    for problem in problems:
+        typer.secho(f"not retried: {problem}", fg=typer.colors.RED, err=True)
+    if problems:
+        raise typer.Exit(2)
+
+
+@deliveries_app.command("replay")
+def replay(
+    webhook: Webhook,
+    since: Annotated[
+        str, typer.Option(help="Events received from: ISO 8601, an age (2h) or epoch seconds.")
+    ],
+    until: Annotated[str | None, typer.Option(help="Up to (default now).")] = None,
+    all_events: Annotated[
+        bool, typer.Option("--all-events", help="Not only the events its rules match.")
+    ] = False,
+    database: Database = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Deliver the events of a time range to a webhook again (new deliveries)."""
+    start = parse_time(since, "--since")
+    end = time.time() if until is None else parse_time(until, "--until")
+
+    async def run(store: Store) -> operations.Replayed:
+        found = await store.find_webhook(webhook)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("replaying to {task.fields[name]}: {task.completed} events read"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("replay", name=found["name"], total=None)
+            return await operations.replay(
+                store,
+                found["id"],
+                start,
+                end,
+                every_event=all_events,
+                progress=lambda n: progress.advance(task, n),
+            )
+
+    server = remote(url, token)
+    if server:
+        found = server.find("webhooks", webhook)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("replaying to {task.fields[name]} on the server"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            progress.add_task("replay", name=found["name"], total=None)
+            done = server.replay(found["id"], start, end, all_events)
+    else:
+        done = with_store(migrated(database), run)
+    typer.echo(
+        f"{done.events} events from {iso(start)} to {iso(end)}: {done.deliveries} deliveries queued"
+    )
+
+
+def send_test(
+    webhook: Annotated[str, typer.Argument(help="Webhook id or name.")],
+    event_file: Annotated[
+        Path | None,
+        typer.Option("--event", exists=True, dir_okay=False, help="A JSON event to send."),
+    ] = None,
+    database: Database = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Send a test event to a webhook now and print the receiver's answer (exit 1 if not 2xx)."""
+    event = None if event_file is None else _event(event_file)
+
+    async def run(store: Store) -> dict[str, Any]:
+        found = CompiledWebhook(await store.find_webhook(webhook))
+        sender = Sender(1, policy=settings.network_policy())
+        try:
+            return await operations.send_test(sender, found, event)
+        finally:
+            await sender.close()
+
+    server = remote(url, token)
+    if server:
+        result = server.send_test(webhook, event)
+    else:
+        settings = migrated(database)
+        result = with_store(settings, run)
+    request = result["request"]
+    typer.echo(f"{request['method']} {request['url']}")
+    if result["status_code"] is not None:
+        typer.echo(f"{result['status_code']} in {result['duration_ms']:.0f} ms")
+        typer.echo(result["response_body"])
+    else:
+        typer.echo(f"no response: {result['error']}")
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
+def _deliveries(count: int) -> str:
+    return f"{count} delivery" if count == 1 else f"{count} deliveries"
+
+
+def _event(path: Path) -> dict[str, Any]:
+    try:
+        event = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"{path}: {exc}", param_hint="--event") from None
+    if not isinstance(event, dict):
+        raise typer.BadParameter(f"{path}: expected a JSON object", param_hint="--event")
+    return event

@@ -1,0 +1,137 @@
+"""`hookhub webhooks list` and `hookhub runs list`: what is configured and what ran, from the
+database or (`--url`, `--token`) a running server; a table, or `--json` for scripts."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.cli.deliveries import console
+from hookhub.db.store import Store
+from hookhub.db.tables import runs, webhooks, workflows
+from hookhub.errors import NotFound
+
+webhooks_app = typer.Typer(help="List webhooks.", no_args_is_help=True)
+runs_app = typer.Typer(help="List workflow runs.", no_args_is_help=True)
+RUN_STATUSES = ("queued", "running", "succeeded", "failed")
+PAGE = 500
+
+Json = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+
+
+@webhooks_app.command("list")
+def list_webhooks(
+    as_json: Json = False, database: Database = None, url: Url = None, token: Token = None
+) -> None:
+    """List every webhook, by name: where it sends, whether it is enabled or why not."""
+    from hookhub.api.v1.webhooks import public
+
+    async def fetch(store: Store) -> list[dict[str, Any]]:
+        return [public(row) for row in await _all(store, webhooks, {})]
+
+    server = remote(url, token)
+    found = list(server.items("/webhooks", {"limit": PAGE})) if server else _local(database, fetch)
+    found.sort(key=lambda item: item["name"])
+    if as_json:
+        _lines(found)
+        return
+    table = Table()
+    for name in ("id", "name", "method", "url", "enabled", "failures"):
+        table.add_column(name, no_wrap=name in ("id", "name"))
+    for item in found:
+        enabled = "yes" if item["enabled"] else f"no: {item['disabled_reason'] or 'disabled'}"
+        table.add_row(
+            item["id"],
+            item["name"],
+            item["method"],
+            item["url"],
+            enabled,
+            str(item["consecutive_failures"]),
+        )
+    console.print(table)
+
+
+@runs_app.command("list")
+def list_runs(
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", "-w", help="Workflow id or name.")
+    ] = None,
+    status: Annotated[str | None, typer.Option(help=", ".join(RUN_STATUSES) + ".")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 50,
+    as_json: Json = False,
+    database: Database = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """List workflow runs, newest first."""
+    from hookhub.api.v1.runs import summary
+
+    if status is not None and status not in RUN_STATUSES:
+        raise typer.BadParameter(f"must be one of {', '.join(RUN_STATUSES)}", param_hint="--status")
+
+    async def fetch(store: Store) -> list[dict[str, Any]]:
+        workflow_id = None if workflow is None else (await _workflow(store, workflow))["id"]
+        rows, _ = await store.page(
+            runs, {"workflow_id": workflow_id, "status": status}, None, limit
+        )
+        return [summary(row) for row in rows]
+
+    server = remote(url, token)
+    if server:
+        workflow_id = None if workflow is None else server.find("workflows", workflow)["id"]
+        query = {"workflow_id": workflow_id, "status": status, "limit": limit}
+        found: list[dict[str, Any]] = server.call("GET", "/runs", query=query)["items"]
+    else:
+        found = _local(database, fetch)
+    if as_json:
+        _lines(found)
+        return
+    table = Table()
+    for name in ("id", "workflow", "mode", "status", "created", "ms", "error"):
+        table.add_column(name, no_wrap=name in ("id", "workflow"))
+    for item in found:
+        duration = item["duration_ms"]
+        table.add_row(
+            item["id"],
+            item["workflow_id"],
+            item["mode"],
+            item["status"],
+            item["created_at"],
+            "" if duration is None else f"{duration:.0f}",
+            (item["error"] or "")[:60],
+        )
+    console.print(table)
+
+
+def _local(database: str | None, fetch: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = with_store(migrated(database), fetch)
+    return found
+
+
+def _lines(items: list[dict[str, Any]]) -> None:
+    for item in items:
+        typer.echo(json.dumps(item))
+
+
+async def _all(store: Store, table: Any, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        batch, cursor = await store.page(table, filters, cursor, PAGE)
+        rows.extend(batch)
+        if cursor is None:
+            return rows
+
+
+async def _workflow(store: Store, ref: str) -> dict[str, Any]:
+    try:
+        return await store.get(workflows, ref)
+    except NotFound:
+        for row in await _all(store, workflows, {}):
+            if row["name"] == ref:
+                return row
+    raise NotFound(f"no workflow with id or name {ref!r}")

@@ -1,0 +1,126 @@
+"""Read the current objects and carry out a plan, all of it in one write transaction.
+
+The writes are the same the API makes for create, PATCH and DELETE (new ids and trigger keys,
+version bumps, secret rotation with the grace period, a re-enabled webhook's failure streak
+reset), so a running server sees the result as if an operator had made the calls.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hookhub.config.document import Document
+from hookhub.config.plan import Current, Plan, by_name, plan
+from hookhub.core import signing
+from hookhub.db.store import Row, Store
+from hookhub.db.tables import rules, webhooks, workflows
+from hookhub.errors import Conflict
+from hookhub.ids import new_id
+
+TABLES = {"webhook": webhooks, "rule": rules, "workflow": workflows}
+KEY_BYTES = 18  # a trigger key: 24 URL-safe characters, as the API makes them
+PAGE = 500
+
+
+async def current(store: Store) -> Current:
+    """Every webhook, rule and workflow in the database, by name."""
+    found: dict[str, dict[str, Row]] = {}
+    for name, table in (("webhooks", webhooks), ("rules", rules), ("workflows", workflows)):
+        rows: list[Row] = []
+        cursor: str | None = None
+        while True:
+            batch, cursor = await store.page(table, {}, cursor, PAGE)
+            rows.extend(batch)
+            if cursor is None:
+                break
+        found[name] = by_name(rows)
+    return Current(**found)
+
+
+async def plan_for(store: Store, document: Document, prune: bool = False) -> Plan:
+    """The plan that would bring the database in line with `document`."""
+    return plan(document, await current(store), prune)
+
+
+async def apply(store: Store, todo: Plan, rotation_grace: float) -> None:
+    """Carry out `todo` in one transaction; nothing is written if any step fails."""
+    if not todo.writes:
+        return
+    try:
+        async with store.write() as conn:
+            await _write(conn, todo, rotation_grace)
+    except IntegrityError as exc:
+        raise Conflict(f"the database refused a change: {exc.orig}") from None
+
+
+async def _write(conn: AsyncConnection, todo: Plan, grace: float) -> None:
+    now = time.time()
+    doc, existing = todo.document, todo.current
+    webhook_ids = {name: row["id"] for name, row in existing.webhooks.items()}
+    # Deletions first (rules before what they point at), so names freed can be taken again.
+    for change in reversed(todo.changes):
+        if change.action == "delete":
+            table = TABLES[change.kind]
+            row = getattr(existing, change.kind + "s")[change.name]
+            await conn.execute(delete(table).where(table.c.id == row["id"]))
+    for change in todo.changes:
+        if change.action not in ("create", "update"):
+            continue
+        table = TABLES[change.kind]
+        values: dict[str, Any] = dict(getattr(doc, change.kind + "s")[change.name])
+        if change.kind == "rule":
+            values["webhook_id"] = webhook_ids[values.pop("webhook")]
+        if change.action == "create":
+            row = _new(change.kind, values, now)
+            await conn.execute(insert(table).values(**row))
+            if change.kind == "webhook":
+                webhook_ids[change.name] = row["id"]
+            continue
+        old = getattr(existing, change.kind + "s")[change.name]
+        if change.kind == "webhook":
+            values.update(_webhook_update(old, values, grace, now))
+        statement = update(table).where(table.c.id == old["id"])
+        if "version" in table.c:
+            statement = statement.values(version=table.c.version + 1)
+        await conn.execute(statement.values(**values, updated_at=now))
+
+
+def _new(kind: str, values: dict[str, Any], now: float) -> Row:
+    row: Row = {**values, "created_at": now, "updated_at": now}
+    if kind == "rule":
+        return {**row, "id": new_id("rule")}
+    if kind == "workflow":
+        return {**row, "id": new_id("wf"), "key": secrets.token_urlsafe(KEY_BYTES), "version": 1}
+    return {
+        **row,
+        "id": new_id("wh"),
+        "version": 1,
+        "disabled_reason": None,
+        "disabled_at": None,
+        "previous_secrets": None,
+        "consecutive_failures": 0,
+        "failing_since": None,
+        "next_send_at": None,
+    }
+
+
+def _webhook_update(old: Row, values: dict[str, Any], grace: float, now: float) -> Row:
+    """As PATCH /webhooks/{id}: a replaced secret signs on for `grace`; re-enabling resets."""
+    extra: Row = {}
+    secret = values["secret"]
+    if secret != old["secret"]:
+        replaced = old["secret"] if secret else None
+        extra["previous_secrets"] = (
+            signing.rotate(replaced, secret, old["previous_secrets"], grace, now) if secret else []
+        )
+    if values["enabled"] and not old["enabled"]:
+        extra.update(
+            disabled_reason=None, disabled_at=None, consecutive_failures=0, failing_since=None
+        )
+    return extra

@@ -1,0 +1,208 @@
+"""Workflows and runs: trigger lookups, the durable run queue and trigger dedupe keys.
+
+The SQL that differs between SQLite and PostgreSQL (upserts, `FOR UPDATE SKIP LOCKED`) is
+named here at module level, like `hookhub.db.queries`; `RunStore` executes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Insert, Select, Update, bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hookhub.db import notify
+from hookhub.db.tables import run_dedupe, runs, workflows
+from hookhub.ids import new_id
+
+if TYPE_CHECKING:
+    from hookhub.db.store import Row, Store
+
+# Spelled as the partial index ix_runs_due spells it (SQLite matches partial indexes literally).
+IS_ACTIVE = text("runs.status IN ('queued', 'running')")
+# The columns a runner needs to execute a claimed run.
+CLAIMED = (
+    runs.c.id,
+    runs.c.workflow_id,
+    runs.c.mode,
+    runs.c.request,
+    runs.c.callback,
+    runs.c.attempts,
+)
+
+
+def due_runs(dialect: str) -> Select[tuple[str]]:
+    """Ids of runs due by :now, oldest due first, at most :limit.
+
+    Queued runs are due at once; running ones when their lease expires (their runner died).
+    On PostgreSQL rows another runner is claiming are skipped, not waited on.
+    """
+    query = (
+        select(runs.c.id)
+        .where(IS_ACTIVE, runs.c.next_attempt_at <= bindparam("now"))
+        .order_by(runs.c.next_attempt_at)
+        .limit(bindparam("limit"))
+    )
+    if dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return query
+
+
+def claim_runs(dialect: str) -> Update:
+    """Mark due runs as running under lease :lease_id until :now + :lease seconds."""
+    return (
+        update(runs)
+        .where(runs.c.id.in_(due_runs(dialect).scalar_subquery()))
+        .values(
+            status="running",
+            lease_id=bindparam("lease_id"),
+            next_attempt_at=bindparam("now") + bindparam("lease"),
+            attempts=runs.c.attempts + 1,
+            started_at=bindparam("now"),
+        )
+        .returning(*CLAIMED)
+    )
+
+
+def finish_run() -> Update:
+    """Record a run's outcome, only if the claim :b_lease still owns it."""
+    return (
+        update(runs)
+        .where(runs.c.id == bindparam("b_id"), runs.c.lease_id == bindparam("b_lease"))
+        .values(
+            status=bindparam("b_status"),
+            vars=bindparam("b_vars", type_=runs.c.vars.type),
+            nodes=bindparam("b_nodes", type_=runs.c.nodes.type),
+            result=bindparam("b_result", type_=runs.c.result.type),
+            error=bindparam("b_error"),
+            finished_at=bindparam("b_now"),
+            lease_id=None,
+            next_attempt_at=None,
+        )
+    )
+
+
+def release_run() -> Update:
+    """Make a run leased by :r_lease queued again from :now, its claim not counted (its runner
+    is stopping, the run did not fail)."""
+    return (
+        update(runs)
+        .where(
+            runs.c.id == bindparam("r_id"),
+            runs.c.lease_id == bindparam("r_lease"),
+            runs.c.status == "running",
+        )
+        .values(
+            status="queued",
+            lease_id=None,
+            next_attempt_at=bindparam("now"),
+            attempts=runs.c.attempts - 1,
+            started_at=None,
+        )
+    )
+
+
+def remember_key(dialect: str) -> Insert:
+    """Store a dedupe key (:workflow_id, :key) for :run_id until :expires_at, unless it is
+    already stored and unexpired at :now; RETURNING yields a row only when it was stored."""
+    insert_ = (
+        postgresql.insert(run_dedupe) if dialect == "postgresql" else sqlite.insert(run_dedupe)
+    )
+    return insert_.on_conflict_do_update(
+        index_elements=["workflow_id", "key"],
+        set_={"run_id": insert_.excluded.run_id, "expires_at": insert_.excluded.expires_at},
+        where=run_dedupe.c.expires_at <= bindparam("now"),
+    ).returning(run_dedupe.c.run_id)
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to store; with `dedupe_key`, only if that key was not seen within `window` s."""
+
+    row: Row
+    dedupe_key: str | None = None
+    window: float = 0.0
+
+
+class RunStore:
+    """Reads and writes of workflows and runs, over the store's connections."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def workflow_by_key(self, key: str) -> Row | None:
+        """The workflow whose trigger URL has `key`, if any."""
+        async with self.store.read() as conn:
+            row = (await conn.execute(select(workflows).where(workflows.c.key == key))).first()
+        return dict(row._mapping) if row else None
+
+    async def workflows_by_id(self, ids: Iterable[str]) -> list[Row]:
+        """Full workflow rows for `ids`."""
+        query = select(workflows).where(workflows.c.id.in_(list(ids)))
+        async with self.store.read() as conn:
+            return [dict(row._mapping) for row in await conn.execute(query)]
+
+    async def enqueue(self, batch: Sequence[NewRun], now: float) -> list[str | None]:
+        """Store runs in one transaction. For each: None when stored, or the id of the earlier
+        run holding its dedupe key (then it is not stored)."""
+        outcomes: list[str | None] = []
+        stored: list[Row] = []
+        async with self.store.write() as conn:
+            for item in batch:
+                if item.dedupe_key is not None:
+                    params = {
+                        "workflow_id": item.row["workflow_id"],
+                        "key": item.dedupe_key,
+                        "run_id": item.row["id"],
+                        "expires_at": now + item.window,
+                        "now": now,
+                    }
+                    result = await conn.execute(remember_key(self.store.dialect), params)
+                    if result.first() is None:
+                        outcomes.append(await self._holder(conn, params))
+                        continue
+                outcomes.append(None)
+                stored.append(item.row)
+            if stored:
+                await conn.execute(insert(runs), stored)
+                await self.store.announce(conn, notify.RUNS)
+        return outcomes
+
+    @staticmethod
+    async def _holder(conn: Any, params: Row) -> str:
+        query = select(run_dedupe.c.run_id).where(
+            run_dedupe.c.workflow_id == params["workflow_id"], run_dedupe.c.key == params["key"]
+        )
+        holder: str = (await conn.execute(query)).scalar_one()
+        return holder
+
+    async def claim(self, limit: int, lease: float, now: float) -> tuple[str, list[Row]]:
+        """Lease up to `limit` due runs for `lease` seconds; returns the lease id and the runs."""
+        lease_id = new_id("lse")
+        params = {"now": now, "limit": limit, "lease_id": lease_id, "lease": lease}
+        async with self.store.write() as conn:
+            result = await conn.execute(claim_runs(self.store.dialect), params)
+            return lease_id, [dict(row._mapping) for row in result]
+
+    async def finish(self, outcomes: Sequence[Row]) -> None:
+        """Write a batch of run outcomes (`b_*` parameters of `finish_run`) in one transaction."""
+        async with self.store.write() as conn:
+            await conn.execute(finish_run(), list(outcomes))
+
+    async def release(self, held: Sequence[tuple[str, str]], now: float) -> int:
+        """Queue leased runs (`(run id, lease id)` pairs) again at `now`, for another runner;
+        returns how many were released."""
+        params = [{"r_id": run_id, "r_lease": lease_id, "now": now} for run_id, lease_id in held]
+        async with self.store.write() as conn:
+            released = int((await conn.execute(release_run(), params)).rowcount)
+            if released:
+                await self.store.announce(conn, notify.RUNS)
+        return released
+
+    async def purge_dedupe(self, now: float) -> int:
+        """Forget dedupe keys that expired before `now`; returns how many."""
+        async with self.store.write() as conn:
+            result = await conn.execute(delete(run_dedupe).where(run_dedupe.c.expires_at < now))
+        return result.rowcount

@@ -1,0 +1,26 @@
+"""Refusals: the 4xx (and 5xx) answers a trigger gives instead of a run, as one exception."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.responses import Response
+
+from hookhub.api.errors import error_response
+
+
+class Refusal(Exception):
+    """The trigger answers `status` with the standard error body and no run is made."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def response(self) -> Response:
+        """The answer: `{"error": {"code", "message", "field": null}}` with `status`."""
+        return error_response(self.status, self.code, self.message, headers=self.headers)

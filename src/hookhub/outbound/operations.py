@@ -1,0 +1,120 @@
+"""Operator actions on deliveries and webhooks, shared by the API and the CLI.
+
+Retry and replay only change stored state (the dispatcher picks the work up); `send_test` and
+`preview` render a sample event through the webhook's exact pipeline, now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hookhub.core.templates import RenderError
+from hookhub.db.store import Row, Store
+from hookhub.db.tables import webhooks
+from hookhub.errors import ValidationError
+from hookhub.ids import new_id
+from hookhub.outbound.client import OutboundRequest, Sender
+from hookhub.outbound.intake import normalize, plan
+from hookhub.outbound.rendering import CompiledWebhook, mask_headers
+
+REPLAY_BATCH = 500  # events read and planned per step of a replay
+
+# What `send_test` and `preview` render when the caller gives no event.
+SAMPLE_EVENT: Mapping[str, Any] = {
+    "object_type": "hookhub.test",
+    "event": "test",
+    "data": {"message": "a test from hookhub"},
+    "username": "hookhub",
+}
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """What a replay did: events in the range, and the deliveries created for them."""
+
+    events: int
+    deliveries: int
+
+
+async def replay(
+    store: Store,
+    webhook_id: str,
+    since: float,
+    until: float,
+    every_event: bool = False,
+    on_work: Callable[[], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Replayed:
+    """New deliveries to a webhook for the events received in [since, until).
+
+    Only the events its enabled rules would send it, unless `every_event`. Events are read and
+    queued in batches, so a long range does not hold the database; `progress` hears each batch.
+    """
+    if until <= since:
+        raise ValidationError("until must be after since", field="until")
+    webhook = await store.get(webhooks, webhook_id)
+    rules = [{**rule, "webhook_id": webhook_id} for rule in await store.rules_of(webhook_id)]
+    if every_event:
+        rules = [{"webhook_id": webhook_id, "object_types": [], "event_types": []}]
+    ordered = {webhook_id: webhook} if webhook["ordering_key"] else {}
+    seen = created = 0
+    last: Row | None = None
+    while batch := await store.events_between(since, until, last, REPLAY_BATCH):
+        planned = [(event["id"], key) for event in batch for _, key in plan(rules, ordered, event)]
+        created += await store.add_deliveries(webhook_id, planned, due=webhook["enabled"])
+        seen += len(batch)
+        last = batch[-1]
+        if progress is not None:
+            progress(len(batch))
+    if created and on_work is not None:
+        on_work()
+    return Replayed(events=seen, deliveries=created)
+
+
+async def compiled(store: Store, webhook_id: str) -> CompiledWebhook:
+    """A webhook with its templates compiled, or NotFound."""
+    return CompiledWebhook(await store.get(webhooks, webhook_id))
+
+
+def sample_request(
+    webhook: CompiledWebhook, event: Mapping[str, Any] | None
+) -> tuple[OutboundRequest, str]:
+    """The exact request `event` (or the sample event) would produce, and its delivery id.
+    A template that fails to render is a ValidationError whose message names the field."""
+    now = time.time()
+    stored = normalize({**SAMPLE_EVENT, **(event or {})}, now)
+    delivery_id = new_id("dlv")
+    try:
+        return webhook.prepare(stored, delivery_id, now), delivery_id
+    except RenderError as exc:
+        raise ValidationError(f"template error: {exc}") from None
+
+
+def describe_request(request: OutboundRequest) -> dict[str, Any]:
+    """A request as the API shows it: credentials masked, the body as text."""
+    return {
+        "url": request.url,
+        "method": request.method,
+        "headers": mask_headers(request.headers),
+        "body": request.body.decode("utf-8", errors="replace"),
+    }
+
+
+async def send_test(
+    sender: Sender, webhook: CompiledWebhook, event: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Send the sample request now, outside the queue, and report the receiver's answer or the
+    exact network error."""
+    request, _ = sample_request(webhook, event)
+    outcome = await sender.send(request)
+    return {
+        "ok": outcome.ok,
+        "status_code": outcome.status,
+        "response_body": outcome.body.decode("utf-8", errors="replace"),
+        "error": outcome.error,
+        "duration_ms": round(outcome.duration_ms, 3),
+        "request": describe_request(request),
+    }

@@ -1,0 +1,209 @@
+"""The run runner: claim queued runs → execute → record the outcome → call the callback back.
+
+Like the dispatcher, it claims under a lease: a runner that dies leaves its runs to be claimed
+again when the lease expires (at-least-once; emit nodes use ids that make a repeat harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hookhub.db.store import Row, Store
+from hookhub.errors import ValidationError
+from hookhub.inbound.errors import Refusal
+from hookhub.inbound.parsing import context, from_record
+from hookhub.inbound.writer import GroupWriter
+from hookhub.metrics import Metrics
+from hookhub.outbound.client import Sender
+from hookhub.settings import Settings
+from hookhub.workflows.engine import CompiledWorkflow, Engine, RunResult
+from hookhub.workflows.nodes import Services
+
+log = logging.getLogger("hookhub.runner")
+
+MAX_ATTEMPTS = 3  # claims of one run before it is failed instead of tried again
+DB_RETRY_DELAY = 1.0  # seconds before retrying a failed database write
+SHUTDOWN_GRACE = 10.0  # seconds in-flight runs get to finish on shutdown; the rest re-lease
+PURGE_INTERVAL = 600.0  # seconds between purges of expired dedupe keys
+
+
+class Runner:
+    """Executes runs: queued ones from the database (`run`, `drain`) and sync ones handed in."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        sender: Sender,
+        on_work: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.on_work = on_work
+        self.metrics = metrics
+        self.engine = Engine(Services(store, sender, on_work))
+        self._writer = GroupWriter[Row, None](self._write)
+        self._compiled: dict[str, CompiledWorkflow] = {}
+        self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._held: dict[asyncio.Task[None], tuple[str, str]] = {}  # task → (run, lease)
+        self._purged_at = 0.0
+
+    def wake(self) -> None:
+        """New runs are queued: claim now instead of at the next poll."""
+        self._wake.set()
+
+    def compiled(self, row: Mapping[str, Any]) -> CompiledWorkflow:
+        """The compiled form of a workflow row, cached per (id, version)."""
+        cached = self._compiled.get(row["id"])
+        if cached is None or cached.version != row["version"]:
+            cached = self._compiled[row["id"]] = CompiledWorkflow(row)
+        return cached
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and execute runs until `stop` is set, then let in-flight runs finish."""
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                if await self._claim_once():
+                    continue
+                await self._purge()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+        finally:
+            await self._finish_inflight()
+
+    async def drain(self) -> None:
+        """Execute every run due now, then return."""
+        while True:
+            await self._claim_once()
+            if not self._inflight:
+                return
+            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _finish_inflight(self) -> None:
+        abandoned: list[tuple[str, str]] = []
+        if self._inflight:
+            _, unfinished = await asyncio.wait(self._inflight, timeout=SHUTDOWN_GRACE)
+            held = [(task, self._held.get(task)) for task in unfinished]
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            abandoned = [claim for task, claim in held if claim and task.cancelled()]
+        await self._writer.close()
+        if abandoned:
+            # Unrecorded: queued again now for another runner, rather than when the lease ends.
+            try:
+                released = await self.store.runs.release(abandoned, time.time())
+            except Exception:
+                log.exception("releasing %d unfinished runs failed", len(abandoned))
+            else:
+                log.info("released %d unfinished runs on shutdown", released)
+
+    async def _claim_once(self) -> bool:
+        """Claim due runs into free slots and start them; True if every slot was filled."""
+        free = self.settings.run_concurrency - len(self._inflight)
+        if free <= 0:
+            return False
+        try:
+            lease_id, claimed = await self.store.runs.claim(
+                free, self.settings.run_lease, time.time()
+            )
+            rows = await self.store.runs.workflows_by_id({run["workflow_id"] for run in claimed})
+        except Exception:
+            log.exception("claiming runs failed; retrying at the next poll")
+            return False
+        workflows = {row["id"]: row for row in rows}
+        for run in claimed:
+            task = asyncio.create_task(
+                self._execute(run, lease_id, workflows.get(run["workflow_id"]))
+            )
+            self._inflight.add(task)
+            self._held[task] = (run["id"], lease_id)
+            task.add_done_callback(self._done)
+        return len(claimed) == free
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._held.pop(task, None)
+
+    async def _execute(self, run: Row, lease_id: str, row: Row | None) -> None:
+        identity = {"id": run["id"], "workflow_id": run["workflow_id"]}
+        if row is None:
+            result = RunResult(status="failed", error="the workflow no longer exists")
+        elif run["attempts"] > MAX_ATTEMPTS:
+            result = RunResult(
+                status="failed",
+                error=f"abandoned: its runner stopped {MAX_ATTEMPTS} times before it finished",
+            )
+        else:
+            try:
+                workflow = self.compiled(row)
+                request = context(from_record(run["request"]), workflow.trigger["parse"])
+            except (Refusal, ValidationError) as exc:
+                result = RunResult(status="failed", error=f"cannot run: {exc}")
+            else:
+                result = await self.engine.execute(workflow, identity, request)
+        await self.finish(run, lease_id, result)
+
+    async def finish(self, run: Mapping[str, Any], lease_id: str, result: RunResult) -> None:
+        """Record a run's outcome (while `lease_id` still owns it), then queue its callback."""
+        outcome = {
+            "b_id": run["id"],
+            "b_lease": lease_id,
+            "b_status": result.status,
+            "b_vars": result.vars,
+            "b_nodes": result.nodes,
+            "b_result": result.result,
+            "b_error": result.error,
+            "b_now": time.time(),
+        }
+        while True:
+            try:
+                await self._writer.submit(outcome)
+                break
+            except Exception:
+                # Dropping the outcome would run the workflow again after the lease.
+                log.exception("recording run %s failed; retrying", run["id"])
+                await asyncio.sleep(DB_RETRY_DELAY)
+        if self.metrics is not None:
+            began = run.get("started_at") or run.get("created_at") or outcome["b_now"]
+            self.metrics.run_finished(result.status, outcome["b_now"] - began)
+        if run.get("callback"):
+            await self._call_back(run, result)
+
+    async def _call_back(self, run: Mapping[str, Any], result: RunResult) -> None:
+        payload = {
+            "id": run["id"],
+            "status": result.status,
+            "result": result.result,
+            "workflow_id": run["workflow_id"],
+            "error": result.error,
+        }
+        try:
+            await self.store.enqueue_callback(run["callback"], payload)
+        except Exception:
+            log.exception("queueing the callback of run %s failed", run["id"])
+            return
+        if self.on_work is not None:
+            self.on_work()
+
+    async def _write(self, outcomes: Sequence[Row]) -> Sequence[None]:
+        await self.store.runs.finish(outcomes)
+        return [None] * len(outcomes)
+
+    async def _purge(self) -> None:
+        now = time.time()
+        if now - self._purged_at < PURGE_INTERVAL:
+            return
+        self._purged_at = now
+        try:
+            await self.store.runs.purge_dedupe(now)
+        except Exception:
+            log.exception("purging expired dedupe keys failed")

@@ -1,0 +1,69 @@
+"""Credentials inside workflow documents: masked when shown, kept when sent back masked.
+
+Slots: the trigger's basic password, header value and HMAC secret; each request node's auth
+password or token, signing secret, cookies and credential-like headers.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from hookhub.errors import ValidationError
+from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER
+
+Slot = tuple[dict[str, Any], str, tuple[str, ...]]  # (container, key, stable identity)
+
+
+def _slots(doc: Mapping[str, Any]) -> Iterator[Slot]:
+    trigger = doc.get("trigger")
+    auth = trigger.get("auth") if isinstance(trigger, dict) else None
+    if isinstance(auth, dict):
+        for key in ("password", "value", "secret"):
+            if key in auth:
+                yield auth, key, ("trigger", str(auth.get("type")), key)
+    nodes = doc.get("nodes")
+    for node in nodes if isinstance(nodes, list) else []:
+        if not isinstance(node, dict) or node.get("type") != "request":
+            continue
+        where = ("node", str(node.get("id")))
+        auth = node.get("auth")
+        if isinstance(auth, dict):
+            for key in ("password", "token"):
+                if key in auth:
+                    yield auth, key, (*where, str(auth.get("type")), key)
+        if "secret" in node:
+            yield node, "secret", (*where, "secret")
+        for group, sensitive in (("cookies", True), ("headers", False)):
+            values = node.get(group)
+            if not isinstance(values, dict):
+                continue
+            for name in list(values):
+                if sensitive or SENSITIVE_HEADER.search(name):
+                    yield values, name, (*where, group, name)
+
+
+def masked(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `doc` with every credential replaced by the mask."""
+    shown = copy.deepcopy(dict(doc))
+    for container, key, _ in _slots(shown):
+        if container[key]:
+            container[key] = MASK
+    return shown
+
+
+def unmasked(doc: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `doc` where masked credentials take the stored values of the same slots."""
+    kept = {identity: container[key] for container, key, identity in _slots(stored)}
+    restored = copy.deepcopy(dict(doc))
+    for container, key, identity in _slots(restored):
+        if container[key] != MASK:
+            continue
+        if identity not in kept:
+            field = ".".join(identity)
+            raise ValidationError(
+                f"{field}: a masked value can only keep a stored one", field=field
+            )
+        container[key] = kept[identity]
+    return restored

@@ -1,0 +1,334 @@
+"""Config as code and remote operations as a user runs them: `hookhub apply|export`, and the
+operation commands against a real `hookhub serve` process with `--url`/`--token`."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.acceptance.test_cli import HOOKHUB, _env, _process, _ready, _token
+from tests.support.receiver import Receiver, Reply
+from tests.support.server import free_port
+
+SECRETS = {
+    "HOOKHUB_SECRET_CRM": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "HOOKHUB_SECRET_CRM_AUTH_PASSWORD": "hunter2",
+    "HOOKHUB_SECRET_CRM_HEADER_AUTHORIZATION": "Bearer t0ken-in-a-header",
+    "HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET": "gh-s3cret",
+}
+
+HOOKS = """\
+webhooks:
+  - name: crm
+    url: "{url}"
+    secret: ${{HOOKHUB_SECRET_CRM}}
+    headers: |
+      Authorization: ${{HOOKHUB_SECRET_CRM_HEADER_AUTHORIZATION}}
+      X-Literal: costs $${{price}}
+    auth: {{type: basic, username: ops, password: "${{HOOKHUB_SECRET_CRM_AUTH_PASSWORD}}"}}
+    retry: {{max_attempts: 1}}
+  - name: slack
+    url: "{url}slack"
+    body_template: |
+      {{"text": "{{{{ event }}}} {{{{ data.name }}}}"}}
+rules:
+  - name: devices-to-crm
+    webhook: crm
+    object_types: [dcim.device]
+    conditions: {{attr: status.value, value: active}}
+workflows:
+  - name: github
+    trigger:
+      auth:
+        type: hmac
+        scheme: github
+        secret: ${{HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET}}
+    start: answer
+    nodes:
+      - id: answer
+        type: response
+        body: "got {{{{ body.ref }}}}"
+"""
+
+
+def hookhub(
+    database: str, *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HOOKHUB, *args],
+        env={**_env(database), **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def plan_of(done: subprocess.CompletedProcess[str]) -> dict[tuple[str, str], str]:
+    assert done.returncode == 0, done.stderr
+    changes = json.loads(done.stdout)["changes"]
+    return {(change["kind"], change["name"]): change["action"] for change in changes}
+
+
+def write(tmp_path: Path, text: str, name: str = "hooks.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_apply_export_round_trip_is_a_no_op(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'cfg.db'}"
+    hooks = write(tmp_path, HOOKS.format(url="http://127.0.0.1:9/"))
+
+    dry = hookhub(database, "apply", "-f", hooks, "--dry-run", **SECRETS)
+    assert dry.returncode == 0, dry.stderr
+    assert "+ create    webhook  crm" in dry.stdout
+    assert "4 to create, 0 to update, 0 to delete, 0 unchanged: dry run" in dry.stdout
+    assert plan_of(hookhub(database, "apply", "-f", hooks, "--json", **SECRETS)) == {
+        ("webhook", "crm"): "create",
+        ("webhook", "slack"): "create",
+        ("workflow", "github"): "create",
+        ("rule", "devices-to-crm"): "create",
+    }
+
+    exported = hookhub(database, "export")
+    assert exported.returncode == 0, exported.stderr
+    for secret in SECRETS.values():
+        assert secret not in exported.stdout
+    assert "secret: ${HOOKHUB_SECRET_CRM}" in exported.stdout
+    assert "password: ${HOOKHUB_SECRET_CRM_AUTH_PASSWORD}" in exported.stdout
+    assert "Authorization: ${HOOKHUB_SECRET_CRM_HEADER_AUTHORIZATION}" in exported.stdout
+    assert "X-Literal: costs $${price}" in exported.stdout
+    assert "webhook: crm" in exported.stdout
+
+    again = hookhub(database, "apply", "-f", "-", "--dry-run", stdin=exported.stdout, **SECRETS)
+    assert again.returncode == 0, again.stderr
+    assert "0 to create, 0 to update, 0 to delete, 4 unchanged" in again.stdout
+    # Applying it for real changes nothing either, and the export is the same after.
+    hookhub(database, "apply", "-f", "-", stdin=exported.stdout, **SECRETS)
+    assert hookhub(database, "export").stdout == exported.stdout
+    # The original file too is what the database holds.
+    assert set(plan_of(hookhub(database, "apply", "-f", hooks, "--json", **SECRETS)).values()) == {
+        "unchanged"
+    }
+
+    # A secret the environment changes is an update of that field alone.
+    changed = hookhub(
+        database, "apply", "-f", hooks, **{**SECRETS, "HOOKHUB_SECRET_CRM": "another"}
+    )
+    assert "~ update    webhook  crm  (secret)" in changed.stdout
+    missing = hookhub(database, "apply", "-f", "-", stdin=exported.stdout)
+    assert missing.returncode == 2
+    assert "webhooks[crm].secret: environment variable HOOKHUB_SECRET_CRM is not set" in (
+        missing.stderr
+    )
+
+
+def test_update_and_prune(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'cfg.db'}"
+    hookhub(
+        database, "apply", "-f", write(tmp_path, HOOKS.format(url="http://127.0.0.1:9/")), **SECRETS
+    )
+    smaller = """\
+webhooks:
+  - name: crm
+    url: http://127.0.0.1:9/v2
+    timeout: 10
+rules:
+  - name: devices-to-crm
+    webhook: crm
+"""
+    path = write(tmp_path, smaller, "smaller.yaml")
+    kept = plan_of(hookhub(database, "apply", "-f", path, "--dry-run", "--json"))
+    assert kept == {("webhook", "crm"): "update", ("rule", "devices-to-crm"): "update"}
+    dry = hookhub(database, "apply", "-f", path, "--dry-run")
+    assert "~ update    webhook  crm  (url, headers, secret, timeout, auth, retry)" in dry.stdout
+
+    pruned = plan_of(hookhub(database, "apply", "-f", path, "--prune", "--json"))
+    assert pruned == {
+        ("webhook", "crm"): "update",
+        ("webhook", "slack"): "delete",
+        ("workflow", "github"): "delete",
+        ("rule", "devices-to-crm"): "update",
+    }
+    exported = hookhub(database, "export").stdout
+    assert "slack" not in exported and "github" not in exported
+    assert "url: http://127.0.0.1:9/v2" in exported and "timeout: 10.0" in exported
+    # Nothing left to do.
+    assert set(plan_of(hookhub(database, "apply", "-f", path, "--prune", "--json")).values()) == {
+        "unchanged"
+    }
+
+
+def test_errors_name_the_file_line_and_field(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'cfg.db'}"
+    bad = write(
+        tmp_path,
+        """\
+webhooks:
+  - name: crm
+    url: http://127.0.0.1:9/
+    timeout: 500
+    colour: blue
+rules:
+  - name: r
+    webhook: nowhere
+    conditions: {attr: status, op: near, value: 1}
+workflows:
+  - name: w
+    start: a
+    nodes:
+      - id: a
+        type: condition
+        expression: "{{ true }}"
+        then: b
+""",
+    )
+    done = hookhub(database, "apply", "-f", bad)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert f"error: {bad}:4: webhooks[crm].timeout: Input should be less than or equal to 120" in (
+        lines
+    )
+    assert f"{bad}:5: webhooks[crm].colour: Extra inputs are not permitted" in lines
+    assert any(
+        line.startswith(f"{bad}:9: rules[r].conditions.op: unknown operator") for line in lines
+    )
+    assert f"{bad}:17: workflows[w].nodes[0].then: no node with id 'b'" in lines
+
+    dangling = write(tmp_path, "rules:\n  - name: r\n    webhook: nowhere\n", "dangling.yaml")
+    done = hookhub(database, "apply", "-f", dangling)
+    assert done.returncode == 2
+    assert (
+        f"{dangling}:3: rules[r].webhook: no webhook named 'nowhere' in the file or the database"
+        in done.stderr
+    )
+    syntax = write(tmp_path, "webhooks:\n  - name: [oops\n", "syntax.yaml")
+    done = hookhub(database, "apply", "-f", syntax)
+    assert done.returncode == 2 and f"{syntax}:3: yaml:" in done.stderr
+
+
+def _seed(database: str, receiver_url: str, tmp_path: Path) -> None:
+    hooks = HOOKS.format(url=receiver_url)
+    done = hookhub(database, "apply", "-f", write(tmp_path, hooks), **SECRETS)
+    assert done.returncode == 0, done.stderr
+
+
+async def test_operations_through_a_server(tmp_path: Path, receiver: Receiver) -> None:
+    database = f"sqlite:///{tmp_path / 'remote.db'}"
+    await asyncio.to_thread(_seed, database, receiver.url, tmp_path)
+    token = await asyncio.to_thread(_token, database)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # The commands below get no database: everything goes through the server.
+    elsewhere = f"sqlite:///{tmp_path / 'not-used.db'}"
+
+    def remote(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return hookhub(elsewhere, *args, **{"HOOKHUB_URL": url, "HOOKHUB_TOKEN": token, **env})
+
+    def listed(*args: str) -> list[dict[str, Any]]:
+        done = remote(*args, "--json")
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    receiver.reply = lambda _: Reply(status=503, body="down")
+    with _process(["serve", "--port", str(port)], database) as server:
+        await _ready(url, server)
+        hooks = await asyncio.to_thread(listed, "webhooks", "list")
+        assert [hook["name"] for hook in hooks] == ["crm", "slack"]
+        assert hooks[0]["secret"] == "********"
+        table = await asyncio.to_thread(remote, "webhooks", "list")
+        assert "crm" in table.stdout and "slack" in table.stdout
+
+        tested = await asyncio.to_thread(remote, "send-test", "crm")
+        assert tested.returncode == 1
+        assert "503" in tested.stdout and "down" in tested.stdout
+
+        # One event; the webhook's only try fails.
+        event = {
+            "object_type": "dcim.device",
+            "event": "updated",
+            "data": {"status": {"value": "active"}},
+        }
+        posted = await asyncio.to_thread(
+            _call, f"{url}/api/v1/events", token, json.dumps(event).encode()
+        )
+        assert posted["deliveries"] == 1
+        for _ in range(100):
+            failed = await asyncio.to_thread(
+                listed, "deliveries", "list", "-w", "crm", "--status", "failed"
+            )
+            if failed:
+                break
+            await asyncio.sleep(0.1)
+        assert len(failed) == 1 and failed[0]["last_status_code"] == 503
+
+        receiver.reply = lambda _: Reply(status=200, body="ok")
+        retried = await asyncio.to_thread(
+            remote, "deliveries", "retry", failed[0]["id"], "dlv_nope"
+        )
+        assert retried.returncode == 2
+        assert "1 delivery queued" in retried.stdout
+        assert "not retried: dlv_nope: no delivery with id 'dlv_nope'" in retried.stderr
+        none_failed = await asyncio.to_thread(
+            remote, "deliveries", "retry", "--webhook", "crm", "--since", "1h"
+        )
+        assert none_failed.returncode == 0, none_failed.stderr
+        assert "0 deliveries queued" in none_failed.stdout
+        replayed = await asyncio.to_thread(
+            remote, "deliveries", "replay", "-w", "crm", "--since", "1h"
+        )
+        assert replayed.returncode == 0, replayed.stderr
+        assert "1 events" in replayed.stdout and "1 deliveries queued" in replayed.stdout
+
+        for _ in range(100):
+            done = await asyncio.to_thread(listed, "deliveries", "list", "--status", "succeeded")
+            if len(done) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(done) == 2
+
+        workflows = await asyncio.to_thread(_call, f"{url}/api/v1/workflows", token)
+        body = b'{"ref": "main"}'
+        secret = SECRETS["HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET"].encode()
+        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        answer = await asyncio.to_thread(
+            _call, workflows["items"][0]["url"], None, body, {"X-Hub-Signature-256": signature}
+        )
+        assert answer == "ok"
+        for _ in range(100):
+            runs = await asyncio.to_thread(listed, "runs", "list", "--workflow", "github")
+            if runs and runs[0]["status"] == "succeeded":
+                break
+            await asyncio.sleep(0.1)
+        assert [run["status"] for run in runs] == ["succeeded"]
+        assert await asyncio.to_thread(listed, "runs", "list", "--status", "failed") == []
+        table = await asyncio.to_thread(remote, "runs", "list")
+        assert runs[0]["id"] in table.stdout and "succeeded" in table.stdout
+        missing = await asyncio.to_thread(remote, "runs", "list", "--workflow", "nope")
+        assert missing.returncode == 2 and "no workflow with id or name 'nope'" in missing.stderr
+
+        refused = await asyncio.to_thread(remote, "webhooks", "list", HOOKHUB_TOKEN="hh_wrong")
+        assert refused.returncode == 3 and "refused the token" in refused.stderr
+    gone = await asyncio.to_thread(remote, "deliveries", "list")
+    assert gone.returncode == 3 and f"cannot reach {url}" in gone.stderr
+
+
+def _call(
+    url: str, token: str | None, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Any:
+    request = urllib.request.Request(url, data=body, headers=headers or {})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        content = response.read()
+        json_body = response.headers.get_content_type() == "application/json"
+        return json.loads(content) if json_body else content.decode()

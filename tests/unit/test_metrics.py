@@ -1,0 +1,234 @@
+"""Metrics: in-process counters per registry, queue gauges read from a real SQLite store (through
+the partial index, at most once per cache period), and the worker's /metrics server."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import event
+
+from hookhub import metrics as metrics_module
+from hookhub.api.v1.webhooks import WebhookIn, new_row
+from hookhub.db.store import Store
+from hookhub.db.tables import webhooks
+from hookhub.errors import ConfigError
+from hookhub.metrics import Metrics, serve_metrics
+from hookhub.migrations import upgrade
+from hookhub.settings import Settings
+from tests.support.metrics import samples, value
+from tests.support.server import free_port
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    upgrade(f"sqlite:///{tmp_path / 'm.db'}")
+    return tmp_path / "m.db"
+
+
+@pytest.fixture
+async def store(database: Path) -> AsyncIterator[Store]:
+    store = Store.open(f"sqlite:///{database}")
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def statements(store: Store) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL the store executes from now on, with its parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        seen.append((sql, params))
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def _queue(store: Store) -> None:
+    """Four callback deliveries: two due, one in flight and one retry scheduled in a minute;
+    and two webhooks, one disabled."""
+    await store.insert(webhooks, new_row(WebhookIn(name="on", url="http://127.0.0.1:1")))
+    off = WebhookIn(name="off", url="http://127.0.0.1:1", enabled=False)
+    await store.insert(webhooks, new_row(off))
+    for n in range(4):
+        await store.enqueue_callback({"url": "http://127.0.0.1:1"}, {"n": n})
+    lease, claimed, _ = await store.claim(2, 10.0)
+    now = time.time()
+    retry = {
+        "b_id": claimed[0]["id"],
+        "b_lease": lease,
+        "b_status": "pending",
+        "b_next": now + 60,
+        "b_code": 500,
+        "b_error": None,
+        "b_now": now,
+    }
+    await store.finish([retry], [])
+
+
+async def test_attempts_count_by_webhook_and_outcome_and_time_only_sent_requests() -> None:
+    metrics = Metrics()
+    metrics.attempt("wh_1", "succeeded", 0.02)
+    metrics.attempt("wh_1", "succeeded", 0.03)
+    metrics.attempt("wh_1", "pending", 1.5)
+    metrics.attempt(None, "failed", None)  # a callback whose request could not be built
+    found = samples(await metrics.scrape())
+    assert value(found, "hookhub_deliveries_total", webhook="wh_1", outcome="succeeded") == 2
+    assert value(found, "hookhub_deliveries_total", webhook="wh_1", outcome="retrying") == 1
+    assert value(found, "hookhub_deliveries_total", webhook="callback", outcome="failed") == 1
+    count = "hookhub_attempt_duration_seconds_count"
+    assert value(found, count, outcome="succeeded") == 2
+    assert value(found, count, outcome="retrying") == 1
+    assert value(found, count, outcome="failed") == 0
+    assert value(found, "hookhub_attempt_duration_seconds_sum", outcome="succeeded") == 0.05
+    bucket = "hookhub_attempt_duration_seconds_bucket"
+    assert value(found, bucket, outcome="succeeded", le="0.025") == 1
+    assert value(found, bucket, outcome="retrying", le="1.0") == 0
+    assert value(found, bucket, outcome="retrying", le="2.5") == 1
+    assert value(found, bucket, outcome="retrying", le="120.0") == 1
+
+
+async def test_trigger_requests_and_runs_have_their_own_series() -> None:
+    metrics = Metrics()
+    metrics.trigger_request(202)
+    metrics.trigger_request(202)
+    metrics.trigger_request(401)
+    metrics.run_finished("succeeded", 0.2)
+    found = samples(await metrics.scrape())
+    assert value(found, "hookhub_trigger_requests_total", status="202") == 2
+    assert value(found, "hookhub_trigger_requests_total", status="401") == 1
+    assert value(found, "hookhub_run_duration_seconds_count", status="succeeded") == 1
+    assert value(found, "hookhub_run_duration_seconds_bucket", status="succeeded", le="0.25") == 1
+
+
+async def test_each_metrics_object_has_its_own_registry() -> None:
+    first, second = Metrics(), Metrics()
+    first.attempt("wh_1", "succeeded", 0.01)
+    found = samples(await second.scrape())
+    assert ("hookhub_deliveries_total", frozenset()) not in found
+    assert not [key for key in found if key[0] == "hookhub_deliveries_total"]
+
+
+async def test_without_workers_delivery_series_are_left_out() -> None:
+    metrics = Metrics(workers=False)
+    metrics.attempt("wh_1", "succeeded", 0.01)  # harmless: nothing delivers in such a process
+    text = (await metrics.scrape()).decode()
+    assert "hookhub_deliveries_total" not in text
+    assert "hookhub_attempt_duration_seconds" not in text
+    assert "# TYPE hookhub_trigger_requests_total counter" in text
+    assert "# TYPE hookhub_run_duration_seconds histogram" in text
+
+
+async def test_queue_gauges_come_from_the_database(store: Store) -> None:
+    await _queue(store)
+    found = samples(await Metrics(store).scrape())
+    assert value(found, "hookhub_queue_depth", state="pending") == 2
+    assert value(found, "hookhub_queue_depth", state="scheduled") == 1
+    assert value(found, "hookhub_queue_depth", state="delivering") == 1
+    assert value(found, "hookhub_webhooks_disabled") == 1
+    age = value(found, "hookhub_oldest_pending_age_seconds")
+    assert 0 < age < 60
+
+
+async def test_an_empty_queue_reads_as_zeros(store: Store) -> None:
+    found = samples(await Metrics(store).scrape())
+    for state in ("pending", "scheduled", "delivering"):
+        assert value(found, "hookhub_queue_depth", state=state) == 0
+    assert value(found, "hookhub_oldest_pending_age_seconds") == 0
+    assert value(found, "hookhub_webhooks_disabled") == 0
+
+
+async def test_scrapes_within_the_cache_period_read_the_database_once(
+    store: Store, statements: list[tuple[str, Any]]
+) -> None:
+    metrics = Metrics(store)
+    await asyncio.gather(*(metrics.scrape() for _ in range(10)))
+    for _ in range(10):
+        await metrics.scrape()
+    reads = [sql for sql, _ in statements if "FROM deliveries" in sql or "FROM webhooks" in sql]
+    assert len(reads) == 3  # queue depth, oldest due, disabled webhooks
+
+
+async def test_gauges_follow_the_database_once_the_cache_expires(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics_module, "CACHE_SECONDS", 0.0)
+    monkeypatch.setattr(metrics_module, "CACHE_FACTOR", 0)
+    metrics = Metrics(store)
+    before = samples(await metrics.scrape())
+    await store.enqueue_callback({"url": "http://127.0.0.1:1"}, {})
+    after = samples(await metrics.scrape())
+    assert value(before, "hookhub_queue_depth", state="pending") == 0
+    assert value(after, "hookhub_queue_depth", state="pending") == 1
+
+
+async def test_an_unreadable_database_leaves_the_gauges_out(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'missing' / 'no.db'}")
+    metrics = Metrics(store)
+    metrics.trigger_request(200)
+    try:
+        text = (await metrics.scrape()).decode()
+    finally:
+        await store.close()
+    assert "hookhub_queue_depth" not in text
+    assert 'hookhub_trigger_requests_total{status="200"} 1.0' in text
+
+
+def _plan(database: Path, sql: str, params: Any) -> str:
+    with closing(sqlite3.connect(database)) as conn:
+        return " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+async def test_queue_queries_read_the_partial_index_of_active_deliveries(
+    store: Store, database: Path, statements: list[tuple[str, Any]]
+) -> None:
+    now = time.time()
+    await store.queue_depth(now)
+    await store.oldest_due(now)
+    executed = [(sql, params) for sql, params in statements if "FROM deliveries" in sql]
+    assert len(executed) == 2
+    for sql, params in executed:
+        plan = _plan(database, sql, params)
+        # Only active deliveries are visited, never the table with its finished history.
+        # Only active deliveries are visited, never the table with its finished history.
+        assert "deliveries USING INDEX ix_deliveries_due" in plan, plan
+        assert "SCAN deliveries " not in plan.replace("SCAN deliveries USING INDEX", ""), plan
+
+
+def test_metrics_port_setting_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HOOKHUB_METRICS_PORT", raising=False)
+    assert Settings.from_env().metrics_port is None
+    monkeypatch.setenv("HOOKHUB_METRICS_PORT", "9464")
+    assert Settings.from_env().metrics_port == 9464
+    for bad in ("0", "70000", "http"):
+        monkeypatch.setenv("HOOKHUB_METRICS_PORT", bad)
+        with pytest.raises(ConfigError, match="HOOKHUB_METRICS_PORT must be a port number"):
+            Settings.from_env()
+
+
+async def test_worker_metrics_server_serves_the_registry_and_refuses_a_taken_port() -> None:
+    metrics = Metrics()
+    metrics.attempt("wh_1", "succeeded", 0.01)
+    port = free_port()
+    runner = await serve_metrics(metrics, "127.0.0.1", port)
+    try:
+        async with httpx.AsyncClient() as client:
+            answer = await client.get(f"http://127.0.0.1:{port}/metrics")
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            await serve_metrics(metrics, "127.0.0.1", port)
+    finally:
+        await runner.cleanup()
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == CONTENT_TYPE_LATEST
+    found = samples(answer.content)
+    assert value(found, "hookhub_deliveries_total", webhook="wh_1", outcome="succeeded") == 1
