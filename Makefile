@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint unit bench clean
+.PHONY: serve test lint unit bench docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("hookhub needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -22,13 +22,17 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs/hooks examples
+	$(BIN)/ruff format --check src tests benchmarks docs/hooks examples
 	$(BIN)/mypy
 
-## bench: outbound throughput against a bare aiohttp loop, same run
+## bench: every performance figure next to its same-run baseline; writes benchmarks/results.md
 bench: $(STAMP)
-	$(BIN)/python benchmarks/outbound.py $(ARGS)
+	$(BIN)/python benchmarks/run_all.py $(ARGS)
+
+## docs: build the documentation site into site/ (mkdocs.yml; warnings are errors)
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,65 +1,114 @@
-"""A large backlog: claiming stays as fast as with a small one, and memory stays bounded.
+"""A large backlog: claiming stays as fast as with a small one, and a worker's memory stays bounded.
 
-    .venv/bin/python benchmarks/backlog.py [--backlog 100000] [--seconds 10]
-        [--database sqlite:///path | postgresql://user@host/db] [--json]
+    .venv/bin/python benchmarks/backlog.py [--backlog 1000000] [--rss-backlog 100000]
+        [--seconds 10] [--database sqlite:///path | postgresql://user@host/db] [--json]
 
-1. Ingests 1,000 events and times claiming a batch of 200 (the baseline).
-2. Ingests up to `backlog` pending deliveries and times the same claim again: with the partial
-   index on due deliveries the ratio stays near 1 (DESIGN.md §5: a large backlog does not slow
-   claiming).
-3. Runs a dispatcher against the backlog for `seconds`, sending to a local receiver, and
-   samples the process's resident memory: it claims at most `concurrency` deliveries at a time,
-   so memory stays flat however long the backlog is (issue: resource bounds).
+1. Bulk-inserts 1,000 due deliveries and times claiming a batch of 200 (the baseline), then grows
+   the backlog to `backlog` and times the same claim again (median of CLAIM_TRIES each). On
+   PostgreSQL the claim is timed twice at the large backlog: straight after the bulk insert, as
+   a worker sees it before autovacuum has analyzed the table, and after ANALYZE.
+2. In a second database, bulk-inserts `rss-backlog` due deliveries to a local receiver, starts
+   a real `hookhub worker` process and samples its resident memory for `seconds` while it
+   delivers: it holds at most `concurrency` deliveries at a time, so memory stays flat however
+   long the backlog is.
+
+Rows are inserted directly (one event per EVENT_FANOUT deliveries), not through intake: building
+a million-row backlog through the API would take longer than everything else measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import insert, text, update
 
 from hookhub.db.store import Store
-from hookhub.db.tables import deliveries
+from hookhub.db.tables import deliveries, events
+from hookhub.ids import new_id
 from hookhub.migrations import upgrade_async
-from hookhub.outbound.dispatcher import Dispatcher
-from hookhub.settings import Settings
 
 # Run as a script: the sibling benchmark is importable from this folder.
 from outbound import (
     BenchError,
     Receiver,
+    Workers,
     bounded,
     create_webhook,
+    failed,
     fresh_database,
-    ingest_all,
     positive,
+    sample_data,
+    show,
 )
 
 CLAIM = 200  # deliveries per timed claim, the default claim batch
-CLAIM_TRIES = 5  # timed claims per measurement; the median is reported
+CLAIM_TRIES = 7  # timed claims per measurement; the median is reported
+BASELINE = 1000  # pending deliveries of the baseline claim
+INSERT_CHUNK = 10_000  # rows per bulk-insert transaction
+EVENT_FANOUT = 1000  # deliveries sharing one event in the bulk backlog
+RSS_SAMPLE = 0.25  # seconds between memory samples
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_mib() -> float:
-    """This process's resident memory now, in MiB (from /proc: Linux only)."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * PAGE / 2**20
+SETUP_TIMEOUT = 900.0  # seconds a bulk insert may take (a million rows on a slow disk)
 
 
 @dataclass(frozen=True)
 class Figures:
+    """Claim milliseconds with a small and a large backlog; a worker's memory in MiB."""
+
     engine: str
     backlog: int
     claim_ms_small: float
     claim_ms_backlog: float
-    rss_mib_after_ingest: float
-    rss_mib_peak_dispatching: float
+    claim_ms_backlog_analyzed: float | None  # PostgreSQL only
+    rss_backlog: int
+    rss_mib_start: float
+    rss_mib_peak: float
     delivered_while_sampling: int
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of process `pid` now, in MiB (from /proc: Linux only)."""
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE / 2**20
+
+
+async def add_backlog(store: Store, webhook_id: str, n: int) -> None:
+    """`n` more due deliveries to `webhook_id`, due in insertion order, bulk-inserted."""
+    now = time.time()
+    for start in range(0, n, INSERT_CHUNK):
+        size = min(INSERT_CHUNK, n - start)
+        event_rows = [
+            {
+                "id": new_id("evt"),
+                "object_type": "dcim.device",
+                "event": "updated",
+                "data": sample_data(start + i),
+                "timestamp": "2025-01-01T00:00:00+00:00",
+                "received_at": now,
+            }
+            for i in range(0, size, EVENT_FANOUT)
+        ]
+        rows = [
+            {
+                "id": new_id("dlv"),
+                "event_id": event_rows[i // EVENT_FANOUT]["id"],
+                "webhook_id": webhook_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now + (start + i) * 1e-6,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(size)
+        ]
+        async with store.write() as conn:
+            await conn.execute(insert(events), event_rows)
+            await conn.execute(insert(deliveries), rows)
 
 
 async def median_claim_ms(store: Store) -> float:
@@ -80,73 +129,103 @@ async def median_claim_ms(store: Store) -> float:
     return sorted(times)[len(times) // 2]
 
 
-async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
+async def claims(args: argparse.Namespace) -> tuple[str, float, float, float | None]:
+    """Engine, and claim milliseconds with BASELINE, `backlog`, and (PostgreSQL) analyzed."""
     async with fresh_database(args.database) as url:
-        await upgrade_async(url)
+        await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
         try:
-            await create_webhook(store, receiver.url)
-            await bounded("ingest 1,000", ingest_all(store, 1000))
+            # Nothing listens there: claims are timed, never sent.
+            webhook_id = await create_webhook(store, "http://127.0.0.1:9/hook")
+            await add_backlog(store, webhook_id, BASELINE)
             small = await median_claim_ms(store)
-            await bounded("ingest backlog", ingest_all(store, args.backlog - 1000))
+            grow = add_backlog(store, webhook_id, args.backlog - BASELINE)
+            await asyncio.wait_for(grow, SETUP_TIMEOUT)
             large = await median_claim_ms(store)
-            after_ingest = rss_mib()
-            dispatcher = Dispatcher(store, Settings(database_url=url))
-            stop = asyncio.Event()
-            task = asyncio.create_task(dispatcher.run(stop))
-            peak = after_ingest
-            deadline = time.monotonic() + args.seconds
-            while time.monotonic() < deadline:
-                await asyncio.sleep(0.25)
-                peak = max(peak, rss_mib())
-            stop.set()
-            dispatcher.wake()
-            await task
-            await dispatcher.sender.close()
+            analyzed = None
+            if store.dialect == "postgresql":
+                async with store.write() as conn:
+                    await conn.execute(text("ANALYZE deliveries"))
+                analyzed = await median_claim_ms(store)
+            return store.dialect, small, large, analyzed
         finally:
             await store.close()
+
+
+async def worker_memory(args: argparse.Namespace, receiver: Receiver) -> tuple[float, float, int]:
+    """A `hookhub worker`'s RSS when ready and at its peak while delivering a backlog of
+    `rss_backlog` for `seconds`, and how many it delivered meanwhile."""
+    async with fresh_database(args.database) as url:
+        await bounded("migrate", upgrade_async(url))
+        store = Store.open(url)
+        try:
+            webhook_id = await create_webhook(store, receiver.url)
+            await asyncio.wait_for(add_backlog(store, webhook_id, args.rss_backlog), SETUP_TIMEOUT)
+        finally:
+            await store.close()
+        before = receiver.count
+        workers = Workers(url, 1, args.concurrency)
+        try:
+            await workers.ready()
+            pid = workers.processes[0].pid
+            start = peak = rss_mib(pid)
+            deadline = time.monotonic() + args.seconds
+            while time.monotonic() < deadline:
+                await asyncio.sleep(RSS_SAMPLE)
+                peak = max(peak, rss_mib(pid))
+        finally:
+            await asyncio.to_thread(workers.stop)
+    return start, peak, receiver.count - before
+
+
+async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
+    engine, small, large, analyzed = await claims(args)
+    start, peak, delivered = await worker_memory(args, receiver)
     return Figures(
-        engine="sqlite" if url.startswith("sqlite") else "postgresql",
+        engine=engine,
         backlog=args.backlog,
         claim_ms_small=round(small, 2),
         claim_ms_backlog=round(large, 2),
-        rss_mib_after_ingest=round(after_ingest, 1),
-        rss_mib_peak_dispatching=round(peak, 1),
-        delivered_while_sampling=receiver.count,
+        claim_ms_backlog_analyzed=None if analyzed is None else round(analyzed, 2),
+        rss_backlog=args.rss_backlog,
+        rss_mib_start=round(start, 1),
+        rss_mib_peak=round(peak, 1),
+        delivered_while_sampling=delivered,
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backlog", type=positive, default=100_000)
-    parser.add_argument("--seconds", type=positive, default=10)
-    parser.add_argument("--database", default=None, help="an empty database (default: temp)")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--backlog", type=positive, default=1_000_000, help="pending deliveries")
+    parser.add_argument("--rss-backlog", type=positive, default=100_000, help="for the worker")
+    parser.add_argument("--seconds", type=positive, default=10, help="memory sampling time")
+    parser.add_argument("--concurrency", type=positive, default=100, help="worker's sends")
+    parser.add_argument("--database", help="postgresql://user@host/db (default: temp SQLite)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args()
-    if args.backlog < 2000:
-        parser.error("--backlog must be at least 2000")
+    args = parser.parse_args(argv)
+    if args.backlog < 2 * BASELINE:
+        parser.error(f"--backlog must be at least {2 * BASELINE}")
     receiver = Receiver()
-    receiver.start()
     try:
+        receiver.start()
         figures = asyncio.run(run(args, receiver))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}")
-        return 1
+    except (BenchError, TimeoutError) as exc:
+        return failed(exc if str(exc) else BenchError("a bulk insert timed out"))
     finally:
         receiver.stop()
-    if args.json:
-        print(json.dumps(asdict(figures)))
-    else:
-        print(
-            f"claim {CLAIM} ({figures.engine}): {figures.claim_ms_small} ms with 1,000 pending, "
-            f"{figures.claim_ms_backlog} ms with {figures.backlog:,} pending "
-            f"(ratio {figures.claim_ms_backlog / figures.claim_ms_small:.2f})\n"
-            f"memory: {figures.rss_mib_after_ingest} MiB after ingest, peak "
-            f"{figures.rss_mib_peak_dispatching} MiB while delivering "
-            f"{figures.delivered_while_sampling:,} in {args.seconds} s"
-        )
+    analyzed = figures.claim_ms_backlog_analyzed
+    text = (
+        f"claim {CLAIM} ({figures.engine}): {figures.claim_ms_small} ms with {BASELINE:,} "
+        f"pending, {figures.claim_ms_backlog} ms with {figures.backlog:,} "
+        f"(ratio {figures.claim_ms_backlog / figures.claim_ms_small:.2f})"
+        + ("" if analyzed is None else f", {analyzed} ms after ANALYZE")
+        + f"\nworker memory: {figures.rss_mib_start} MiB ready, peak {figures.rss_mib_peak} "
+        f"MiB with {figures.rss_backlog:,} pending, delivering "
+        f"{figures.delivered_while_sampling:,} in {args.seconds} s (cpus {os.cpu_count()})"
+    )
+    show(figures, args.json, text)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

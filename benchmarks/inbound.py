@@ -26,7 +26,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,7 +41,7 @@ from hookhub.migrations import upgrade_async
 from hookhub.workflows.document import validate_workflow
 
 # Shared with the outbound benchmark: phase timeouts, failure reporting, throwaway databases.
-from outbound import BenchError, bounded, fresh_database, positive
+from outbound import BenchError, bounded, failed, fresh_database, positive, show
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0  # seconds a server process gets to start listening
@@ -288,17 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         figures = _run_loop(run(args))
     except BenchError as exc:
-        print(f"\n*** BENCHMARK FAILED: {exc} ***\n", file=sys.stderr)
-        return 1
-    if args.json:
-        print(orjson.dumps(asdict(figures)).decode())
-    else:
-        print(
-            f"bare starlette: {figures.bare_per_s:.0f}/s   hookhub async trigger "
-            f"({figures.database}, durable): {figures.hookhub_per_s:.0f}/s   "
-            f"ratio {figures.ratio:.2f}   ({figures.count} requests, "
-            f"concurrency {figures.concurrency}, cpus {os.cpu_count()})"
-        )
+        return failed(exc)
+    text = (
+        f"bare starlette: {figures.bare_per_s:.0f}/s   hookhub async trigger "
+        f"({figures.database}, durable): {figures.hookhub_per_s:.0f}/s   "
+        f"ratio {figures.ratio:.2f}   ({figures.count} requests, "
+        f"concurrency {figures.concurrency}, cpus {os.cpu_count()})"
+    )
+    show(figures, args.json, text)
     return 0
 
 

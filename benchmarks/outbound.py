@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -108,6 +108,7 @@ class _ReceiverProtocol(asyncio.Protocol):
             total = end + 4 + length
             if len(self.buffer) < total:
                 break
+            self.answered(bytes(self.buffer[:end]))
             del self.buffer[:total]
             answered += 1
         if answered:
@@ -116,15 +117,24 @@ class _ReceiverProtocol(asyncio.Protocol):
             assert self.transport is not None
             self.transport.write(RESPONSE * answered)
 
+    def answered(self, head: bytes) -> None:
+        """A complete request with this head arrived (subclasses record it)."""
+
+
+def header(head: bytes, name: bytes) -> bytes | None:
+    """The value of header `name` (lower case) in a request head, if present."""
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return None
+
 
 def _content_length(head: bytes) -> int | None:
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value.strip())
-        if name.strip().lower() == b"transfer-encoding":
-            return None
-    return 0
+    if header(head, b"transfer-encoding") is not None:
+        return None
+    length = header(head, b"content-length")
+    return 0 if length is None else int(length)
 
 
 def _receiver_main(port: Any, counter: Any) -> None:
@@ -148,13 +158,14 @@ def _receiver_main(port: Any, counter: Any) -> None:
 class Receiver:
     """The receiver process, its port, and how many requests it has answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: Callable[..., None] = _receiver_main, *extra: Any) -> None:
+        """`target(port, counter, *extra)` runs in the child process."""
         ctx = multiprocessing.get_context("spawn")
         # Single writer (the receiver), so no lock is needed around the counter.
         self._port = ctx.RawValue("i", 0)
         self._count = ctx.RawValue("q", 0)
         self._process = ctx.Process(
-            target=_receiver_main, args=(self._port, self._count), daemon=True
+            target=target, args=(self._port, self._count, *extra), daemon=True
         )
 
     @property
@@ -179,6 +190,20 @@ class Receiver:
         if self._process.is_alive():
             self._process.terminate()
         self._process.join(5)
+
+
+def failed(exc: BaseException) -> int:
+    """Say why a run produced no figures; returns the exit status."""
+    print(f"\n*** BENCHMARK FAILED: {exc} ***\n", file=sys.stderr)
+    return 1
+
+
+def show(figures: Any, as_json: bool, text: str) -> None:
+    """Print a run's figures (a dataclass) as one JSON line, or as `text`."""
+    # processes_per_s is keyed by process count: JSON spells the keys as strings.
+    print(
+        orjson.dumps(asdict(figures), option=orjson.OPT_NON_STR_KEYS).decode() if as_json else text
+    )
 
 
 # -- phases -----------------------------------------------------------------------------------
@@ -245,53 +270,57 @@ async def bare_aiohttp(url: str, count: int, concurrency: int) -> float:
     return elapsed
 
 
+def webhook_row(url: str, name: str = "bench") -> dict[str, Any]:
+    """A templated, signed webhook to `url`, as a row of the webhooks table."""
+    now = time.time()
+    return {
+        "id": new_id("wh"),
+        "name": name,
+        "url": url,
+        "method": "POST",
+        "content_type": "application/json",
+        "headers": "X-Event: {{ model }}.{{ event }}",
+        "body_template": BODY_TEMPLATE,
+        "preset": None,
+        "secret": SECRET,
+        "ssl_verification": True,
+        "ca_file_path": None,
+        "timeout": 10.0,
+        "auth": None,
+        "cookies": None,
+        "retry": RetryPolicy().to_json(),
+        "enabled": True,
+        "version": 1,
+        "disabled_reason": None,
+        "disabled_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def rule_row(webhook_id: str, name: str = "bench") -> dict[str, Any]:
+    """A rule sending device updates to `webhook_id`, as a row of the rules table."""
+    now = time.time()
+    return {
+        "id": new_id("rule"),
+        "name": name,
+        "enabled": True,
+        "object_types": ["dcim.device"],
+        "event_types": ["updated"],
+        # A condition every event passes, so rule evaluation is part of what is measured.
+        "conditions": {"and": [{"attr": "status.value", "value": "active"}]},
+        "webhook_id": webhook_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def create_webhook(store: Store, url: str) -> str:
     """One templated, signed webhook to the receiver and a rule sending it device updates;
     returns the webhook's id."""
-    now = time.time()
-    webhook_id = new_id("wh")
-    await store.insert(
-        webhooks,
-        {
-            "id": webhook_id,
-            "name": "bench",
-            "url": url,
-            "method": "POST",
-            "content_type": "application/json",
-            "headers": "X-Event: {{ model }}.{{ event }}",
-            "body_template": BODY_TEMPLATE,
-            "preset": None,
-            "secret": SECRET,
-            "ssl_verification": True,
-            "ca_file_path": None,
-            "timeout": 10.0,
-            "auth": None,
-            "cookies": None,
-            "retry": RetryPolicy().to_json(),
-            "enabled": True,
-            "version": 1,
-            "disabled_reason": None,
-            "disabled_at": None,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    await store.insert(
-        rules,
-        {
-            "id": new_id("rule"),
-            "name": "bench",
-            "enabled": True,
-            "object_types": ["dcim.device"],
-            "event_types": ["updated"],
-            # A condition every event passes, so rule evaluation is part of what is measured.
-            "conditions": {"and": [{"attr": "status.value", "value": "active"}]},
-            "webhook_id": webhook_id,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    return webhook_id
+    webhook = await store.insert(webhooks, webhook_row(url))
+    await store.insert(rules, rule_row(webhook["id"]))
+    return str(webhook["id"])
 
 
 async def ingest_all(store: Store, count: int) -> float:
@@ -411,12 +440,15 @@ class Workers:
 
 
 async def set_enabled(store: Store, webhook_id: str, enabled: bool) -> None:
-    """Enable or disable the webhook; enabling wakes listening workers (PostgreSQL)."""
+    """Enable or disable the webhook as the API does: enabling makes the deliveries that waited
+    while it was disabled due now, and wakes listening workers (PostgreSQL)."""
     async with store.write() as conn:
         await conn.execute(
             update(webhooks).where(webhooks.c.id == webhook_id).values(enabled=enabled)
         )
-        if enabled:
+    if enabled:
+        await store.resume(webhook_id)
+        async with store.write() as conn:
             await store.announce(conn, notify.DELIVERIES)
 
 
@@ -509,6 +541,10 @@ class Figures:
     ingest_per_s: float
     hookhub_per_s: float
     ratio: float
+    # CPU time of this process per request (both its threads): steadier than rates on a busy
+    # machine, and what an optimisation of the hot path moves.
+    bare_cpu_us: float
+    hookhub_cpu_us: float
     # With --workers N ≥ 2: deliveries/s of 1 and of N `hookhub worker` processes, and N/1.
     processes_per_s: dict[int, float] | None = None
     scale_ratio: float | None = None
@@ -516,7 +552,9 @@ class Figures:
 
 async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
     count, concurrency = args.count, args.concurrency
+    cpu = time.process_time()
     bare_s = await bounded("bare aiohttp", bare_aiohttp(receiver.url, count, concurrency))
+    bare_cpu = time.process_time() - cpu
     if receiver.count != count:
         raise BenchError(f"bare aiohttp: the receiver saw {receiver.count} of {count} requests")
     async with fresh_database(args.database) as url:
@@ -527,7 +565,9 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
             webhook_id = await create_webhook(store, receiver.url)
             ingest_s = await bounded("ingest", ingest_all(store, count))
             before = receiver.count
+            cpu = time.process_time()
             dispatch_s = await bounded("dispatch", dispatch_all(store, url, concurrency))
+            hookhub_cpu = time.process_time() - cpu
             arrived = receiver.count - before
             if arrived != count:
                 raise BenchError(f"hookhub: the receiver saw {arrived} of {count} deliveries")
@@ -552,6 +592,8 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
             ingest_per_s=round(count / ingest_s, 1),
             hookhub_per_s=round(hookhub, 1),
             ratio=round(hookhub / bare, 3),
+            bare_cpu_us=round(bare_cpu / count * 1e6, 1),
+            hookhub_cpu_us=round(hookhub_cpu / count * 1e6, 1),
             processes_per_s=processes,
             scale_ratio=None
             if processes is None
@@ -594,6 +636,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def describe(figures: Figures) -> str:
+    """The figures as text."""
+    label = f"hookhub ({figures.database}, in-process dispatcher)"
+    text = (
+        f"bare aiohttp: {figures.bare_per_s:.0f}/s   {label}: {figures.hookhub_per_s:.0f}/s   "
+        f"ratio {figures.ratio:.2f}   CPU/request {figures.bare_cpu_us:.0f} µs bare, "
+        f"{figures.hookhub_cpu_us:.0f} µs hookhub   (ingest {figures.ingest_per_s:.0f} events/s, "
+        f"{figures.count} requests, concurrency {figures.concurrency}, cpus {os.cpu_count()})"
+    )
+    if figures.processes_per_s is not None:
+        rates = "   ".join(
+            f"{n} worker process{'es' if n > 1 else ''}: {rate:.0f}/s"
+            for n, rate in figures.processes_per_s.items()
+        )
+        text += f"\n{rates}   ratio {figures.scale_ratio:.2f} (goal ≥ 1.6 on PostgreSQL)"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     receiver = Receiver()
@@ -601,25 +661,10 @@ def main(argv: list[str] | None = None) -> int:
         receiver.start()
         figures = asyncio.run(run(args, receiver))
     except BenchError as exc:
-        print(f"\n*** BENCHMARK FAILED: {exc} ***\n", file=sys.stderr)
-        return 1
+        return failed(exc)
     finally:
         receiver.stop()
-    if args.json:
-        print(orjson.dumps(asdict(figures)).decode())
-    else:
-        label = f"hookhub ({figures.database}, in-process dispatcher)"
-        print(
-            f"bare aiohttp: {figures.bare_per_s:.0f}/s   {label}: {figures.hookhub_per_s:.0f}/s   "
-            f"ratio {figures.ratio:.2f}   (ingest {figures.ingest_per_s:.0f} events/s, "
-            f"{figures.count} requests, concurrency {figures.concurrency}, cpus {os.cpu_count()})"
-        )
-        if figures.processes_per_s is not None:
-            rates = "   ".join(
-                f"{n} worker process{'es' if n > 1 else ''}: {rate:.0f}/s"
-                for n, rate in figures.processes_per_s.items()
-            )
-            print(f"{rates}   ratio {figures.scale_ratio:.2f} (goal ≥ 1.6 on PostgreSQL)")
+    show(figures, args.json, describe(figures))
     return 0
 
 

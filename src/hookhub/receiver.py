@@ -11,12 +11,12 @@ import json
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TextIO, cast
 
 from hookhub.core.signing import verify_netbox, verify_standard
 
-__all__ = ["MAX_BODY_BYTES", "ReceiverServer", "make_server", "serve"]
+__all__ = ["MAX_BODY_BYTES", "ReceiverServer", "make_server", "serve", "signature_verdicts"]
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 """Bodies larger than this are refused with 413 rather than buffered in memory."""
@@ -236,20 +236,29 @@ class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
         raise _BadBody("too many trailer lines")
 
     def _verdicts(self, secret: str, body: bytes) -> list[str]:
-        verdicts: list[str] = []
-        netbox = self.headers.get("X-Hook-Signature")
-        standard = self.headers.get("webhook-signature")
-        if netbox is not None:
-            ok = _safe_verify(lambda: verify_netbox(secret, body, netbox))
-            verdicts.append(f"Signature X-Hook-Signature: {_verdict(ok)}")
-        if standard is not None:
-            msg_id = self.headers.get("webhook-id", "")
-            timestamp = self.headers.get("webhook-timestamp", "")
-            ok = _safe_verify(lambda: verify_standard(secret, msg_id, timestamp, body, standard))
-            verdicts.append(f"Signature webhook-signature: {_verdict(ok)}")
-        if not verdicts:
-            verdicts.append("Signature: missing (no X-Hook-Signature or webhook-signature header)")
-        return verdicts
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name.lower(), value)  # the first of repeated headers, as before
+        return signature_verdicts(secret, headers, body)
+
+
+def signature_verdicts(secret: str, headers: Mapping[str, str], body: bytes) -> list[str]:
+    """One line per signature header, valid or INVALID under `secret` (lower-case `headers`);
+    shared with the web UI's capture inbox."""
+    verdicts: list[str] = []
+    netbox = headers.get("x-hook-signature")
+    standard = headers.get("webhook-signature")
+    if netbox is not None:
+        ok = _safe_verify(lambda: verify_netbox(secret, body, netbox))
+        verdicts.append(f"Signature X-Hook-Signature: {_verdict(ok)}")
+    if standard is not None:
+        msg_id = headers.get("webhook-id", "")
+        timestamp = headers.get("webhook-timestamp", "")
+        ok = _safe_verify(lambda: verify_standard(secret, msg_id, timestamp, body, standard))
+        verdicts.append(f"Signature webhook-signature: {_verdict(ok)}")
+    if not verdicts:
+        verdicts.append("Signature: missing (no X-Hook-Signature or webhook-signature header)")
+    return verdicts
 
 
 def _safe_verify(check: Callable[[], bool]) -> bool:

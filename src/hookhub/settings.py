@@ -46,6 +46,13 @@ def _env_int(env: _Source, name: str, default: int) -> int:
     return int(value)
 
 
+def _env_dir(env: _Source, name: str) -> str:
+    raw = env.get(name, "")
+    if raw and not os.path.isdir(raw):
+        raise ConfigError(f"{env.label(name)} must be an existing directory, got {raw!r}")
+    return raw
+
+
 def _env_networks(env: _Source, name: str) -> tuple[str, ...]:
     networks = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
     for network in networks:
@@ -141,6 +148,8 @@ class Settings:
     # internal, ...) refused unless allowed; empty = every address may be called.
     outbound_deny: str = ""
     outbound_allow: str = ""
+    # Directory the webhooks' certificate and CA files must be in; empty = anywhere.
+    cert_dir: str = ""
     # Log lines as text, or as one JSON object each (for log collectors): "text" or "json".
     log_format: str = "text"
     # Lowest level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.
@@ -150,6 +159,9 @@ class Settings:
     metrics_port: int | None = None
     # Address the worker's /metrics listens on; loopback unless a scraper elsewhere needs it.
     metrics_host: str = "127.0.0.1"
+    # Signs web UI session cookies; empty = a key generated once and kept in the database,
+    # so restarts and every node share it.
+    secret_key: str = ""
 
     def network_policy(self) -> NetworkPolicy:
         """The outbound network policy (SSRF protection) these settings describe."""
@@ -197,10 +209,12 @@ class Settings:
             retention_days=_env_float(env, "HOOKHUB_RETENTION_DAYS", cls.retention_days),
             outbound_deny=outbound["deny"],
             outbound_allow=outbound["allow"],
+            cert_dir=_env_dir(env, "HOOKHUB_CERT_DIR"),
             log_format=_env_choice(env, "HOOKHUB_LOG_FORMAT", LOG_FORMATS, cls.log_format),
             log_level=_env_level(env, "HOOKHUB_LOG_LEVEL", cls.log_level),
             metrics_port=_env_port(env, "HOOKHUB_METRICS_PORT"),
             metrics_host=env.get("HOOKHUB_METRICS_HOST") or cls.metrics_host,
+            secret_key=env.get("HOOKHUB_SECRET_KEY", ""),
         )
 
     def with_database(self, url: str | None) -> Settings:

@@ -198,3 +198,15 @@ async def test_json_the_database_cannot_store_is_refused_or_read_as_floats(
         headers={"Content-Type": "application/json"},
     )
     assert huge.status_code == 202
+
+
+async def test_errors_in_tagged_fields_name_the_field_as_sent(hookhub: Hookhub) -> None:
+    """The `type` of `auth` picks its model; the error names the field the user wrote."""
+    body = {"name": "x", "url": "http://127.0.0.1:9/", "auth": {"type": "oauth2", "client_id": "c"}}
+    response = await hookhub.admin.post("/webhooks", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["field"], error["message"]) == (
+        "auth.token_url",
+        "auth.token_url: Field required",
+    )

@@ -19,3 +19,16 @@ async def test_migrations_match_the_declared_schema(store: Store) -> None:
 
     async with store.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_postgresql_analyzes_deliveries_after_one_percent_changes(store: Store) -> None:
+    """A large new backlog is analyzed soon, so the claim keeps its index (migration 0005)."""
+    if store.dialect != "postgresql":
+        return
+    async with store.read() as conn:
+        options = (
+            await conn.exec_driver_sql(
+                "SELECT reloptions FROM pg_class WHERE relname = 'deliveries'"
+            )
+        ).scalar_one()
+    assert "autovacuum_analyze_scale_factor=0.01" in options

@@ -163,9 +163,9 @@ async def test_oauth2_fields_are_validated_and_the_secret_kept_when_masked(
 ) -> None:
     auth = {**CLIENT, "token_url": "https://idp.example/oauth/token"}
     for change, field_name in [
-        ({"token_url": "ftp://idp.example/token"}, "auth.oauth2.token_url"),
-        ({"client_secret": ""}, "auth.oauth2.client_secret"),
-        ({"grant": "password"}, "auth.oauth2.grant"),
+        ({"token_url": "ftp://idp.example/token"}, "auth.token_url"),
+        ({"client_secret": ""}, "auth.client_secret"),
+        ({"grant": "password"}, "auth.grant"),
     ]:
         body = {"name": "bad", "url": "http://127.0.0.1:9/", "auth": {**auth, **change}}
         refused = await hookhub.admin.post("/webhooks", json=body)

@@ -221,6 +221,12 @@ async def test_form_bodies_raw_bytes_and_bad_bodies(hookhub: Hookhub) -> None:
         exact = await client.post(url, content=raw, headers={"Content-Type": "application/json"})
         broken = await client.post(url, content=b'{"amount": 1,}', headers=_json_type())
         text = await client.post(url, content=b"hello", headers={"Content-Type": "text/plain"})
+        # No Content-Type at all (SQLE sends none): JSON if it parses as JSON.
+        untyped = await client.post(url, content=b'{"amount": 3}')
+        untyped_text = await client.post(url, content=b"hello")
+    run = await wait_run(hookhub, untyped.headers["hookhub-run-id"])
+    assert run["vars"]["amount"] == 3
+    assert untyped_text.status_code == 415
     run = await wait_run(hookhub, form.headers["hookhub-run-id"])
     assert run["vars"]["amount"] == "7"
     assert run["request"]["body"] == {"amount": "7", "a": {"b": "c"}}

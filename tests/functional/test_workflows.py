@@ -269,3 +269,17 @@ async def test_list_get_and_delete_workflows(hookhub: Hookhub) -> None:
         json={"name": "two", "start": "a", "nodes": [{"id": "a", "type": "response"}]},
     )
     assert duplicate.status_code == 409
+
+
+async def test_an_emit_node_refuses_what_the_events_api_refuses(hookhub: Hookhub) -> None:
+    """An event type rendering to nothing fails the run instead of storing a nameless event."""
+    emit = {"id": "emit", "type": "emit", "object_type": "form", "event": "{{ body.action }}"}
+    workflow = await create_workflow(hookhub, nodes=[emit])
+    async with trigger_client(hookhub) as client:
+        answer = await client.post(f"/hooks/{workflow['key']}", json={"action": ""})
+    run = await wait_run(hookhub, answer.headers["hookhub-run-id"])
+    assert run["status"] == "failed"
+    assert (
+        "the rendered event is invalid: event: String should have at least 1 character"
+        in (run["error"])
+    )

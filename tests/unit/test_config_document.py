@@ -143,7 +143,7 @@ def _current(doc: Document) -> Current:
     """What the database would hold after applying `doc` (rows as the API stores them)."""
     hooks = {}
     for name, values in doc.webhooks.items():
-        hooks[name] = new_row(WebhookIn.model_validate(values))
+        hooks[name] = new_row(WebhookIn.model_validate(values), cert_dir="")
     ids = {name: row["id"] for name, row in hooks.items()}
     now = time.time()
     rules = {

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hookhub import __version__
+from hookhub import __version__, ui
 from hookhub.api import errors, health, v1
 from hookhub.api.limits import BodyLimit
 from hookhub.db.store import Store
@@ -69,5 +69,6 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_request_body)
     app.include_router(v1.router)
     app.include_router(health.router)
+    ui.install(app)
     app.mount_triggers(settings.max_request_body)
     return app

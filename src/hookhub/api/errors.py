@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pydantic
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -24,6 +25,23 @@ def error_response(
     return JSON(body, status_code=status, headers=headers)
 
 
+def _untagged(loc: tuple[Any, ...], body: Any) -> list[Any]:
+    """`loc` without the tags pydantic adds for tagged unions: `auth.oauth2.token_url` is
+    `auth.token_url` to the user, who wrote `"auth": {"type": "oauth2", ...}`."""
+    parts: list[Any] = []
+    for part in loc[1:] if loc[:1] == ("body",) else loc:
+        if isinstance(body, dict) and part not in body and body.get("type") == part:
+            continue
+        parts.append(part)
+        if isinstance(body, dict):
+            body = body.get(part)
+        elif isinstance(body, list) and isinstance(part, int) and 0 <= part < len(body):
+            body = body[part]
+        else:
+            body = None
+    return parts
+
+
 def _field(loc: tuple[Any, ...]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     # Union members show up as the model's name in the location; users never see those.
@@ -39,7 +57,12 @@ async def _validation(_: Request, exc: Exception) -> JSON:
         ctx = first.get("ctx") or {}
         detail = ctx.get("error", "invalid JSON")
         return error_response(400, "invalid_json", f"request body is not valid JSON: {detail}")
-    field = _field(tuple(first.get("loc", ())))
+    if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
+        return error_response(400, "invalid_json", "request body is empty: send a JSON document")
+    loc = tuple(first.get("loc", ()))
+    if isinstance(exc, RequestValidationError):
+        loc = tuple(_untagged(loc, exc.body))
+    field = _field(loc)
     message = str(first.get("msg", "invalid value"))
     return error_response(422, "invalid", f"{field}: {message}" if field else message, field)
 
@@ -58,6 +81,25 @@ async def _http(_: Request, exc: Exception) -> JSON:
     return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 
+# Database errors that say something about the request or the code, not about availability.
+_NOT_AVAILABILITY = (
+    sqlalchemy.exc.IntegrityError,
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.ProgrammingError,
+    sqlalchemy.exc.NotSupportedError,
+)
+
+
+async def _database(request: Request, exc: Exception) -> JSON:
+    if isinstance(exc, _NOT_AVAILABILITY):
+        return await _unexpected(request, exc)
+    # Locked past the busy timeout, restarting, unreachable: the client may try again later.
+    # (A refused connection arrives as a bare ConnectionError: the API calls nothing else.)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    message = "the database is busy or unreachable; try again shortly"
+    return error_response(503, "unavailable", message, headers={"Retry-After": "1"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSON:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "internal error; the server log has the details")
@@ -70,4 +112,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(pydantic.ValidationError, _validation)
     app.add_exception_handler(HookhubError, _hookhub)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database)
+    app.add_exception_handler(ConnectionError, _database)
     app.add_exception_handler(Exception, _unexpected)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from hookhub.cli.common import Database, migrated, with_store
+from hookhub.cli.common import Database, migrated, settings_from, with_store
 from hookhub.config import apply as applying
 from hookhub.config.document import load
 from hookhub.config.export import dump
@@ -33,8 +33,12 @@ def apply(
     database: Database = None,
 ) -> None:
     """Create, update (and with --prune delete) webhooks, rules and workflows to match a file."""
-    document = load(file)  # validated before the database is opened
-    settings = migrated(database)
+    from hookhub.migrations import upgrade
+
+    settings = settings_from(database)
+    # Validated before the database is opened: a bad file changes nothing.
+    document = load(file, cert_dir=settings.cert_dir)
+    upgrade(settings.database_url)
 
     async def run(store: Store) -> Plan:
         todo = await applying.plan_for(store, document, prune)

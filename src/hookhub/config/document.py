@@ -84,17 +84,22 @@ class Document:
         return Problem(self.file, line, f"{kind}[{name}].{where}", message)
 
 
-def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Document:
-    """Read and validate the file at `path` (`-` = standard input)."""
+def load(
+    path: str | Path, environ: Mapping[str, str] | None = None, cert_dir: str = ""
+) -> Document:
+    """Read and validate the file at `path` (`-` = standard input); certificate files must be
+    inside `cert_dir` when it is set."""
     name = str(path)
     try:
         text = sys.stdin.read() if name == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise DocumentError([Problem(name, 1, "file", exc.strerror or str(exc))]) from None
-    return parse(text, "<stdin>" if name == "-" else name, environ)
+    return parse(text, "<stdin>" if name == "-" else name, environ, cert_dir)
 
 
-def parse(text: str, file: str, environ: Mapping[str, str] | None = None) -> Document:
+def parse(
+    text: str, file: str, environ: Mapping[str, str] | None = None, cert_dir: str = ""
+) -> Document:
     """Validate a config document; DocumentError lists every problem found."""
     env = os.environ if environ is None else environ
     doc = Document(file)
@@ -135,7 +140,7 @@ def parse(text: str, file: str, environ: Mapping[str, str] | None = None) -> Doc
             raw = _substitute(raw, path, env, missing)
             found = [_at(doc, where, label, message) for where, message in missing]
             if not found:
-                found = _validate(doc, kind, raw, path, label)
+                found = _validate(doc, kind, raw, path, label, cert_dir)
             problems.extend(found)
             if found:
                 continue
@@ -154,12 +159,12 @@ def _kinds() -> str:
 
 
 def _validate(
-    doc: Document, kind: str, raw: dict[str, Any], path: Path_, label: str
+    doc: Document, kind: str, raw: dict[str, Any], path: Path_, label: str, cert_dir: str
 ) -> list[Problem]:
     """Validate one object; store its normalized form in `doc` or return its problems."""
     try:
         if kind == "webhooks":
-            row = new_row(WebhookIn.model_validate(raw))
+            row = new_row(WebhookIn.model_validate(raw), cert_dir)
             doc.webhooks[raw["name"]] = {name: row[name] for name in WEBHOOK_FIELDS}
         elif kind == "rules":
             doc.rules[raw["name"]] = _rule(raw)

@@ -8,7 +8,7 @@ connection is lost (database restart, `pg_terminate_backend`, network) it reconn
 capped backoff; after each (re)connect it wakes everything once, because notifications sent
 while it was away are gone. Meanwhile the workers' poll keeps them going, only slower.
 
-SQLite has no cross-process notifications: there, wake-ups stay in-process.
+SQLite has no NOTIFY: there, `hookhub.db.wake` sends the dispatchers datagrams instead.
 """
 
 from __future__ import annotations

@@ -104,6 +104,11 @@ def release_run() -> Update:
     )
 
 
+def _parameters(outcomes: Sequence[Row]) -> list[Row]:
+    """The `b_*` parameters of `finish_run` in each outcome."""
+    return [{k: v for k, v in outcome.items() if k.startswith("b_")} for outcome in outcomes]
+
+
 def remember_key(dialect: str) -> Insert:
     """Store a dedupe key (:workflow_id, :key) for :run_id until :expires_at, unless it is
     already stored and unexpired at :now; RETURNING yields a row only when it was stored."""
@@ -187,9 +192,19 @@ class RunStore:
             return lease_id, [dict(row._mapping) for row in result]
 
     async def finish(self, outcomes: Sequence[Row]) -> None:
-        """Write a batch of run outcomes (`b_*` parameters of `finish_run`) in one transaction."""
+        """Write a batch of run outcomes (`b_*` parameters of `finish_run`) in one transaction,
+        with the callback deliveries of those that carry `callback` and `payload`: queued only
+        if the outcome is recorded (its lease still held), and in the same commit, so a crash
+        can't record a run and lose its callback."""
+        plain = [outcome for outcome in outcomes if not outcome.get("callback")]
         async with self.store.write() as conn:
-            await conn.execute(finish_run(), list(outcomes))
+            if plain:
+                await conn.execute(finish_run(), _parameters(plain))
+            for outcome in outcomes:
+                if outcome.get("callback"):
+                    recorded = await conn.execute(finish_run(), _parameters([outcome]))
+                    if recorded.rowcount:
+                        await self.store.add_callback(conn, outcome["callback"], outcome["payload"])
 
     async def release(self, held: Sequence[tuple[str, str]], now: float) -> int:
         """Queue leased runs (`(run id, lease id)` pairs) again at `now`, for another runner;

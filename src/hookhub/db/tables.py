@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -257,4 +258,47 @@ run_dedupe = Table(
     Column("run_id", String(40), nullable=False),
     Column("expires_at", Float, nullable=False),
     Index(None, "expires_at"),
+)
+
+# -- web UI (docs/ui.md) ------------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("username", String(200), nullable=False, unique=True),
+    # scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>: a per-user salt, never the password itself.
+    Column("password_hash", String(300), nullable=False),
+    # The user's capture inbox (/capture/<inbox_key>) and the secret that checks its signatures.
+    Column("inbox_key", String(64), nullable=False, unique=True),
+    Column("inbox_secret", Text),
+    Column("created_at", Float, nullable=False),
+)
+
+captures = Table(
+    "captures",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("inbox_key", String(64), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("headers", JSON, nullable=False),
+    # Up to the capture size limit; `truncated` says whether more was sent.
+    Column("body", LargeBinary, nullable=False),
+    Column("truncated", Boolean, nullable=False),
+    # The receiver's signature lines ("Signature webhook-signature: valid", ...).
+    Column("verdict", JSON, nullable=False),
+    Index(None, "inbox_key", "received_at"),
+)
+
+ui_keys = Table(
+    "ui_keys",
+    metadata,
+    # Generated secrets every node must share, e.g. the session signing key when
+    # HOOKHUB_SECRET_KEY is unset.
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

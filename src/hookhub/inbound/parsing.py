@@ -7,6 +7,7 @@ run stores is `record()`, from which `context()` rebuilds exactly what templates
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -50,11 +51,16 @@ def is_json(content_type: str) -> bool:
 
 def parse_body(content_type: str, raw: bytes, structured: bool = False) -> Any:
     """The body as JSON: parsed JSON, a form as JSON, other text as a string, empty as None.
+    Without a Content-Type, a body that parses as JSON is JSON (some senders, such as SQLE,
+    don't say).
 
     With `structured` (body paths are configured) only JSON and forms are accepted (415).
     """
     if not raw:
         return None
+    if not content_type:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(raw)
     if is_json(content_type):
         try:
             return orjson.loads(raw)

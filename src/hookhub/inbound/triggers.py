@@ -69,6 +69,7 @@ class Triggers:
         self.store = store
         self.runner = runner
         self.trusted = networks(settings.trusted_proxies)
+        self.run_lease = settings.run_lease
         self._cache: dict[str, Loaded] = {}
         self._loading: dict[str, asyncio.Task[Loaded]] = {}
         self._generation = 0  # bumped by forget(): reads begun before it are not cached
@@ -273,7 +274,9 @@ class Triggers:
             status="running",
             attempts=1,
             lease_id=lease_id,
-            next_attempt_at=None,
+            # If this process dies mid-run, a runner finds the run when the lease ends and
+            # records it as interrupted (it is not run again: nobody waits for its answer).
+            next_attempt_at=row["created_at"] + self.run_lease,
             started_at=row["created_at"],
         )
         duplicate_of = await self._store(row, dedupe_key, trigger.dedupe_window)

@@ -21,6 +21,7 @@ import yarl
 
 from hookhub import __version__
 from hookhub.errors import ValidationError
+from hookhub.outbound import certs
 from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
 from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, connector_options
 from hookhub.settings import Settings
@@ -154,15 +155,22 @@ class Sender:
     @classmethod
     def for_settings(cls, settings: Settings) -> Sender:
         """A sender with the process's concurrency, body limit and outbound network policy."""
-        return cls(settings.concurrency, settings.response_body_limit, settings.network_policy())
+        return cls(
+            settings.concurrency,
+            settings.response_body_limit,
+            settings.network_policy(),
+            settings.cert_dir,
+        )
 
     def __init__(
         self,
         concurrency: int = 100,
         response_body_limit: int = 64 * 1024,
         policy: NetworkPolicy | None = None,
+        cert_dir: str = "",
     ) -> None:
         self.concurrency = concurrency
+        self.cert_dir = cert_dir
         self.response_body_limit = response_body_limit
         self.policy = policy if policy is not None and policy.active else None
         self._session: aiohttp.ClientSession | None = None
@@ -187,6 +195,11 @@ class Sender:
         if not cert and not request.ca_file_path:
             return verify
         files = (request.ca_file_path, cert, request.client_key_path)
+        for path in files:
+            # Also here, not only when saving: HOOKHUB_CERT_DIR may be newer than the webhook.
+            problem = certs.outside(path, self.cert_dir) if path else None
+            if problem:
+                raise ValueError(problem)
         # Keyed by modification times too: a renewed certificate is used without a restart.
         cache_key = (verify, *files, *map(_mtime, files))
         context = self._ssl_contexts.get(cache_key)

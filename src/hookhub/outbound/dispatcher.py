@@ -19,6 +19,7 @@ from typing import Any
 
 from hookhub.core.retry import RetryPolicy, retry_after
 from hookhub.core.templates import RenderError
+from hookhub.db import wake
 from hookhub.db.store import Health, Row, Store
 from hookhub.errors import HookhubError
 from hookhub.ids import new_id
@@ -87,6 +88,8 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and deliver until `stop` is set, then finish in-flight sends and record them."""
         recorder = asyncio.create_task(self._record_loop())
+        # SQLite: other processes' commits (hookhub.emit) wake us through a datagram.
+        waker = wake.Receiver.open(self.settings.database_url, self.wake)
         try:
             while not stop.is_set():
                 self.last_tick = time.monotonic()
@@ -96,6 +99,8 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
         finally:
+            if waker is not None:
+                waker.close()
             await self._finish(recorder)
 
     async def drain(self) -> None:

@@ -59,8 +59,7 @@ async def ingest(
     # The same id twice within one batch is one event, like the same id in two batches.
     # The first occurrence wins and order is kept: ordered delivery follows the batch's order.
     unique = list({row["id"]: row for row in reversed(rows)}.values())[::-1]
-    rules = await store.routable_rules()
-    special = await store.special_webhooks()
+    rules, special = await store.routing()
     ordered = {key: w for key, w in special.items() if w["ordering_key"]}
     paused = {key for key, w in special.items() if not w["enabled"]}
     planned = {row["id"]: plan(rules, ordered, row) for row in unique}

@@ -16,7 +16,7 @@ from jinja2 import Template
 
 from hookhub.core import signing
 from hookhub.core.retry import RetryPolicy
-from hookhub.core.templates import RenderError, compile_template, render
+from hookhub.core.templates import RenderError, Text, compile_template, compile_text, render
 from hookhub.errors import ValidationError
 from hookhub.outbound.client import OutboundRequest
 from hookhub.outbound.presets import PRESETS
@@ -39,7 +39,7 @@ def check_templates(values: Mapping[str, Any]) -> None:
         compile_template(values["ordering_key"], "ordering_key")
 
 
-def compile_headers(text: str) -> list[tuple[str, Template]]:
+def compile_headers(text: str) -> list[tuple[str, Text]]:
     """`Name: Value` lines, each value a template of its own.
 
     Names are fixed when the webhook is saved and each value renders on its own, so event data
@@ -57,7 +57,7 @@ def compile_headers(text: str) -> list[tuple[str, Template]]:
                 f"line {number}: expected 'Name: Value', got {line[:80]!r}", field="headers"
             )
         try:
-            compiled.append((name, compile_template(value.strip(), "headers")))
+            compiled.append((name, compile_text(value.strip(), "headers")))
         except ValidationError as exc:
             raise ValidationError(f"line {number}: {exc.message}", field="headers") from None
     return compiled
@@ -101,9 +101,15 @@ def ordering_key(webhook: Mapping[str, Any], event: Mapping[str, Any]) -> str:
     return key if len(key) <= MAX_KEY else hashlib.sha256(key.encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensitive(name: str) -> bool:
+    # Every attempt logs the same few header names: the regex runs once per name.
+    return SENSITIVE_HEADER.search(name) is not None
+
+
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """A copy of `headers` with credential values replaced by a mask."""
-    return {k: MASK if SENSITIVE_HEADER.search(k) else v for k, v in headers.items()}
+    return {k: MASK if _sensitive(k) else v for k, v in headers.items()}
 
 
 def credential_headers(
@@ -169,10 +175,10 @@ class CompiledWebhook:
         self.retry = RetryPolicy.from_json(row["retry"])
         self.compile_error: str | None = None
         try:
-            self.url = compile_template(row["url"], "url")
+            self.url = compile_text(row["url"], "url")
             self.headers = compile_headers(row["headers"] or "")
             body = row["body_template"]
-            self.body = compile_template(body, "body_template") if body else None
+            self.body = compile_text(body, "body_template") if body else None
         except ValidationError as exc:
             # Saved before validation tightened, perhaps: fail its deliveries, not the dispatcher.
             self.compile_error = f"{exc.field}: {exc.message}"

@@ -13,6 +13,7 @@ import orjson
 from jinja2 import Template
 
 from hookhub.core.conditions import evaluate
+from hookhub.core.events import validated
 from hookhub.core.templates import compile_template, render
 from hookhub.db.store import Store
 from hookhub.errors import ValidationError
@@ -199,7 +200,7 @@ class EmitNode(Node):
                 data = orjson.loads(text)
             except orjson.JSONDecodeError as exc:
                 raise NodeFailed(f"data: the rendered text is not JSON: {exc}") from None
-        event = {
+        fields = {
             # One id per (run, node): a run executed again after a crash emits nothing twice.
             "id": f"{context['run']['id']}.{self.id}",
             "object_type": render(self.object_type, context, "object_type").strip(),
@@ -207,6 +208,10 @@ class EmitNode(Node):
             "data": data,
             "request_id": context["run"]["id"],
         }
+        try:
+            event = validated(fields)  # what POST /events would refuse, this node refuses too
+        except ValidationError as exc:
+            raise NodeFailed(f"the rendered event is invalid: {exc.message}") from None
         accepted = await ingest(services.store, [event], services.on_work)
         output = {"event_id": accepted.ids[0], "deliveries": accepted.deliveries}
         return Step(input=event, output=output, next=self.next)

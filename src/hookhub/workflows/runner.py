@@ -30,6 +30,10 @@ MAX_ATTEMPTS = 3  # claims of one run before it is failed instead of tried again
 DB_RETRY_DELAY = 1.0  # seconds before retrying a failed database write
 SHUTDOWN_GRACE = 10.0  # seconds in-flight runs get to finish on shutdown; the rest re-lease
 PURGE_INTERVAL = 600.0  # seconds between purges of expired dedupe keys
+INTERRUPTED = (
+    "interrupted: the process answering this synchronous run stopped before it finished"
+    " (or it outlasted HOOKHUB_RUN_LEASE)"
+)
 
 
 class Runner:
@@ -137,6 +141,8 @@ class Runner:
         identity = {"id": run["id"], "workflow_id": run["workflow_id"]}
         if row is None:
             result = RunResult(status="failed", error="the workflow no longer exists")
+        elif run["mode"] == "sync":  # only a dead process leaves one for a runner
+            result = RunResult(status="failed", error=INTERRUPTED)
         elif run["attempts"] > MAX_ATTEMPTS:
             result = RunResult(
                 status="failed",
@@ -153,8 +159,8 @@ class Runner:
         await self.finish(run, lease_id, result)
 
     async def finish(self, run: Mapping[str, Any], lease_id: str, result: RunResult) -> None:
-        """Record a run's outcome (while `lease_id` still owns it), then queue its callback."""
-        outcome = {
+        """Record a run's outcome (while `lease_id` still owns it) with its callback, if any."""
+        outcome: Row = {
             "b_id": run["id"],
             "b_lease": lease_id,
             "b_status": result.status,
@@ -164,6 +170,15 @@ class Runner:
             "b_error": result.error,
             "b_now": time.time(),
         }
+        if run.get("callback"):
+            outcome["callback"] = run["callback"]
+            outcome["payload"] = {
+                "id": run["id"],
+                "status": result.status,
+                "result": result.result,
+                "workflow_id": run["workflow_id"],
+                "error": result.error,
+            }
         while True:
             try:
                 await self._writer.submit(outcome)
@@ -175,24 +190,8 @@ class Runner:
         if self.metrics is not None:
             began = run.get("started_at") or run.get("created_at") or outcome["b_now"]
             self.metrics.run_finished(result.status, outcome["b_now"] - began)
-        if run.get("callback"):
-            await self._call_back(run, result)
-
-    async def _call_back(self, run: Mapping[str, Any], result: RunResult) -> None:
-        payload = {
-            "id": run["id"],
-            "status": result.status,
-            "result": result.result,
-            "workflow_id": run["workflow_id"],
-            "error": result.error,
-        }
-        try:
-            await self.store.enqueue_callback(run["callback"], payload)
-        except Exception:
-            log.exception("queueing the callback of run %s failed", run["id"])
-            return
-        if self.on_work is not None:
-            self.on_work()
+        if run.get("callback") and self.on_work is not None:
+            self.on_work()  # its callback delivery is queued: send it now
 
     async def _write(self, outcomes: Sequence[Row]) -> Sequence[None]:
         await self.store.runs.finish(outcomes)

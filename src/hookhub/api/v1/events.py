@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import StoreDep, Writer
+from hookhub.core.events import EventIn
 from hookhub.errors import TooLarge
 from hookhub.outbound.intake import ingest
 
 router = APIRouter(tags=["events"], route_class=JSONRoute)
 
 MAX_BATCH = 1000  # events per request
-
-
-class Snapshots(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    prechange: dict[str, Any] | None = None
-    postchange: dict[str, Any] | None = None
-
-
-class EventIn(BaseModel):
-    """Something that happened to an object, in NetBox's shape."""
-
-    model_config = ConfigDict(extra="forbid")
-    object_type: str = Field(min_length=1, max_length=200, examples=["dcim.device"])
-    event: str = Field(min_length=1, max_length=200, examples=["updated", "job.completed"])
-    data: Any = None
-    snapshots: Snapshots | None = None
-    username: str | None = Field(None, max_length=200)
-    request_id: str | None = Field(None, max_length=200)
-    timestamp: str | None = Field(None, max_length=64, description="ISO 8601; default now")
-    id: str | None = Field(
-        None, min_length=1, max_length=200, description="idempotency key: seen ids are skipped"
-    )
 
 
 @router.post("/events", status_code=202, summary="Emit one event or a list of events")

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
 from hookhub.api.v1 import deliveries
-from hookhub.api.v1.common import StoreDep, Writer, wake_workers
-from hookhub.api.v1.events import EventIn
+from hookhub.api.v1.common import StoreDep, Writer, store_of, wake_workers
+from hookhub.core.events import EventIn
 from hookhub.db.tables import webhooks
 from hookhub.outbound import operations
 
@@ -68,12 +68,18 @@ async def retry_failed(
     request: Request,
     body: RetryFailedIn | None = Body(None),
 ) -> JSON:
+    retried = await retry_failed_of(request, webhook_id, body.since if body else None)
+    return JSON({"retried": retried}, status_code=202)
+
+
+async def retry_failed_of(request: Request, webhook_id: str, since: datetime | None) -> int:
+    """Queue every failed delivery of a webhook again (the API and the UI); how many."""
+    store = store_of(request)
     webhook = await store.get(webhooks, webhook_id)
-    since = body.since if body else None
     after = None if since is None else _epoch(since)
     retried = await store.retry_failed(webhook_id, after, due=webhook["enabled"])
     wake_workers(request)
-    return JSON({"retried": retried}, status_code=202)
+    return retried
 
 
 @router.post(

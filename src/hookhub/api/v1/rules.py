@@ -59,6 +59,11 @@ async def _columns(rule: RuleIn, store: Store) -> dict[str, Any]:
 
 @router.post("/rules", status_code=201, summary="Create an event rule")
 async def create_rule(rule: RuleIn, store: StoreDep, _: Writer) -> JSON:
+    return JSON(public(await create(store, rule)), status_code=201)
+
+
+async def create(store: Store, rule: RuleIn) -> Row:
+    """Store a new rule after checking its conditions and webhook (the API and the UI)."""
     now = time.time()
     row = {
         **await _columns(rule, store),
@@ -66,7 +71,7 @@ async def create_rule(rule: RuleIn, store: StoreDep, _: Writer) -> JSON:
         "created_at": now,
         "updated_at": now,
     }
-    return JSON(public(await store.insert(rules, row)), status_code=201)
+    return await store.insert(rules, row)
 
 
 @router.get("/rules", summary="List event rules")
@@ -90,10 +95,15 @@ async def get_rule(rule_id: str, store: StoreDep, _: Reader) -> JSON:
 async def patch_rule(
     rule_id: str, store: StoreDep, _: Writer, patch: dict[str, Any] = Body(...)
 ) -> JSON:
+    return JSON(public(await change(store, rule_id, patch)))
+
+
+async def change(store: Store, rule_id: str, patch: dict[str, Any]) -> Row:
+    """Apply `patch` to a rule, checked as a new one would be (the API and the UI)."""
     row = await store.get(rules, rule_id)
     merged = RuleIn.model_validate({**{n: row[n] for n in RuleIn.model_fields}, **patch})
     values = await _columns(merged, store)
-    return JSON(public(await store.update(rules, rule_id, {**values, "updated_at": time.time()})))
+    return await store.update(rules, rule_id, {**values, "updated_at": time.time()})
 
 
 @router.delete("/rules/{rule_id}", status_code=204, summary="Delete an event rule")

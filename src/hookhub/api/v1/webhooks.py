@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
@@ -20,6 +20,7 @@ from hookhub.api.v1.common import (
     Writer,
     iso,
     page,
+    store_of,
     wake_workers,
 )
 from hookhub.core import signing
@@ -28,6 +29,7 @@ from hookhub.db.store import Row
 from hookhub.db.tables import webhooks
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
+from hookhub.outbound import certs
 from hookhub.outbound.client import check_client_certificate
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
 
@@ -74,11 +76,19 @@ class OAuth2Auth(BaseModel):
         return value
 
 
+def _checked_secret(value: str) -> str:
+    signing.check_secret(value)  # a whsk_ secret must be an ed25519 key
+    return value
+
+
+Secret = Annotated[str, AfterValidator(_checked_secret)]
+
+
 class SecretRotation(BaseModel):
     """A new signing secret; the old one keeps signing for `grace` seconds."""
 
     model_config = ConfigDict(extra="forbid")
-    secret: str | None = Field(
+    secret: Secret | None = Field(
         None, min_length=1, max_length=1000, description="null = generate a whsec_ secret"
     )
     grace: float | None = Field(
@@ -110,7 +120,7 @@ class WebhookIn(BaseModel):
     headers: str | dict[str, str] = Field("", description="`Name: Value` lines, Jinja2")
     body_template: str | None = Field(None, description="Jinja2; null = the preset's body")
     preset: Literal["netbox", "sqle", "job", "standard"] | None = None
-    secret: str | None = Field(None, max_length=1000)
+    secret: Secret | None = Field(None, max_length=1000)
     ssl_verification: bool = True
     ca_file_path: str | None = None
     client_cert_path: str | None = Field(None, description="PEM; may hold the key too")
@@ -175,6 +185,8 @@ def public(row: Row) -> dict[str, Any]:
         "body_template": row["body_template"],
         "preset": row["preset"],
         "secret": MASK if row["secret"] else None,
+        # Receivers verify v1a (whsk_) signatures with this; null for symmetric secrets.
+        "public_key": signing.public_key(row["secret"]) if row["secret"] else None,
         "ssl_verification": row["ssl_verification"],
         "ca_file_path": row["ca_file_path"],
         "client_cert_path": row["client_cert_path"],
@@ -235,9 +247,12 @@ def _split(line: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _columns(webhook: WebhookIn) -> dict[str, Any]:
+def _columns(webhook: WebhookIn, cert_dir: str) -> dict[str, Any]:
     values = webhook.model_dump()
     check_templates(values)
+    certs.check_paths(values, cert_dir)
+    if values["ca_file_path"]:
+        certs.check_ca_file(values["ca_file_path"])
     if values["body_template"] is not None and values["preset"] is not None:
         raise ValidationError("set either body_template or preset, not both", field="preset")
     if values["client_key_path"] and not values["client_cert_path"]:
@@ -261,16 +276,21 @@ def _previous_secrets(row: Row, secret: str | None, grace: float) -> list[dict[s
     return signing.rotate(replaced, secret, row["previous_secrets"], grace, time.time())
 
 
+def _cert_dir(request: Request) -> str:
+    cert_dir: str = request.app.state.settings.cert_dir
+    return cert_dir
+
+
 def _rotation_grace(request: Request) -> float:
     grace: float = request.app.state.settings.secret_rotation_grace
     return grace
 
 
-def new_row(webhook: WebhookIn) -> Row:
-    """The full stored row of a new, validated webhook."""
+def new_row(webhook: WebhookIn, cert_dir: str = "") -> Row:
+    """The full stored row of a new, validated webhook (its files inside `cert_dir`, if set)."""
     now = time.time()
     return {
-        **_columns(webhook),
+        **_columns(webhook, cert_dir),
         "id": new_id("wh"),
         "version": 1,
         "created_at": now,
@@ -285,8 +305,13 @@ def new_row(webhook: WebhookIn) -> Row:
 
 
 @router.post("/webhooks", status_code=201, summary="Create a webhook")
-async def create_webhook(webhook: WebhookIn, store: StoreDep, _: Writer) -> JSON:
-    return JSON(public(await store.insert(webhooks, new_row(webhook))), status_code=201)
+async def create_webhook(webhook: WebhookIn, store: StoreDep, _: Writer, request: Request) -> JSON:
+    return JSON(public(await create(request, webhook)), status_code=201)
+
+
+async def create(request: Request, webhook: WebhookIn) -> Row:
+    """Store a new webhook after checking it (the API and the UI)."""
+    return await store_of(request).insert(webhooks, new_row(webhook, _cert_dir(request)))
 
 
 @router.get("/webhooks", summary="List webhooks")
@@ -310,10 +335,16 @@ async def patch_webhook(
     request: Request,
     patch: dict[str, Any] = Body(...),
 ) -> JSON:
+    return JSON(public(await change(request, webhook_id, patch)))
+
+
+async def change(request: Request, webhook_id: str, patch: dict[str, Any]) -> Row:
+    """Apply `patch` to a webhook, masked values keeping their secrets (the API and the UI)."""
+    store = store_of(request)
     row = await store.get(webhooks, webhook_id)
     current = {name: row[name] for name in WebhookIn.model_fields}
     merged = WebhookIn.model_validate({**current, **_unmask(dict(patch), row)})
-    values = _columns(merged)
+    values = _columns(merged, _cert_dir(request))
     values["previous_secrets"] = _previous_secrets(row, values["secret"], _rotation_grace(request))
     if values["enabled"] and not row["enabled"]:
         # Re-enabled: the waiting deliveries resume and the failure streak starts over.
@@ -326,7 +357,7 @@ async def patch_webhook(
     elif values["enabled"] and not row["enabled"]:
         await store.resume(webhook_id)
         wake_workers(request)
-    return JSON(public(updated))
+    return updated
 
 
 @router.post(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page, store_of
 from hookhub.db.store import Row
 from hookhub.db.tables import workflows
 from hookhub.errors import ValidationError
@@ -67,6 +67,11 @@ def _forget(request: Request, key: str) -> None:
 async def create_workflow(
     workflow: WorkflowIn, request: Request, store: StoreDep, _: Writer
 ) -> JSON:
+    return JSON(public(await create(request, workflow), request), status_code=201)
+
+
+async def create(request: Request, workflow: WorkflowIn) -> Row:
+    """Store a new workflow with a fresh trigger key (the API and the UI)."""
     now = time.time()
     row = {
         **checked(workflow.model_dump(by_alias=True)),
@@ -76,9 +81,9 @@ async def create_workflow(
         "created_at": now,
         "updated_at": now,
     }
-    await store.insert(workflows, row)
+    await store_of(request).insert(workflows, row)
     _forget(request, row["key"])
-    return JSON(public(row, request), status_code=201)
+    return row
 
 
 @router.get("/workflows", summary="List workflows")
@@ -102,19 +107,31 @@ async def patch_workflow(
     _: Writer,
     patch: dict[str, Any] = Body(...),
 ) -> JSON:
+    return JSON(public(await change(request, workflow_id, patch), request))
+
+
+async def change(request: Request, workflow_id: str, patch: dict[str, Any]) -> Row:
+    """Apply `patch` to a workflow, masked values keeping their secrets (the API and the UI)."""
+    store = store_of(request)
     row = await store.get(workflows, workflow_id)
     current = {name: row[name] for name in FIELDS}
     merged = unmasked({**current, **patch}, current)
     values = {**checked(merged), "updated_at": time.time()}
     updated = await store.update(workflows, workflow_id, values)
     _forget(request, row["key"])
-    return JSON(public(updated, request))
+    return updated
 
 
 @router.delete(
     "/workflows/{workflow_id}", status_code=204, summary="Delete a workflow and its runs"
 )
 async def delete_workflow(workflow_id: str, request: Request, store: StoreDep, _: Writer) -> None:
+    await remove(request, workflow_id)
+
+
+async def remove(request: Request, workflow_id: str) -> None:
+    """Delete a workflow and its runs; its trigger URL stops answering (the API and the UI)."""
+    store = store_of(request)
     row = await store.get(workflows, workflow_id)
     await store.delete(workflows, workflow_id)
     _forget(request, row["key"])

@@ -1,0 +1,310 @@
+"""Every performance figure of issue 8 next to its baseline from the same run (`make bench`).
+
+    .venv/bin/python benchmarks/run_all.py [--count 5000] [--repeat 2]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test | --no-postgres]
+        [--claim-backlog 1000000] [--rss-backlog 100000] [--output benchmarks/results.md]
+
+Each figure runs as its own benchmark script in a fresh process (`--json`), so one figure's
+leftovers (connections, memory, warmed caches) never flatter another. Ratio figures run
+`--repeat` times; the median ratio is judged against the bar and every run is listed, because
+on a shared machine a single run can be off by a factor of two. The table is printed and
+written to `--output` with the machine's core count and load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+FIGURE_TIMEOUT = 1800.0  # seconds one benchmark script may run (a 1M backlog on a slow disk)
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+class FigureFailed(Exception):
+    """A benchmark script failed; the message holds its last lines of output."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    figure: str
+    value: str
+    baseline: str
+    ratio: str
+    bar: str
+    met: bool | None  # None: report only
+
+    def markdown(self) -> str:
+        met = {True: "yes", False: "**no**", None: "—"}[self.met]
+        cells = (self.figure, self.value, self.baseline, self.ratio, self.bar, met)
+        return "| " + " | ".join(cells) + " |"
+
+
+def script(name: str, *args: str) -> dict[str, Any]:
+    """Run benchmarks/`name`.py with `args` and `--json`; its figures."""
+    command = [sys.executable, str(HERE / f"{name}.py"), *args, "--json"]
+    print("$", " ".join(command[1:]), flush=True)
+    started = time.monotonic()
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=FIGURE_TIMEOUT, check=False, cwd=HERE
+    )
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-5:])
+        raise FigureFailed(f"{name}.py exited with {done.returncode}:\n{tail}")
+    figures: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  ({time.monotonic() - started:.0f} s) {done.stdout.strip().splitlines()[-1]}")
+    return figures
+
+
+def repeated(times: int, run: Callable[[], dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """`run()` `times` times, sorted by `key` (so the middle one is the median run)."""
+    return sorted((run() for _ in range(times)), key=lambda figures: float(figures[key]))
+
+
+def median_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The median run of runs sorted by their figure (the lower middle for an even count)."""
+    return runs[(len(runs) - 1) // 2]
+
+
+def ratios(runs: Sequence[dict[str, Any]], key: str) -> str:
+    return ", ".join(f"{run[key]:.2f}" for run in runs)
+
+
+def ratio_rows(
+    args: argparse.Namespace,
+    name: str,
+    figure: str,
+    describe: Callable[[dict[str, Any]], tuple[str, str]],
+    bar: float,
+) -> list[Row]:
+    """A throughput figure of script `name` against its bare baseline, run `--repeat` times;
+    `describe` gives the median run's (value, baseline) cells."""
+    runs = repeated(args.repeat, lambda: script(name, "--count", str(args.count)), "ratio")
+    mid = median_run(runs)
+    value, baseline = describe(mid)
+    ratio = f"{mid['ratio']:.2f} (runs: {ratios(runs, 'ratio')})"
+    return [Row(figure, value, baseline, ratio, f"≥ {bar}x", mid["ratio"] >= bar)]
+
+
+def outbound_rows(args: argparse.Namespace) -> list[Row]:
+    """Figure 1: one process, durable, templated + signed, vs a bare aiohttp loop."""
+
+    def describe(run: dict[str, Any]) -> tuple[str, str]:
+        return (
+            f"{run['hookhub_per_s']:.0f}/s ({run['hookhub_cpu_us']:.0f} µs CPU each)",
+            f"bare aiohttp loop {run['bare_per_s']:.0f}/s ({run['bare_cpu_us']:.0f} µs CPU)",
+        )
+
+    figure = "outbound deliveries/s, 1 process, SQLite (durable, templated + signed)"
+    return ratio_rows(args, "outbound", figure, describe, 0.9)
+
+
+def inbound_rows(args: argparse.Namespace) -> list[Row]:
+    """Figure 4: durable async trigger vs a bare Starlette route."""
+
+    def describe(run: dict[str, Any]) -> tuple[str, str]:
+        return f"{run['hookhub_per_s']:.0f}/s", f"bare Starlette route {run['bare_per_s']:.0f}/s"
+
+    figure = "inbound async trigger requests/s, durable, SQLite"
+    return ratio_rows(args, "inbound", figure, describe, 0.6)
+
+
+def scale_out_rows(args: argparse.Namespace) -> list[Row]:
+    """Figure 2: two `hookhub worker` processes on PostgreSQL vs one."""
+
+    def run() -> dict[str, Any]:
+        return script(
+            "outbound", "--count", str(args.count), "--workers", "2", "--database", args.postgres
+        )
+
+    runs = repeated(args.repeat, run, "scale_ratio")
+    mid = median_run(runs)
+    rates = mid["processes_per_s"]
+    return [
+        Row(
+            "outbound deliveries/s, 2 worker processes, PostgreSQL",
+            f"{rates['2']:.0f}/s",
+            f"1 worker process {rates['1']:.0f}/s",
+            f"{mid['scale_ratio']:.2f} (runs: {ratios(runs, 'scale_ratio')})",
+            "≥ 1.6x",
+            mid["scale_ratio"] >= 1.6,
+        )
+    ]
+
+
+def latency_rows(args: argparse.Namespace, database: str | None) -> list[Row]:
+    """Figure 3: accepted → first byte at a steady 1,000 events/s."""
+    extra = [] if database is None else ["--database", database]
+    found = script("latency", "--rate", str(args.rate), "--seconds", str(args.seconds), *extra)
+    offered = (
+        f"{found['offered_per_s']:.0f} events/s offered in {found['tick_ms']:g} ms ticks, "
+        f"{found['database']}"
+    )
+    return [
+        Row(
+            f"event accepted → first byte at {args.rate:,} events/s ({offered})",
+            f"p50 {found['p50_ms']:.1f} ms, p99 {found['p99_ms']:.1f} ms "
+            f"(max {found['max_ms']:.0f} ms)",
+            "—",
+            "—",
+            "p50 < 10 ms, p99 < 50 ms",
+            found["p50_ms"] < 10 and found["p99_ms"] < 50,
+        )
+    ]
+
+
+def fanout_rows(databases: Sequence[str | None]) -> list[Row]:
+    """Figure 5: one event to 1,000 webhooks, until every delivery is enqueued."""
+    rows = []
+    for database in databases:
+        found = script("fanout", *([] if database is None else ["--database", database]))
+        rows.append(
+            Row(
+                f"fan-out: 1 event → {found['webhooks']:,} webhooks enqueued, {found['database']}",
+                f"{found['median_ms']:.0f} ms (median of {len(found['runs_ms'])})",
+                "—",
+                "—",
+                "< 1 s",
+                found["median_ms"] < 1000,
+            )
+        )
+    return rows
+
+
+def backlog_rows(args: argparse.Namespace, databases: Sequence[str | None]) -> list[Row]:
+    """Figures 6 and 7: claim latency with a huge backlog vs a small one; a worker's RSS."""
+    rows = []
+    for database in databases:
+        found = script(
+            "backlog",
+            "--backlog",
+            str(args.claim_backlog),
+            "--rss-backlog",
+            str(args.rss_backlog),
+            *([] if database is None else ["--database", database]),
+        )
+        small, large = found["claim_ms_small"], found["claim_ms_backlog"]
+        rows.append(
+            Row(
+                f"claim 200 with {args.claim_backlog:,} pending, {found['engine']}",
+                f"{large:.1f} ms",
+                f"with 1,000 pending {small:.1f} ms",
+                f"{large / small:.2f}",
+                "≤ 1.5x",
+                large / small <= 1.5,
+            )
+        )
+        analyzed = found["claim_ms_backlog_analyzed"]
+        if analyzed is not None:
+            rows.append(
+                Row(
+                    f"same, after ANALYZE (as autovacuum leaves it), {found['engine']}",
+                    f"{analyzed:.1f} ms",
+                    f"with 1,000 pending {small:.1f} ms",
+                    f"{analyzed / small:.2f}",
+                    "≤ 1.5x",
+                    analyzed / small <= 1.5,
+                )
+            )
+        rows.append(
+            Row(
+                f"RSS of a `hookhub worker` with {found['rss_backlog']:,} pending, "
+                f"{found['engine']}",
+                f"{found['rss_mib_peak']:.0f} MiB peak while delivering "
+                f"{found['delivered_while_sampling']:,}",
+                f"{found['rss_mib_start']:.0f} MiB when ready",
+                "—",
+                "report",
+                None,
+            )
+        )
+    return rows
+
+
+def markdown(rows: Sequence[Row], args: argparse.Namespace, started: float) -> str:
+    """The results file: the table, and what it was measured on."""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    lines = [
+        "# hookhub performance figures (latest `make bench`)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} on "
+        f"{os.cpu_count()} cores ({platform.machine()}, Python {platform.python_version()}, "
+        f"load average {load} at the end: other work shares this machine), in "
+        f"{(time.time() - started) / 60:.1f} min. Command: "
+        f"`python benchmarks/run_all.py {' '.join(sys.argv[1:])}`.",
+        "",
+        f"Ratio figures are the median of {args.repeat} runs (all listed); each baseline was "
+        "measured in the same run as its figure. See benchmarks/NOTES.md for what the numbers "
+        "mean and what was changed.",
+        "",
+        "| figure | value | baseline (same run) | ratio | bar | met |",
+        "|---|---|---|---|---|---|",
+        *(row.markdown() for row in rows),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=5000, help="requests per throughput run")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each ratio figure")
+    parser.add_argument("--rate", type=int, default=1000, help="events/s for the latency figure")
+    parser.add_argument("--seconds", type=int, default=5, help="seconds of the latency figure")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="server for PG figures")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL figures")
+    parser.add_argument("--claim-backlog", type=int, default=1_000_000, help="pending (claim)")
+    parser.add_argument("--rss-backlog", type=int, default=100_000, help="pending (worker RSS)")
+    parser.add_argument("--output", type=Path, default=HERE / "results.md", help="markdown file")
+    args = parser.parse_args(argv)
+    for name in ("count", "repeat", "rate", "seconds", "rss_backlog"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.claim_backlog < 2000:
+        parser.error("--claim-backlog must be at least 2000")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.time()
+    databases: list[str | None] = [None] if args.no_postgres else [None, args.postgres]
+    sections: list[Callable[[], list[Row]]] = [
+        lambda: outbound_rows(args),
+        lambda: latency_rows(args, None),
+        lambda: inbound_rows(args),
+        lambda: fanout_rows(databases),
+        lambda: backlog_rows(args, databases),
+    ]
+    if not args.no_postgres:
+        sections.insert(1, lambda: scale_out_rows(args))
+    rows: list[Row] = []
+    failed = 0
+    for section in sections:
+        try:
+            rows += section()
+        except (FigureFailed, subprocess.TimeoutExpired) as exc:
+            failed += 1
+            print(f"*** {exc}", file=sys.stderr)
+            rows.append(Row(f"FAILED: {str(exc).splitlines()[0]}", "—", "—", "—", "—", False))
+    text = markdown(rows, args, started)
+    args.output.write_text(text)
+    print("\n" + text)
+    print(f"written to {args.output}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Integrations with web frameworks and ORMs; each module imports its framework lazily."""

@@ -1,0 +1,106 @@
+"""What the API client returns: the v1 API's JSON objects, typed (see docs/sdk.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypedDict, TypeVar
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """`POST /events`: each event's id, and how many deliveries they created."""
+
+    ids: list[str]
+    deliveries: int
+
+
+@dataclass(frozen=True)
+class Page(Generic[Item]):
+    """One page of a list; pass `next` as `cursor` for the following one (None: the last)."""
+
+    items: list[Item]
+    next: str | None
+
+
+class EventFields(TypedDict, total=False):
+    """An event's optional fields, beside `object_type`, `event` and `data`."""
+
+    snapshots: Mapping[str, Any] | None  # {"prechange": {...}, "postchange": {...}}
+    username: str | None
+    request_id: str | None
+    timestamp: str | None  # ISO 8601; default now
+    id: str | None  # idempotency key: an id seen before is accepted, not processed again
+
+
+class Webhook(TypedDict, total=False):
+    """A webhook as the API shows it: secrets masked, `public_key` for v1a secrets."""
+
+    id: str
+    name: str
+    url: str
+    method: str
+    secret: str | None
+    public_key: str | None
+    enabled: bool
+    retry: dict[str, Any]
+
+
+class Rule(TypedDict, total=False):
+    """An event rule: which events (types, conditions) go to which webhook."""
+
+    id: str
+    name: str
+    object_types: list[str]
+    event_types: list[str]
+    conditions: dict[str, Any] | None
+    webhook_id: str
+    enabled: bool
+
+
+class Workflow(TypedDict, total=False):
+    """A workflow and its trigger URL (`url`, `/hooks/<key>`)."""
+
+    id: str
+    name: str
+    key: str
+    url: str
+    enabled: bool
+    trigger: dict[str, Any]
+    start: str
+    nodes: list[dict[str, Any]]
+
+
+class Delivery(TypedDict, total=False):
+    """One (event, webhook) pair being delivered, and where it stands."""
+
+    id: str
+    event_id: str
+    webhook_id: str
+    status: str
+    attempts: int
+    next_attempt_at: str | None
+    last_status_code: int | None
+    last_error: str | None
+
+
+class Attempt(TypedDict, total=False):
+    """One try of a delivery: the request sent, the response, how long it took, any error."""
+
+    id: str
+    number: int
+    request: dict[str, Any]
+    response: dict[str, Any] | None
+    error: str | None
+    succeeded: bool
+
+
+class TestResult(TypedDict):
+    """`POST /webhooks/{id}/test`: the outcome of a request sent now."""
+
+    ok: bool
+    status_code: int | None
+    response_body: str | None
+    error: str | None

@@ -1,0 +1,50 @@
+"""Turning the API's validation failures into messages shown beside the form fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pydantic
+import yaml
+
+from hookhub.errors import HookhubError
+
+GENERAL = "_"  # the key of a message that belongs to no single field
+
+
+def field_errors(exc: pydantic.ValidationError | HookhubError) -> dict[str, str]:
+    """{field: message} for each problem; `GENERAL` for those without a field."""
+    if isinstance(exc, HookhubError):
+        return {exc.field or GENERAL: exc.message}
+    found: dict[str, str] = {}
+    for error in exc.errors():
+        # Union members appear in the location as model names; users never see those.
+        parts = [str(p) for p in error["loc"] if not str(p)[:1].isupper() and "[" not in str(p)]
+        found.setdefault(parts[0] if parts else GENERAL, _message(parts, str(error["msg"])))
+    return found
+
+
+def _message(parts: list[str], message: str) -> str:
+    inner = ".".join(parts[1:])
+    return f"{inner}: {message}" if inner else message
+
+
+def parse_json(raw: str, field: str, errors: dict[str, str]) -> Any:
+    """JSON text as a value (None when empty); a message in `errors[field]` when it is invalid."""
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        errors[field] = f"not valid JSON: {exc}"
+        return None
+
+
+def parse_document(raw: str, field: str, errors: dict[str, str]) -> Any:
+    """YAML or JSON text (JSON is YAML) as a value; a message in `errors[field]` if invalid."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        errors[field] = f"not valid YAML or JSON: {exc}"
+        return None

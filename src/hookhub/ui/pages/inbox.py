@@ -1,0 +1,106 @@
+"""The capture inbox: a per-user URL that records any request, shown live with its signature
+verdict (the browser counterpart of `hookhub receiver`)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import Request
+from starlette.responses import PlainTextResponse, Response
+
+from hookhub.db.tables import users
+from hookhub.ids import new_id
+from hookhub.receiver import signature_verdicts
+from hookhub.ui import data
+from hookhub.ui.web import Form, User, optional, page_router, pretty, redirect, render, store_of
+
+router = page_router()
+
+CAPTURE_LIMIT = 256 * 1024  # bytes of a captured body kept; the rest is counted as truncated
+RATE = 20  # captures per second and inbox, per process; more get 429
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_recent: dict[str, tuple[int, int]] = {}  # inbox key -> (second, captures in it)
+
+
+def _allowed(key: str, now: float) -> bool:
+    second = int(now)
+    start, count = _recent.get(key, (second, 0))
+    count = count + 1 if start == second else 1
+    if len(_recent) > 10_000:
+        _recent.clear()  # bounded memory: forgetting the counts only loosens the limit a moment
+    _recent[key] = (second, count)
+    return count <= RATE
+
+
+async def _body(request: Request) -> tuple[bytes, bool]:
+    kept = bytearray()
+    truncated = False
+    async for chunk in request.stream():
+        room = CAPTURE_LIMIT - len(kept)
+        kept += chunk[:room]
+        truncated = truncated or len(chunk) > room
+    return bytes(kept), truncated
+
+
+@router.api_route("/capture/{key}", methods=METHODS)
+@router.api_route("/capture/{key}/{rest:path}", methods=METHODS)
+async def capture(request: Request, key: str) -> Response:
+    """Record the request in the inbox of `key` and answer 200."""
+    store, now = store_of(request), time.time()
+    owner = await data.inbox_owner(store, key)
+    if owner is None:
+        return PlainTextResponse("no such capture inbox\n", status_code=404)
+    if not _allowed(key, now):
+        return PlainTextResponse("too many requests to this inbox\n", status_code=429)
+    body, truncated = await _body(request)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    secret = owner["inbox_secret"]
+    verdict = (
+        signature_verdicts(secret, headers, body)
+        if secret
+        else ["Signature: not checked (set a secret on the inbox page)"]
+    )
+    await data.record_capture(
+        store,
+        {
+            "id": new_id("cap"),
+            "inbox_key": key,
+            "received_at": now,
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+            "headers": headers,
+            "body": body,
+            "truncated": truncated,
+            "verdict": verdict,
+        },
+    )
+    return PlainTextResponse("ok\n")
+
+
+async def _captures(request: Request, user: dict[str, object]) -> list[dict[str, object]]:
+    rows = await data.captures_of(store_of(request), str(user["inbox_key"]))
+    return [{**row, "text": pretty(row["body"].decode("utf-8", errors="replace"))} for row in rows]
+
+
+@router.get("/inbox")
+async def inbox_page(request: Request, user: User) -> Response:
+    base = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
+    return render(
+        request,
+        "inbox/page.html",
+        url=f"{base}/capture/{user['inbox_key']}",
+        captures=await _captures(request, user),
+    )
+
+
+@router.get("/inbox/captures")
+async def inbox_captures(request: Request, user: User) -> Response:
+    """The list alone, fetched every few seconds by the page to show new captures live."""
+    return render(request, "inbox/captures.html", captures=await _captures(request, user))
+
+
+@router.post("/inbox/secret")
+async def set_secret(request: Request, user: User, form: Form) -> Response:
+    await store_of(request).update(users, user["id"], {"inbox_secret": optional(form, "secret")})
+    return redirect("/inbox", "Secret saved: new captures are checked with it.")

@@ -1,0 +1,108 @@
+"""Event rules: list, create and edit with a JSON conditions editor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pydantic
+from fastapi import Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from hookhub.api.v1 import rules as api
+from hookhub.db.tables import rules, webhooks
+from hookhub.errors import HookhubError
+from hookhub.ui.forms import field_errors, parse_json
+from hookhub.ui.web import Form, User, page_router, redirect, render, store_of, text
+
+router = page_router()
+
+
+def _words(form: FormData, name: str) -> list[str]:
+    return [part.strip() for part in text(form, name).replace(",", " ").split() if part.strip()]
+
+
+def _shown(values: dict[str, Any], raw_conditions: str | None = None) -> dict[str, Any]:
+    """A rule as its form shows it: lists as text, conditions as indented JSON."""
+    conditions = values.get("conditions")
+    if raw_conditions is None:
+        raw_conditions = (
+            orjson.dumps(conditions, option=orjson.OPT_INDENT_2).decode() if conditions else ""
+        )
+    return {
+        **values,
+        "object_types": " ".join(values.get("object_types") or []),
+        "event_types": " ".join(values.get("event_types") or []),
+        "conditions": raw_conditions,
+    }
+
+
+async def _form(request: Request, status: int = 200, **context: Any) -> Response:
+    hooks, _next = await store_of(request).page(webhooks, {}, None, 500)
+    return render(request, "rules/form.html", status, webhooks=hooks, **context)
+
+
+async def _submit(request: Request, form: FormData, rule_id: str | None) -> Response:
+    errors: dict[str, str] = {}
+    raw = str(form.get("conditions") or "")
+    values = {
+        "name": text(form, "name"),
+        "object_types": _words(form, "object_types"),
+        "event_types": _words(form, "event_types"),
+        "conditions": parse_json(raw, "conditions", errors),
+        "webhook_id": text(form, "webhook_id"),
+        "enabled": form.get("enabled") == "on",
+    }
+    if not errors:
+        try:
+            if rule_id is None:
+                rule_id = (await api.create(store_of(request), api.RuleIn.model_validate(values)))[
+                    "id"
+                ]
+            else:
+                await api.change(store_of(request), rule_id, values)
+            return redirect("/rules", "Rule saved.")
+        except (pydantic.ValidationError, HookhubError) as exc:
+            errors = field_errors(exc)
+    # Condition messages name their path inside the document (conditions.and.0.op: ...):
+    # shown under the conditions editor.
+    for key in [k for k in errors if k not in api.RuleIn.model_fields and k != "_"]:
+        errors["conditions"] = errors.pop(key)
+    return await _form(request, 422, rule=_shown(values, raw), id=rule_id, errors=errors)
+
+
+@router.get("/rules")
+async def list_page(request: Request, _: User) -> Response:
+    store = store_of(request)
+    rows, _next = await store.page(rules, {}, None, 500)
+    hooks, _next = await store.page(webhooks, {}, None, 500)
+    names = {hook["id"]: hook["name"] for hook in hooks}
+    return render(request, "rules/list.html", rules=rows, names=names)
+
+
+@router.get("/rules/new")
+async def new_page(request: Request, _: User) -> Response:
+    return await _form(request, rule=_shown({"enabled": True}))
+
+
+@router.post("/rules/new")
+async def create(request: Request, form: Form) -> Response:
+    return await _submit(request, form, None)
+
+
+@router.get("/rules/{rule_id}")
+async def edit_page(request: Request, rule_id: str, _: User) -> Response:
+    row = await store_of(request).get(rules, rule_id)
+    return await _form(request, rule=_shown(api.public(row)), id=rule_id)
+
+
+@router.post("/rules/{rule_id}")
+async def save(request: Request, rule_id: str, form: Form) -> Response:
+    return await _submit(request, form, rule_id)
+
+
+@router.post("/rules/{rule_id}/delete")
+async def remove(request: Request, rule_id: str, _: Form) -> Response:
+    await store_of(request).delete(rules, rule_id)
+    return redirect("/rules", "Rule deleted.")

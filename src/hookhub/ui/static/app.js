@@ -1,0 +1,31 @@
+// hookhub UI: the few things plain HTML can't do. No framework, no build step.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (button) {
+    const text = document.getElementById(button.dataset.copy).textContent.trim();
+    navigator.clipboard.writeText(text).then(() => { button.textContent = "Copied"; });
+  }
+  const confirming = event.target.closest("button.confirm");
+  if (confirming && !window.confirm(confirming.textContent.trim() + "?")) event.preventDefault();
+});
+
+// Show only the credential fields of the chosen authentication type.
+function showAuth() {
+  const select = document.querySelector("[data-toggles=auth]");
+  if (!select) return;
+  document.querySelectorAll("[data-auth]").forEach((el) => {
+    el.classList.toggle("shown", el.dataset.auth === select.value);
+  });
+}
+document.addEventListener("change", (event) => { if (event.target.matches("[data-toggles=auth]")) showAuth(); });
+document.addEventListener("DOMContentLoaded", showAuth);
+
+// The capture inbox refreshes itself: new requests appear without reloading the page.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.querySelector("[data-refresh]");
+  if (!box) return;
+  setInterval(async () => {
+    const response = await fetch(box.dataset.refresh, { credentials: "same-origin" });
+    if (response.ok) box.innerHTML = await response.text();
+  }, 2000);
+});

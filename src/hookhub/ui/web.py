@@ -1,0 +1,199 @@
+"""What every UI page shares: templates, the login session, CSRF-checked forms, redirects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from hookhub.api.v1.common import iso
+from hookhub.db.store import Row, Store
+from hookhub.db.tables import users
+from hookhub.errors import HookhubError, NotFound
+from hookhub.ui import data
+from hookhub.ui.security import COOKIE, SESSION_MAX_AGE, Session, seal, unseal
+
+HERE = Path(__file__).parent
+
+
+def when(moment: float | str | None) -> str:
+    """A time as the pages show it: `2026-01-31 14:05:09` (UTC), or a dash."""
+    if moment is None:
+        return "\u2013"  # en dash
+    shown = iso(moment) if isinstance(moment, float | int) else moment
+    return (shown or "")[:19].replace("T", " ")
+
+
+def pretty(body: str | None) -> str:
+    """A body as indented JSON when it is JSON, else unchanged: easier to read in a page."""
+    if not body:
+        return ""
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return body
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["when"] = when
+templates.env.filters["pretty"] = pretty
+
+
+def store_of(request: Request) -> Store:
+    """The process's store."""
+    store: Store = request.app.state.store
+    return store
+
+
+async def _key(request: Request) -> bytes:
+    state = request.app.state
+    if getattr(state, "ui_key", None) is None:
+        configured: str = state.settings.secret_key
+        # A configured key of any length becomes a 32-byte HMAC key.
+        state.ui_key = (
+            hashlib.sha256(configured.encode()).digest()
+            if configured
+            else await data.session_key(store_of(request))
+        )
+    key: bytes = state.ui_key
+    return key
+
+
+async def session_of(request: Request) -> Session | None:
+    """The request's valid session cookie, if any."""
+    cookie = request.cookies.get(COOKIE)
+    return unseal(cookie, await _key(request), time.time()) if cookie else None
+
+
+async def start_session(request: Request, response: Response, session: Session) -> None:
+    """Set the session cookie: HttpOnly, SameSite=Lax, Secure when the site is https."""
+    response.set_cookie(
+        COOKIE,
+        seal(session, await _key(request)),
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        # Behind a TLS-terminating proxy the request is http, but HOOKHUB_PUBLIC_URL says https.
+        secure=request.url.scheme == "https"
+        or request.app.state.settings.public_url.startswith("https://"),
+    )
+
+
+async def current_user(request: Request) -> Row:
+    """The logged-in user; anyone else is sent to the login page."""
+    session = await session_of(request)
+    user = None
+    if session is not None and session.user_id is not None:
+        try:
+            user = await store_of(request).get(users, session.user_id)
+        except NotFound:
+            user = None  # deleted since logging in
+    if user is None or session is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # Handled by the app's HTTPException handler, which keeps the Location header.
+        raise HTTPException(
+            303, "log in first", headers={"Location": f"/login?next={quote(target)}"}
+        )
+    request.state.session = session
+    request.state.user = user
+    return user
+
+
+User = Annotated[Row, Depends(current_user)]
+
+
+async def checked_form(request: Request, _: User) -> FormData:
+    """The submitted form, refused with 403 unless it carries this session's CSRF token."""
+    form = await request.form()
+    session: Session = request.state.session
+    token = form.get("csrf")
+    if not session.accepts(token if isinstance(token, str) else None):
+        raise HTTPException(403, "CSRF token missing or invalid: reload the page and try again")
+    return form
+
+
+Form = Annotated[FormData, Depends(checked_form)]
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    """A page from `templates/`, with the user, CSRF token and notice every page shows."""
+    session: Session | None = getattr(request.state, "session", None)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": getattr(request.state, "user", None),
+            "csrf": session.csrf if session else "",
+            "notice": request.query_params.get("notice"),
+            **context,
+        },
+        status_code=status,
+    )
+
+
+def redirect(path: str, notice: str | None = None) -> RedirectResponse:
+    """See-other to `path` (a POST's answer), with a one-line notice for the next page."""
+    if notice:
+        path += ("&" if "?" in path else "?") + urlencode({"notice": notice})
+    return RedirectResponse(path, status_code=303)
+
+
+def text(form: FormData, name: str) -> str:
+    """A form field as text, stripped; "" when absent."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def optional(form: FormData, name: str) -> str | None:
+    """A form field as text, None when empty."""
+    return text(form, name) or None
+
+
+def parse_time(value: str, field: str, errors: dict[str, str]) -> float | None:
+    """A `datetime-local` or ISO 8601 value (UTC unless it says otherwise) as epoch seconds;
+    a message in `errors[field]` when it can't be read."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        errors[field] = f"not a date and time: {value!r} (expected e.g. 2026-01-31T14:05)"
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+class PageRoute(APIRoute):
+    """A page route whose refusals (unknown id, CSRF, login needed) answer as pages, not JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, with hookhub's errors turned into an error page or a redirect."""
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                if exc.status_code == 303 and exc.headers:
+                    return RedirectResponse(exc.headers["Location"], status_code=303)
+                return render(request, "error.html", exc.status_code, message=exc.detail)
+            except HookhubError as exc:
+                return render(request, "error.html", exc.status, message=exc.message)
+
+        return route
+
+
+def page_router() -> APIRouter:
+    """A router for one resource's pages."""
+    return APIRouter(route_class=PageRoute)

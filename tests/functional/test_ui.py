@@ -1,0 +1,290 @@
+"""The web UI over real HTTP: login, CSRF refusal, redirects, and the forms' messages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from hookhub.db.store import Store
+from hookhub.db.tables import webhooks
+from hookhub.ui.data import create_user
+from tests.conftest import Hookhub
+from tests.support.receiver import Receiver, Reply
+
+PASSWORD = "correct horse battery"
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+async def _webhook_form(client: httpx.AsyncClient, **fields: str) -> dict[str, str]:
+    """The new-webhook form as a browser would submit it, with `fields` filled in."""
+    page = await client.get("/webhooks/new")
+    return {
+        "csrf": _csrf(page.text),
+        "method": "POST",
+        "content_type": "application/json",
+        "timeout": "5",
+        "max_attempts": "4",
+        "strategy": "exponential",
+        "enabled": "on",
+        **fields,
+    }
+
+
+@pytest.fixture
+async def browser(hookhub: Hookhub, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    """A client logged in to the UI as a fresh user, cookies kept like a browser's."""
+    await create_user(store, "ada", PASSWORD)
+    async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as client:
+        page = await client.get("/login")
+        answer = await client.post(
+            "/login",
+            data={"csrf": _csrf(page.text), "username": "ada", "password": PASSWORD, "next": "/"},
+        )
+        assert answer.status_code == 303 and answer.headers["location"] == "/"
+        yield client
+
+
+async def test_pages_redirect_to_login_when_logged_out(hookhub: Hookhub) -> None:
+    async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as client:
+        answer = await client.get("/webhooks?x=1")
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/login?next=/webhooks%3Fx%3D1"
+        login = await client.get("/login")
+        assert login.status_code == 200 and "Log in" in login.text
+        cookie = login.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+        # Mounted at / without shadowing the API, health or OpenAPI routes.
+        assert (await client.get("/healthz")).status_code == 200
+        schema = (await client.get("/openapi.json")).json()
+        assert "/login" not in schema["paths"] and "/api/v1/webhooks" in schema["paths"]
+        assert (await client.get("/api/v1/webhooks")).status_code == 401
+        assert (await client.get("/static/style.css")).status_code == 200
+
+
+async def test_wrong_password_is_refused(hookhub: Hookhub, store: Store) -> None:
+    await create_user(store, "bob", PASSWORD)
+    async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as client:
+        page = await client.get("/login")
+        answer = await client.post(
+            "/login", data={"csrf": _csrf(page.text), "username": "bob", "password": "nope"}
+        )
+        assert answer.status_code == 401
+        assert "Unknown username or wrong password." in answer.text
+        assert (await client.get("/")).status_code == 303
+
+
+async def test_login_without_csrf_token_is_forbidden(hookhub: Hookhub, store: Store) -> None:
+    await create_user(store, "eve", PASSWORD)
+    async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as client:
+        await client.get("/login")
+        answer = await client.post("/login", data={"username": "eve", "password": PASSWORD})
+        assert answer.status_code == 403
+
+
+async def test_a_form_without_the_csrf_token_is_forbidden(
+    browser: httpx.AsyncClient, hookhub: Hookhub
+) -> None:
+    form = {"name": "w", "url": "http://127.0.0.1:1/", "method": "POST", "timeout": "5"}
+    refused = await browser.post("/webhooks/new", data=form)
+    assert refused.status_code == 403 and "CSRF token missing or invalid" in refused.text
+    assert refused.headers["content-type"].startswith("text/html")
+    forged = await browser.post("/webhooks/new", data={**form, "csrf": "guessed"})
+    assert forged.status_code == 403
+    listed = (await hookhub.admin.get("/webhooks")).json()["items"]
+    assert listed == []
+
+
+async def test_webhook_form_shows_template_errors_inline(browser: httpx.AsyncClient) -> None:
+    form = await _webhook_form(
+        browser, name="broken", url="http://127.0.0.1:9/", body_template="{{ data.name "
+    )
+    answer = await browser.post("/webhooks/new", data=form)
+    assert answer.status_code == 422
+    # The message sits beside the field, which keeps what the user typed.
+    assert re.search(
+        r'name="body_template"[^>]*>\{\{ data.name </textarea>'
+        r'<span class="field-error" role="alert">template syntax error',
+        answer.text,
+    )
+    slow = await browser.post("/webhooks/new", data={**form, "body_template": "", "timeout": "0"})
+    assert slow.status_code == 422 and "greater than or equal to 0.5" in slow.text
+
+
+async def test_create_preview_and_send_test(
+    browser: httpx.AsyncClient, receiver: Receiver, hookhub: Hookhub
+) -> None:
+    form = await _webhook_form(
+        browser, name="orders", url=receiver.url + "/in", secret="s3cret-value"
+    )
+    created = await browser.post("/webhooks/new", data=form)
+    assert created.status_code == 303
+    edit = await browser.get(created.headers["location"])
+    assert "s3cret-value" not in edit.text and "********" in edit.text
+    url = created.headers["location"].split("?")[0] + "/try"
+    sample = '{"object_type": "shop.order", "event": "created", "data": {"id": 7}}'
+    preview = await browser.post(url, data={"csrf": _csrf(edit.text), "sample": sample})
+    assert preview.status_code == 200 and "x-hook-signature" in preview.text.lower()
+    assert receiver.requests == []
+    sent = await browser.post(
+        url, data={"csrf": _csrf(edit.text), "sample": sample, "action": "test"}
+    )
+    assert sent.status_code == 200 and "sent: 200" in sent.text
+    assert len(receiver.requests) == 1
+    bad = await browser.post(url, data={"csrf": _csrf(edit.text), "sample": "{nope"})
+    assert bad.status_code == 422 and "not valid JSON" in bad.text
+
+
+async def test_rule_conditions_are_validated(browser: httpx.AsyncClient, hookhub: Hookhub) -> None:
+    hook = (await hookhub.admin.post("/webhooks", json={"name": "h", "url": "http://x/"})).json()
+    page = await browser.get("/rules/new")
+    form = {
+        "csrf": _csrf(page.text),
+        "name": "active devices",
+        "webhook_id": hook["id"],
+        "object_types": "dcim.device",
+        "conditions": '{"attr": "status.value", "value": "active", "op": "nope"}',
+        "enabled": "on",
+    }
+    answer = await browser.post("/rules/new", data=form)
+    assert answer.status_code == 422
+    assert 'role="alert">conditions.op: unknown operator &#39;nope&#39;' in answer.text
+    broken = await browser.post("/rules/new", data={**form, "conditions": "{"})
+    assert broken.status_code == 422 and "not valid JSON" in broken.text
+    good = await browser.post(
+        "/rules/new", data={**form, "conditions": '{"attr": "status.value", "value": "active"}'}
+    )
+    assert good.status_code == 303
+    rules = (await hookhub.admin.get("/rules")).json()["items"]
+    assert rules[0]["object_types"] == ["dcim.device"]
+
+
+async def test_workflow_document_errors_and_token_shown_once(browser: httpx.AsyncClient) -> None:
+    page = await browser.get("/workflows/new")
+    csrf = _csrf(page.text)
+    bad = await browser.post(
+        "/workflows/new",
+        data={
+            "csrf": csrf,
+            "document": "name: x\nstart: nowhere\nnodes: [{id: a, type: response}]",
+        },
+    )
+    assert bad.status_code == 422
+    assert 'role="alert">start: no node with id &#39;nowhere&#39;' in bad.text
+    unparsable = await browser.post("/workflows/new", data={"csrf": csrf, "document": "a: [1"})
+    assert unparsable.status_code == 422 and "not valid YAML or JSON" in unparsable.text
+    created = await browser.post("/tokens", data={"csrf": csrf, "name": "ci", "scope": "read"})
+    token = re.search(r'id="new-token">([^<]+)<', created.text)
+    assert token
+    assert token.group(1) not in (await browser.get("/tokens")).text
+
+
+async def test_capture_inbox_records_requests(browser: httpx.AsyncClient) -> None:
+    page = await browser.get("/inbox")
+    url = re.search(r'id="inbox-url">([^<]+)<', page.text)
+    assert url
+    async with httpx.AsyncClient(timeout=10) as anyone:
+        answer = await anyone.put(url.group(1) + "/a/b?x=1", content=b'{"hello": "inbox"}')
+        assert answer.status_code == 200
+        assert (await anyone.post(url.group(1) + "x-unknown")).status_code == 404
+    shown = await browser.get("/inbox/captures")
+    assert "PUT" in shown.text and "&#34;hello&#34;: &#34;inbox&#34;" in shown.text
+    assert "Signature: not checked" in shown.text
+
+
+async def test_operator_actions(
+    browser: httpx.AsyncClient, receiver: Receiver, hookhub: Hookhub
+) -> None:
+    receiver.reply = lambda _: Reply(status=500)
+    form = await _webhook_form(
+        browser, name="ops", url=receiver.url, secret="keep-me", max_attempts="1"
+    )
+    hook_id = (await browser.post("/webhooks/new", data=form)).headers["location"]
+    hook_id = hook_id.split("?")[0].rsplit("/", 1)[1]
+    rule = {"name": "all", "webhook_id": hook_id}
+    assert (await hookhub.admin.post("/rules", json=rule)).status_code == 201
+    await hookhub.admin.post("/events", json={"object_type": "a.b", "event": "created"})
+    await receiver.wait_for(1)
+    csrf = _csrf((await browser.get(f"/webhooks/{hook_id}")).text)
+
+    # Saving the form as shown (secret masked) keeps the stored secret.
+    shown = {**form, "csrf": csrf, "secret": "********", "timeout": "7"}
+    assert (await browser.post(f"/webhooks/{hook_id}", data=shown)).status_code == 303
+    receiver.reply = lambda _: Reply(status=200)
+    sent = await browser.post(f"/webhooks/{hook_id}/try", data={"csrf": csrf, "action": "test"})
+    assert "sent: 200" in sent.text
+    assert "x-hook-signature" in {k.lower() for k in receiver.requests[-1].headers}
+
+    async with asyncio.timeout(10):
+        while (
+            'class="badge failed">failed<'
+            not in (await browser.get(f"/deliveries?webhook_id={hook_id}")).text
+        ):
+            await asyncio.sleep(0.05)
+    retried = await browser.post(f"/webhooks/{hook_id}/retry-failed", data={"csrf": csrf})
+    assert retried.status_code == 303 and "Retrying+1+failed" in retried.headers["location"]
+    await receiver.wait_for(3)
+
+    bad_range = await browser.post(
+        f"/webhooks/{hook_id}/replay", data={"csrf": csrf, "since": "yesterday"}
+    )
+    assert bad_range.status_code == 422 and "not a date and time" in bad_range.text
+    replayed = await browser.post(
+        f"/webhooks/{hook_id}/replay", data={"csrf": csrf, "since": "2000-01-01T00:00"}
+    )
+    assert "Replayed+1+events" in replayed.headers["location"]
+    await receiver.wait_for(4)
+
+    await browser.post(f"/webhooks/{hook_id}/toggle", data={"csrf": csrf})
+    assert (await hookhub.admin.get(f"/webhooks/{hook_id}")).json()["enabled"] is False
+    await browser.post(f"/webhooks/{hook_id}/delete", data={"csrf": csrf})
+    assert (await hookhub.admin.get(f"/webhooks/{hook_id}")).status_code == 404
+    gone = await browser.get(f"/webhooks/{hook_id}")
+    assert gone.status_code == 404 and "no webhook with id" in gone.text
+
+    made = await browser.post("/tokens", data={"csrf": csrf, "name": "tmp", "scope": "read"})
+    found = re.search(r'id="new-token">([^<]+)<', made.text)
+    assert found
+    token_id = re.search(r'action="/tokens/([^/]+)/revoke"', made.text)
+    assert token_id
+    headers = {"Authorization": f"Bearer {found.group(1)}"}
+    api = f"{hookhub.url}/api/v1/webhooks"
+    assert (await browser.get(api, headers=headers)).status_code == 200
+    await browser.post(f"/tokens/{token_id.group(1)}/revoke", data={"csrf": csrf})
+    assert (await browser.get(api, headers=headers)).status_code == 401
+
+    await browser.post("/logout", data={"csrf": csrf})
+    assert (await browser.get("/")).status_code == 303
+
+
+async def test_saving_keeps_fields_the_form_does_not_edit(
+    browser: httpx.AsyncClient, hookhub: Hookhub, store: Store
+) -> None:
+    oauth = {
+        "type": "oauth2",
+        "token_url": "http://127.0.0.1:9/token",
+        "client_id": "me",
+        "client_secret": "very-secret",
+    }
+    made = await hookhub.admin.post(
+        "/webhooks",
+        json={"name": "o", "url": "http://127.0.0.1:9/", "auth": oauth, "cookies": {"s": "1"}},
+    )
+    hook_id = made.json()["id"]
+    page = await browser.get(f"/webhooks/{hook_id}")
+    assert '<option value="keep" selected>oauth2' in page.text
+    form = await _webhook_form(
+        browser, name="o", url="http://127.0.0.1:9/", auth_type="keep", timeout="9"
+    )
+    assert (await browser.post(f"/webhooks/{hook_id}", data=form)).status_code == 303
+    row = await store.get(webhooks, hook_id)
+    assert row["auth"]["client_secret"] == "very-secret" and row["cookies"] == {"s": "1"}
+    assert row["timeout"] == 9

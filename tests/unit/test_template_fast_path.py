@@ -1,0 +1,45 @@
+"""The delivery hot path renders exactly as Jinja would: constant text skips Jinja, and the
+hand-built render context still offers Jinja's globals and the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from hookhub.core.templates import RenderError, compile_template, compile_text, render
+
+CONTEXT = {"event": "updated", "data": {"id": 7, "tags": ["a", "b"]}}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://example.com/hook",
+        "plain text with a trailing newline\n",
+        "}} not a template {",
+        "line one\r\nline two",  # Jinja turns CR LF into LF: kept as a template
+        "{{ event }}-{{ data.id }}",
+        "{% for t in data.tags %}{{ t }}{% endfor %}{{ range(3) | list }}",
+        "{% set ns = namespace(n=0) %}{% for t in data.tags %}{% set ns.n = ns.n + 1 %}"
+        "{% endfor %}{{ ns.n }}",
+        "{{ data | tojson }}",
+    ],
+)
+def test_fast_path_renders_what_jinja_renders(source: str) -> None:
+    expected = compile_template(source, "body").render(CONTEXT)
+    assert render(compile_text(source, "body"), CONTEXT, "body") == expected
+
+
+def test_constant_text_stays_a_string() -> None:
+    assert compile_text("https://example.com/hook", "url") == "https://example.com/hook"
+    assert not isinstance(compile_text("{{ event }}", "url"), str)
+
+
+def test_context_variables_shadow_globals_and_do_not_leak_between_renders() -> None:
+    template = compile_template("{{ range }}|{{ extra | default('none') }}", "body")
+    assert render(template, {"range": "mine", "extra": 1}, "body") == "mine|1"
+    assert render(template, {}, "body").endswith("|none")
+
+
+def test_the_sandbox_still_applies() -> None:
+    with pytest.raises(RenderError):
+        render(compile_text("{{ ''.__class__.__mro__ }}", "body"), CONTEXT, "body")
