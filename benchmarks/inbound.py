@@ -27,7 +27,6 @@ import sys
 import time
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -41,7 +40,16 @@ from hookhub.migrations import upgrade_async
 from hookhub.workflows.document import validate_workflow
 
 # Shared with the outbound benchmark: phase timeouts, failure reporting, throwaway databases.
-from outbound import BenchError, bounded, failed, fresh_database, positive, show
+from outbound import (
+    BenchError,
+    add_database,
+    bounded,
+    check_database,
+    failed,
+    fresh_database,
+    positive,
+    show,
+)
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0  # seconds a server process gets to start listening
@@ -254,20 +262,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--count", type=positive, default=20000, help="requests per phase")
     parser.add_argument("--concurrency", type=positive, default=100, help="connections")
-    parser.add_argument(
-        "--database",
-        help="sqlite:///path (must not exist) or postgresql://user@host/db (a fresh "
-        "hookhub_bench_* database is created on that server and dropped); "
-        "default: a temporary SQLite file",
-    )
+    add_database(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = parser.parse_args(argv)
-    if args.database:
-        url = make_url(args.database)
-        if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
-            parser.error("--database: use sqlite:///path or postgresql://user@host/db")
-        if url.get_backend_name() == "sqlite" and url.database and Path(url.database).exists():
-            parser.error(f"--database: {url.database} exists; give a path to a new file")
+    check_database(parser, args.database)
     return args
 
 

@@ -612,12 +612,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--count", type=positive, default=5000, help="requests per phase")
     parser.add_argument("--concurrency", type=positive, default=100, help="requests in flight")
-    parser.add_argument(
-        "--database",
-        help="sqlite:///path (must not exist) or postgresql://user@host/db (a fresh "
-        "hookhub_bench_* database is created on that server and dropped); "
-        "default: a temporary SQLite file",
-    )
+    add_database(parser)
     parser.add_argument(
         "--workers",
         type=positive,
@@ -626,14 +621,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = parser.parse_args(argv)
-    if args.database:
-        url = make_url(args.database)
-        if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
-            parser.error("--database: use sqlite:///path or postgresql://user@host/db")
-        if url.get_backend_name() == "sqlite" and url.database and Path(url.database).exists():
-            # Leftover rows would be delivered and counted too.
-            parser.error(f"--database: {url.database} exists; give a path to a new file")
+    check_database(parser, args.database)
     return args
+
+
+def add_database(parser: argparse.ArgumentParser) -> None:
+    """The `--database` option every benchmark that measures hookhub takes."""
+    parser.add_argument(
+        "--database",
+        help="sqlite:///path (must not exist) or postgresql://user@host/db (a fresh "
+        "hookhub_bench_* database is created on that server and dropped); "
+        "default: a temporary SQLite file",
+    )
+
+
+def check_database(parser: argparse.ArgumentParser, database: str | None) -> None:
+    """Exit with a usage error unless `database` is a new SQLite file or a PostgreSQL server."""
+    if not database:
+        return
+    url = make_url(database)
+    if url.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
+        parser.error("--database: use sqlite:///path or postgresql://user@host/db")
+    if url.get_backend_name() == "sqlite" and url.database and Path(url.database).exists():
+        # Leftover rows would be delivered and counted too.
+        parser.error(f"--database: {url.database} exists; give a path to a new file")
 
 
 def describe(figures: Figures) -> str:

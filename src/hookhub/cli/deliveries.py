@@ -184,13 +184,7 @@ def replay(
 
     async def run(store: Store) -> operations.Replayed:
         found = await store.find_webhook(webhook)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("replaying to {task.fields[name]}: {task.completed} events read"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with _spinner("replaying to {task.fields[name]}: {task.completed} events read") as progress:
             task = progress.add_task("replay", name=found["name"], total=None)
             return await operations.replay(
                 store,
@@ -204,19 +198,20 @@ def replay(
     server = remote(url, token)
     if server:
         found = server.find("webhooks", webhook)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("replaying to {task.fields[name]} on the server"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with _spinner("replaying to {task.fields[name]} on the server") as progress:
             progress.add_task("replay", name=found["name"], total=None)
             done = server.replay(found["id"], start, end, all_events)
     else:
         done = with_store(migrated(database), run)
     typer.echo(
         f"{done.events} events from {iso(start)} to {iso(end)}: {done.deliveries} deliveries queued"
+    )
+
+
+def _spinner(text: str) -> Progress:
+    """A transient progress line: a spinner, `text` (a rich task template), the time taken."""
+    return Progress(
+        SpinnerColumn(), TextColumn(text), TimeElapsedColumn(), console=console, transient=True
     )
 
 

@@ -7,7 +7,6 @@ reset), so a running server sees the result as if an operator had made the calls
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
@@ -15,6 +14,8 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hookhub.api.v1 import webhooks as webhooks_api
+from hookhub.api.v1 import workflows as workflows_api
 from hookhub.config.document import Document
 from hookhub.config.plan import Current, Plan, by_name, plan
 from hookhub.core import signing
@@ -24,7 +25,6 @@ from hookhub.errors import Conflict
 from hookhub.ids import new_id
 
 TABLES = {"webhook": webhooks, "rule": rules, "workflow": workflows}
-KEY_BYTES = 18  # a trigger key: 24 URL-safe characters, as the API makes them
 PAGE = 500
 
 
@@ -92,22 +92,12 @@ async def _write(conn: AsyncConnection, todo: Plan, grace: float) -> None:
 
 
 def _new(kind: str, values: dict[str, Any], now: float) -> Row:
-    row: Row = {**values, "created_at": now, "updated_at": now}
+    """A new row as the API would store it."""
     if kind == "rule":
-        return {**row, "id": new_id("rule")}
+        return {**values, "id": new_id("rule"), "created_at": now, "updated_at": now}
     if kind == "workflow":
-        return {**row, "id": new_id("wf"), "key": secrets.token_urlsafe(KEY_BYTES), "version": 1}
-    return {
-        **row,
-        "id": new_id("wh"),
-        "version": 1,
-        "disabled_reason": None,
-        "disabled_at": None,
-        "previous_secrets": None,
-        "consecutive_failures": 0,
-        "failing_since": None,
-        "next_send_at": None,
-    }
+        return workflows_api.fresh(values, now)
+    return webhooks_api.fresh(values, now)
 
 
 def _webhook_update(old: Row, values: dict[str, Any], grace: float, now: float) -> Row:

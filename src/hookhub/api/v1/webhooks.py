@@ -288,9 +288,13 @@ def _rotation_grace(request: Request) -> float:
 
 def new_row(webhook: WebhookIn, cert_dir: str = "") -> Row:
     """The full stored row of a new, validated webhook (its files inside `cert_dir`, if set)."""
-    now = time.time()
+    return fresh(_columns(webhook, cert_dir), time.time())
+
+
+def fresh(columns: Row, now: float) -> Row:
+    """A new webhook's row from its validated columns: a new id, version 1, no failures."""
     return {
-        **_columns(webhook, cert_dir),
+        **columns,
         "id": new_id("wh"),
         "version": 1,
         "created_at": now,

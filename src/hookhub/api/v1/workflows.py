@@ -70,17 +70,21 @@ async def create_workflow(
     return JSON(public(await create(request, workflow), request), status_code=201)
 
 
-async def create(request: Request, workflow: WorkflowIn) -> Row:
-    """Store a new workflow with a fresh trigger key (the API and the UI)."""
-    now = time.time()
-    row = {
-        **checked(workflow.model_dump(by_alias=True)),
+def fresh(columns: Row, now: float) -> Row:
+    """A new workflow's row from its validated columns: a new id and trigger key, version 1."""
+    return {
+        **columns,
         "id": new_id("wf"),
         "key": secrets.token_urlsafe(KEY_BYTES),
         "version": 1,
         "created_at": now,
         "updated_at": now,
     }
+
+
+async def create(request: Request, workflow: WorkflowIn) -> Row:
+    """Store a new workflow with a fresh trigger key (the API and the UI)."""
+    row = fresh(checked(workflow.model_dump(by_alias=True)), time.time())
     await store_of(request).insert(workflows, row)
     _forget(request, row["key"])
     return row
