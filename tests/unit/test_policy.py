@@ -88,5 +88,5 @@ async def test_an_allowed_exception_is_contacted(receiver: Receiver) -> None:
 
 
 def test_policy_refused_is_an_os_error() -> None:
-    # aiohttp reports resolver OSErrors as connection errors: the attempt fails, not the worker.
+    # An OSError is one of NETWORK_ERRORS: the attempt fails, not the worker.
     assert issubclass(PolicyRefused, OSError)

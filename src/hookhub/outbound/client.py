@@ -1,4 +1,4 @@
-"""The outbound HTTP client: one shared aiohttp session per process; outcomes, not exceptions.
+"""The outbound HTTP client: one connection pool per process (http.py); outcomes, not exceptions.
 
 Receiver credentials that need the network are handled here too, so every caller of `send` gets
 them: OAuth2 client-credentials tokens (oauth2.py) and mTLS client certificates.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -16,23 +15,21 @@ from dataclasses import dataclass, field, replace
 from errno import ECONNRESET
 from typing import Any
 
-import aiohttp
-import yarl
-
 from hookhub import __version__
 from hookhub.errors import ValidationError
 from hookhub.outbound import certs
+from hookhub.outbound.http import ClientError, HttpClient, ServerDisconnected
 from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
-from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, connector_options
+from hookhub.outbound.policy import NetworkPolicy
 from hookhub.settings import Settings
 
 USER_AGENT = f"hookhub/{__version__}"
-# What a request can fail with short of a response; ValueError: a URL or header aiohttp refuses.
-NETWORK_ERRORS = (TimeoutError, aiohttp.ClientError, OSError, ValueError)
+# What a request can fail with short of a response (PolicyRefused is an OSError; ValueError: a
+# URL or header that cannot be sent).
+NETWORK_ERRORS = (TimeoutError, ClientError, OSError, ValueError)
 PEM_READ_LIMIT = 1024 * 1024  # bytes of a certificate or key file read to check it
-SSL_CONTEXT_REPR = re.compile(r"<ssl\.SSLContext object at 0x[0-9a-f]+>")
 NO_CLIENT_CERTIFICATE = (
-    " (a receiver that requires a client certificate resets connections without one:"
+    " (a receiver that requires a client certificate drops connections without one:"
     " see client_cert_path)"
 )
 
@@ -73,28 +70,16 @@ class Outcome:
 
 def describe_error(exc: BaseException, timeout: float) -> str:
     """A one-line, user-facing description of why a request got no response."""
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):
         return f"timed out after {timeout:g} s"
-    refused = next(
-        (e for e in (exc, getattr(exc, "os_error", None)) if isinstance(e, PolicyRefused)), None
-    )
-    if refused is not None:
-        return str(refused)
-    # aiohttp names a custom TLS context by its repr, which differs from process to process.
-    text = SSL_CONTEXT_REPR.sub("custom", str(exc) or type(exc).__name__)
-    os_error = getattr(exc, "os_error", None)
-    errno = getattr(os_error, "errno", None)
-    if errno:
-        reason = os.strerror(errno)
-        if reason not in text:
-            text = f"{text}: {reason}"
-    elif os_error is not None and text.endswith(" [None]"):
-        text = f"{text.removesuffix(' [None]')} [{type(os_error).__name__}]"
-    return text
+    return str(exc) or type(exc).__name__
 
 
-def _reset(exc: BaseException) -> bool:
-    causes = (exc, getattr(exc, "os_error", None), exc.__cause__)
+def _dropped(exc: BaseException) -> bool:
+    """Whether the connection was reset, or closed before any byte of a response."""
+    if isinstance(exc, ServerDisconnected) and not exc.answered:
+        return True
+    causes = (exc, exc.__cause__)
     return any(getattr(c, "errno", None) == ECONNRESET for c in causes) or any(
         isinstance(c, ConnectionResetError) for c in causes
     )
@@ -150,7 +135,7 @@ def _mtime(path: str | None) -> int | None:
 
 
 class Sender:
-    """Sends requests over one pooled session; never raises for network or HTTP failures."""
+    """Sends requests over pooled connections; never raises for network or HTTP failures."""
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Sender:
@@ -173,22 +158,16 @@ class Sender:
         self.cert_dir = cert_dir
         self.response_body_limit = response_body_limit
         self.policy = policy if policy is not None and policy.active else None
-        self._session: aiohttp.ClientSession | None = None
+        self._http: HttpClient | None = None
         self._ssl_contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
         self._tokens = TokenCache()
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self.concurrency, ttl_dns_cache=60, **connector_options(self.policy)
-                ),
-                headers={"User-Agent": USER_AGENT},
-                # Receivers' cookies must not leak between webhooks sharing a host.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=True,
+    def _client(self) -> HttpClient:
+        if self._http is None:
+            self._http = HttpClient(
+                USER_AGENT, self.concurrency, self.response_body_limit, self.policy
             )
-        return self._session
+        return self._http
 
     def _ssl(self, request: OutboundRequest) -> ssl.SSLContext | bool:
         verify, cert = request.ssl_verification, request.client_cert_path
@@ -224,8 +203,8 @@ class Sender:
         except NETWORK_ERRORS as exc:
             error = describe_error(exc, request.timeout)
             # A TLS 1.3 server refuses a missing client certificate after the handshake, and
-            # the client often sees only a reset: say what is the likely cause.
-            if _reset(exc) and request.url.startswith("https:") and not request.client_cert_path:
+            # the client often sees only a reset or a close: say what is the likely cause.
+            if _dropped(exc) and request.url.startswith("https:") and not request.client_cert_path:
                 error += NO_CLIENT_CERTIFICATE
         else:
             duration_ms = (time.perf_counter() - started) * 1000
@@ -233,20 +212,14 @@ class Sender:
         return Outcome(status=None, error=error, duration_ms=(time.perf_counter() - started) * 1000)
 
     async def _exchange(self, request: OutboundRequest) -> tuple[int, dict[str, str], bytes]:
-        if self.policy is not None:
-            # Names are checked once resolved (PolicyResolver); address literals skip that.
-            self.policy.check_host(yarl.URL(request.url).host or "")
-        async with self._client().request(
+        return await self._client().request(
             request.method,
             request.url,
-            data=request.body,
-            headers=request.headers,
-            timeout=aiohttp.ClientTimeout(total=request.timeout),
-            ssl=self._ssl(request),
-            allow_redirects=False,
-        ) as response:
-            body = await self._read_limited(response)
-            return response.status, {str(k): v for k, v in response.headers.items()}, body
+            request.headers,
+            request.body,
+            request.timeout,
+            self._ssl(request),
+        )
 
     async def _send_with_token(
         self, request: OutboundRequest, started: float
@@ -291,27 +264,15 @@ class Sender:
         except NETWORK_ERRORS as exc:
             raise TokenError(url, describe_error(exc, request.timeout)) from exc
 
-    async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
-        # Only the head of a huge or endless body is read; the connection is dropped after.
-        chunks: list[bytes] = []
-        remaining = self.response_body_limit
-        while remaining > 0:
-            chunk = await response.content.read(remaining)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
-
     async def close(self) -> None:
         """Close the pooled connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
 
 def _left(request: OutboundRequest, started: float) -> float:
-    """Seconds left of the request's timeout; TimeoutError if none (aiohttp reads 0 as no limit)."""
+    """Seconds left of the request's timeout; TimeoutError if none is."""
     left = request.timeout - (time.perf_counter() - started)
     if left <= 0:
         raise TimeoutError

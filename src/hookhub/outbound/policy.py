@@ -7,12 +7,8 @@ resolves to a forbidden address is refused too. Redirects are never followed.
 from __future__ import annotations
 
 import ipaddress
-import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hookhub.errors import ConfigError
 
@@ -86,32 +82,12 @@ class NetworkPolicy:
         if reason:
             raise PolicyRefused(f"refused by the outbound network policy: {reason}")
 
-
-class PolicyResolver(AbstractResolver):
-    """A resolver that drops forbidden addresses, and refuses a name that has no other."""
-
-    def __init__(self, policy: NetworkPolicy, inner: AbstractResolver | None = None) -> None:
-        self.policy = policy
-        self.inner = inner or aiohttp.DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """The permitted addresses of `host`; PolicyRefused when there is none."""
-        found = await self.inner.resolve(host, port, family)
-        reasons = [self.policy.refusal(ipaddress.ip_address(entry["host"])) for entry in found]
-        permitted = [entry for entry, reason in zip(found, reasons, strict=True) if not reason]
-        if not permitted and found:
+    def permitted(self, host: str, addresses: Sequence[str]) -> list[str]:
+        """The permitted ones of the addresses `host` resolved to; PolicyRefused if none is."""
+        reasons = [self.refusal(ipaddress.ip_address(address)) for address in addresses]
+        allowed = [
+            address for address, reason in zip(addresses, reasons, strict=True) if not reason
+        ]
+        if not allowed and addresses:
             raise PolicyRefused(f"refused by the outbound network policy: {host}: {reasons[0]}")
-        return permitted
-
-    async def close(self) -> None:
-        """Close the wrapped resolver."""
-        await self.inner.close()
-
-
-def connector_options(policy: NetworkPolicy | None) -> dict[str, Any]:
-    """Extra `aiohttp.TCPConnector` arguments enforcing `policy` on resolved names."""
-    if policy is None or not policy.active:
-        return {}
-    return {"resolver": PolicyResolver(policy)}
+        return allowed

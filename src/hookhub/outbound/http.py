@@ -1,0 +1,553 @@
+"""A lean HTTP/1.1 client for outbound requests: keep-alive pool, one timer per request.
+
+Made for hookhub's one job, sending a small request and reading a bounded answer, at a fraction
+of a general client's CPU cost per request. No redirects, no cookies, no proxies.
+
+Exceptions, besides TimeoutError (the request's timeout), PolicyRefused and ValueError (a URL or
+header that cannot be sent):
+
+    ClientError
+    ├── ConnectError          no connection: DNS, TCP or TLS failed ("Cannot connect to host ...")
+    ├── ServerDisconnected    the connection ended before the whole response arrived
+    └── ProtocolError         the response is not valid HTTP, or its body cannot be decoded
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import os
+import re
+import socket
+import ssl
+import zlib
+from typing import NamedTuple, cast
+
+import httptools
+import yarl
+
+from hookhub.outbound.policy import NetworkPolicy
+
+IDLE_TIMEOUT = 15.0  # seconds an unused keep-alive connection stays open
+DNS_TTL = 60.0  # seconds a name's resolved addresses are reused
+CACHE_SIZE = 1024  # parsed URLs and resolved names kept; a cache is emptied when full
+# RFC 9110 token: what header names and methods may be made of.
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A line break or NUL in a header value would let it inject headers or a second request.
+UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
+SSL_SOURCE = re.compile(r" \(_ssl\.c:\d+\)$")
+# Set from the body itself: a caller's value could desynchronise a kept-alive connection.
+FRAMING = frozenset({"content-length", "transfer-encoding"})
+WITHOUT_BODY = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
+
+# (https, host, port, TLS context): requests may share a connection only with the same key.
+Key = tuple[bool, str, int, ssl.SSLContext | None]
+# (address family, socket address) of a host, in the order to try them.
+Address = tuple[int, tuple[str, int]]
+
+
+class Response(NamedTuple):
+    """Status, headers (a repeated header keeps its last value), body up to the body limit."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class ClientError(Exception):
+    """The exchange failed short of a complete response."""
+
+
+class ConnectError(ClientError):
+    """No connection could be made to the host."""
+
+
+class ServerDisconnected(ClientError):
+    """The connection ended before the whole response arrived."""
+
+    def __init__(self, message: str, answered: bool) -> None:
+        super().__init__(message)
+        self.answered = answered  # whether any byte of a response arrived
+
+
+class ProtocolError(ClientError):
+    """The response is not valid HTTP, or its body cannot be decoded."""
+
+
+class Target(NamedTuple):
+    """What a URL means on the wire."""
+
+    https: bool
+    host: str  # IDNA-encoded, no brackets around an IPv6 address
+    port: int
+    host_header: str
+    path: str  # path and query, percent-encoded
+    authorization: str | None  # Basic credentials given in the URL
+
+
+def parse_target(url: str) -> Target:
+    """The target of `url`; ValueError unless it is an absolute http(s) URL."""
+    parsed = yarl.URL(url)
+    if parsed.scheme not in ("http", "https"):
+        raise ValueError(f"unsupported URL scheme {parsed.scheme!r}: {url}")
+    host, port = parsed.raw_host, parsed.port
+    if not host or port is None:
+        raise ValueError(f"URL has no host: {url}")
+    authorization = None
+    if parsed.user is not None:
+        pair = f"{parsed.user}:{parsed.password or ''}".encode()
+        authorization = "Basic " + base64.b64encode(pair).decode()
+    return Target(
+        parsed.scheme == "https",
+        host,
+        port,
+        parsed.host_port_subcomponent or host,
+        parsed.raw_path_qs or "/",
+        authorization,
+    )
+
+
+def request_head(
+    method: str, target: Target, headers: dict[str, str], length: int, user_agent: str
+) -> bytes:
+    """The request line and headers; ValueError for a method or header that would be unsafe."""
+    if not TOKEN.fullmatch(method):
+        raise ValueError(f"invalid HTTP method {method!r}")
+    given: set[str] = set()
+    for name, value in headers.items():
+        if not TOKEN.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if UNSAFE_VALUE.search(value):
+            raise ValueError(f"header {name} holds a line break or NUL character")
+        given.add(name.lower())
+    lines = [f"{method} {target.path} HTTP/1.1"]
+    if "host" not in given:
+        lines.append(f"Host: {target.host_header}")
+    if "user-agent" not in given:
+        lines.append(f"User-Agent: {user_agent}")
+    if length or method not in WITHOUT_BODY:
+        lines.append(f"Content-Length: {length}")
+    if "accept" not in given:
+        lines.append("Accept: */*")
+    if target.authorization and "authorization" not in given:
+        lines.append(f"Authorization: {target.authorization}")
+    lines.extend(f"{k}: {v}" for k, v in headers.items() if k.lower() not in FRAMING)
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode()
+
+
+def _reason(exc: BaseException | None) -> str:
+    """A short reason for an OS or TLS error: "Connection refused", "[SSL: ...] ..."."""
+    if isinstance(exc, ssl.SSLError):
+        return SSL_SOURCE.sub("", str(exc))
+    if isinstance(exc, OSError) and exc.errno is not None and exc.errno > 0:
+        return os.strerror(exc.errno)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror  # getaddrinfo's errors have negative codes
+    return (str(exc) or type(exc).__name__) if exc is not None else "no address"
+
+
+def _retrieved(task: asyncio.Task[list[Address]]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+class _Decoder:
+    """Decodes a gzip or deflate body as it arrives."""
+
+    def __init__(self, encoding: str) -> None:
+        self.gzip = encoding == "gzip"
+        self._inflate: zlib._Decompress | None = None
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """Up to `limit` bytes of decoded output (more means the body is over its limit)."""
+        if self._inflate is None:
+            # Some servers send raw deflate without the zlib header their label promises.
+            raw = not self.gzip and bool(data) and data[0] & 0x0F != 8
+            wbits = 16 + zlib.MAX_WBITS if self.gzip else -zlib.MAX_WBITS if raw else zlib.MAX_WBITS
+            self._inflate = zlib.decompressobj(wbits)
+        return self._inflate.decompress(data, limit)
+
+
+class _Connection(asyncio.Protocol):
+    """One connection and the response being read on it (httptools calls the on_* methods)."""
+
+    def __init__(self, client: HttpClient, key: Key) -> None:
+        self.client = client
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self.reusable = False
+        self._future: asyncio.Future[Response] | None = None
+        self._parser: httptools.HttpResponseParser | None = None
+        self._limit = 0
+        self._answered = False
+        self._status = 0
+        self._headers: dict[str, str] = {}
+        self._body: list[bytes] = []
+        self._size = 0
+        self._framed = False  # Content-Length or chunked: the body's end is known
+        self._encoding = ""
+        self._decoder: _Decoder | None = None
+        self._interim = False
+        self._headers_done = False
+        self._cut = False
+
+    def send(self, data: bytes, limit: int) -> asyncio.Future[Response]:
+        """Write a request; the future gets its response."""
+        assert self.transport is not None
+        self._future = future = self.client.loop.create_future()
+        self._parser = httptools.HttpResponseParser(self)
+        self._limit = limit
+        self._answered = self._headers_done = self._cut = self._interim = self.reusable = False
+        self._headers, self._body, self._size = {}, [], 0
+        self._framed, self._encoding, self._decoder = False, "", None
+        self.transport.write(data)
+        return future
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self.client.forget(self)
+            if self.transport is not None:
+                self.transport.close()
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        future = self._future
+        if future is None or future.done() or self._parser is None:
+            # Bytes no request asked for: the connection's framing can't be trusted any more.
+            self.reusable = False
+            self.close()
+            return
+        self._answered = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ProtocolError(f"invalid HTTP response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close()
+        future = self._future
+        if future is None or future.done():
+            return
+        if exc is None and self._headers_done and not self._framed:
+            self._finish(keep_alive=False)  # a body without length ends when the server closes
+            return
+        message = "Server disconnected" + (f": {_reason(exc)}" if exc is not None else "")
+        error = ServerDisconnected(message, self._answered)
+        error.__cause__ = exc
+        future.set_exception(error)
+
+    # -- httptools callbacks
+
+    def on_message_begin(self) -> None:
+        if self._future is not None and self._future.done():
+            self.reusable = False  # a second response nobody asked for
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1")
+        text = value.decode("utf-8", "replace")
+        self._headers[key] = text
+        lower = key.lower()
+        if lower == "content-length":
+            self._framed = True
+        elif lower == "transfer-encoding":
+            self._framed = "chunked" in text.lower()
+        elif lower == "content-encoding":
+            self._encoding = text.strip().lower()
+
+    def on_headers_complete(self) -> None:
+        assert self._parser is not None
+        status = self._parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # 100 Continue, 103 Early Hints: the real response follows.
+            self._interim = True
+            self._headers, self._framed, self._encoding = {}, False, ""
+            return
+        self._status = status
+        self._headers_done = True
+        if self._encoding in ("gzip", "x-gzip", "deflate"):
+            self._decoder = _Decoder("deflate" if self._encoding == "deflate" else "gzip")
+
+    def on_body(self, body: bytes) -> None:
+        if self._cut or self._future is None or self._future.done():
+            return
+        room = self._limit - self._size
+        if self._decoder is not None:
+            try:
+                body = self._decoder.decode(body, room + 1)
+            except zlib.error as exc:
+                self._fail(ProtocolError(f"cannot decode the {self._encoding} body: {exc}"))
+                return
+        if len(body) > room:
+            body, self._cut = body[:room], True
+        if body:
+            self._body.append(body)
+            self._size += len(body)
+        if self._cut:
+            self._finish(keep_alive=False)  # the rest is never read: the connection is dropped
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        assert self._parser is not None
+        self._finish(self._parser.should_keep_alive())
+
+    def _finish(self, keep_alive: bool) -> None:
+        future = self._future
+        if future is None or future.done():
+            return
+        self.reusable = keep_alive and not self._cut
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        future.set_result(Response(self._status, self._headers, body))
+
+    def _fail(self, error: Exception) -> None:
+        if self._future is not None and not self._future.done():
+            self._future.set_exception(error)
+        self.close()
+
+
+class HttpClient:
+    """Sends requests over pooled keep-alive connections, at most `limit` connections at once."""
+
+    def __init__(
+        self,
+        user_agent: str,
+        limit: int = 100,
+        body_limit: int = 64 * 1024,
+        policy: NetworkPolicy | None = None,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.user_agent = user_agent
+        self.limit = limit
+        self.body_limit = body_limit
+        self.policy = policy if policy is not None and policy.active else None
+        self._slots = asyncio.Semaphore(limit)
+        self._idle: dict[Key, list[_Connection]] = {}
+        self._open: set[_Connection] = set()
+        self._connecting = 0
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._targets: dict[str, Target] = {}
+        self._dns: dict[tuple[str, int], tuple[float, list[Address]]] = {}
+        self._resolving: dict[tuple[str, int], asyncio.Task[list[Address]]] = {}
+        self._contexts: dict[bool, ssl.SSLContext] = {}
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        timeout: float,  # noqa: ASYNC109 (one timer covers every step, connect included)
+        tls: ssl.SSLContext | bool = True,
+    ) -> Response:
+        """Send one request; `timeout` (seconds) covers DNS, connect, TLS, send and the answer.
+
+        `tls`: True checks the server's certificate, False does not, a context is used as is.
+        """
+        target = self._targets.get(url)
+        if target is None:
+            target = parse_target(url)
+            if len(self._targets) >= CACHE_SIZE:
+                self._targets.clear()
+            self._targets[url] = target
+        context = self._context(tls) if target.https else None
+        key = (target.https, target.host, target.port, context)
+        data = request_head(method, target, headers, len(body), self.user_agent) + body
+        async with asyncio.timeout(timeout), self._slots:
+            connection = self._pooled(key)
+            if connection is not None:
+                try:
+                    return await self._exchange(connection, data)
+                except ServerDisconnected as exc:
+                    # Closed without a word: the server had given up on the idle connection as
+                    # the request went out. A reset may come after it read the request: no retry.
+                    if exc.answered or exc.__cause__ is not None:
+                        raise
+            connection = await self._connect(target, key)
+            return await self._exchange(connection, data)
+
+    async def close(self) -> None:
+        """Close every connection and stop pending lookups."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for task in self._resolving.values():
+            task.cancel()
+        for connection in list(self._open):
+            connection.close()
+        self._idle.clear()
+
+    def forget(self, connection: _Connection) -> None:
+        """Drop a closed connection from the pool's books."""
+        self._open.discard(connection)
+        idle = self._idle.get(connection.key)
+        if idle and connection in idle:
+            idle.remove(connection)
+
+    # -- exchange
+
+    async def _exchange(self, connection: _Connection, data: bytes) -> Response:
+        try:
+            response = await connection.send(data, self.body_limit)
+        except BaseException:
+            connection.close()  # timed out or cancelled mid-response: the rest is unread
+            raise
+        if connection.reusable and not connection.closed:
+            connection.idle_since = self.loop.time()
+            self._idle.setdefault(connection.key, []).append(connection)
+            if self._sweeper is None:
+                self._sweeper = self.loop.call_at(connection.idle_since + IDLE_TIMEOUT, self._sweep)
+        else:
+            connection.close()
+        return response
+
+    # -- pool
+
+    def _pooled(self, key: Key) -> _Connection | None:
+        idle = self._idle.get(key)
+        if not idle:
+            return None
+        expired = self.loop.time() - IDLE_TIMEOUT
+        while idle:
+            connection = idle.pop()  # the most recent: the likeliest to be still open
+            if not connection.closed and connection.idle_since > expired:
+                return connection
+            connection.close()
+        return None
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        expired = self.loop.time() - IDLE_TIMEOUT
+        for idle in self._idle.values():
+            # Oldest first: each list is in the order connections were released.
+            while idle and idle[0].idle_since <= expired:
+                idle[0].close()
+        heads = [idle[0].idle_since for idle in self._idle.values() if idle]
+        if heads:
+            self._sweeper = self.loop.call_at(min(heads) + IDLE_TIMEOUT, self._sweep)
+
+    def _evict(self) -> None:
+        """Close the idle connection unused for longest, to stay within the limit."""
+        heads = [idle[0] for idle in self._idle.values() if idle]
+        if heads:
+            min(heads, key=lambda connection: connection.idle_since).close()
+
+    # -- connect
+
+    def _context(self, verify: ssl.SSLContext | bool) -> ssl.SSLContext:
+        if isinstance(verify, ssl.SSLContext):
+            return verify
+        context = self._contexts.get(verify)
+        if context is None:
+            context = ssl.create_default_context()
+            if not verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._contexts[verify] = context
+        return context
+
+    async def _connect(self, target: Target, key: Key) -> _Connection:
+        addresses = await self._addresses(target)
+        if len(self._open) + self._connecting >= self.limit:
+            self._evict()
+        self._connecting += 1
+        try:
+            return await self._open_connection(target, key, addresses)
+        finally:
+            self._connecting -= 1
+
+    async def _open_connection(
+        self, target: Target, key: Key, addresses: list[Address]
+    ) -> _Connection:
+        error: OSError | None = None
+        context = key[3]
+        for family, address in addresses:  # in order, the next one when one fails
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setblocking(False)
+                await self.loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            try:
+                _, connection = await self.loop.create_connection(
+                    lambda: _Connection(self, key),
+                    sock=sock,
+                    ssl=context,
+                    server_hostname=target.host if context is not None else None,
+                )
+            except OSError as exc:  # TLS: not worth another address, the certificate is the same
+                sock.close()
+                raise self._connect_error(target, exc) from exc
+            except BaseException:
+                sock.close()
+                raise
+            self._open.add(connection)
+            return connection
+        raise self._connect_error(target, error) from error
+
+    def _connect_error(self, target: Target, exc: BaseException | None) -> ConnectError:
+        return ConnectError(f"Cannot connect to host {target.host}:{target.port} ({_reason(exc)})")
+
+    # -- DNS
+
+    async def _addresses(self, target: Target) -> list[Address]:
+        """Where to connect, in order; PolicyRefused when the policy forbids every address."""
+        host, port = target.host, target.port
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            pass
+        else:
+            if self.policy is not None:
+                self.policy.check_host(host)
+            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+            return [(family, (host, port))]
+        found = self._dns.get((host, port))
+        if found is None or found[0] < self.loop.time():
+            pending = self._resolving.get((host, port))
+            if pending is None:
+                pending = self.loop.create_task(self._resolve(host, port))
+                # Its error is seen by the waiters, if any are left when it fails.
+                pending.add_done_callback(_retrieved)
+                self._resolving[(host, port)] = pending
+            # Shielded: a request that times out must not cancel others' shared lookup.
+            addresses = await asyncio.shield(pending)
+        else:
+            addresses = found[1]
+        if self.policy is None:
+            return addresses
+        permitted = set(self.policy.permitted(host, [address[0] for _, address in addresses]))
+        return [entry for entry in addresses if entry[1][0] in permitted]
+
+    async def _resolve(self, host: str, port: int) -> list[Address]:
+        try:
+            infos = await self.loop.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
+            )
+        except OSError as exc:
+            raise ConnectError(f"Cannot connect to host {host}:{port} ({_reason(exc)})") from exc
+        finally:
+            del self._resolving[(host, port)]
+        addresses: list[Address] = [
+            (family, cast(tuple[str, int], address)) for family, *_, address in infos
+        ]
+        if len(self._dns) >= CACHE_SIZE:
+            self._dns.clear()
+        self._dns[(host, port)] = (self.loop.time() + DNS_TTL, addresses)
+        return addresses

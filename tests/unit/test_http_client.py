@@ -1,0 +1,359 @@
+"""The outbound HTTP client against raw local servers: framing, keep-alive, limits, TLS, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+import socket
+import ssl
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+import trustme
+
+from hookhub.outbound import http
+from hookhub.outbound.http import ConnectError, HttpClient, ServerDisconnected
+from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+RESET = b"<reset>"  # an answer that drops the connection with a TCP RST
+LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
+Answer = Callable[[int], Awaitable[bytes | None]]
+
+
+def always(reply: bytes | None) -> Answer:
+    async def answer(_: int) -> bytes | None:
+        return reply
+
+    return answer
+
+
+@dataclass
+class RawServer:
+    """Answers the n-th request (from 1) with `answer(n)`'s bytes, or closes when it gives None."""
+
+    answer: Answer = field(default_factory=lambda: always(OK))
+    ssl_context: ssl.SSLContext | None = None
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0
+    port: int = 0
+    _server: asyncio.Server | None = None
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+
+    async def start(self) -> RawServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl_context)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    def url(self, path: str = "/hook") -> str:
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = LENGTH.search(head)
+                    body = await reader.readexactly(int(length[1]) if length else 0)
+                except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+                    break
+                self.requests.append(head + body)
+                reply = await self.answer(len(self.requests))
+                if reply is None:
+                    break
+                if reply is RESET:
+                    linger = struct.pack("ii", 1, 0)  # closing sends RST
+                    writer.get_extra_info("socket").setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, linger
+                    )
+                    writer.transport.abort()
+                    break
+                writer.write(reply)
+                await writer.drain()
+                if b"connection: close" in reply.lower():
+                    break
+        finally:
+            self.open_now -= 1
+            self._writers.discard(writer)
+            writer.close()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RawServer]:
+    raw = await RawServer().start()
+    yield raw
+    await raw.stop()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[HttpClient]:
+    lean = HttpClient("hookhub-test", limit=4, body_limit=1000)
+    yield lean
+    await lean.close()
+
+
+async def post(
+    client: HttpClient,
+    url: str,
+    headers: dict[str, str] | None = None,
+    tls: ssl.SSLContext | bool = True,
+) -> http.Response:
+    headers = {"Content-Type": "application/json"} if headers is None else headers
+    return await client.request("POST", url, headers, b'{"a": 1}', 5.0, tls)
+
+
+async def test_requests_share_a_kept_alive_connection(
+    client: HttpClient, server: RawServer
+) -> None:
+    for _ in range(3):
+        response = await post(client, server.url("/hook?x=1"))
+        assert (response.status, response.body) == (200, b"ok")
+    assert server.connections == 1
+    head = server.requests[0].decode()
+    assert head.startswith("POST /hook?x=1 HTTP/1.1\r\n")
+    for line in (
+        f"Host: 127.0.0.1:{server.port}",
+        "User-Agent: hookhub-test",
+        "Content-Length: 8",
+        "Accept: */*",
+        "Content-Type: application/json",
+    ):
+        assert f"\r\n{line}\r\n" in head
+    assert head.endswith('\r\n\r\n{"a": 1}')
+
+
+async def test_request_headers_override_the_defaults(client: HttpClient, server: RawServer) -> None:
+    await post(client, server.url(), headers={"accept": "text/plain", "USER-AGENT": "mine"})
+    head = server.requests[0].decode().lower()
+    assert head.count("accept:") == 1 and "\r\naccept: text/plain\r\n" in head
+    assert head.count("user-agent:") == 1 and "\r\nuser-agent: mine\r\n" in head
+
+
+async def test_a_stale_pooled_connection_is_retried_once_on_a_new_one(
+    client: HttpClient, server: RawServer
+) -> None:
+    async def answer(n: int) -> bytes | None:
+        return None if n == 2 else OK  # the 2nd request finds its connection closed
+
+    server.answer = answer
+    assert (await post(client, server.url())).status == 200
+    assert (await post(client, server.url())).status == 200
+    assert (server.connections, len(server.requests)) == (2, 3)
+
+
+async def test_a_reset_after_the_request_was_read_is_not_retried(
+    client: HttpClient, server: RawServer
+) -> None:
+    async def answer(n: int) -> bytes | None:
+        return RESET if n == 2 else OK  # the receiver may have acted on the request
+
+    server.answer = answer
+    assert (await post(client, server.url())).status == 200
+    with pytest.raises(ServerDisconnected, match="Connection reset by peer"):
+        await post(client, server.url())
+    assert (server.connections, len(server.requests)) == (1, 2)
+
+
+async def test_a_new_connection_closed_without_an_answer_is_not_retried(
+    client: HttpClient, server: RawServer
+) -> None:
+    server.answer = always(None)
+    with pytest.raises(ServerDisconnected, match=r"^Server disconnected$"):
+        await post(client, server.url())
+    assert (server.connections, len(server.requests)) == (1, 1)
+
+
+async def test_chunked_body(client: HttpClient, server: RawServer) -> None:
+    server.answer = always(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+    for _ in range(2):
+        assert (await post(client, server.url())).body == b"hello world"
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize("version", [b"1.1", b"1.0"])
+async def test_a_body_without_length_ends_when_the_server_closes(
+    client: HttpClient, server: RawServer, version: bytes
+) -> None:
+    server.answer = always(b"HTTP/%s 200 OK\r\nConnection: close\r\n\r\nuntil the end" % version)
+    for _ in range(2):
+        response = await post(client, server.url())
+        assert (response.status, response.body) == (200, b"until the end")
+    assert server.connections == 2
+
+
+async def test_a_body_over_the_limit_is_cut_and_its_connection_dropped(
+    client: HttpClient, server: RawServer
+) -> None:
+    server.answer = always(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
+    for _ in range(2):
+        assert (await post(client, server.url())).body == b"x" * 1000
+    assert server.connections == 2
+
+
+async def test_gzip_bodies_are_decoded_within_the_limit(
+    client: HttpClient, server: RawServer
+) -> None:
+    small, large = gzip.compress(b"decoded"), gzip.compress(b"z" * 100_000)
+    answers = iter([small, large])
+
+    async def answer(_: int) -> bytes:
+        body = next(answers)
+        head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n"
+        return head.encode() + body
+
+    server.answer = answer
+    assert (await post(client, server.url())).body == b"decoded"
+    assert (await post(client, server.url())).body == b"z" * 1000
+    assert b"accept-encoding" not in server.requests[0].lower()
+
+
+async def test_interim_responses_are_skipped(client: HttpClient, server: RawServer) -> None:
+    server.answer = always(
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
+        b"HTTP/1.1 201 Created\r\nX-Id: 1\r\nX-Id: 2\r\nContent-Length: 4\r\n\r\ndone"
+    )
+    response = await post(client, server.url())
+    assert (response.status, response.body) == (201, b"done")
+    assert response.headers == {"X-Id": "2", "Content-Length": "4"}  # a repeat keeps the last
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-A": "1\r\nX-Injected: 1"},
+        {"X-A": "1\nGET / HTTP/1.1"},
+        {"X-A": "\x00"},
+        {"Bad Name": "1"},
+    ],
+)
+async def test_header_injection_is_refused(
+    client: HttpClient, server: RawServer, headers: dict[str, str]
+) -> None:
+    with pytest.raises(ValueError, match="header"):
+        await post(client, server.url(), headers=headers)
+    assert server.connections == 0
+
+
+async def test_the_timeout_covers_the_wait_for_an_answer(
+    client: HttpClient, server: RawServer
+) -> None:
+    never = asyncio.Event()
+
+    async def answer(_: int) -> bytes | None:
+        await never.wait()
+        return None
+
+    server.answer = answer
+    with pytest.raises(TimeoutError):
+        await client.request("POST", server.url(), {}, b"", 0.2)
+    never.set()
+
+
+async def test_refused_connections_name_the_host_and_the_reason(client: HttpClient) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # free once closed, and nothing listens there
+    with pytest.raises(ConnectError) as raised:
+        await post(client, f"http://127.0.0.1:{port}/")
+    assert str(raised.value) == f"Cannot connect to host 127.0.0.1:{port} (Connection refused)"
+
+
+async def test_connections_stay_within_the_limit(server: RawServer) -> None:
+    release = asyncio.Event()
+
+    async def answer(_: int) -> bytes:
+        await release.wait()
+        return OK
+
+    server.answer = answer
+    lean = HttpClient("hookhub-test", limit=2)
+    try:
+        sends = [asyncio.create_task(post(lean, server.url())) for _ in range(6)]
+        while len(server.requests) < 2:
+            await asyncio.sleep(0.01)
+        release.set()
+        assert [r.status for r in await asyncio.gather(*sends)] == [200] * 6
+        assert server.most_open == 2
+        # To make room for a connection to another host, an idle one is closed.
+        await post(lean, server.url().replace("127.0.0.1", "localhost"))
+        assert len(lean._open) == 2
+    finally:
+        await lean.close()
+
+
+async def test_idle_connections_expire(
+    client: HttpClient, server: RawServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await post(client, server.url())
+    monkeypatch.setattr(http, "IDLE_TIMEOUT", 0.0)
+    await post(client, server.url())  # the pooled connection is too old to be used
+    assert server.connections == 2
+
+
+async def test_idle_connections_are_closed_without_a_request_to_notice(
+    client: HttpClient, server: RawServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http, "IDLE_TIMEOUT", 0.05)
+    await post(client, server.url())
+    while server.open_now:  # until the pool's sweep closes it
+        await asyncio.sleep(0.01)
+    await post(client, server.url())
+    assert server.connections == 2
+
+
+async def test_the_policy_refuses_resolved_and_literal_addresses(server: RawServer) -> None:
+    loopback = NetworkPolicy(deny=parse_networks("loopback", "DENY"))
+    lean = HttpClient("hookhub-test", policy=loopback)
+    try:
+        with pytest.raises(PolicyRefused, match=r"^refused by the outbound network policy: "):
+            await post(lean, server.url().replace("127.0.0.1", "localhost"))
+        with pytest.raises(PolicyRefused, match=r"127\.0\.0\.1 is in 127\.0\.0\.0/8"):
+            await post(lean, server.url())
+    finally:
+        await lean.close()
+    assert server.connections == 0
+
+
+@pytest.fixture
+async def tls_server() -> AsyncIterator[tuple[RawServer, ssl.SSLContext]]:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    raw = await RawServer(ssl_context=server_context).start()
+    yield raw, trusting
+    await raw.stop()
+
+
+async def test_tls_checks_the_certificate_unless_told_not_to(
+    client: HttpClient, tls_server: tuple[RawServer, ssl.SSLContext]
+) -> None:
+    server, trusting = tls_server
+    assert (await post(client, server.url(), tls=trusting)).body == b"ok"
+    assert (await post(client, server.url(), tls=False)).body == b"ok"
+    with pytest.raises(ConnectError, match="certificate verify failed"):
+        await post(client, server.url(), tls=True)
+    # One connection per TLS setting; the refused handshake never reached the server's handler.
+    assert (server.connections, len(server.requests)) == (2, 2)
