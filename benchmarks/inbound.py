@@ -11,7 +11,9 @@ trigger. The trigger rate is the figure compared with the bare route; DESIGN.md 
 ≥ 5,000 requests/s. Afterwards the database must hold exactly one queued run per request.
 
 The client is a minimal keep-alive HTTP/1.1 client on asyncio (uvloop when present), so it costs
-far less CPU per request than the servers it measures; it still shares the machine's cores.
+far less CPU per request than the servers it measures; it still shares the machine's cores. On a
+shared machine the rates move with other load, so each phase also reports the server process's
+CPU time per request (Linux: /proc), which moves much less.
 """
 
 from __future__ import annotations
@@ -105,9 +107,28 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server child process listening on `port`."""
+
+    port: int
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) process `pid` has used so far; None where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # Fields after the command name (which may hold spaces) start at the state, field 3.
+            fields = stat.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def server(target: Any, *args: Any) -> Iterator[int]:
-    """Run `target(port, *args)` in a child process; yields the port once it listens."""
+def server(target: Any, *args: Any) -> Iterator[Served]:
+    """Run `target(port, *args)` in a child process; yields it once it listens."""
     port = _free_port()
     process = multiprocessing.get_context("spawn").Process(
         target=target, args=(port, *args), daemon=True
@@ -123,7 +144,8 @@ def server(target: Any, *args: Any) -> Iterator[int]:
             if time.monotonic() > deadline:
                 raise BenchError(f"the server did not listen within {START_TIMEOUT:g} s")
             time.sleep(0.05)
-        yield port
+        assert process.pid is not None
+        yield Served(port, process.pid)
     finally:
         process.terminate()
         process.join(10)
@@ -223,25 +245,40 @@ class Figures:
     bare_per_s: float
     hookhub_per_s: float
     ratio: float
+    # The server process's CPU time per request, in µs (None where it can't be read).
+    bare_cpu_us: float | None
+    hookhub_cpu_us: float | None
 
 
-async def measure(port: int, path: str, args: argparse.Namespace, name: str) -> float:
-    """Requests per second at `path` after a warm-up of a tenth of the count."""
+@dataclass(frozen=True)
+class Rate:
+    """One phase: requests per second, and the server's CPU µs per request if known."""
+
+    per_s: float
+    cpu_us: float | None
+
+
+async def measure(served: Served, path: str, args: argparse.Namespace, name: str) -> Rate:
+    """The rate at `path` after a warm-up of a tenth of the count."""
     count: int = args.count
-    await bounded(f"{name} warm-up", blast(port, path, count // 10, args.concurrency))
-    return count / await bounded(name, blast(port, path, count, args.concurrency))
+    await bounded(f"{name} warm-up", blast(served.port, path, count // 10, args.concurrency))
+    cpu = cpu_seconds(served.pid)
+    elapsed = await bounded(name, blast(served.port, path, count, args.concurrency))
+    cpu_after = cpu_seconds(served.pid)
+    used = None if cpu is None or cpu_after is None else cpu_after - cpu
+    return Rate(count / elapsed, None if used is None else round(used / count * 1e6, 1))
 
 
 async def run(args: argparse.Namespace) -> Figures:
-    with server(_bare_main) as port:
-        bare = await measure(port, "/hook", args, "bare starlette")
+    with server(_bare_main) as served:
+        bare = await measure(served, "/hook", args, "bare starlette")
     async with fresh_database(args.database) as url:
         await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
         try:
             key = await create_workflow(store)
-            with server(_hookhub_main, url) as port:
-                hookhub = await measure(port, f"/hooks/{key}", args, "hookhub trigger")
+            with server(_hookhub_main, url) as served:
+                hookhub = await measure(served, f"/hooks/{key}", args, "hookhub trigger")
             stored = await queued_runs(store)
         finally:
             await store.close()
@@ -252,9 +289,11 @@ async def run(args: argparse.Namespace) -> Figures:
             count=args.count,
             concurrency=args.concurrency,
             database="sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql",
-            bare_per_s=round(bare, 1),
-            hookhub_per_s=round(hookhub, 1),
-            ratio=round(hookhub / bare, 3),
+            bare_per_s=round(bare.per_s, 1),
+            hookhub_per_s=round(hookhub.per_s, 1),
+            ratio=round(hookhub.per_s / bare.per_s, 3),
+            bare_cpu_us=bare.cpu_us,
+            hookhub_cpu_us=hookhub.cpu_us,
         )
 
 
@@ -287,10 +326,16 @@ def main(argv: list[str] | None = None) -> int:
         figures = _run_loop(run(args))
     except BenchError as exc:
         return failed(exc)
+    cpu = ""
+    if figures.bare_cpu_us is not None and figures.hookhub_cpu_us is not None:
+        cpu = (
+            f"   server CPU/request {figures.bare_cpu_us:.0f} µs bare, "
+            f"{figures.hookhub_cpu_us:.0f} µs hookhub"
+        )
     text = (
         f"bare starlette: {figures.bare_per_s:.0f}/s   hookhub async trigger "
         f"({figures.database}, durable): {figures.hookhub_per_s:.0f}/s   "
-        f"ratio {figures.ratio:.2f}   ({figures.count} requests, "
+        f"ratio {figures.ratio:.2f}{cpu}   ({figures.count} requests, "
         f"concurrency {figures.concurrency}, cpus {os.cpu_count()})"
     )
     show(figures, args.json, text)

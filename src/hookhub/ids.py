@@ -9,12 +9,14 @@ import time
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
 
+# Every two-digit string: ids are encoded ten bits per step (one is made per run and event).
+_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
+
+
 def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, rem = divmod(value, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+    # `length` digits (an even number), most significant first.
+    pairs = [_PAIRS[(value >> shift) & 1023] for shift in range(5 * length - 10, -1, -10)]
+    return "".join(pairs)
 
 
 _RANDOM_BITS = 80

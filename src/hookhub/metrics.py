@@ -86,6 +86,8 @@ class Metrics:
         )
         # Labelled children by (webhook, outcome): the dispatcher's hot path skips the lookups.
         self._children: dict[tuple[str | None, str], tuple[Counter, Histogram]] = {}
+        # Trigger request counters by status, for the same reason (one per trigger request).
+        self._trigger_children: dict[int, Counter] = {}
         self._store = store
         self.queue: Queue | None = None  # the last reading of the queue gauges
         self._read_at = -math.inf  # monotonic time of the last read
@@ -111,7 +113,10 @@ class Metrics:
 
     def trigger_request(self, status: int) -> None:
         """Count one request to a trigger URL answered with HTTP `status`."""
-        self._triggers.labels(str(status)).inc()
+        counter = self._trigger_children.get(status)
+        if counter is None:
+            counter = self._trigger_children[status] = self._triggers.labels(str(status))
+        counter.inc()
 
     def run_finished(self, status: str, seconds: float) -> None:
         """Record a workflow run that ended with `status` after `seconds`."""

@@ -70,5 +70,5 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
     app.include_router(v1.router)
     app.include_router(health.router)
     ui.install(app)
-    app.mount_triggers(settings.max_request_body)
+    app.mount_triggers()
     return app

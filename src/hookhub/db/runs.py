@@ -6,6 +6,7 @@ named here at module level, like `hookhub.db.queries`; `RunStore` executes it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -109,6 +110,13 @@ def _parameters(outcomes: Sequence[Row]) -> list[Row]:
     return [{k: v for k, v in outcome.items() if k.startswith("b_")} for outcome in outcomes]
 
 
+@functools.cache
+def insert_runs() -> Insert:
+    """Insert runs, one per parameter set (built once: every trigger batch runs it)."""
+    return insert(runs)
+
+
+@functools.cache
 def remember_key(dialect: str) -> Insert:
     """Store a dedupe key (:workflow_id, :key) for :run_id until :expires_at, unless it is
     already stored and unexpired at :now; RETURNING yields a row only when it was stored."""
@@ -171,7 +179,7 @@ class RunStore:
                 outcomes.append(None)
                 stored.append(item.row)
             if stored:
-                await conn.execute(insert(runs), stored)
+                await conn.execute(insert_runs(), stored)
                 await self.store.announce(conn, notify.RUNS)
         return outcomes
 

@@ -20,6 +20,11 @@ def _render(template: Template | str, context: Mapping[str, Any], field: str) ->
     return template if isinstance(template, str) else render(template, context, field)
 
 
+def _header(value: str) -> str:
+    # A header value is one line: rendered line breaks become spaces.
+    return " ".join(value.splitlines()).strip()
+
+
 class CompiledTrigger:
     """The `trigger` object of a workflow: methods, auth, parsing, response, edge options."""
 
@@ -38,6 +43,9 @@ class CompiledTrigger:
             for name, value in response["headers"].items()
         }
         self.body = _template(response["body"], "trigger.response.body")
+        templated = not isinstance(self.body, str) or not all(
+            isinstance(value, str) for value in self.headers.values()
+        )
         self.timeout: float = spec["timeout"]
         self.filter: Mapping[str, Any] | None = spec["filter"]
         dedupe = spec["dedupe"]
@@ -50,6 +58,10 @@ class CompiledTrigger:
         self.secret_headers: tuple[str, ...] = ()
         if self.auth and self.auth["type"] == "header":
             self.secret_headers = (self.auth["name"].lower(),)
+        # Only a filter, a sync run or a templated answer reads the request's context.
+        self.reads_context = self.filter is not None or self.mode == "sync" or templated
+        # A constant answer is made once.
+        self._constant = None if templated else self._answer({})
 
     @property
     def allow(self) -> str:
@@ -59,10 +71,13 @@ class CompiledTrigger:
             methods.append("OPTIONS")
         return ", ".join(methods)
 
-    def answer(self, context: Mapping[str, Any]) -> tuple[int, dict[str, str], str]:
+    def answer(self, context: Mapping[str, Any]) -> tuple[int, Mapping[str, str], str]:
         """The async answer, templated from the request: status, headers, body."""
+        return self._constant or self._answer(context)
+
+    def _answer(self, context: Mapping[str, Any]) -> tuple[int, Mapping[str, str], str]:
         headers = {
-            name: " ".join(_render(value, context, f"headers.{name}").splitlines()).strip()
+            name: _header(_render(value, context, f"headers.{name}"))
             for name, value in self.headers.items()
         }
         return self.status, headers, _render(self.body, context, "body")

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.datastructures import URL
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from hookhub.api.errors import error_response
 from hookhub.core.conditions import evaluate
@@ -29,6 +30,7 @@ from hookhub.inbound.auth import check_ip, client_ip, networks, verify
 from hookhub.inbound.compiled import CompiledTrigger
 from hookhub.inbound.errors import Refusal
 from hookhub.inbound.parsing import Received, context, parse_body, record
+from hookhub.inbound.route import PREFIXES
 from hookhub.inbound.writer import GroupWriter
 from hookhub.outbound.callbacks import validate_callback
 from hookhub.settings import Settings
@@ -42,6 +44,7 @@ CACHE_SIZE = 10_000  # keys remembered at most (unknown keys included)
 MAX_KEY_LENGTH = 64  # characters; longer keys cannot exist
 SHUTDOWN_GRACE = 10.0  # seconds sync runs past their timeout get to finish on shutdown
 RUN_HEADER = "Hookhub-Run-Id"  # on every answer that made a run
+NOT_FOUND = "no enabled workflow has this trigger URL"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Triggers:
         self.runner = runner
         self.trusted = networks(settings.trusted_proxies)
         self.run_lease = settings.run_lease
+        self.max_body = settings.max_request_body  # bytes
         self._cache: dict[str, Loaded] = {}
         self._loading: dict[str, asyncio.Task[Loaded]] = {}
         self._generation = 0  # bumped by forget(): reads begun before it are not cached
@@ -129,33 +133,53 @@ class Triggers:
             self._cache[key] = entry
         return entry
 
-    async def handle(self, request: Request) -> Response:
-        """The answer to one call of `/hooks/<key>`."""
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one call of a trigger URL (an ASGI request whose path starts with one of
+        `PREFIXES`); returns the HTTP status answered."""
         try:
-            loaded = await self._lookup(request.path_params["key"])
-            if loaded.workflow is None or loaded.trigger is None:
-                raise Refusal(404, "not_found", "no enabled workflow has this trigger URL")
-            # Plain dicts from the ASGI scope: Starlette's Headers object costs more per lookup.
-            headers = {
-                name.decode("latin-1"): value.decode("latin-1")
-                for name, value in request.scope["headers"]
-            }
-            return await self._admit(request, headers, loaded.workflow, loaded.trigger)
+            response = await self._respond(scope, receive)
         except Refusal as refusal:
-            return refusal.response()
+            response = refusal.response()
         except Exception:
             log.exception("trigger request failed")
-            return error_response(500, "internal", "internal error; the server log has the details")
+            response = error_response(
+                500, "internal", "internal error; the server log has the details"
+            )
+        await response(scope, receive, send)
+        return response.status_code
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
+        # Plain dicts from the ASGI scope: Starlette's Headers object costs more per lookup.
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        declared = headers.get("content-length", "")
+        # isascii: latin-1 has digits (²) that int() refuses.
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body:
+            raise _too_large(self.max_body)
+        path: str = scope["path"]
+        key = _key(path)
+        if key is None:
+            # `/hooks/<key>/` is redirected to the trigger URL, as Starlette's router does.
+            stripped = path.rstrip("/")
+            if stripped != path and _key(stripped) is not None:
+                return RedirectResponse(URL(scope={**scope, "path": stripped}))
+            raise Refusal(404, "not_found", NOT_FOUND)
+        loaded = await self._lookup(key)
+        if loaded.workflow is None or loaded.trigger is None:
+            raise Refusal(404, "not_found", NOT_FOUND)
+        return await self._admit(scope, receive, headers, loaded.workflow, loaded.trigger)
 
     async def _admit(
         self,
-        request: Request,
+        scope: Scope,
+        receive: Receive,
         headers: dict[str, str],
         workflow: CompiledWorkflow,
         trigger: CompiledTrigger,
     ) -> Response:
         origin = headers.get("origin")
-        method = request.method
+        method: str = scope["method"]
         if method == "OPTIONS" and origin and "access-control-request-method" in headers:
             return cors.preflight(trigger.cors_origins, trigger.methods, origin, headers)
         if method not in trigger.methods:
@@ -165,8 +189,8 @@ class Triggers:
                 f"this trigger accepts {trigger.allow}, not {method}",
                 {"Allow": trigger.allow},
             )
-        peer = request.client.host if request.client else None
-        client = client_ip(peer, headers.get("x-forwarded-for"), self.trusted)
+        peer = scope.get("client")
+        client = client_ip(peer[0] if peer else None, headers.get("x-forwarded-for"), self.trusted)
         check_ip(client, trigger.networks)
         assert workflow.id is not None
         busy = self._busy.get(workflow.id, 0)
@@ -179,37 +203,37 @@ class Triggers:
             )
         self._busy[workflow.id] = busy + 1
         try:
-            response = await self._accept(request, headers, workflow, trigger, client)
+            raw = await _body(receive, self.max_body)
+            received = Received(
+                method=method,
+                path=scope["path"],
+                query_string=scope["query_string"].decode("latin-1"),
+                headers=headers,
+                raw=raw,
+                client=client,
+            )
+            response = await self._accept(received, workflow, trigger)
         finally:
             self._busy[workflow.id] -= 1
-        response.headers.update(cors.allowed(trigger.cors_origins, origin))
+        granted = cors.allowed(trigger.cors_origins, origin)
+        if granted:
+            response.headers.update(granted)
         return response
 
     async def _accept(
-        self,
-        request: Request,
-        headers: dict[str, str],
-        workflow: CompiledWorkflow,
-        trigger: CompiledTrigger,
-        client: str | None,
+        self, received: Received, workflow: CompiledWorkflow, trigger: CompiledTrigger
     ) -> Response:
-        raw = await _body(request)
         now = time.time()
-        verify(trigger.auth, headers, raw, now)
-        received = Received(
-            method=request.method,
-            path=request.scope["path"],
-            query_string=request.scope["query_string"].decode("latin-1"),
-            headers=headers,
-            raw=raw,
-            client=client,
-        )
-        body = parse_body(received.content_type, raw, trigger.structured)
-        data = context(received, trigger.parse, body, parsed=True)
+        verify(trigger.auth, received.headers, received.raw, now)
+        body = parse_body(received.content_type, received.raw, trigger.structured)
         run_id = new_id("run")
         assert workflow.id is not None
-        data["run"] = {"id": run_id, "workflow_id": workflow.id}
-        data["nodes"] = {}
+        # An async trigger with a constant answer and no filter never reads the context.
+        data: dict[str, Any] = {}
+        if trigger.reads_context:
+            data = context(received, trigger.parse, body, parsed=True)
+            data["run"] = {"id": run_id, "workflow_id": workflow.id}
+            data["nodes"] = {}
         if trigger.filter is not None and not evaluate(trigger.filter["conditions"], data):
             return _text_response(trigger.filter["status"], {}, trigger.filter["body"])
         callback = self._callback(trigger, body)
@@ -227,7 +251,8 @@ class Triggers:
             "result": None,
             "error": None,
         }
-        dedupe_key = headers.get(trigger.dedupe_header) if trigger.dedupe_header else None
+        dedupe_header = trigger.dedupe_header
+        dedupe_key = received.headers.get(dedupe_header) if dedupe_header else None
         if trigger.mode == "sync":
             return await self._sync(workflow, trigger, row, data, dedupe_key)
         try:
@@ -323,14 +348,35 @@ class Triggers:
         return result
 
 
-async def _body(request: Request) -> bytes:
-    # Starlette's request.body() goes through an async generator; this is the same, inline.
-    chunks = []
+def _key(path: str) -> str | None:
+    """The key in a trigger URL's path, or None when the path holds no (single) key."""
+    for prefix in PREFIXES:
+        if path.startswith(prefix):
+            key = path[len(prefix) :]
+            return key if key and "/" not in key else None
+    return None
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal(413, "too_large", f"request body is over the limit of {limit} bytes")
+
+
+async def _body(receive: Receive, limit: int) -> bytes:
+    # Starlette's request.body() goes through an async generator; this is the same, inline,
+    # and refuses a body that grows past `limit` bytes (a declared length was checked before).
+    chunks: list[bytes] = []
+    size = 0
     while True:
-        message = await request.receive()
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise Refusal(400, "disconnected", "the client went away before sending its body")
-        chunks.append(message.get("body", b""))
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        if not chunks and not message.get("more_body", False):
+            return chunk
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 

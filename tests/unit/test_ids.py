@@ -1,0 +1,28 @@
+"""Ids: prefix, 10 base32 digits of milliseconds, 16 of randomness; they only grow."""
+
+from __future__ import annotations
+
+import time
+
+from hookhub.ids import _ALPHABET, new_id
+
+
+def _decode(digits: str) -> int:
+    value = 0
+    for digit in digits:
+        value = value * 32 + _ALPHABET.index(digit)
+    return value
+
+
+def test_ids_spell_their_millisecond_in_crockford_base32_and_grow() -> None:
+    before = time.time_ns() // 1_000_000
+    made = [new_id("run") for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    for made_id in made:
+        prefix, _, digits = made_id.partition("_")
+        assert prefix == "run"
+        assert len(digits) == 26
+        assert set(digits) <= set(_ALPHABET)
+        assert before <= _decode(digits[:10]) <= after
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
