@@ -15,6 +15,7 @@ from hookhub.inbound.route import App
 from hookhub.inbound.triggers import Triggers
 from hookhub.metrics import Metrics
 from hookhub.outbound.client import Sender
+from hookhub.outbound.intake import Intake
 from hookhub.settings import Settings
 from hookhub.worker import Background
 from hookhub.workflows.runner import Runner
@@ -46,9 +47,11 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
             background.runner if background else Runner(store, settings, sender, metrics=metrics)
         )
         app.state.triggers = Triggers(store, settings, runner)
+        app.state.intake = Intake(store, app.state.on_work)
         try:
             yield
         finally:
+            await app.state.intake.close()
             await app.state.triggers.close()
             if background is not None:
                 await background.stop()

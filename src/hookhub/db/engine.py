@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hookhub.db import sqlite
 from hookhub.errors import ConfigError
 
 # milliseconds: how long a SQLite writer in another process may hold the lock before we give up.
@@ -36,7 +37,7 @@ def async_url(url: str) -> URL:
 
 
 def _dumps(value: Any) -> str:
-    # Header dicts from aiohttp have str-subclass keys, which orjson only takes with this option.
+    # orjson refuses dict keys of str subclasses (enum members, header types) without this option.
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -47,23 +48,34 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     codec: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
     if target.get_backend_name() != "sqlite":
         return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, **codec)
-    engine = create_async_engine(target, pool_size=pool_size, max_overflow=0, **codec)
+    path = target.database or ":memory:"
+
+    async def connect() -> sqlite.Connection:
+        # Statements run on the event loop's thread (see hookhub.db.sqlite); the driver opens
+        # connections with no implicit transactions: they are begun by hand below.
+        return await sqlite.connect(path, SQLITE_BUSY_TIMEOUT)
+
+    engine = create_async_engine(
+        target, pool_size=pool_size, max_overflow=0, async_creator=connect, **codec
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Transactions are begun by hand below, so the driver must not begin them itself.
-        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         # NORMAL is crash-safe in WAL mode (a process crash loses nothing committed).
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get(IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        # Straight to the driver: a statement through SQLAlchemy costs more than BEGIN itself.
+        # Through SQLAlchemy only when another process holds the lock (the driver then waits
+        # for it in a thread).
+        if not conn.connection.driver_connection.begin_now(begin):
+            conn.exec_driver_sql(begin)
 
     return engine

@@ -10,7 +10,9 @@ import functools
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    Float,
     Insert,
     Integer,
     Select,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    case,
     exists,
     func,
     or_,
@@ -172,6 +175,31 @@ def finish_delivery() -> Update:
             last_error=bindparam("b_error"),
             lease_id=None,
             updated_at=bindparam("b_now"),
+        )
+    )
+
+
+@functools.cache
+def record_streak() -> Update:
+    """Update webhook :s_id's failure streak with a batch's attempts: after a success (:s_recovered)
+    it restarts at the :s_failures that followed, else it grows by them; :s_first is when the
+    first of them started. All successes on a webhook with no streak write nothing."""
+    recovered = bindparam("s_recovered", type_=Boolean)
+    failures = bindparam("s_failures", type_=Integer)
+    first = bindparam("s_first", type_=Float)
+    return (
+        update(webhooks)
+        .where(
+            webhooks.c.id == bindparam("s_id"),
+            ~and_(recovered, failures == 0, webhooks.c.consecutive_failures == 0),
+        )
+        .values(
+            consecutive_failures=case(
+                (recovered, failures), else_=webhooks.c.consecutive_failures + failures
+            ),
+            failing_since=case(
+                (recovered, first), else_=func.coalesce(webhooks.c.failing_since, first)
+            ),
         )
     )
 

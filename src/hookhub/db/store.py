@@ -6,12 +6,12 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Table,
@@ -30,7 +30,7 @@ from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hookhub.db import notify, queries, wake
+from hookhub.db import notify, queries, sqlite, wake
 from hookhub.db.engine import IMMEDIATE, create_engine
 from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
@@ -39,8 +39,23 @@ from hookhub.ids import new_id
 
 Row = dict[str, Any]
 Target = tuple[str, str | None]  # (webhook or event id, ordering key)
+# Intake's routing (see `Store.ingest`): (rules, special webhooks, new events) → (targets of
+# each event by id, webhooks whose deliveries wait paused).
+Router = Callable[
+    [list[Row], dict[str, Row], list[Row]],
+    tuple[Mapping[str, Sequence[Target]], Collection[str]],
+]
 # seconds: how far ahead a rate-limited webhook's sends are claimed and scheduled.
 LIMIT_HORIZON = 1.0
+
+
+class Claim(NamedTuple):
+    """Deliveries leased together under one lease id, with their events and webhooks."""
+
+    lease_id: str
+    deliveries: list[Row]
+    events: list[Row]
+    webhooks: list[Row]
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,19 @@ SCOPES = ("read", "write", "admin")
 def hash_token(token: str) -> str:
     """The stored form of an API token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@asynccontextmanager
+async def _offloaded(conn: AsyncConnection, offload: bool) -> AsyncIterator[None]:
+    driver = (await conn.get_raw_connection()).driver_connection if offload else None
+    if not isinstance(driver, sqlite.Connection):
+        yield
+        return
+    driver.offload = True
+    try:
+        yield
+    finally:
+        driver.offload = False
 
 
 def _rows(result: Result[Any]) -> list[Row]:
@@ -88,13 +116,14 @@ class Store:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a read transaction."""
-        async with self.engine.connect() as conn, conn.begin():
+    async def read(self, offload: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection in a read transaction. `offload`: a report that may scan large tables;
+        on SQLite its statements run in a thread, not on the event loop (hookhub.db.sqlite)."""
+        async with self.engine.connect() as conn, conn.begin(), _offloaded(conn, offload):
             yield conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self, offload: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction, committed when the block exits cleanly."""
         if self._write_lock is None:
             async with self.engine.begin() as conn:
@@ -102,7 +131,7 @@ class Store:
             return
         async with self._write_lock, self.engine.connect() as conn:
             await conn.execution_options(**{IMMEDIATE: True})
-            async with conn.begin():
+            async with conn.begin(), _offloaded(conn, offload):
                 yield conn
 
     async def announce(self, conn: AsyncConnection, kind: str) -> None:
@@ -205,27 +234,18 @@ class Store:
 
     # -- intake ---------------------------------------------------------------------------------
 
-    async def routing(self) -> tuple[list[Row], dict[str, Row]]:
-        """What intake routes events by, read in one transaction: the enabled rules (disabled
-        webhooks still get deliveries: they wait until re-enabled), and `{webhook id: {"name",
-        "ordering_key", "enabled"}}` for the webhooks intake treats apart: those that deliver in
-        order, and disabled ones (their deliveries wait undue)."""
-        async with self.read() as conn:
-            found = _rows(await conn.execute(queries.enabled_rules()))
-            special = _rows(await conn.execute(queries.special_webhooks()))
-        return found, {row["id"]: row for row in special}
+    async def ingest(self, rows: Sequence[Row], route: Router) -> dict[str, int]:
+        """Store events (ids seen before are skipped) and a pending delivery per target `route`
+        gives each new one, in one transaction; returns new event id → deliveries created.
 
-    async def ingest(
-        self,
-        rows: Sequence[Row],
-        targets: Mapping[str, Sequence[Target]],
-        paused: Collection[str] = (),
-    ) -> int:
-        """Store events (ids seen before are skipped) and a pending delivery per (new event,
-        target), in one transaction; those to `paused` webhooks are not due until resumed.
-        Returns the number of deliveries created."""
+        `route(rules, special, new_rows)` sees what intake routes by, read in the same
+        transaction: the enabled rules (disabled webhooks still get deliveries: they wait until
+        re-enabled), and `{webhook id: {"name", "ordering_key", "enabled"}}` for the webhooks
+        intake treats apart (ordered ones, and disabled ones, whose deliveries wait undue). It
+        returns each event's targets and the webhooks whose deliveries are paused.
+        """
         if not rows:
-            return 0
+            return {}
         now = rows[0]["received_at"]
         async with self.write() as conn:
             result = await conn.execute(
@@ -233,16 +253,22 @@ class Store:
             )
             new_ids = {row[0] for row in result}
             # In event order: ids grow with creation, and ordered delivery follows id order.
+            fresh = [row for row in rows if row["id"] in new_ids]
+            if not fresh:
+                return {}
+            rules = _rows(await conn.execute(queries.enabled_rules()))
+            special = _rows(await conn.execute(queries.special_webhooks()))
+            targets, paused = route(rules, {row["id"]: row for row in special}, fresh)
+            created = {row["id"]: len(targets.get(row["id"], ())) for row in fresh}
             planned = [
                 _pending(webhook_id, row["id"], ordering_key, now, webhook_id not in paused)
-                for row in rows
-                if row["id"] in new_ids
+                for row in fresh
                 for webhook_id, ordering_key in targets.get(row["id"], ())
             ]
             if planned:
                 await conn.execute(insert(deliveries), planned)
                 await self.announce(conn, notify.DELIVERIES)
-        return len(planned)
+        return created
 
     async def add_deliveries(
         self, webhook_id: str, planned: Sequence[Target], due: bool = True
@@ -277,16 +303,19 @@ class Store:
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    async def claim(self, limit: int, margin: float) -> tuple[str, list[Row], list[Row]]:
-        """Lease up to `limit` due deliveries, respecting webhooks' concurrency and rate limits.
+    async def claim(self, limit: int, margin: float) -> Claim:
+        """Lease up to `limit` due deliveries, respecting webhooks' concurrency and rate limits;
+        with their events and webhooks, read in the same transaction.
 
-        Returns the lease id, the deliveries and their events. A rate-limited delivery carries
-        `send_at`, the time it may start (within `LIMIT_HORIZON` seconds).
+        A rate-limited delivery carries `send_at`, the time it may start (within
+        `LIMIT_HORIZON` seconds).
         """
         lease_id = new_id("lse")
         now = time.time()
         params = {"now": now, "lease_id": lease_id, "margin": margin}
         claimed: list[Row] = []
+        found_events: list[Row] = []
+        found_webhooks: list[Row] = []
         async with self.write() as conn:
             limited = _rows(await conn.execute(queries.limited_webhooks(self.dialect), params))
             for webhook in limited:
@@ -296,11 +325,14 @@ class Store:
                 found = await conn.execute(statement, {**params, "limit": limit - len(claimed)})
                 claimed += _rows(found)
             event_ids = list({row["event_id"] for row in claimed if row["event_id"]})
-            found_events = []
             if event_ids:
                 query = queries.rows_by_id(events)
                 found_events = _rows(await conn.execute(query, {"ids": event_ids}))
-        return lease_id, claimed, found_events
+            webhook_ids = list({row["webhook_id"] for row in claimed if row["webhook_id"]})
+            if webhook_ids:
+                query = queries.rows_by_id(webhooks)
+                found_webhooks = _rows(await conn.execute(query, {"ids": webhook_ids}))
+        return Claim(lease_id, claimed, found_events, found_webhooks)
 
     async def _claim_limited(
         self, conn: AsyncConnection, webhook: Row, room: int, params: Mapping[str, Any]
@@ -357,11 +389,6 @@ class Store:
                 await self.announce(conn, notify.DELIVERIES)
         return released
 
-    async def webhooks_by_id(self, ids: Iterable[str]) -> list[Row]:
-        """Full webhook rows for `ids`."""
-        async with self.read() as conn:
-            return _rows(await conn.execute(queries.rows_by_id(webhooks), {"ids": list(ids)}))
-
     async def finish(
         self,
         outcomes: Sequence[Row],
@@ -381,10 +408,20 @@ class Store:
                 await conn.execute(queries.finish_delivery(), list(outcomes))
             if attempt_rows:
                 await conn.execute(insert(attempts), list(attempt_rows))
-            for streak in health:
-                await conn.execute(_streak_update(streak))
+            if health:
+                streaks = [
+                    {
+                        "s_id": s.webhook_id,
+                        "s_recovered": s.recovered,
+                        "s_failures": s.failures,
+                        "s_first": s.first_failure_at,
+                    }
+                    for s in health
+                ]
+                await conn.execute(queries.record_streak(), streaks)
             reasons = dict(gone)
-            reasons.update(await self._failing(conn, [s.webhook_id for s in health], now))
+            failing = [s.webhook_id for s in health if s.failures]
+            reasons.update(await self._failing(conn, failing, now))
             return [
                 disabled
                 for webhook_id, reason in sorted(reasons.items())
@@ -487,7 +524,7 @@ class Store:
         )
         if since is not None:
             statement = statement.where(deliveries.c.updated_at >= since)
-        async with self.write() as conn:
+        async with self.write(offload=True) as conn:
             changed = int((await conn.execute(statement)).rowcount)
             if changed:
                 await self.announce(conn, notify.DELIVERIES)
@@ -545,7 +582,7 @@ class Store:
         for table, ids in ((attempts, old_attempts), (deliveries, finished), (events, orphans)):
             # One short transaction per batch: the dispatcher's writes interleave.
             statement = delete(table).where(table.c.id.in_(ids.limit(batch).scalar_subquery()))
-            async with self.write() as conn:
+            async with self.write(offload=True) as conn:
                 deleted += (await conn.execute(statement)).rowcount
         return deleted
 
@@ -583,7 +620,7 @@ class Store:
         query = select(
             *(func.coalesce(func.sum(case((cond, 1), else_=0)), 0) for cond in counts.values())
         ).where(queries.IS_ACTIVE)
-        async with self.read() as conn:
+        async with self.read(offload=True) as conn:
             row = (await conn.execute(query)).one()
         return {state: int(count) for state, count in zip(counts, row, strict=True)}
 
@@ -648,22 +685,6 @@ def _pause(webhook_id: str) -> Update:
         update(deliveries)
         .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
         .values(next_attempt_at=None)
-    )
-
-
-def _streak_update(streak: Health) -> Update:
-    statement = update(webhooks).where(webhooks.c.id == streak.webhook_id)
-    if streak.recovered:
-        # A success ends the streak; only the failures after it count.
-        if not streak.failures:
-            # The common case, all successes: no write unless a streak was running.
-            statement = statement.where(webhooks.c.consecutive_failures != 0)
-        return statement.values(
-            consecutive_failures=streak.failures, failing_since=streak.first_failure_at
-        )
-    return statement.values(
-        consecutive_failures=webhooks.c.consecutive_failures + streak.failures,
-        failing_since=func.coalesce(webhooks.c.failing_since, streak.first_failure_at),
     )
 
 

@@ -32,6 +32,7 @@ from hookhub.settings import Settings
 log = logging.getLogger("hookhub.dispatcher")
 
 RECORD_BATCH = 500  # outcomes written per transaction, at most
+RECORD_WAIT = 0.002  # seconds an outcome waits for others to share its transaction
 DB_RETRY_DELAY = 1.0  # seconds before retrying a failed database write
 SHUTDOWN_GRACE = 10.0  # seconds in-flight sends get to finish on shutdown; the rest re-lease
 CALLBACK_RETRY = RetryPolicy()  # callbacks have no webhook row to carry a policy
@@ -148,11 +149,13 @@ class Dispatcher:
             return False
         wanted = min(free, self.settings.claim_batch)
         try:
-            lease_id, claimed, events = await self.store.claim(wanted, self.settings.lease_margin)
-            webhooks = await self._compiled({row["webhook_id"] for row in claimed} - {None})
+            lease_id, claimed, events, rows = await self.store.claim(
+                wanted, self.settings.lease_margin
+            )
         except Exception:
             log.exception("claiming deliveries failed; retrying at the next poll")
             return False
+        webhooks = self._compiled(rows)
         by_id = {event["id"]: event for event in events}
         for delivery in claimed:
             delivery["lease_id"] = lease_id
@@ -177,10 +180,7 @@ class Dispatcher:
         if self._backlog and len(self._inflight) <= self.settings.concurrency // 2:
             self._wake.set()
 
-    async def _compiled(self, ids: set[str]) -> dict[str, CompiledWebhook]:
-        if not ids:
-            return {}
-        rows = await self.store.webhooks_by_id(ids)
+    def _compiled(self, rows: list[Row]) -> dict[str, CompiledWebhook]:
         for row in rows:
             cached = self._webhooks.get(row["id"])
             if cached is None or cached.version != row["version"]:
@@ -317,6 +317,10 @@ class Dispatcher:
     async def _record_loop(self) -> None:
         while True:
             item = await self._results.get()
+            if item is not None and self._inflight:
+                # Outcomes arriving meanwhile share the transaction: a commit per few ms rather
+                # than per outcome (SQLite writes run inline and would otherwise never wait).
+                await asyncio.sleep(RECORD_WAIT)
             stopping = item is None
             batch = [] if item is None else [item]
             while len(batch) < RECORD_BATCH:

@@ -80,7 +80,7 @@ class _CallerStore(Store):
         self._write_lock = None
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
+    async def read(self, offload: bool = False) -> AsyncIterator[AsyncConnection]:
         yield self._caller
 
     write = read

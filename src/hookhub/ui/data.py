@@ -107,7 +107,7 @@ async def find_deliveries(
         query = query.where(deliveries.c.created_at >= since)
     if until is not None:
         query = query.where(deliveries.c.created_at < until)
-    async with store.read() as conn:
+    async with store.read(offload=True) as conn:
         return [dict(row._mapping) for row in await conn.execute(query)]
 
 
@@ -129,7 +129,7 @@ async def attempts_per_minute(store: Store, since: float) -> list[tuple[int, int
         .group_by(bucket)
         .order_by(bucket)
     )
-    async with store.read() as conn:
+    async with store.read(offload=True) as conn:
         return [(int(m), int(ok), int(bad)) for m, ok, bad in await conn.execute(query)]
 
 

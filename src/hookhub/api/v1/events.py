@@ -6,10 +6,9 @@ from fastapi import APIRouter, Request
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import StoreDep, Writer
+from hookhub.api.v1.common import Writer
 from hookhub.core.events import EventIn
 from hookhub.errors import TooLarge
-from hookhub.outbound.intake import ingest
 
 router = APIRouter(tags=["events"], route_class=JSONRoute)
 
@@ -17,12 +16,10 @@ MAX_BATCH = 1000  # events per request
 
 
 @router.post("/events", status_code=202, summary="Emit one event or a list of events")
-async def emit_events(
-    body: EventIn | list[EventIn], request: Request, store: StoreDep, _: Writer
-) -> JSON:
+async def emit_events(body: EventIn | list[EventIn], request: Request, _: Writer) -> JSON:
     batch = body if isinstance(body, list) else [body]
     if len(batch) > MAX_BATCH:
         raise TooLarge(f"at most {MAX_BATCH} events per request, got {len(batch)}")
     events = [event.model_dump(exclude_none=False) for event in batch]
-    accepted = await ingest(store, events, request.app.state.on_work)
+    accepted = await request.app.state.intake.submit(events)
     return JSON({"ids": accepted.ids, "deliveries": accepted.deliveries}, status_code=202)
