@@ -454,8 +454,10 @@ async def set_enabled(store: Store, webhook_id: str, enabled: bool) -> None:
 
 async def processes_drain(
     store: Store, url: str, webhook_id: str, receiver: Receiver, args: argparse.Namespace, n: int
-) -> float:
-    """Seconds `n` worker processes take to deliver a fresh backlog of `args.count`."""
+) -> tuple[float, float | None]:
+    """Seconds `n` worker processes take to deliver a fresh backlog of `args.count`, and the share
+    of the machine's CPU time that was busy meanwhile (everything on it: workers, database,
+    receiver, this process)."""
     count = args.count
     await set_enabled(store, webhook_id, False)
     _, done = await recorded(store)
@@ -464,13 +466,14 @@ async def processes_drain(
     try:
         await workers.ready()
         before = receiver.count
-        started = time.perf_counter()
+        started, machine = time.perf_counter(), machine_cpu()
         await set_enabled(store, webhook_id, True)
         while receiver.count - before < count:
             if any(process.poll() is not None for process in workers.processes):
                 raise BenchError("a hookhub worker exited during the run")
             await asyncio.sleep(0.002)
         elapsed = time.perf_counter() - started
+        busy = machine_busy(machine, machine_cpu())
         while True:  # the last outcomes are recorded just after their sends
             if (await recorded(store))[1] >= done + count:
                 break
@@ -480,7 +483,25 @@ async def processes_drain(
     if receiver.count - before != count:
         raise BenchError(f"{n} workers: the receiver saw {receiver.count - before} of {count}")
     await verify_database(store, done + count)
-    return elapsed
+    return elapsed, busy
+
+
+def machine_cpu() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all cores since boot, from /proc/stat (None elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(t) for t in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+def machine_busy(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
+    """The share of all cores' time that was busy between two `machine_cpu` readings."""
+    if start is None or end is None or end[1] == start[1]:
+        return None
+    return round((end[0] - start[0]) / (end[1] - start[1]), 3)
 
 
 # -- databases --------------------------------------------------------------------------------
@@ -548,6 +569,9 @@ class Figures:
     # With --workers N ≥ 2: deliveries/s of 1 and of N `hookhub worker` processes, and N/1.
     processes_per_s: dict[int, float] | None = None
     scale_ratio: float | None = None
+    # ... and the share of the whole machine's CPU that was busy during each of those phases:
+    # near 1.0 with N workers means the cores, not hookhub, set the N-process figure.
+    machine_busy: dict[int, float | None] | None = None
 
 
 async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
@@ -561,6 +585,7 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
         await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
         processes: dict[int, float] | None = None
+        busy: dict[int, float | None] | None = None
         try:
             webhook_id = await create_webhook(store, receiver.url)
             ingest_s = await bounded("ingest", ingest_all(store, count))
@@ -573,9 +598,9 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
                 raise BenchError(f"hookhub: the receiver saw {arrived} of {count} deliveries")
             await bounded("verify", verify_database(store, count))
             if args.workers > 1:
-                processes = {}
+                processes, busy = {}, {}
                 for n in (1, args.workers):
-                    seconds = await bounded(
+                    seconds, busy[n] = await bounded(
                         f"{n} worker processes",
                         processes_drain(store, url, webhook_id, receiver, args, n),
                     )
@@ -598,6 +623,7 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
             scale_ratio=None
             if processes is None
             else round(processes[args.workers] / processes[1], 3),
+            machine_busy=busy,
         )
 
 
@@ -662,6 +688,10 @@ def describe(figures: Figures) -> str:
             for n, rate in figures.processes_per_s.items()
         )
         text += f"\n{rates}   ratio {figures.scale_ratio:.2f} (goal ≥ 1.6 on PostgreSQL)"
+        if figures.machine_busy:
+            busy = figures.machine_busy.items()
+            shares = ", ".join(f"{n}: {share:.0%}" for n, share in busy if share is not None)
+            text += f"\nmachine CPU busy while draining, by worker processes: {shares}"
     return text
 
 

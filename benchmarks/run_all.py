@@ -132,11 +132,14 @@ def scale_out_rows(args: argparse.Namespace) -> list[Row]:
     runs = repeated(args.repeat, run, "scale_ratio")
     mid = median_run(runs)
     rates = mid["processes_per_s"]
+    busy = mid.get("machine_busy") or {}
+    # How much of the whole machine (workers, PostgreSQL, receiver) each phase kept busy.
+    load = {n: f" (machine {busy[n]:.0%} busy)" if busy.get(n) is not None else "" for n in "12"}
     return [
         Row(
             "outbound deliveries/s, 2 worker processes, PostgreSQL",
-            f"{rates['2']:.0f}/s",
-            f"1 worker process {rates['1']:.0f}/s",
+            f"{rates['2']:.0f}/s{load['2']}",
+            f"1 worker process {rates['1']:.0f}/s{load['1']}",
             f"{mid['scale_ratio']:.2f} (runs: {ratios(runs, 'scale_ratio')})",
             "≥ 1.6x",
             mid["scale_ratio"] >= 1.6,

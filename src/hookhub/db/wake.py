@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -29,6 +30,7 @@ MESSAGE = b"w"
 READ_SIZE = 64  # bytes per recv: datagrams are one byte; the content does not matter
 
 
+@functools.lru_cache(maxsize=64)  # intake calls send() per transaction: parse the URL once
 def directory(database_url: str | URL) -> Path | None:
     """Where the wake sockets of a SQLite file's dispatchers live; None for other databases
     and in-memory SQLite. Short and under the temp dir: socket paths are limited to ~100 bytes."""
