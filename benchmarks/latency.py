@@ -33,6 +33,7 @@ from hookhub.migrations import upgrade_async
 from hookhub.outbound.dispatcher import Dispatcher
 from hookhub.outbound.intake import ingest
 from hookhub.settings import Settings
+from hookhub.worker import freeze_heap
 
 # Run as a script: the sibling benchmark is importable from this folder.
 from outbound import (
@@ -178,6 +179,7 @@ async def run(args: argparse.Namespace, receiver: StampingReceiver) -> Offered:
             dispatcher = Dispatcher(store, Settings(database_url=url))
             stop = asyncio.Event()
             running = asyncio.create_task(dispatcher.run(stop))
+            freeze_heap()  # as `hookhub serve` does once started
             began = time.monotonic()
             accepted = await bounded("offer", offer(store, dispatcher, args))
             offered = total / (time.monotonic() - began)

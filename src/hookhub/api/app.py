@@ -17,7 +17,7 @@ from hookhub.metrics import Metrics
 from hookhub.outbound.client import Sender
 from hookhub.outbound.intake import Intake
 from hookhub.settings import Settings
-from hookhub.worker import Background
+from hookhub.worker import Background, freeze_heap
 from hookhub.workflows.runner import Runner
 
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
         )
         app.state.triggers = Triggers(store, settings, runner)
         app.state.intake = Intake(store, app.state.on_work)
+        freeze_heap()
         try:
             yield
         finally:

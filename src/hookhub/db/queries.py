@@ -54,6 +54,7 @@ NOT_BLOCKED = or_(
 IS_LIMITED = or_(webhooks.c.max_concurrency.is_not(None), webhooks.c.rate_limit.is_not(None))
 
 
+@functools.cache
 def insert_events_ignoring_duplicates(dialect: str) -> Insert:
     """Insert events, skipping ids already stored; RETURNING yields only the new ids."""
     insert = postgresql.insert(events) if dialect == "postgresql" else sqlite.insert(events)
