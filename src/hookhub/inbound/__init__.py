@@ -1,4 +1,4 @@
 """Inbound: trigger URLs that third parties call, turned into durable workflow runs.
 
-route (plain Starlette) → auth → parsing → pre-filter / dedupe → writer (group commit) → runs
+route (plain Starlette) → auth → parsing → pre-filter / dedupe → group commit (db.group) → runs
 """

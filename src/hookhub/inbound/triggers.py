@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from hookhub.api.errors import error_response
 from hookhub.core.conditions import evaluate
 from hookhub.core.templates import RenderError
+from hookhub.db.group import GroupWriter
 from hookhub.db.runs import NewRun
 from hookhub.db.store import Row, Store
 from hookhub.errors import ValidationError
@@ -31,7 +32,6 @@ from hookhub.inbound.compiled import CompiledTrigger
 from hookhub.inbound.errors import Refusal
 from hookhub.inbound.parsing import Received, context, parse_body, record
 from hookhub.inbound.route import PREFIXES
-from hookhub.inbound.writer import GroupWriter
 from hookhub.outbound.callbacks import validate_callback
 from hookhub.settings import Settings
 from hookhub.workflows.engine import CompiledWorkflow, RunResult

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hookhub.db.group import GroupWriter
 from hookhub.db.store import Row, Store, Target
 from hookhub.ids import new_id
-from hookhub.inbound.writer import GroupWriter
 from hookhub.outbound.rendering import ordering_key
 from hookhub.outbound.rules import targets
 

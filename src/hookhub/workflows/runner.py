@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hookhub.db.group import GroupWriter
 from hookhub.db.store import Row, Store
 from hookhub.errors import ValidationError
 from hookhub.inbound.errors import Refusal
 from hookhub.inbound.parsing import context, from_record
-from hookhub.inbound.writer import GroupWriter
 from hookhub.metrics import Metrics
 from hookhub.outbound.client import Sender
 from hookhub.settings import Settings

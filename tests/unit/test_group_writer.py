@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from hookhub.inbound.writer import GroupWriter
+from hookhub.db.group import GroupWriter
 
 
 async def test_concurrent_items_share_batches_and_get_their_own_results() -> None:
