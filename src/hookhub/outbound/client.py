@@ -18,7 +18,7 @@ from typing import Any
 from hookhub import __version__
 from hookhub.errors import ValidationError
 from hookhub.outbound import certs
-from hookhub.outbound.http import ClientError, HttpClient, ServerDisconnected
+from hookhub.outbound.http import ClientError, HttpClient, ServerDisconnected, tls_context
 from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
 from hookhub.outbound.policy import NetworkPolicy
 from hookhub.settings import Settings
@@ -85,28 +85,6 @@ def _dropped(exc: BaseException) -> bool:
     )
 
 
-def _no_password() -> str:
-    # Without a callback OpenSSL would prompt on the terminal for an encrypted key's passphrase.
-    raise ValueError("the private key is encrypted; give hookhub an unencrypted key file")
-
-
-def tls_context(
-    verify: bool, ca_file: str | None, cert: str | None, key: str | None
-) -> ssl.SSLContext:
-    """A client TLS context: checks the server (against `ca_file` if given), shows `cert`.
-
-    Raises ssl.SSLError, OSError or ValueError when a file is missing or unreadable, the key is
-    encrypted, or the key does not match the certificate.
-    """
-    context = ssl.create_default_context(cafile=ca_file)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if cert:
-        context.load_cert_chain(cert, key, password=_no_password)
-    return context
-
-
 def check_client_certificate(cert: str, key: str | None) -> None:
     """Raise ValidationError unless `cert` and `key` (or the key in `cert`) load as a pair."""
     key_field = "client_key_path" if key else "client_cert_path"
@@ -117,7 +95,7 @@ def check_client_certificate(cert: str, key: str | None) -> None:
         if b"PRIVATE KEY-----" not in _head(key or cert):
             hint = "" if key else "; set client_key_path to the key's file"
             raise ValidationError(f"{key or cert} holds no PEM private key{hint}", field=key_field)
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert, key, password=_no_password)
+        tls_context(True, None, cert, key)
     except (ssl.SSLError, OSError, ValueError) as exc:
         mismatch = getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH"
         reason = "the private key does not match the certificate" if mismatch else str(exc)

@@ -137,6 +137,28 @@ def request_head(
     return "\r\n".join(lines).encode()
 
 
+def _no_password() -> str:
+    # Without a callback OpenSSL would prompt on the terminal for an encrypted key's passphrase.
+    raise ValueError("the private key is encrypted; give hookhub an unencrypted key file")
+
+
+def tls_context(
+    verify: bool, ca_file: str | None, cert: str | None, key: str | None
+) -> ssl.SSLContext:
+    """A client TLS context: checks the server (against `ca_file` if given), shows `cert`.
+
+    Raises ssl.SSLError, OSError or ValueError when a file is missing or unreadable, the key is
+    encrypted, or the key does not match the certificate.
+    """
+    context = ssl.create_default_context(cafile=ca_file)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert:
+        context.load_cert_chain(cert, key, password=_no_password)
+    return context
+
+
 def _reason(exc: BaseException | None) -> str:
     """A short reason for an OS or TLS error: "Connection refused", "[SSL: ...] ..."."""
     if isinstance(exc, ssl.SSLError):
@@ -146,6 +168,10 @@ def _reason(exc: BaseException | None) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror  # getaddrinfo's errors have negative codes
     return (str(exc) or type(exc).__name__) if exc is not None else "no address"
+
+
+def _cannot_connect(host: str, port: int, exc: BaseException | None) -> ConnectError:
+    return ConnectError(f"Cannot connect to host {host}:{port} ({_reason(exc)})")
 
 
 def _retrieved(task: asyncio.Task[list[Address]]) -> None:
@@ -450,10 +476,7 @@ class HttpClient:
             return verify
         context = self._contexts.get(verify)
         if context is None:
-            context = ssl.create_default_context()
-            if not verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
+            context = tls_context(verify, None, None, None)
             self._contexts[verify] = context
         return context
 
@@ -493,16 +516,13 @@ class HttpClient:
                 )
             except OSError as exc:  # TLS: not worth another address, the certificate is the same
                 sock.close()
-                raise self._connect_error(target, exc) from exc
+                raise _cannot_connect(target.host, target.port, exc) from exc
             except BaseException:
                 sock.close()
                 raise
             self._open.add(connection)
             return connection
-        raise self._connect_error(target, error) from error
-
-    def _connect_error(self, target: Target, exc: BaseException | None) -> ConnectError:
-        return ConnectError(f"Cannot connect to host {target.host}:{target.port} ({_reason(exc)})")
+        raise _cannot_connect(target.host, target.port, error) from error
 
     # -- DNS
 
@@ -541,7 +561,7 @@ class HttpClient:
                 host, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
             )
         except OSError as exc:
-            raise ConnectError(f"Cannot connect to host {host}:{port} ({_reason(exc)})") from exc
+            raise _cannot_connect(host, port, exc) from exc
         finally:
             del self._resolving[(host, port)]
         addresses: list[Address] = [
