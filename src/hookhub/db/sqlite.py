@@ -160,7 +160,7 @@ class Cursor:
         self._cursor.close()
 
 
-async def connect(path: str, busy_timeout_ms: int, uri: bool = False) -> Connection:
+async def connect(path: str, busy_timeout_ms: int) -> Connection:
     """Open `path` for use from this event loop (and, when waiting on locks, from threads)."""
     conn = await asyncio.to_thread(
         sqlite3.connect,
@@ -168,6 +168,5 @@ async def connect(path: str, busy_timeout_ms: int, uri: bool = False) -> Connect
         timeout=0,
         isolation_level=None,  # transactions are begun by hand (engine.py)
         check_same_thread=False,
-        uri=uri,
     )
     return Connection(conn, busy_timeout_ms)

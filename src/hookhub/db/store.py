@@ -91,6 +91,16 @@ async def _offloaded(conn: AsyncConnection, offload: bool) -> AsyncIterator[None
         driver.offload = False
 
 
+async def _referenced(
+    conn: AsyncConnection, table: Table, rows: Sequence[Row], column: str
+) -> list[Row]:
+    """The rows of `table` that `rows` name in `column` (callbacks name no event or webhook)."""
+    ids = list({row[column] for row in rows if row[column]})
+    if not ids:
+        return []
+    return _rows(await conn.execute(queries.rows_by_id(table), {"ids": ids}))
+
+
 def _rows(result: Result[Any]) -> list[Row]:
     # zip with the keys read once: Row._mapping per row cost ~20 % of a claim.
     keys = list(result.keys())
@@ -314,8 +324,6 @@ class Store:
         now = time.time()
         params = {"now": now, "lease_id": lease_id, "margin": margin}
         claimed: list[Row] = []
-        found_events: list[Row] = []
-        found_webhooks: list[Row] = []
         async with self.write() as conn:
             limited = _rows(await conn.execute(queries.limited_webhooks(self.dialect), params))
             for webhook in limited:
@@ -324,14 +332,8 @@ class Store:
                 statement = queries.claim_deliveries(self.dialect)
                 found = await conn.execute(statement, {**params, "limit": limit - len(claimed)})
                 claimed += _rows(found)
-            event_ids = list({row["event_id"] for row in claimed if row["event_id"]})
-            if event_ids:
-                query = queries.rows_by_id(events)
-                found_events = _rows(await conn.execute(query, {"ids": event_ids}))
-            webhook_ids = list({row["webhook_id"] for row in claimed if row["webhook_id"]})
-            if webhook_ids:
-                query = queries.rows_by_id(webhooks)
-                found_webhooks = _rows(await conn.execute(query, {"ids": webhook_ids}))
+            found_events = await _referenced(conn, events, claimed, "event_id")
+            found_webhooks = await _referenced(conn, webhooks, claimed, "webhook_id")
         return Claim(lease_id, claimed, found_events, found_webhooks)
 
     async def _claim_limited(

@@ -67,22 +67,32 @@ async def ingest(
     on_work: Callable[[], None] | None = None,
 ) -> Accepted:
     """Store `events` and their deliveries; ids already stored are accepted but not reprocessed."""
+    return (await _ingest_batches(store, [events], on_work))[0]
+
+
+async def _ingest_batches(
+    store: Store,
+    batches: Sequence[Sequence[Mapping[str, Any]]],
+    on_work: Callable[[], None] | None,
+) -> list[Accepted]:
+    """`ingest` for several batches in one transaction, each answered for itself."""
     now = time.time()
-    rows = [normalize(event, now) for event in events]
-    created = await _store(store, rows, on_work)
-    return Accepted(ids=[row["id"] for row in rows], deliveries=sum(created.values()))
-
-
-async def _store(
-    store: Store, rows: list[Row], on_work: Callable[[], None] | None
-) -> dict[str, int]:
+    rows = [[normalize(event, now) for event in batch] for batch in batches]
     # The same id twice is one event, like the same id in two batches. The first occurrence
-    # wins and order is kept: ordered delivery follows the batch's order.
-    unique = list({row["id"]: row for row in reversed(rows)}.values())[::-1]
+    # wins and order is kept: ordered delivery follows the batches' order.
+    every = [row for batch in rows for row in batch]
+    unique = list({row["id"]: row for row in reversed(every)}.values())[::-1]
     created = await store.ingest(unique, route)
     if any(created.values()) and on_work is not None:
         on_work()
-    return created
+    # An id sent twice counts its deliveries once: where it first appears.
+    return [
+        Accepted(
+            ids=[row["id"] for row in batch],
+            deliveries=sum(created.pop(row["id"], 0) for row in batch),
+        )
+        for batch in rows
+    ]
 
 
 class Intake:
@@ -107,14 +117,4 @@ class Intake:
         await self._writer.close()
 
     async def _write(self, batches: Sequence[list[Mapping[str, Any]]]) -> list[Accepted]:
-        now = time.time()
-        rows = [[normalize(event, now) for event in batch] for batch in batches]
-        created = await _store(self.store, [row for batch in rows for row in batch], self.on_work)
-        # An id in two requests of one group is created by the first, a duplicate in the second.
-        return [
-            Accepted(
-                ids=[row["id"] for row in batch],
-                deliveries=sum(created.pop(row["id"], 0) for row in batch),
-            )
-            for batch in rows
-        ]
+        return await _ingest_batches(self.store, batches, self.on_work)
