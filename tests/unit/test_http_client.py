@@ -270,6 +270,44 @@ async def test_the_timeout_covers_the_wait_for_an_answer(
     never.set()
 
 
+async def test_an_answered_request_keeps_its_connection_past_its_deadline(
+    client: HttpClient, server: RawServer
+) -> None:
+    response = await client.request("POST", server.url(), {}, b"", 0.05)
+    await asyncio.sleep(0.1 + http.DEADLINE_GRID)
+    again = await client.request("POST", server.url(), {}, b"", 0.05)
+    assert (response.status, again.status) == (200, 200)
+    assert server.connections == 1
+
+
+async def test_timeouts_fire_within_a_grid_step_of_their_deadline(
+    client: HttpClient, server: RawServer
+) -> None:
+    never = asyncio.Event()
+
+    async def answer(n: int) -> bytes | None:
+        if n > 1:
+            await never.wait()
+        return OK
+
+    server.answer = answer
+    await client.request("POST", server.url(), {}, b"", 1.0)  # a pooled connection to reuse
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def timed_out_after(timeout: float) -> float:
+        with pytest.raises(TimeoutError):
+            await client.request("POST", server.url(), {}, b"", timeout)
+        return loop.time() - started
+
+    # The first reuses the pooled connection, the second opens one.
+    pooled, fresh = await asyncio.gather(timed_out_after(0.1), timed_out_after(0.3))
+    late = http.DEADLINE_GRID + 0.1  # the grid, plus this machine's scheduling noise
+    assert 0.1 <= pooled < 0.1 + late
+    assert 0.3 <= fresh < 0.3 + late
+    never.set()
+
+
 async def test_refused_connections_name_the_host_and_the_reason(client: HttpClient) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

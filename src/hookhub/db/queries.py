@@ -10,6 +10,7 @@ import functools
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ColumnElement,
     Float,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    insert,
     or_,
     select,
     text,
@@ -30,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hookhub.db.tables import deliveries, events, rules, webhooks
+from hookhub.db.tables import attempts, deliveries, events, rules, webhooks
 
 # Spelled as the partial index ix_deliveries_due spells it: SQLite only uses a partial index
 # when the query repeats its WHERE literally (bound parameters would mean a full scan).
@@ -206,8 +208,19 @@ def record_streak() -> Update:
 
 
 @functools.cache
-def rows_by_id(table: Table) -> Select[tuple[Any, ...]]:
+def insert_attempts() -> Insert:
+    """Insert attempt records (every column given)."""
+    return insert(attempts)
+
+
+@functools.cache
+def rows_by_id(table: Table, dialect: str) -> Select[tuple[Any, ...]]:
     """Whole rows of `table` whose id is in the list :ids."""
+    if dialect == "sqlite":
+        # The list as one JSON array: the same SQL for any number of ids, so it is compiled once
+        # (hookhub.db.direct) instead of expanded into one placeholder per id on every call.
+        ids = func.json_each(bindparam("ids", type_=JSON)).table_valued("value")
+        return select(table).where(table.c.id.in_(select(ids.c.value)))
     return select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
 
 

@@ -80,6 +80,17 @@ class Connection:
         cursor = Cursor(self)
         return await cursor.execute(sql, parameters)
 
+    async def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Run one statement and return every row it yields (hookhub.db.direct)."""
+        return await self.run(self._fetch, sql, parameters)
+
+    async def execute_many(self, sql: str, parameters: list[Sequence[Any]]) -> None:
+        """Run one statement per parameter set (hookhub.db.direct)."""
+        await self.run(self._conn.executemany, sql, parameters)
+
+    def _fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        return self._conn.execute(sql, parameters).fetchall()
+
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._conn.create_function(*args, **kwargs)
 

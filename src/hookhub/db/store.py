@@ -30,7 +30,7 @@ from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hookhub.db import notify, queries, sqlite, wake
+from hookhub.db import direct, notify, queries, sqlite, wake
 from hookhub.db.engine import IMMEDIATE, create_engine
 from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
@@ -98,7 +98,7 @@ async def _referenced(
     ids = list({row[column] for row in rows if row[column]})
     if not ids:
         return []
-    return _rows(await conn.execute(queries.rows_by_id(table), {"ids": ids}))
+    return await direct.execute(conn, queries.rows_by_id(table, conn.dialect.name), {"ids": ids})
 
 
 def _rows(result: Result[Any]) -> list[Row]:
@@ -325,13 +325,13 @@ class Store:
         params = {"now": now, "lease_id": lease_id, "margin": margin}
         claimed: list[Row] = []
         async with self.write() as conn:
-            limited = _rows(await conn.execute(queries.limited_webhooks(self.dialect), params))
+            limited = await direct.execute(conn, queries.limited_webhooks(self.dialect), params)
             for webhook in limited:
                 claimed += await self._claim_limited(conn, webhook, limit - len(claimed), params)
             if len(claimed) < limit:
                 statement = queries.claim_deliveries(self.dialect)
-                found = await conn.execute(statement, {**params, "limit": limit - len(claimed)})
-                claimed += _rows(found)
+                values = {**params, "limit": limit - len(claimed)}
+                claimed += await direct.execute(conn, statement, values)
             found_events = await _referenced(conn, events, claimed, "event_id")
             found_webhooks = await _referenced(conn, webhooks, claimed, "webhook_id")
         return Claim(lease_id, claimed, found_events, found_webhooks)
@@ -357,7 +357,7 @@ class Store:
             "for_webhook": webhook["id"],
             "margin": params["margin"] + LIMIT_HORIZON,
         }
-        claimed = _rows(await conn.execute(statement, values))
+        claimed = await direct.execute(conn, statement, values)
         for row in claimed:
             row["limited"] = True
         if rate and claimed:
@@ -406,10 +406,8 @@ class Store:
         """
         now = time.time()
         async with self.write() as conn:
-            if outcomes:
-                await conn.execute(queries.finish_delivery(), list(outcomes))
-            if attempt_rows:
-                await conn.execute(insert(attempts), list(attempt_rows))
+            await direct.execute_many(conn, queries.finish_delivery(), outcomes)
+            await direct.execute_many(conn, queries.insert_attempts(), attempt_rows)
             if health:
                 streaks = [
                     {
@@ -420,7 +418,7 @@ class Store:
                     }
                     for s in health
                 ]
-                await conn.execute(queries.record_streak(), streaks)
+                await direct.execute_many(conn, queries.record_streak(), streaks)
             reasons = dict(gone)
             failing = [s.webhook_id for s in health if s.failures]
             reasons.update(await self._failing(conn, failing, now))

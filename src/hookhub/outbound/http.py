@@ -1,4 +1,4 @@
-"""A lean HTTP/1.1 client for outbound requests: keep-alive pool, one timer per request.
+"""A lean HTTP/1.1 client for outbound requests: keep-alive pool, deadlines on a shared grid.
 
 Made for hookhub's one job, sending a small request and reading a bounded answer, at a fraction
 of a general client's CPU cost per request. No redirects, no cookies, no proxies.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import math
 import os
 import re
 import socket
@@ -32,6 +33,9 @@ from hookhub.outbound.policy import NetworkPolicy
 IDLE_TIMEOUT = 15.0  # seconds an unused keep-alive connection stays open
 DNS_TTL = 60.0  # seconds a name's resolved addresses are reused
 CACHE_SIZE = 1024  # parsed URLs and resolved names kept; a cache is emptied when full
+# seconds: answers are awaited until their deadline rounded up to this grid, one loop timer per
+# grid point in use. A timer per request (asyncio.timeout) was a third of a request's CPU.
+DEADLINE_GRID = 0.02
 # RFC 9110 token: what header names and methods may be made of.
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # A line break or NUL in a header value would let it inject headers or a second request.
@@ -233,6 +237,12 @@ class _Connection(asyncio.Protocol):
         self.transport.write(data)
         return future
 
+    def time_out(self) -> None:
+        """The answer is overdue: fail the request with TimeoutError and drop the connection."""
+        if self._future is not None and not self._future.done():
+            self._future.set_exception(TimeoutError())
+            self.close()
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         if not self.closed:
@@ -343,6 +353,41 @@ class _Connection(asyncio.Protocol):
         self.close()
 
 
+class _Deadlines:
+    """Connections awaiting an answer, by deadline rounded up to DEADLINE_GRID."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._due: dict[int, tuple[asyncio.TimerHandle, set[_Connection]]] = {}
+
+    def add(self, connection: _Connection, deadline: float) -> int:
+        """Time `connection` out at `deadline` (loop time) unless discarded first; its slot."""
+        slot = math.ceil(deadline / DEADLINE_GRID)
+        entry = self._due.get(slot)
+        if entry is None:
+            entry = self._due[slot] = (
+                self.loop.call_at(slot * DEADLINE_GRID, self._expire, slot),
+                set(),
+            )
+        entry[1].add(connection)
+        return slot
+
+    def discard(self, connection: _Connection, slot: int) -> None:
+        entry = self._due.get(slot)
+        if entry is not None:
+            entry[1].discard(connection)
+
+    def cancel(self) -> None:
+        for timer, _ in self._due.values():
+            timer.cancel()
+        self._due.clear()
+
+    def _expire(self, slot: int) -> None:
+        _, waiting = self._due.pop(slot, (None, ()))
+        for connection in list(waiting):
+            connection.time_out()
+
+
 class HttpClient:
     """Sends requests over pooled keep-alive connections, at most `limit` connections at once."""
 
@@ -359,6 +404,7 @@ class HttpClient:
         self.body_limit = body_limit
         self.policy = policy if policy is not None and policy.active else None
         self._slots = asyncio.Semaphore(limit)
+        self._deadlines = _Deadlines(self.loop)
         self._idle: dict[Key, list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._connecting = 0
@@ -374,7 +420,7 @@ class HttpClient:
         url: str,
         headers: dict[str, str],
         body: bytes,
-        timeout: float,  # noqa: ASYNC109 (one timer covers every step, connect included)
+        timeout: float,  # noqa: ASYNC109 (one deadline covers every step, connect included)
         tls: ssl.SSLContext | bool = True,
     ) -> Response:
         """Send one request; `timeout` (seconds) covers DNS, connect, TLS, send and the answer.
@@ -390,24 +436,34 @@ class HttpClient:
         context = self._context(tls) if target.https else None
         key = (target.https, target.host, target.port, context)
         data = request_head(method, target, headers, len(body), self.user_agent) + body
-        async with asyncio.timeout(timeout), self._slots:
+        deadline = self.loop.time() + timeout
+        if self._slots.locked():
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        else:
+            await self._slots.acquire()  # a free slot: taken without suspending
+        try:
             connection = self._pooled(key)
             if connection is not None:
                 try:
-                    return await self._exchange(connection, data)
+                    return await self._exchange(connection, data, deadline)
                 except ServerDisconnected as exc:
                     # Closed without a word: the server had given up on the idle connection as
                     # the request went out. A reset may come after it read the request: no retry.
                     if exc.answered or exc.__cause__ is not None:
                         raise
-            connection = await self._connect(target, key)
-            return await self._exchange(connection, data)
+            async with asyncio.timeout_at(deadline):
+                connection = await self._connect(target, key)
+            return await self._exchange(connection, data, deadline)
+        finally:
+            self._slots.release()
 
     async def close(self) -> None:
         """Close every connection and stop pending lookups."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+        self._deadlines.cancel()
         for task in self._resolving.values():
             task.cancel()
         for connection in list(self._open):
@@ -423,12 +479,15 @@ class HttpClient:
 
     # -- exchange
 
-    async def _exchange(self, connection: _Connection, data: bytes) -> Response:
+    async def _exchange(self, connection: _Connection, data: bytes, deadline: float) -> Response:
+        slot = self._deadlines.add(connection, deadline)
         try:
             response = await connection.send(data, self.body_limit)
         except BaseException:
             connection.close()  # timed out or cancelled mid-response: the rest is unread
             raise
+        finally:
+            self._deadlines.discard(connection, slot)
         if connection.reusable and not connection.closed:
             connection.idle_since = self.loop.time()
             self._idle.setdefault(connection.key, []).append(connection)

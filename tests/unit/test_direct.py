@@ -1,0 +1,143 @@
+"""Statements run straight on the SQLite driver give what SQLAlchemy gives, types processed."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
+
+from hookhub.db import direct, queries
+from hookhub.db.store import Store
+from hookhub.db.tables import deliveries, events, webhooks
+from hookhub.ids import new_id
+from hookhub.migrations import upgrade, upgrade_async
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    url = f"sqlite:///{tmp_path / 'direct.db'}"
+    await upgrade_async(url)
+    opened = Store.open(url)
+    yield opened
+    await opened.close()
+
+
+def _webhook(name: str) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "id": new_id("wh"),
+        "name": name,
+        "url": "http://127.0.0.1:1/",
+        "method": "POST",
+        "content_type": "application/json",
+        "headers": "",
+        "secret": "s",
+        "ssl_verification": False,
+        "timeout": 5.0,
+        "auth": {"type": "basic", "username": "u", "password": "p"},
+        "cookies": {"a": "1"},
+        "retry": {"max_attempts": 2},
+        "enabled": True,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def test_rows_match_sqlalchemy_with_json_and_booleans(store: Store) -> None:
+    made = [await store.insert(webhooks, _webhook(f"w{i}")) for i in range(3)]
+    ids = [row["id"] for row in made]
+    async with store.read() as conn:
+        fast = await direct.execute(conn, queries.rows_by_id(webhooks, "sqlite"), {"ids": ids})
+        result = await conn.execute(select(webhooks).where(webhooks.c.id.in_(ids)))
+        slow = [dict(row._mapping) for row in result]
+    by_id = {row["id"]: row for row in fast}
+    assert by_id == {row["id"]: row for row in slow}
+    first = by_id[ids[0]]
+    assert first["ssl_verification"] is False and first["enabled"] is True
+    assert first["auth"] == {"type": "basic", "username": "u", "password": "p"}
+
+
+async def test_many_ids_are_one_parameter(store: Store) -> None:
+    now = time.time()
+    rows = [
+        {
+            "id": f"ev_{i}",
+            "object_type": "dcim.device",
+            "event": "updated",
+            "timestamp": "2025-01-01T00:00:00Z",
+            "data": {"i": i},
+            "snapshots": None,
+            "received_at": now,
+        }
+        for i in range(300)
+    ]
+    async with store.write() as conn:
+        await conn.execute(events.insert(), rows)
+    wanted = [f"ev_{i}" for i in range(0, 300, 2)] + ["ev_missing"]
+    async with store.read() as conn:
+        found = await direct.execute(conn, queries.rows_by_id(events, "sqlite"), {"ids": wanted})
+    assert sorted(row["id"] for row in found) == sorted(wanted[:-1])
+    assert {row["data"]["i"] for row in found} == set(range(0, 300, 2))
+
+
+async def test_execute_many_applies_the_statements_own_values(store: Store) -> None:
+    webhook = await store.insert(webhooks, _webhook("w"))
+    now = time.time()
+    row = {
+        "id": "dlv_1",
+        "webhook_id": webhook["id"],
+        "status": "delivering",
+        "attempts": 2,
+        "next_attempt_at": now + 60,
+        "lease_id": "lse_1",
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with store.write() as conn:
+        await conn.execute(deliveries.insert(), [row, {**row, "id": "dlv_2", "lease_id": "lse_2"}])
+    outcome = {
+        "b_status": "succeeded",
+        "b_next": None,
+        "b_code": 200,
+        "b_error": None,
+        "b_now": now,
+        "b_lease": "lse_1",
+    }
+    async with store.write() as conn:
+        await direct.execute_many(
+            conn,
+            queries.finish_delivery(),
+            # The second names a lease it no longer holds: left alone.
+            [{**outcome, "b_id": "dlv_1"}, {**outcome, "b_id": "dlv_2"}],
+        )
+    async with store.read() as conn:
+        result = await conn.execute(select(deliveries).order_by(deliveries.c.id))
+        stored = [dict(r._mapping) for r in result]
+    assert [(r["status"], r["attempts"], r["lease_id"]) for r in stored] == [
+        ("succeeded", 3, None),
+        ("delivering", 2, "lse_2"),
+    ]
+
+
+def test_compiled_once_per_statement() -> None:
+    dialect = sqlite.dialect()
+    first = direct.compile_for(queries.finish_delivery(), dialect)
+    assert direct.compile_for(queries.finish_delivery(), dialect) is first
+    assert first.sql.count("?") == len(first.params)
+
+
+def test_rows_by_id_searches_the_primary_key(tmp_path: Path) -> None:
+    upgrade(f"sqlite:///{tmp_path / 'plan.db'}")
+    sql = str(queries.rows_by_id(events, "sqlite").compile(dialect=sqlite.dialect()))
+    with closing(sqlite3.connect(tmp_path / "plan.db")) as conn:
+        plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, ('["a"]',)))
+    assert "SEARCH events USING INDEX" in plan
+    assert "SCAN events" not in plan
