@@ -32,16 +32,17 @@ class Compiled:
     """A statement as the driver runs it."""
 
     sql: str
-    # (name, default value, bind processor) per `?`, in order.
-    params: tuple[tuple[str, Any, Processor], ...]
+    # Per `?`, in order: (name, None, bind processor) for a value the caller gives, or
+    # (None, processed value, None) for one the statement itself holds (`.values(x=1)`).
+    params: tuple[tuple[str | None, Any, Processor], ...]
     keys: tuple[str, ...]  # result column names
     results: tuple[Processor, ...]  # their result processors
 
     def args(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The positional parameters for `values` (names the statement binds)."""
+        """The positional parameters; KeyError if `values` lacks one the statement needs."""
         return tuple(
-            (values.get(name, default) if process is None else process(values.get(name, default)))
-            for name, default, process in self.params
+            fixed if name is None else values[name] if process is None else process(values[name])
+            for name, fixed, process in self.params
         )
 
     def rows(self, found: list[tuple[Any, ...]]) -> list[Row]:
@@ -68,15 +69,18 @@ def compile_for(statement: Statement, dialect: Dialect) -> Compiled:
     if cached is not None and cached[0] is statement:
         return cached[1]
     compiled = statement.compile(dialect=dialect)
-    defaults = compiled.params
-    names = compiled.positiontup or []
+    params: list[tuple[str | None, Any, Processor]] = []
+    for name in compiled.positiontup or []:
+        bind = compiled.binds[name]
+        process = bind.type.bind_processor(dialect)
+        if bind.required:
+            params.append((name, None, process))
+        else:
+            params.append((None, bind.value if process is None else process(bind.value), None))
     columns = list(statement.exported_columns)
     result = Compiled(
         sql=compiled.string,
-        params=tuple(
-            (name, defaults.get(name), compiled.binds[name].type.bind_processor(dialect))
-            for name in names
-        ),
+        params=tuple(params),
         keys=tuple(column.name for column in columns),
         results=tuple(column.type.result_processor(dialect, None) for column in columns),
     )

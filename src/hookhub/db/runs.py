@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Insert, Select, Update, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hookhub.db import notify
+from hookhub.db import direct, notify
 from hookhub.db.tables import run_dedupe, runs, workflows
 from hookhub.ids import new_id
 
@@ -179,7 +179,7 @@ class RunStore:
                 outcomes.append(None)
                 stored.append(item.row)
             if stored:
-                await conn.execute(insert_runs(), stored)
+                await direct.execute_many(conn, insert_runs(), stored)
                 await self.store.announce(conn, notify.RUNS)
         return outcomes
 
