@@ -195,7 +195,7 @@ class RunStore:
         """Lease up to `limit` due runs for `lease` seconds; returns the lease id and the runs."""
         lease_id = new_id("lse")
         params = {"now": now, "limit": limit, "lease_id": lease_id, "lease": lease}
-        async with self.store.write() as conn:
+        async with self.store.claiming() as conn:
             result = await conn.execute(claim_runs(self.store.dialect), params)
             return lease_id, [dict(row._mapping) for row in result]
 

@@ -137,6 +137,15 @@ class Store:
             async with conn.begin(), _offloaded(conn, offload):
                 yield conn
 
+    @asynccontextmanager
+    async def claiming(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction that claims due work: on PostgreSQL planned to read the due
+        indexes in order however stale their statistics are (`queries.CLAIM_PLANS`)."""
+        async with self.write() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(queries.CLAIM_PLANS)
+            yield conn
+
     async def announce(self, conn: AsyncConnection, kind: str) -> None:
         """Inside a write transaction that created `kind` work: wake workers in other processes
         (PostgreSQL: `hookhub.db.notify`, when it commits; SQLite: `hookhub.db.wake`, the
@@ -317,7 +326,7 @@ class Store:
         now = time.time()
         params = {"now": now, "lease_id": lease_id, "margin": margin}
         claimed: list[Row] = []
-        async with self.write() as conn:
+        async with self.claiming() as conn:
             limited = await direct.execute(conn, queries.limited_webhooks(self.dialect), params)
             for webhook in limited:
                 claimed += await self._claim_limited(conn, webhook, limit - len(claimed), params)

@@ -1,0 +1,80 @@
+"""PostgreSQL claims read the due index in order and stop at their limit, even straight after a
+bulk insert has left the table's statistics stale (before autovacuum has analyzed it)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import Select, Table, insert, text
+
+from hookhub.api.v1.webhooks import WebhookIn, new_row
+from hookhub.db import queries
+from hookhub.db.store import Store
+from hookhub.db.tables import deliveries, events, webhooks
+from hookhub.ids import new_id
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+SMALL = 1_000  # rows when the table is analyzed
+LARGE = 30_000  # rows added afterwards, unanalyzed
+CHUNK = 10_000
+ROWS = re.compile(r"actual time=\S+ rows=(\d+) loops=(\d+)")
+
+
+async def _stale(store: Store, table: Table, row: Any) -> None:
+    """SMALL finished rows (`row(i, False)`), ANALYZE, then LARGE due ones (`row(i, True)`):
+    statistics that say almost nothing is due, as after a sudden backlog."""
+    for start, end, due in ((0, SMALL, False), (SMALL, SMALL + LARGE, True)):
+        for chunk in range(start, end, CHUNK):
+            batch = [row(i, due) for i in range(chunk, min(end, chunk + CHUNK))]
+            async with store.write() as conn:
+                await conn.execute(insert(table), batch)
+        if not due:
+            async with store.write() as conn:
+                await conn.execute(text(f"ANALYZE {table.name}"))
+
+
+async def _rows_read(store: Store, statement: Select[Any], **values: Any) -> int:
+    """The most rows any step of `statement` read (EXPLAIN ANALYZE, in a claim's transaction)."""
+    async with store.claiming() as conn:
+        sql = statement.params(**values).compile(
+            dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+        )
+        plan = (await conn.execute(text(f"EXPLAIN ANALYZE {sql}"))).scalars()
+        counts = ROWS.findall("\n".join(plan))
+    return max(int(rows) * int(loops) for rows, loops in counts)
+
+
+async def test_claims_read_only_what_they_claim(store: Store) -> None:
+    webhook = await store.insert(webhooks, new_row(WebhookIn(name="w", url="http://127.0.0.1:1")))
+    event_id = new_id("evt")
+    await store.insert(
+        events,
+        {"id": event_id, "object_type": "x", "event": "e", "timestamp": "t", "received_at": 0.0},
+    )
+    now = time.time()
+
+    def delivery(i: int, due: bool) -> dict[str, Any]:
+        return {
+            "id": new_id("dlv"),
+            "event_id": event_id,
+            "webhook_id": webhook["id"],
+            "status": "pending" if due else "succeeded",
+            "attempts": 0,
+            "next_attempt_at": now - 1 + i * 1e-6 if due else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    await _stale(store, deliveries, delivery)
+    # The due deliveries, read in order up to the limit, not all of them sorted.
+    claim = queries.due_deliveries("postgresql")
+    assert await _rows_read(store, claim, now=now, limit=200) <= 200
+    # No limited webhook: nothing to probe (not every due delivery grouped by webhook).
+    limited = queries.limited_webhooks("postgresql")
+    assert await _rows_read(store, limited, now=now) <= 1
+    claimed = await store.claim(200, 1.0)
+    assert len(claimed.deliveries) == 200
