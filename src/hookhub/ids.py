@@ -13,15 +13,18 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, 
 _PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]
 
 
+# The shifts of a 10- and a 16-digit number's pairs, most significant first.
+_SHIFTS = {length: tuple(range(5 * length - 10, -1, -10)) for length in (10, 16)}
+
+
 def _encode(value: int, length: int) -> str:
-    # `length` digits (an even number), most significant first.
-    pairs = [_PAIRS[(value >> shift) & 1023] for shift in range(5 * length - 10, -1, -10)]
-    return "".join(pairs)
+    # `length` digits (10 or 16), most significant first.
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS[length]])
 
 
 _RANDOM_BITS = 80
 _lock = threading.Lock()
-_last = (0, 0)  # (milliseconds, random part) of the previous id
+_last = (0, 0, "")  # milliseconds, random part and millisecond digits of the previous id
 
 
 def new_id(prefix: str) -> str:
@@ -33,10 +36,11 @@ def new_id(prefix: str) -> str:
     global _last
     millis = time.time_ns() // 1_000_000
     with _lock:
-        last_millis, last_rand = _last
-        if millis <= last_millis and last_rand + 1 < 1 << _RANDOM_BITS:
-            millis, rand = last_millis, last_rand + 1
+        last_millis, rand, digits = _last
+        if millis <= last_millis and rand + 1 < 1 << _RANDOM_BITS:
+            rand += 1
         else:
+            last_millis, digits = millis, _encode(millis, 10)
             rand = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big") >> 1
-        _last = (millis, rand)
-    return f"{prefix}_{_encode(millis, 10)}{_encode(rand, 16)}"
+        _last = (last_millis, rand, digits)
+    return f"{prefix}_{digits}{_encode(rand, 16)}"

@@ -38,12 +38,13 @@ class Compiled:
     keys: tuple[str, ...]  # result column names
     results: tuple[Processor, ...]  # their result processors
 
-    def args(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+    def args(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional parameters; KeyError if `values` lacks one the statement needs."""
-        return tuple(
+        # A list comprehension: tuple() over a generator cost twice as much per row.
+        return [
             fixed if name is None else values[name] if process is None else process(values[name])
             for name, fixed, process in self.params
-        )
+        ]
 
     def rows(self, found: list[tuple[Any, ...]]) -> list[Row]:
         """Result tuples as dicts, with the column types' processing (JSON, booleans)."""

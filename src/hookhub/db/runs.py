@@ -130,7 +130,7 @@ def remember_key(dialect: str) -> Insert:
     ).returning(run_dedupe.c.run_id)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one is made per trigger request, and that costs ~1 µs more
 class NewRun:
     """A run to store; with `dedupe_key`, only if that key was not seen within `window` s."""
 

@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Template
 
 from hookhub.core.templates import compile_template, render
+from hookhub.inbound.answers import Answer, text_answer
 from hookhub.inbound.auth import networks
 
 
@@ -60,7 +61,7 @@ class CompiledTrigger:
             self.secret_headers = (self.auth["name"].lower(),)
         # Only a filter, a sync run or a templated answer reads the request's context.
         self.reads_context = self.filter is not None or self.mode == "sync" or templated
-        # A constant answer is made once.
+        # A constant answer is made and encoded once.
         self._constant = None if templated else self._answer({})
 
     @property
@@ -71,13 +72,14 @@ class CompiledTrigger:
             methods.append("OPTIONS")
         return ", ".join(methods)
 
-    def answer(self, context: Mapping[str, Any]) -> tuple[int, Mapping[str, str], str]:
-        """The async answer, templated from the request: status, headers, body."""
+    def answer(self, context: Mapping[str, Any]) -> Answer:
+        """The async answer, templated from the request (shared when constant: copy it with
+        `Answer.with_header` before adding to it)."""
         return self._constant or self._answer(context)
 
-    def _answer(self, context: Mapping[str, Any]) -> tuple[int, Mapping[str, str], str]:
+    def _answer(self, context: Mapping[str, Any]) -> Answer:
         headers = {
             name: _header(_render(value, context, f"headers.{name}"))
             for name, value in self.headers.items()
         }
-        return self.status, headers, _render(self.body, context, "body")
+        return text_answer(self.status, headers, _render(self.body, context, "body"))

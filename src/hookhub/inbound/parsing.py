@@ -22,7 +22,8 @@ JSON_TYPES = ("application/json",)
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ costs ~1 µs more, and one is made per request.
+@dataclass(slots=True)
 class Received:
     """What arrived: header names lower-cased, the query string, the raw body, the client."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from hookhub.db.store import Row, Store
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
 from hookhub.inbound import cors
+from hookhub.inbound.answers import Answer, text_answer
 from hookhub.inbound.auth import check_ip, client_ip, networks, verify
 from hookhub.inbound.compiled import CompiledTrigger
 from hookhub.inbound.errors import Refusal
@@ -44,7 +45,10 @@ CACHE_SIZE = 10_000  # keys remembered at most (unknown keys included)
 MAX_KEY_LENGTH = 64  # characters; longer keys cannot exist
 SHUTDOWN_GRACE = 10.0  # seconds sync runs past their timeout get to finish on shutdown
 RUN_HEADER = "Hookhub-Run-Id"  # on every answer that made a run
+RAW_RUN_HEADER = RUN_HEADER.lower().encode()
 NOT_FOUND = "no enabled workflow has this trigger URL"
+
+Reply = Response | Answer  # Answer: encoded once, for the answers most requests get
 
 
 @dataclass(frozen=True)
@@ -54,15 +58,6 @@ class Loaded:
     workflow: CompiledWorkflow | None
     trigger: CompiledTrigger | None
     loaded_at: float
-
-
-def _text_response(status: int, headers: Mapping[str, str], body: str) -> Response:
-    media = None if any(k.lower() == "content-type" for k in headers) else _guess(body)
-    return Response(body, status_code=status, headers=dict(headers), media_type=media)
-
-
-def _guess(body: str) -> str:
-    return "application/json" if body[:1] in ("{", "[") else "text/plain; charset=utf-8"
 
 
 class Triggers:
@@ -136,6 +131,7 @@ class Triggers:
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer one call of a trigger URL (an ASGI request whose path starts with one of
         `PREFIXES`); returns the HTTP status answered."""
+        response: Reply
         try:
             response = await self._respond(scope, receive)
         except Refusal as refusal:
@@ -148,7 +144,7 @@ class Triggers:
         await response(scope, receive, send)
         return response.status_code
 
-    async def _respond(self, scope: Scope, receive: Receive) -> Response:
+    async def _respond(self, scope: Scope, receive: Receive) -> Reply:
         # Plain dicts from the ASGI scope: Starlette's Headers object costs more per lookup.
         headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
@@ -177,7 +173,7 @@ class Triggers:
         headers: dict[str, str],
         workflow: CompiledWorkflow,
         trigger: CompiledTrigger,
-    ) -> Response:
+    ) -> Reply:
         origin = headers.get("origin")
         method: str = scope["method"]
         if method == "OPTIONS" and origin and "access-control-request-method" in headers:
@@ -222,7 +218,7 @@ class Triggers:
 
     async def _accept(
         self, received: Received, workflow: CompiledWorkflow, trigger: CompiledTrigger
-    ) -> Response:
+    ) -> Reply:
         now = time.time()
         verify(trigger.auth, received.headers, received.raw, now)
         body = parse_body(received.content_type, received.raw, trigger.structured)
@@ -235,7 +231,7 @@ class Triggers:
             data["run"] = {"id": run_id, "workflow_id": workflow.id}
             data["nodes"] = {}
         if trigger.filter is not None and not evaluate(trigger.filter["conditions"], data):
-            return _text_response(trigger.filter["status"], {}, trigger.filter["body"])
+            return text_answer(trigger.filter["status"], {}, trigger.filter["body"])
         callback = self._callback(trigger, body)
         row: Row = {
             "id": run_id,
@@ -256,14 +252,14 @@ class Triggers:
         if trigger.mode == "sync":
             return await self._sync(workflow, trigger, row, data, dedupe_key)
         try:
-            status, answer_headers, answer = trigger.answer(data)
+            answer = trigger.answer(data)
         except RenderError as exc:
             raise Refusal(500, "template_error", f"trigger response: {exc}") from None
         row.update(status="queued", attempts=0, lease_id=None, next_attempt_at=now, started_at=None)
         duplicate_of = await self._store(row, dedupe_key, trigger.dedupe_window)
         if duplicate_of is not None:
             return _duplicate(duplicate_of)
-        return _text_response(status, {**answer_headers, RUN_HEADER: run_id}, answer)
+        return answer.with_header(RAW_RUN_HEADER, run_id)
 
     @staticmethod
     def _callback(trigger: CompiledTrigger, body: Any) -> dict[str, Any] | None:
@@ -293,7 +289,7 @@ class Triggers:
         row: Row,
         data: dict[str, Any],
         dedupe_key: str | None,
-    ) -> Response:
+    ) -> Reply:
         lease_id = new_id("lse")
         row.update(
             status="running",
@@ -324,7 +320,7 @@ class Triggers:
         if result.response is not None:
             answer = result.response
             headers = {**answer["headers"], RUN_HEADER: row["id"]}
-            return _text_response(answer["status"], headers, answer["body"])
+            return text_answer(answer["status"], headers, answer["body"])
         if result.status == "succeeded":
             return JSONResponse(
                 {"id": row["id"], "status": "succeeded"}, headers={RUN_HEADER: row["id"]}
