@@ -53,6 +53,7 @@ from hookhub.migrations import upgrade_async
 from hookhub.outbound.dispatcher import Dispatcher
 from hookhub.outbound.intake import ingest
 from hookhub.settings import Settings
+from hookhub.worker import freeze_heap
 
 HOST = "127.0.0.1"
 PHASE_TIMEOUT = 120.0  # seconds any one phase may take before the run is abandoned
@@ -347,6 +348,7 @@ async def ingest_all(store: Store, count: int) -> float:
 async def dispatch_all(store: Store, url: str, concurrency: int) -> float:
     """Seconds for one Dispatcher to deliver everything due."""
     dispatcher = Dispatcher(store, Settings(database_url=url, concurrency=concurrency))
+    freeze_heap()  # as `hookhub worker` does once started
     try:
         started = time.perf_counter()
         await dispatcher.drain()
