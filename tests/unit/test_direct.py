@@ -127,6 +127,34 @@ async def test_execute_many_applies_the_statements_own_values(store: Store) -> N
     ]
 
 
+async def test_json_values_are_stored_as_sqlalchemy_stores_them(
+    store: Store, tmp_path: Path
+) -> None:
+    now = time.time()
+    row = {
+        "object_type": "dcim.device",
+        "event": "created",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "username": None,
+        "request_id": None,
+        "received_at": now,
+    }
+    fast = [{**row, "id": "ev_fast_none", "data": None, "snapshots": None}]
+    fast.append({**row, "id": "ev_fast_dict", "data": {"a": [1, None]}, "snapshots": {}})
+    slow = [{**item, "id": item["id"].replace("fast", "slow")} for item in fast]
+    async with store.write() as conn:
+        await direct.execute_many(conn, events.insert(), fast)
+        await conn.execute(events.insert(), slow)
+    with closing(sqlite3.connect(tmp_path / "direct.db")) as raw:
+        stored = dict(
+            (row_id, (data, snapshots))
+            for row_id, data, snapshots in raw.execute("SELECT id, data, snapshots FROM events")
+        )
+    # None is JSON null (not SQL NULL) either way: rows read back the same from both paths.
+    assert stored["ev_fast_none"] == stored["ev_slow_none"] == ("null", "null")
+    assert stored["ev_fast_dict"] == stored["ev_slow_dict"]
+
+
 def test_compiled_once_per_statement() -> None:
     dialect = sqlite.dialect()
     first = direct.compile_for(queries.finish_delivery(), dialect)

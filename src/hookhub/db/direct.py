@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Delete, Insert, Select, Update
+from sqlalchemy import JSON, Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -80,7 +80,9 @@ def compile_for(statement: Statement, dialect: Dialect) -> Compiled:
     params: list[tuple[str | None, Any, Processor]] = []
     for name in compiled.positiontup or []:
         bind = compiled.binds[name]
-        process = bind.type.bind_processor(dialect)
+        process: Processor = bind.type.bind_processor(dialect)
+        if process is not None and isinstance(bind.type, JSON):
+            process = _null_once(process)
         if bind.required:
             params.append((name, None, process))
         else:
@@ -95,6 +97,17 @@ def compile_for(statement: Statement, dialect: Dialect) -> Compiled:
     # The statement is kept with its entry: its id stays unique while the entry exists.
     _compiled[key] = (statement, result)
     return result
+
+
+def _null_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # Most JSON values of a run or attempt row are None (stored as JSON null): serializing that
+    # through SQLAlchemy's processor cost ~1 µs each, 4 per trigger run.
+    null = process(None)
+
+    def processed(value: Any) -> Any:
+        return null if value is None else process(value)
+
+    return processed
 
 
 async def execute(
