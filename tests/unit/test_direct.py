@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -169,3 +170,98 @@ def test_rows_by_id_searches_the_primary_key(tmp_path: Path) -> None:
         plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, ('["a"]',)))
     assert "SEARCH events USING INDEX" in plan
     assert "SCAN events" not in plan
+
+
+def _event(event_id: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "object_type": "dcim.device",
+        "event": "created",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "username": None,
+        "request_id": None,
+        "data": {"name": event_id},
+        "snapshots": None,
+        "received_at": time.time(),
+    }
+
+
+async def _event_ids(store: Store) -> list[str]:
+    async with store.read() as conn:
+        return list((await conn.execute(select(events.c.id).order_by(events.c.id))).scalars())
+
+
+async def test_a_direct_write_commits_on_its_own_driver_connection(store: Store) -> None:
+    async with store.write_direct() as conn:
+        assert isinstance(conn, direct.Driver)
+        await direct.execute_many(conn, events.insert(), [_event("ev_1"), _event("ev_2")])
+    assert await _event_ids(store) == ["ev_1", "ev_2"]
+    async with store.read() as conn:
+        stored = await direct.execute(conn, queries.rows_by_id(events, "sqlite"), {"ids": ["ev_1"]})
+    assert stored[0]["data"] == {"name": "ev_1"}
+
+
+async def test_a_failed_direct_write_is_rolled_back(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.write_direct() as conn:
+            await direct.execute_many(conn, events.insert(), [_event("ev_lost")])
+            raise RuntimeError("boom")
+    async with store.write_direct() as conn:
+        await direct.execute_many(conn, events.insert(), [_event("ev_kept")])
+    assert await _event_ids(store) == ["ev_kept"]
+
+
+async def test_the_direct_connection_checks_foreign_keys(store: Store) -> None:
+    row = {
+        "id": "dlv_orphan",
+        "webhook_id": "wh_missing",
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": time.time(),
+        "created_at": time.time(),
+        "updated_at": time.time(),
+    }
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        async with store.write_direct() as conn:
+            await direct.execute(conn, deliveries.insert().values(**row))
+
+
+async def test_a_direct_write_waits_off_the_loop_for_another_process(
+    store: Store, tmp_path: Path
+) -> None:
+    holder = sqlite3.connect(tmp_path / "direct.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    asyncio.get_running_loop().call_later(0.3, holder.execute, "COMMIT")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        async with store.write_direct() as conn:
+            await direct.execute_many(conn, events.insert(), [_event("ev_after_wait")])
+    finally:
+        ticker.cancel()
+        holder.close()
+    assert ticks >= 10  # the loop ran while the lock was held
+    assert await _event_ids(store) == ["ev_after_wait"]
+
+
+async def test_a_transaction_left_open_on_the_direct_connection_is_given_back(
+    store: Store,
+) -> None:
+    async with store.write_direct() as conn:
+        assert isinstance(conn, direct.Driver)
+        driver = conn.connection
+    # As a cancelled wait for the lock leaves it: its BEGIN finished after the caller left.
+    driver._conn.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="within a transaction"):
+        async with store.write_direct():
+            pass
+    async with store.write_direct() as conn:
+        await direct.execute_many(conn, events.insert(), [_event("ev_healed")])
+    assert await _event_ids(store) == ["ev_healed"]

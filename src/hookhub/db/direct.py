@@ -6,8 +6,9 @@ merging and processing every parameter set, the greenlet hop and the result wrap
 ~14 % of a delivery's CPU, more than SQLite's work for the claim and the outcome together.
 Here a statement is compiled once per dialect into its SQL, the order of its parameters and
 the type processors of its parameters and result columns, and then executed on the driver
-inside the caller's transaction. On PostgreSQL the same calls go through SQLAlchemy: there a
-round trip to the server dominates.
+inside the caller's transaction: a SQLAlchemy connection's, or a `Driver` transaction of
+`Store.write_direct`, begun and committed on the driver too (~90 µs less per transaction). On
+PostgreSQL the same calls go through SQLAlchemy: there a round trip to the server dominates.
 """
 
 from __future__ import annotations
@@ -25,6 +26,19 @@ from hookhub.db import sqlite
 Row = dict[str, Any]
 Statement = Select[Any] | Insert | Update | Delete
 Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A transaction straight on the SQLite driver (`Store.write_direct`), with the dialect its
+    statements are compiled for."""
+
+    connection: sqlite.Connection
+    dialect: Dialect
+
+
+# Where direct statements run: a SQLAlchemy connection's transaction, or a driver's.
+Conn = AsyncConnection | Driver
 
 
 @dataclass(frozen=True)
@@ -111,11 +125,12 @@ def _null_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 async def execute(
-    conn: AsyncConnection, statement: Statement, values: Mapping[str, Any] | None = None
+    conn: Conn, statement: Statement, values: Mapping[str, Any] | None = None
 ) -> list[Row]:
     """Run `statement` with `values` in `conn`'s transaction; its result rows as dicts."""
-    driver = await _driver(conn)
+    driver = _driver(conn)
     if driver is None:
+        assert isinstance(conn, AsyncConnection)
         result = await conn.execute(statement, values or {})
         return rows_of(result) if result.returns_rows else []
     compiled = compile_for(statement, conn.dialect)
@@ -124,21 +139,26 @@ async def execute(
 
 
 async def execute_many(
-    conn: AsyncConnection, statement: Statement, values: Sequence[Mapping[str, Any]]
+    conn: Conn, statement: Statement, values: Sequence[Mapping[str, Any]]
 ) -> None:
     """Run `statement` once per parameter set in `values`, in `conn`'s transaction."""
     if not values:
         return
-    driver = await _driver(conn)
+    driver = _driver(conn)
     if driver is None:
+        assert isinstance(conn, AsyncConnection)
         await conn.execute(statement, list(values))
         return
     compiled = compile_for(statement, conn.dialect)
     await driver.execute_many(compiled.sql, [compiled.args(v) for v in values])
 
 
-async def _driver(conn: AsyncConnection) -> sqlite.Connection | None:
-    if conn.dialect.name != "sqlite":
+def _driver(conn: Conn) -> sqlite.Connection | None:
+    if isinstance(conn, Driver):
+        return conn.connection
+    if conn.dialect.name != "sqlite" or conn.sync_connection is None:
         return None
-    driver = (await conn.get_raw_connection()).driver_connection
+    # Plain attributes of the connection already in a transaction: `get_raw_connection()`
+    # costs a greenlet switch (~8 µs) per statement.
+    driver = conn.sync_connection.connection.driver_connection
     return driver if isinstance(driver, sqlite.Connection) else None

@@ -52,21 +52,12 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
     async def connect() -> sqlite.Connection:
         # Statements run on the event loop's thread (see hookhub.db.sqlite); the driver opens
-        # connections with no implicit transactions: they are begun by hand below.
+        # connections in WAL mode with no implicit transactions: they are begun by hand below.
         return await sqlite.connect(path, SQLITE_BUSY_TIMEOUT)
 
     engine = create_async_engine(
         target, pool_size=pool_size, max_overflow=0, async_creator=connect, **codec
     )
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is crash-safe in WAL mode (a process crash loses nothing committed).
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -180,6 +180,16 @@ def limited_webhooks(
 
 
 @functools.cache
+def schedule_sends() -> Update:
+    """Move a rate-limited webhook's (:w_id) next free send slot to :w_next."""
+    return (
+        update(webhooks)
+        .where(webhooks.c.id == bindparam("w_id"))
+        .values(next_send_at=bindparam("w_next"))
+    )
+
+
+@functools.cache
 def finish_delivery() -> Update:
     """Record an attempt's outcome on a delivery, only if the claim :lease is still its owner."""
     return (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Insert, Select, Update, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,6 +51,7 @@ def due_runs(dialect: str) -> Select[tuple[str]]:
     return query
 
 
+@functools.cache
 def claim_runs(dialect: str) -> Update:
     """Mark due runs as running under lease :lease_id until :now + :lease seconds."""
     return (
@@ -130,6 +131,14 @@ def remember_key(dialect: str) -> Insert:
     ).returning(run_dedupe.c.run_id)
 
 
+@functools.cache
+def key_holder() -> Select[tuple[str]]:
+    """The run holding the dedupe key (:workflow_id, :key)."""
+    return select(run_dedupe.c.run_id).where(
+        run_dedupe.c.workflow_id == bindparam("workflow_id"), run_dedupe.c.key == bindparam("key")
+    )
+
+
 @dataclass(slots=True)  # not frozen: one is made per trigger request, and that costs ~1 µs more
 class NewRun:
     """A run to store; with `dedupe_key`, only if that key was not seen within `window` s."""
@@ -162,7 +171,7 @@ class RunStore:
         run holding its dedupe key (then it is not stored)."""
         outcomes: list[str | None] = []
         stored: list[Row] = []
-        async with self.store.write() as conn:
+        async with self.store.write_direct() as conn:
             for item in batch:
                 if item.dedupe_key is not None:
                     params = {
@@ -172,9 +181,9 @@ class RunStore:
                         "expires_at": now + item.window,
                         "now": now,
                     }
-                    result = await conn.execute(remember_key(self.store.dialect), params)
-                    if result.first() is None:
-                        outcomes.append(await self._holder(conn, params))
+                    if not await direct.execute(conn, remember_key(self.store.dialect), params):
+                        (holder,) = await direct.execute(conn, key_holder(), params)
+                        outcomes.append(holder["run_id"])
                         continue
                 outcomes.append(None)
                 stored.append(item.row)
@@ -183,21 +192,12 @@ class RunStore:
                 await self.store.announce(conn, notify.RUNS)
         return outcomes
 
-    @staticmethod
-    async def _holder(conn: Any, params: Row) -> str:
-        query = select(run_dedupe.c.run_id).where(
-            run_dedupe.c.workflow_id == params["workflow_id"], run_dedupe.c.key == params["key"]
-        )
-        holder: str = (await conn.execute(query)).scalar_one()
-        return holder
-
     async def claim(self, limit: int, lease: float, now: float) -> tuple[str, list[Row]]:
         """Lease up to `limit` due runs for `lease` seconds; returns the lease id and the runs."""
         lease_id = new_id("lse")
         params = {"now": now, "limit": limit, "lease_id": lease_id, "lease": lease}
         async with self.store.claiming() as conn:
-            result = await conn.execute(claim_runs(self.store.dialect), params)
-            return lease_id, [dict(row._mapping) for row in result]
+            return lease_id, await direct.execute(conn, claim_runs(self.store.dialect), params)
 
     async def finish(self, outcomes: Sequence[Row]) -> None:
         """Write a batch of run outcomes (`b_*` parameters of `finish_run`) in one transaction,

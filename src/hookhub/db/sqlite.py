@@ -62,12 +62,22 @@ class Connection:
             return False
         return True
 
+    async def begin(self, statement: str) -> None:
+        """Run a BEGIN statement: inline, or waiting in a thread while another process holds
+        the lock it needs."""
+        if not self.begin_now(statement):
+            await self.run(self._conn.execute, statement)
+
     def _waiting(self, call: Callable[..., T], *args: Any) -> T:
         self._conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
         try:
             return call(*args)
         finally:
             self._conn.execute("PRAGMA busy_timeout=0")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.in_transaction
 
     @property
     def isolation_level(self) -> str | None:
@@ -171,13 +181,23 @@ class Cursor:
         self._cursor.close()
 
 
-async def connect(path: str, busy_timeout_ms: int) -> Connection:
-    """Open `path` for use from this event loop (and, when waiting on locks, from threads)."""
-    conn = await asyncio.to_thread(
-        sqlite3.connect,
+# Every connection, pooled or direct (`Store.write_direct`): WAL, so readers never block the
+# writer; NORMAL is crash-safe in WAL mode (a process crash loses nothing committed).
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
+
+
+def _open(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(
         path,
         timeout=0,
-        isolation_level=None,  # transactions are begun by hand (engine.py)
+        isolation_level=None,  # transactions are begun by hand (engine.py, Store.write_direct)
         check_same_thread=False,
     )
-    return Connection(conn, busy_timeout_ms)
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return conn
+
+
+async def connect(path: str, busy_timeout_ms: int) -> Connection:
+    """Open `path` for use from this event loop (and, when waiting on locks, from threads)."""
+    return Connection(await asyncio.to_thread(_open, path), busy_timeout_ms)

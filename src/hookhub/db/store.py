@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.db import direct, notify, queries, sqlite, wake
-from hookhub.db.engine import IMMEDIATE, create_engine
+from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
 from hookhub.errors import Conflict, NotFound
@@ -91,7 +91,7 @@ async def _offloaded(conn: AsyncConnection, offload: bool) -> AsyncIterator[None
 
 
 async def _referenced(
-    conn: AsyncConnection, table: Table, rows: Sequence[Row], column: str
+    conn: direct.Conn, table: Table, rows: Sequence[Row], column: str
 ) -> list[Row]:
     """The rows of `table` that `rows` name in `column` (callbacks name no event or webhook)."""
     ids = list({row[column] for row in rows if row[column]})
@@ -111,6 +111,10 @@ class Store:
         # Writers' connections carry the option from the pool on: setting it per transaction
         # cost ~15 % of an empty write transaction.
         self._writer = engine.execution_options(**{IMMEDIATE: True})
+        # SQLite file: `write_direct` transactions run on a driver connection of their own.
+        database = engine.url.database if self.dialect == "sqlite" else None
+        self._direct_path = database if database and database != ":memory:" else None
+        self._direct: sqlite.Connection | None = None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -118,7 +122,10 @@ class Store:
         return cls(create_engine(url))
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the direct writer's)."""
+        if self._direct is not None:
+            await self._direct.close()
+            self._direct = None
         await self.engine.dispose()
 
     @asynccontextmanager
@@ -144,19 +151,44 @@ class Store:
             yield conn
 
     @asynccontextmanager
-    async def claiming(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction that claims due work: on PostgreSQL planned to read the due
-        indexes in order however stale their statistics are (`queries.CLAIM_PLANS`)."""
-        async with self.write() as conn:
+    async def write_direct(self) -> AsyncIterator[direct.Conn]:
+        """A write transaction for `hookhub.db.direct` statements only. On a SQLite file it runs
+        straight on a driver connection: no SQLAlchemy connection, pool or events around it."""
+        if self._direct_path is None or self._write_lock is None:
+            async with self.write() as conn:
+                yield conn
+            return
+        async with self._write_lock:
+            if self._direct is None:
+                self._direct = await sqlite.connect(self._direct_path, SQLITE_BUSY_TIMEOUT)
+            driver = self._direct
+            try:
+                await driver.begin("BEGIN IMMEDIATE")
+                yield direct.Driver(driver, self.engine.dialect)
+                await driver.commit()
+            except BaseException:
+                # Also a BEGIN that a cancelled wait left to finish in its thread: the next
+                # transaction's BEGIN fails on it, and this gives the lock back.
+                if driver.in_transaction:
+                    await driver.rollback()
+                raise
+
+    @asynccontextmanager
+    async def claiming(self) -> AsyncIterator[direct.Conn]:
+        """A write transaction that claims due work (`write_direct`): on PostgreSQL planned to
+        read the due indexes in order however stale their statistics are (`queries.CLAIM_PLANS`)."""
+        async with self.write_direct() as conn:
             if self.dialect == "postgresql":
+                assert not isinstance(conn, direct.Driver)  # SQLite only
                 await conn.execute(queries.CLAIM_PLANS)
             yield conn
 
-    async def announce(self, conn: AsyncConnection, kind: str) -> None:
+    async def announce(self, conn: direct.Conn, kind: str) -> None:
         """Inside a write transaction that created `kind` work: wake workers in other processes
         (PostgreSQL: `hookhub.db.notify`, when it commits; SQLite: `hookhub.db.wake`, the
         dispatchers only, at once: their claims wait for this transaction's write lock)."""
         if self.dialect == "postgresql":
+            assert not isinstance(conn, direct.Driver)  # SQLite only
             await conn.execute(notify.announce(kind))
         elif kind == notify.DELIVERIES:
             self.wake_others()
@@ -345,7 +377,7 @@ class Store:
         return Claim(lease_id, claimed, found_events, found_webhooks)
 
     async def _claim_limited(
-        self, conn: AsyncConnection, webhook: Row, room: int, params: Mapping[str, Any]
+        self, conn: direct.Conn, webhook: Row, room: int, params: Mapping[str, Any]
     ) -> list[Row]:
         now: float = params["now"]
         allowance = room
@@ -371,11 +403,8 @@ class Store:
         if rate and claimed:
             for index, row in enumerate(claimed):
                 row["send_at"] = start + index / rate
-            await conn.execute(
-                update(webhooks)
-                .where(webhooks.c.id == webhook["id"])
-                .values(next_send_at=start + len(claimed) / rate)
-            )
+            next_send = {"w_id": webhook["id"], "w_next": start + len(claimed) / rate}
+            await direct.execute(conn, queries.schedule_sends(), next_send)
         return claimed
 
     async def release(self, held: Sequence[tuple[str, str]]) -> int:
