@@ -246,7 +246,7 @@ def markdown(rows: Sequence[Row], args: argparse.Namespace, started: float) -> s
         f"{os.cpu_count()} cores ({platform.machine()}, Python {platform.python_version()}, "
         f"load average {load} at the end: other work shares this machine), in "
         f"{(time.time() - started) / 60:.1f} min. Command: "
-        f"`python benchmarks/run_all.py {' '.join(sys.argv[1:])}`.",
+        f"`{' '.join(['python', 'benchmarks/run_all.py', *sys.argv[1:]])}`.",
         "",
         f"Ratio figures are the median of {args.repeat} runs (all listed); each baseline was "
         "measured in the same run as its figure. See benchmarks/NOTES.md for what the numbers "
