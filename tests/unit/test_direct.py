@@ -52,6 +52,20 @@ def _webhook(name: str) -> dict[str, Any]:
     }
 
 
+def _event(event_id: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "object_type": "dcim.device",
+        "event": "created",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "username": None,
+        "request_id": None,
+        "data": {"name": event_id},
+        "snapshots": None,
+        "received_at": time.time(),
+    }
+
+
 async def test_rows_match_sqlalchemy_with_json_and_booleans(store: Store) -> None:
     made = [await store.insert(webhooks, _webhook(f"w{i}")) for i in range(3)]
     ids = [row["id"] for row in made]
@@ -131,17 +145,8 @@ async def test_execute_many_applies_the_statements_own_values(store: Store) -> N
 async def test_json_values_are_stored_as_sqlalchemy_stores_them(
     store: Store, tmp_path: Path
 ) -> None:
-    now = time.time()
-    row = {
-        "object_type": "dcim.device",
-        "event": "created",
-        "timestamp": "2025-01-01T00:00:00Z",
-        "username": None,
-        "request_id": None,
-        "received_at": now,
-    }
-    fast = [{**row, "id": "ev_fast_none", "data": None, "snapshots": None}]
-    fast.append({**row, "id": "ev_fast_dict", "data": {"a": [1, None]}, "snapshots": {}})
+    fast = [{**_event("ev_fast_none"), "data": None, "snapshots": None}]
+    fast.append({**_event("ev_fast_dict"), "data": {"a": [1, None]}, "snapshots": {}})
     slow = [{**item, "id": item["id"].replace("fast", "slow")} for item in fast]
     async with store.write() as conn:
         await direct.execute_many(conn, events.insert(), fast)
@@ -170,20 +175,6 @@ def test_rows_by_id_searches_the_primary_key(tmp_path: Path) -> None:
         plan = " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, ('["a"]',)))
     assert "SEARCH events USING INDEX" in plan
     assert "SCAN events" not in plan
-
-
-def _event(event_id: str) -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "object_type": "dcim.device",
-        "event": "created",
-        "timestamp": "2025-01-01T00:00:00Z",
-        "username": None,
-        "request_id": None,
-        "data": {"name": event_id},
-        "snapshots": None,
-        "received_at": time.time(),
-    }
 
 
 async def _event_ids(store: Store) -> list[str]:
