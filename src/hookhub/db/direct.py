@@ -128,7 +128,7 @@ async def execute(
     conn: Conn, statement: Statement, values: Mapping[str, Any] | None = None
 ) -> list[Row]:
     """Run `statement` with `values` in `conn`'s transaction; its result rows as dicts."""
-    driver = _driver(conn)
+    driver = driver_of(conn)
     if driver is None:
         assert isinstance(conn, AsyncConnection)
         result = await conn.execute(statement, values or {})
@@ -144,7 +144,7 @@ async def execute_many(
     """Run `statement` once per parameter set in `values`, in `conn`'s transaction."""
     if not values:
         return
-    driver = _driver(conn)
+    driver = driver_of(conn)
     if driver is None:
         assert isinstance(conn, AsyncConnection)
         await conn.execute(statement, list(values))
@@ -153,7 +153,8 @@ async def execute_many(
     await driver.execute_many(compiled.sql, [compiled.args(v) for v in values])
 
 
-def _driver(conn: Conn) -> sqlite.Connection | None:
+def driver_of(conn: Conn) -> sqlite.Connection | None:
+    """The inline SQLite driver connection under `conn`, or None (PostgreSQL)."""
     if isinstance(conn, Driver):
         return conn.connection
     if conn.dialect.name != "sqlite" or conn.sync_connection is None:

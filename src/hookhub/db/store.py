@@ -79,8 +79,8 @@ def hash_token(token: str) -> str:
 
 @asynccontextmanager
 async def _offloaded(conn: AsyncConnection, offload: bool) -> AsyncIterator[None]:
-    driver = (await conn.get_raw_connection()).driver_connection if offload else None
-    if not isinstance(driver, sqlite.Connection):
+    driver = direct.driver_of(conn) if offload else None
+    if driver is None:
         yield
         return
     driver.offload = True
