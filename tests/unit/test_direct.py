@@ -129,7 +129,7 @@ async def test_execute_many_applies_the_statements_own_values(store: Store) -> N
     async with store.write() as conn:
         await direct.execute_many(
             conn,
-            queries.finish_delivery(),
+            queries.finish_delivery("sqlite"),
             # The second names a lease it no longer holds: left alone.
             [{**outcome, "b_id": "dlv_1"}, {**outcome, "b_id": "dlv_2"}],
         )
@@ -163,8 +163,8 @@ async def test_json_values_are_stored_as_sqlalchemy_stores_them(
 
 def test_compiled_once_per_statement() -> None:
     dialect = sqlite.dialect()
-    first = direct.compile_for(queries.finish_delivery(), dialect)
-    assert direct.compile_for(queries.finish_delivery(), dialect) is first
+    first = direct.compile_for(queries.finish_delivery("sqlite"), dialect)
+    assert direct.compile_for(queries.finish_delivery("sqlite"), dialect) is first
     assert first.sql.count("?") == len(first.params)
 
 

@@ -24,7 +24,8 @@ def test_named_queries_compile(name: str) -> None:
     assert ("SKIP LOCKED" in claim) == (name == "postgresql")
     insert = str(queries.insert_events_ignoring_duplicates(name).compile(dialect=dialect))
     assert "ON CONFLICT" in insert and "DO NOTHING" in insert
-    str(queries.finish_delivery().compile(dialect=dialect))
+    str(queries.finish_delivery(name).compile(dialect=dialect))
+    str(queries.insert_attempts(name).compile(dialect=dialect))
 
 
 def test_sqlite_claim_uses_the_partial_due_index(tmp_path: Path) -> None:

@@ -153,6 +153,17 @@ async def execute_many(
     await driver.execute_many(compiled.sql, [compiled.args(v) for v in values])
 
 
+async def execute_batch(
+    conn: Conn, statement: Statement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run a statement over a batch of rows (built on `queries.batched`) for all of `rows`: on
+    PostgreSQL once, with each parameter's values as one array; elsewhere once per row."""
+    if not rows or conn.dialect.name != "postgresql":
+        await execute_many(conn, statement, rows)
+        return
+    await execute(conn, statement, {name: [row[name] for row in rows] for name in rows[0]})
+
+
 def driver_of(conn: Conn) -> sqlite.Connection | None:
     """The inline SQLite driver connection under `conn`, or None (PostgreSQL)."""
     if isinstance(conn, Driver):

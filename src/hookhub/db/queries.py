@@ -7,11 +7,13 @@ rather than per call, which cost about as much as executing them.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     ColumnElement,
     Float,
     Insert,
@@ -20,8 +22,10 @@ from sqlalchemy import (
     Table,
     Update,
     and_,
+    any_,
     bindparam,
     case,
+    column,
     exists,
     func,
     insert,
@@ -189,20 +193,48 @@ def schedule_sends() -> Update:
     )
 
 
+def batched(dialect: str, params: Mapping[str, Column[Any]]) -> dict[str, ColumnElement[Any]]:
+    """What a statement over a batch of rows reads each parameter (name → the column it is
+    stored in) as. SQLite: a bound value, the statement run once per row. PostgreSQL: a column
+    of `unnest` over one array per parameter, the statement run once for the whole batch
+    (`hookhub.db.direct.execute_batch`): one execution instead of one per row took the server's
+    CPU for a delivery's outcome and attempt writes from 39 to 31 µs."""
+    if dialect != "postgresql":
+        return {name: bindparam(name, type_=stored.type) for name, stored in params.items()}
+    arrays = [bindparam(name, type_=postgresql.ARRAY(c.type)) for name, c in params.items()]
+    names = [column(name, c.type) for name, c in params.items()]
+    batch = func.unnest(*arrays).table_valued(*names).render_derived("batch")
+    return {name: batch.c[name] for name in params}
+
+
 @functools.cache
-def finish_delivery() -> Update:
-    """Record an attempt's outcome on a delivery, only if the claim :lease is still its owner."""
+def finish_delivery(dialect: str) -> Update:
+    """Record attempts' outcomes on their deliveries (a batch, `batched`), each only if the claim
+    :b_lease is still its owner."""
+    d = deliveries.c
+    b = batched(
+        dialect,
+        {
+            "b_id": d.id,
+            "b_lease": d.lease_id,
+            "b_status": d.status,
+            "b_next": d.next_attempt_at,
+            "b_code": d.last_status_code,
+            "b_error": d.last_error,
+            "b_now": d.updated_at,
+        },
+    )
     return (
         update(deliveries)
-        .where(deliveries.c.id == bindparam("b_id"), deliveries.c.lease_id == bindparam("b_lease"))
+        .where(d.id == b["b_id"], d.lease_id == b["b_lease"])
         .values(
-            status=bindparam("b_status"),
-            attempts=deliveries.c.attempts + 1,
-            next_attempt_at=bindparam("b_next"),
-            last_status_code=bindparam("b_code"),
-            last_error=bindparam("b_error"),
+            status=b["b_status"],
+            attempts=d.attempts + 1,
+            next_attempt_at=b["b_next"],
+            last_status_code=b["b_code"],
+            last_error=b["b_error"],
             lease_id=None,
-            updated_at=bindparam("b_now"),
+            updated_at=b["b_now"],
         )
     )
 
@@ -233,9 +265,12 @@ def record_streak() -> Update:
 
 
 @functools.cache
-def insert_attempts() -> Insert:
-    """Insert attempt records (every column given)."""
-    return insert(attempts)
+def insert_attempts(dialect: str) -> Insert:
+    """Insert attempt records, every column given (a batch, `batched`)."""
+    if dialect != "postgresql":
+        return insert(attempts)
+    batch = batched(dialect, dict(attempts.c.items()))
+    return insert(attempts).from_select(list(batch), select(*batch.values()))
 
 
 @functools.cache
@@ -244,9 +279,12 @@ def rows_by_id(table: Table, dialect: str) -> Select[tuple[Any, ...]]:
     if dialect == "sqlite":
         # The list as one JSON array: the same SQL for any number of ids, so it is compiled once
         # (hookhub.db.direct) instead of expanded into one placeholder per id on every call.
-        ids = func.json_each(bindparam("ids", type_=JSON)).table_valued("value")
-        return select(table).where(table.c.id.in_(select(ids.c.value)))
-    return select(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
+        listed = func.json_each(bindparam("ids", type_=JSON)).table_valued("value")
+        return select(table).where(table.c.id.in_(select(listed.c.value)))
+    # One array parameter, not an expanded IN list: one SQL text, so the server plans it once
+    # per connection instead of once per claim (13 → 4 µs of its CPU per delivery).
+    ids = bindparam("ids", type_=postgresql.ARRAY(table.c.id.type))
+    return select(table).where(table.c.id == any_(ids))
 
 
 @functools.cache

@@ -443,8 +443,8 @@ class Store:
         """
         now = time.time()
         async with self.write() as conn:
-            await direct.execute_many(conn, queries.finish_delivery(), outcomes)
-            await direct.execute_many(conn, queries.insert_attempts(), attempt_rows)
+            await direct.execute_batch(conn, queries.finish_delivery(self.dialect), outcomes)
+            await direct.execute_batch(conn, queries.insert_attempts(self.dialect), attempt_rows)
             if health:
                 streaks = [
                     {
