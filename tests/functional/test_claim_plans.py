@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import Select, Table, insert, text
+from sqlalchemy import Select, Table, event, insert, text
 
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.db import queries
@@ -48,20 +48,26 @@ async def _rows_read(store: Store, statement: Select[Any], **values: Any) -> int
     return max(int(rows) * int(loops) for rows, loops in counts)
 
 
-async def test_claims_read_only_what_they_claim(store: Store) -> None:
+async def _target(store: Store) -> tuple[str, str]:
+    """A webhook and an event for deliveries to name: their ids."""
     webhook = await store.insert(webhooks, new_row(WebhookIn(name="w", url="http://127.0.0.1:1")))
     event_id = new_id("evt")
     await store.insert(
         events,
         {"id": event_id, "object_type": "x", "event": "e", "timestamp": "t", "received_at": 0.0},
     )
+    return webhook["id"], event_id
+
+
+async def test_claims_read_only_what_they_claim(store: Store) -> None:
+    webhook_id, event_id = await _target(store)
     now = time.time()
 
     def delivery(i: int, due: bool) -> dict[str, Any]:
         return {
             "id": new_id("dlv"),
             "event_id": event_id,
-            "webhook_id": webhook["id"],
+            "webhook_id": webhook_id,
             "status": "pending" if due else "succeeded",
             "attempts": 0,
             "next_attempt_at": now - 1 + i * 1e-6 if due else None,
@@ -78,3 +84,48 @@ async def test_claims_read_only_what_they_claim(store: Store) -> None:
     assert await _rows_read(store, limited, now=now) <= 1
     claimed = await store.claim(200, 1.0)
     assert len(claimed.deliveries) == 200
+
+
+async def test_claimed_rows_are_found_by_primary_key(store: Store) -> None:
+    webhook_id, event_id = await _target(store)
+    now = time.time()
+    rows = [
+        {
+            "id": new_id("dlv"),
+            "event_id": event_id,
+            "webhook_id": webhook_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now - 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for _ in range(CHUNK)
+    ]
+    async with store.write() as conn:
+        await conn.execute(insert(deliveries), rows)
+        await conn.execute(text("ANALYZE deliveries"))
+    claimed, plan = await _claim_explained(store, 100)
+    assert claimed == 100
+    # As `id IN (subquery)` the claimed ids were hash-joined with a scan of the whole table.
+    assert "Seq Scan on deliveries" not in plan
+    assert "pk_deliveries" in plan
+
+
+async def _claim_explained(store: Store, limit: int) -> tuple[int, str]:
+    """How many deliveries `store.claim(limit)` claimed, and the plan of its UPDATE."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        if args[2].startswith("UPDATE deliveries"):
+            seen.append((args[2], args[3]))
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        claimed = len((await store.claim(limit, 1.0)).deliveries)
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+    [(sql, params)] = seen
+    async with store.claiming() as conn:
+        plan = (await conn.exec_driver_sql(f"EXPLAIN {sql}", params)).scalars()
+        return claimed, "\n".join(plan)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from hookhub.db import queries
+from hookhub.db import queries, runs
 from hookhub.migrations import upgrade
 
 DIALECTS: dict[str, Dialect] = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
@@ -58,3 +58,14 @@ def test_sqlite_limited_webhooks_query_uses_indexes(tmp_path: Path) -> None:
     compiled = queries.limited_webhooks("sqlite").compile(dialect=DIALECTS["sqlite"])
     plan = _plan(tmp_path, str(compiled), (1,) * len(compiled.positiontup or ()))
     assert "SCAN deliveries" not in plan
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgresql"])
+def test_claims_pick_their_rows_by_id(name: str) -> None:
+    # PostgreSQL: the due ids as an array found through the primary key, never a join with the
+    # whole table (tests/functional/test_claim_plans.py shows the plan for deliveries).
+    dialect = DIALECTS[name]
+    for claim in (queries.claim_deliveries(name), runs.claim_runs(name)):
+        sql = " ".join(str(claim.compile(dialect=dialect)).split())
+        picked = "id = ANY (array((SELECT" if name == "postgresql" else "id IN (SELECT"
+        assert picked in sql

@@ -113,6 +113,16 @@ def due_deliveries(dialect: str, one_webhook: bool = False) -> Select[tuple[str]
     return query
 
 
+def chosen(dialect: str, key: ColumnElement[Any], ids: Select[tuple[str]]) -> ColumnElement[bool]:
+    """`key IN (ids)`: the condition of a claim's UPDATE. On PostgreSQL written `= ANY(ARRAY(...))`,
+    so the subquery runs once and its rows are found through the primary key; as `IN` the
+    planner joined the subquery with a scan of the whole table (0.8 ms of a 2.9 ms claim of 100
+    with 10,000 rows, growing with the finished rows kept)."""
+    if dialect != "postgresql":
+        return key.in_(ids.scalar_subquery())
+    return key == any_(func.array(ids.scalar_subquery()))
+
+
 @functools.cache
 def claim_deliveries(dialect: str, one_webhook: bool = False) -> Update:
     """Mark due deliveries (see `due_deliveries`) as delivering under lease :lease_id until their
@@ -122,7 +132,7 @@ def claim_deliveries(dialect: str, one_webhook: bool = False) -> Update:
     )
     return (
         update(deliveries)
-        .where(deliveries.c.id.in_(due_deliveries(dialect, one_webhook).scalar_subquery()))
+        .where(chosen(dialect, deliveries.c.id, due_deliveries(dialect, one_webhook)))
         .values(
             status="delivering",
             lease_id=bindparam("lease_id"),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Insert, Select, Update, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hookhub.db import direct, notify
+from hookhub.db import direct, notify, queries
 from hookhub.db.tables import run_dedupe, runs, workflows
 from hookhub.ids import new_id
 
@@ -56,7 +56,7 @@ def claim_runs(dialect: str) -> Update:
     """Mark due runs as running under lease :lease_id until :now + :lease seconds."""
     return (
         update(runs)
-        .where(runs.c.id.in_(due_runs(dialect).scalar_subquery()))
+        .where(queries.chosen(dialect, runs.c.id, due_runs(dialect)))
         .values(
             status="running",
             lease_id=bindparam("lease_id"),
