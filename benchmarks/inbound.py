@@ -52,6 +52,7 @@ from outbound import (
     positive,
     show,
 )
+from ports import free_port
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0  # seconds a server process gets to start listening
@@ -100,13 +101,6 @@ def _hookhub_main(port: int, database_url: str) -> None:
     _serve(create_app(Settings(database_url=database_url), workers=False), port)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class Served:
     """A server child process listening on `port`."""
@@ -129,7 +123,7 @@ def cpu_seconds(pid: int) -> float | None:
 @contextlib.contextmanager
 def server(target: Any, *args: Any) -> Iterator[Served]:
     """Run `target(port, *args)` in a child process; yields it once it listens."""
-    port = _free_port()
+    port = free_port()
     process = multiprocessing.get_context("spawn").Process(
         target=target, args=(port, *args), daemon=True
     )

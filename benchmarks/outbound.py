@@ -1,7 +1,8 @@
 """Outbound throughput: a bare aiohttp loop vs hookhub's durable path, same receiver, same run.
 
     .venv/bin/python benchmarks/outbound.py [--count 5000] [--concurrency 100]
-        [--database sqlite:///path | postgresql://user@host/db] [--workers 1] [--json]
+        [--database sqlite:///path | postgresql://user@host/db] [--workers 1]
+        [--receiver auto | nginx | asyncio] [--json]
 
 Phase 1 sends `count` POSTs of a ~300-byte JSON body from one aiohttp session. Phase 2 runs
 hookhub end to end: events are ingested (matched against a rule, stored with their deliveries),
@@ -16,7 +17,8 @@ is disabled and the workers are started and idle; the clock starts when the webh
 delivery; the database is then checked for every attempt recorded.
 
 The receiver runs in its own process so it never competes with the measured client for the
-event loop; it counts requests so the benchmark can prove every delivery arrived.
+event loop; it counts requests so the benchmark can prove every delivery arrived. It is nginx
+where nginx is installed (`--receiver auto`, see nginx.py), else a minimal asyncio server.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import multiprocessing
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import aiohttp
 import asyncpg
@@ -44,6 +45,7 @@ import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import URL, make_url
 
+import nginx
 from hookhub.core.retry import RetryPolicy
 from hookhub.db import notify
 from hookhub.db.store import Store
@@ -54,6 +56,7 @@ from hookhub.outbound.dispatcher import Dispatcher
 from hookhub.outbound.intake import ingest
 from hookhub.settings import Settings
 from hookhub.worker import freeze_heap
+from ports import free_port
 
 HOST = "127.0.0.1"
 PHASE_TIMEOUT = 120.0  # seconds any one phase may take before the run is abandoned
@@ -156,8 +159,26 @@ def _receiver_main(port: Any, counter: Any) -> None:
         asyncio.run(serve())
 
 
+class Receiving(Protocol):
+    """What the benchmarks need of a receiver: where it listens and how many it answered."""
+
+    name: str
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def count(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Receiver:
-    """The receiver process, its port, and how many requests it has answered."""
+    """The asyncio receiver process, its port, and how many requests it has answered."""
+
+    name = "asyncio"
 
     def __init__(self, target: Callable[..., None] = _receiver_main, *extra: Any) -> None:
         """`target(port, counter, *extra)` runs in the child process."""
@@ -383,18 +404,11 @@ async def verify_database(store: Store, count: int) -> None:
 WORKER_READY_TIMEOUT = 60.0  # seconds a `hookhub worker` may take to start
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Workers:
     """`n` `hookhub worker` processes on `url`; each serves /metrics, which says it is up."""
 
     def __init__(self, url: str, n: int, concurrency: int) -> None:
-        self.ports = [_free_port() for _ in range(n)]
+        self.ports = [free_port() for _ in range(n)]
         self.processes = [
             subprocess.Popen(
                 [sys.executable, "-m", "hookhub", "worker"],
@@ -455,7 +469,7 @@ async def set_enabled(store: Store, webhook_id: str, enabled: bool) -> None:
 
 
 async def processes_drain(
-    store: Store, url: str, webhook_id: str, receiver: Receiver, args: argparse.Namespace, n: int
+    store: Store, url: str, webhook_id: str, receiver: Receiving, args: argparse.Namespace, n: int
 ) -> tuple[float, float | None]:
     """Seconds `n` worker processes take to deliver a fresh backlog of `args.count`, and the share
     of the machine's CPU time that was busy meanwhile (everything on it: workers, database,
@@ -560,6 +574,7 @@ class Figures:
     concurrency: int
     database: str
     workers: int
+    receiver: str  # "asyncio", or nginx and its version
     bare_per_s: float
     ingest_per_s: float
     hookhub_per_s: float
@@ -576,7 +591,7 @@ class Figures:
     machine_busy: dict[int, float | None] | None = None
 
 
-async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
+async def run(args: argparse.Namespace, receiver: Receiving) -> Figures:
     count, concurrency = args.count, args.concurrency
     cpu = time.process_time()
     bare_s = await bounded("bare aiohttp", bare_aiohttp(receiver.url, count, concurrency))
@@ -615,6 +630,7 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
             concurrency=concurrency,
             database=_engine_label(url),
             workers=args.workers,
+            receiver=receiver.name,
             bare_per_s=round(bare, 1),
             ingest_per_s=round(count / ingest_s, 1),
             hookhub_per_s=round(hookhub, 1),
@@ -647,10 +663,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="N ≥ 2: also drain the backlog with 1 and with N `hookhub worker` processes",
     )
+    parser.add_argument(
+        "--receiver",
+        choices=("auto", "nginx", "asyncio"),
+        default="auto",
+        help="what answers the requests; auto: nginx if installed, else the asyncio server",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = parser.parse_args(argv)
     check_database(parser, args.database)
+    if args.receiver == "nginx" and nginx.find() is None:
+        parser.error("--receiver nginx: nginx is not installed (apt-get install nginx-light)")
     return args
+
+
+def receiver_for(choice: str) -> Receiving:
+    """The receiver `--receiver` asks for (auto: nginx where it is installed)."""
+    executable = None if choice == "asyncio" else nginx.find()
+    return Receiver() if executable is None else nginx.NginxReceiver(executable)
 
 
 def add_database(parser: argparse.ArgumentParser) -> None:
@@ -682,7 +712,8 @@ def describe(figures: Figures) -> str:
         f"bare aiohttp: {figures.bare_per_s:.0f}/s   {label}: {figures.hookhub_per_s:.0f}/s   "
         f"ratio {figures.ratio:.2f}   CPU/request {figures.bare_cpu_us:.0f} µs bare, "
         f"{figures.hookhub_cpu_us:.0f} µs hookhub   (ingest {figures.ingest_per_s:.0f} events/s, "
-        f"{figures.count} requests, concurrency {figures.concurrency}, cpus {os.cpu_count()})"
+        f"{figures.count} requests, concurrency {figures.concurrency}, receiver "
+        f"{figures.receiver}, cpus {os.cpu_count()})"
     )
     if figures.processes_per_s is not None:
         rates = "   ".join(
@@ -699,11 +730,11 @@ def describe(figures: Figures) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    receiver = Receiver()
+    receiver = receiver_for(args.receiver)
     try:
         receiver.start()
         figures = asyncio.run(run(args, receiver))
-    except BenchError as exc:
+    except (BenchError, nginx.NginxFailed) as exc:
         return failed(exc)
     finally:
         receiver.stop()

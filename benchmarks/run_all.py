@@ -104,7 +104,8 @@ def outbound_rows(args: argparse.Namespace) -> list[Row]:
     def describe(run: dict[str, Any]) -> tuple[str, str]:
         return (
             f"{run['hookhub_per_s']:.0f}/s ({run['hookhub_cpu_us']:.0f} µs CPU each)",
-            f"bare aiohttp loop {run['bare_per_s']:.0f}/s ({run['bare_cpu_us']:.0f} µs CPU)",
+            f"bare aiohttp loop {run['bare_per_s']:.0f}/s ({run['bare_cpu_us']:.0f} µs CPU); "
+            f"receiver {run['receiver']}",
         )
 
     figure = "outbound deliveries/s, 1 process, SQLite (durable, templated + signed)"
@@ -139,7 +140,7 @@ def scale_out_rows(args: argparse.Namespace) -> list[Row]:
         Row(
             "outbound deliveries/s, 2 worker processes, PostgreSQL",
             f"{rates['2']:.0f}/s{load['2']}",
-            f"1 worker process {rates['1']:.0f}/s{load['1']}",
+            f"1 worker process {rates['1']:.0f}/s{load['1']}; receiver {mid['receiver']}",
             f"{mid['scale_ratio']:.2f} (runs: {ratios(runs, 'scale_ratio')})",
             "≥ 1.6x",
             mid["scale_ratio"] >= 1.6,
