@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Select, Table, event, insert, text
@@ -22,6 +23,7 @@ SMALL = 1_000  # rows when the table is analyzed
 LARGE = 30_000  # rows added afterwards, unanalyzed
 CHUNK = 10_000
 ROWS = re.compile(r"actual time=\S+ rows=(\d+) loops=(\d+)")
+T = TypeVar("T")
 
 
 async def _stale(store: Store, table: Table, row: Any) -> None:
@@ -86,7 +88,7 @@ async def test_claims_read_only_what_they_claim(store: Store) -> None:
     assert len(claimed.deliveries) == 200
 
 
-async def test_claimed_rows_are_found_by_primary_key(store: Store) -> None:
+async def test_claims_and_outcomes_find_their_rows_by_primary_key(store: Store) -> None:
     webhook_id, event_id = await _target(store)
     now = time.time()
     rows = [
@@ -105,15 +107,30 @@ async def test_claimed_rows_are_found_by_primary_key(store: Store) -> None:
     async with store.write() as conn:
         await conn.execute(insert(deliveries), rows)
         await conn.execute(text("ANALYZE deliveries"))
-    claimed, plan = await _claim_explained(store, 100)
-    assert claimed == 100
-    # As `id IN (subquery)` the claimed ids were hash-joined with a scan of the whole table.
-    assert "Seq Scan on deliveries" not in plan
-    assert "pk_deliveries" in plan
+    claim, claim_plan = await _explained(store, store.claim(100, 1.0))
+    assert len(claim.deliveries) == 100
+    outcomes = [
+        {
+            "b_id": row["id"],
+            "b_lease": claim.lease_id,
+            "b_status": "succeeded",
+            "b_next": None,
+            "b_code": 200,
+            "b_error": None,
+            "b_now": now,
+        }
+        for row in claim.deliveries
+    ]
+    _, finish_plan = await _explained(store, store.finish(outcomes, []))
+    # As `id IN (subquery)`, and as a join with the batch alone, the rows were found by a hash
+    # join with a scan of the whole table.
+    for plan in (claim_plan, finish_plan):
+        assert "Seq Scan on deliveries" not in plan
+        assert "pk_deliveries" in plan
 
 
-async def _claim_explained(store: Store, limit: int) -> tuple[int, str]:
-    """How many deliveries `store.claim(limit)` claimed, and the plan of its UPDATE."""
+async def _explained(store: Store, work: Awaitable[T]) -> tuple[T, str]:
+    """What `work` returned, and the plan of the one UPDATE of deliveries it ran (EXPLAIN)."""
     seen: list[tuple[str, Any]] = []
 
     def record(*args: Any) -> None:
@@ -122,10 +139,10 @@ async def _claim_explained(store: Store, limit: int) -> tuple[int, str]:
 
     event.listen(store.engine.sync_engine, "before_cursor_execute", record)
     try:
-        claimed = len((await store.claim(limit, 1.0)).deliveries)
+        done = await work
     finally:
         event.remove(store.engine.sync_engine, "before_cursor_execute", record)
     [(sql, params)] = seen
-    async with store.claiming() as conn:
+    async with store.read() as conn:
         plan = (await conn.exec_driver_sql(f"EXPLAIN {sql}", params)).scalars()
-        return claimed, "\n".join(plan)
+        return done, "\n".join(plan)

@@ -234,9 +234,14 @@ def finish_delivery(dialect: str) -> Update:
             "b_now": d.updated_at,
         },
     )
+    found = [d.id == b["b_id"], d.lease_id == b["b_lease"]]
+    if dialect == "postgresql":
+        # The ids again, as `= ANY`: joined with the batch alone, the rows were found by a hash
+        # join with a scan of the whole table (as the claim's were, `chosen`).
+        found.append(d.id == any_(bindparam("b_id", type_=postgresql.ARRAY(d.id.type))))
     return (
         update(deliveries)
-        .where(d.id == b["b_id"], d.lease_id == b["b_lease"])
+        .where(*found)
         .values(
             status=b["b_status"],
             attempts=d.attempts + 1,
