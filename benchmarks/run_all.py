@@ -1,6 +1,6 @@
 """Every performance figure of issue 8 next to its baseline from the same run (`make bench`).
 
-    .venv/bin/python benchmarks/run_all.py [--count 5000] [--repeat 2]
+    .venv/bin/python benchmarks/run_all.py [--count 10000] [--repeat 2]
         [--postgres postgresql://postgres@127.0.0.1:5432/test | --no-postgres]
         [--claim-backlog 1000000] [--rss-backlog 100000] [--output benchmarks/results.md]
 
@@ -263,7 +263,7 @@ def markdown(rows: Sequence[Row], args: argparse.Namespace, started: float) -> s
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--count", type=int, default=5000, help="requests per throughput run")
+    parser.add_argument("--count", type=int, default=10_000, help="requests per throughput run")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each ratio figure")
     parser.add_argument("--rate", type=int, default=1000, help="events/s for the latency figure")
     parser.add_argument("--seconds", type=int, default=5, help="seconds of the latency figure")
