@@ -131,23 +131,25 @@ class NginxReceiver:
 
     def start(self, timeout: float = 15.0) -> None:
         folder = Path(self._folder.name)
+        said = folder / "stderr.log"  # what nginx says before its error log is open
         for _ in range(TRIES):  # the free port may be taken between looking and listening
             self._port = free_port()
             config = folder / "nginx.conf"
             config.write_text(
                 CONFIG.format(folder=folder, host=HOST, port=self._port, status=STATUS_PATH)
             )
-            self._process = subprocess.Popen(
-                [self.executable, "-p", str(folder), "-c", str(config)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            with said.open("wb") as stderr:
+                self._process = subprocess.Popen(
+                    [self.executable, "-p", str(folder), "-c", str(config)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                )
             if self._listening(timeout):
                 return
             self._halt()
-        log = folder / "error.log"
-        said = log.read_text()[-500:] if log.exists() else "(no error log)"
-        raise NginxFailed(f"nginx did not start listening after {TRIES} tries: {said}")
+        logs = [log.read_text().strip() for log in (said, folder / "error.log") if log.exists()]
+        reason = " / ".join(text[-300:] for text in logs if text) or "it said nothing"
+        raise NginxFailed(f"nginx did not start listening after {TRIES} tries: {reason}")
 
     def _listening(self, timeout: float) -> bool:
         assert self._process is not None

@@ -688,10 +688,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def receiver_for(choice: str) -> Receiving:
-    """The receiver `--receiver` asks for (auto: nginx where it is installed)."""
+def started_receiver(choice: str) -> Receiving:
+    """The receiver `--receiver` asks for, listening. auto: nginx where it is installed and
+    starts, else (with a warning) the asyncio server."""
     executable = None if choice == "asyncio" else nginx.find()
-    return Receiver() if executable is None else nginx.NginxReceiver(executable)
+    if executable is not None:
+        receiver = nginx.NginxReceiver(executable)
+        try:
+            receiver.start()
+            return receiver
+        except nginx.NginxFailed as exc:
+            receiver.stop()
+            if choice == "nginx":
+                raise
+            print(f"warning: {exc}; the asyncio receiver answers instead", file=sys.stderr)
+    fallback = Receiver()
+    try:
+        fallback.start()
+    except BenchError:
+        fallback.stop()
+        raise
+    return fallback
 
 
 def add_database(parser: argparse.ArgumentParser) -> None:
@@ -741,9 +758,11 @@ def describe(figures: Figures) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    receiver = receiver_for(args.receiver)
     try:
-        receiver.start()
+        receiver = started_receiver(args.receiver)
+    except (BenchError, nginx.NginxFailed) as exc:
+        return failed(exc)
+    try:
         figures = asyncio.run(run(args, receiver))
     except (BenchError, nginx.NginxFailed) as exc:
         return failed(exc)
