@@ -24,7 +24,6 @@ import contextlib
 import multiprocessing
 import os
 import secrets
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Iterator
@@ -52,7 +51,7 @@ from outbound import (
     positive,
     show,
 )
-from ports import free_port
+from ports import free_port, listening
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0  # seconds a server process gets to start listening
@@ -129,15 +128,10 @@ def server(target: Any, *args: Any) -> Iterator[Served]:
     )
     process.start()
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
-                break
+        if not listening(port, process.is_alive, START_TIMEOUT):
             if not process.is_alive():
                 raise BenchError("the server process exited before listening")
-            if time.monotonic() > deadline:
-                raise BenchError(f"the server did not listen within {START_TIMEOUT:g} s")
-            time.sleep(0.05)
+            raise BenchError(f"the server did not listen within {START_TIMEOUT:g} s")
         assert process.pid is not None
         yield Served(port, process.pid)
     finally:

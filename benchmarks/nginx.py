@@ -13,10 +13,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from ports import free_port
+from ports import free_port, listening
 
 HOST = "127.0.0.1"
 STATUS_PATH = "/nginx-status"
@@ -144,34 +143,24 @@ class NginxReceiver:
                     stdout=subprocess.DEVNULL,
                     stderr=stderr,
                 )
-            if self._listening(timeout):
+            if listening(self._port, self._running, timeout):
                 return
             self._halt()
         logs = [log.read_text().strip() for log in (said, folder / "error.log") if log.exists()]
         reason = " / ".join(text[-300:] for text in logs if text) or "it said nothing"
         raise NginxFailed(f"nginx did not start listening after {TRIES} tries: {reason}")
 
-    def _listening(self, timeout: float) -> bool:
-        assert self._process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection((HOST, self._port), timeout=1):
-                    return True
-            except OSError:
-                time.sleep(0.02)
-        return False
-
     def stop(self) -> None:
         """Stop nginx and remove its folder."""
         self._halt()
         self._folder.cleanup()
 
+    def _running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def _halt(self) -> None:
         self._close_status()
-        if self._process is not None and self._process.poll() is None:
+        if self._process is not None and self._running():
             self._process.terminate()
             try:
                 self._process.wait(5)
