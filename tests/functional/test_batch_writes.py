@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import insert, select, text
 
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.db import direct, queries
 from hookhub.db.store import Store
 from hookhub.db.tables import attempts, deliveries, events, webhooks
 from hookhub.ids import new_id
+from tests.support.statements import statements_of
 
 
 async def _leased(store: Store, count: int, lease_id: str) -> list[str]:
@@ -74,21 +73,6 @@ def _attempt(delivery_id: str, ok: bool) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _statements(store: Store) -> Iterator[list[tuple[str, bool]]]:
-    """(SQL, executemany) of each statement the store's engine runs meanwhile."""
-    seen: list[tuple[str, bool]] = []
-
-    def record(*args: Any) -> None:
-        seen.append((args[2], args[5]))
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_outcomes_apply_only_under_the_lease_that_holds_them(store: Store) -> None:
     held = await _leased(store, 3, "lse_mine")
     [lost] = await _leased(store, 1, "lse_other")
@@ -136,11 +120,11 @@ async def test_attempts_are_stored_as_a_plain_insert_stores_them(store: Store) -
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_postgresql_writes_a_batch_in_one_execution(store: Store) -> None:
     held = await _leased(store, 50, "lse_1")
-    with _statements(store) as seen:
+    with statements_of(store) as seen:
         await store.finish(
             [_outcome(i, "lse_1", True) for i in held], [_attempt(i, True) for i in held]
         )
-    writes = [(sql, many) for sql, many in seen if "deliveries" in sql or "attempts" in sql]
+    writes = [(s.sql, s.many) for s in seen if "deliveries" in s.sql or "attempts" in s.sql]
     assert [(sql.split()[0], many) for sql, many in writes] == [
         ("UPDATE", False),
         ("INSERT", False),
@@ -153,11 +137,11 @@ async def test_postgresql_writes_a_batch_in_one_execution(store: Store) -> None:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_postgresql_reads_any_number_of_ids_with_one_sql_text(store: Store) -> None:
     held = await _leased(store, 5, "lse_1")
-    with _statements(store) as seen:
+    with statements_of(store) as seen:
         async with store.read() as conn:
             for size in (1, 2, 5):
                 found = await direct.execute(
                     conn, queries.rows_by_id(deliveries, store.dialect), {"ids": held[:size]}
                 )
                 assert sorted(row["id"] for row in found) == sorted(held[:size])
-    assert len({sql for sql, _ in seen}) == 1
+    assert len({s.sql for s in seen}) == 1

@@ -9,13 +9,14 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Select, Table, event, insert, text
+from sqlalchemy import Select, Table, insert, text
 
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.db import queries
 from hookhub.db.store import Store
 from hookhub.db.tables import deliveries, events, webhooks
 from hookhub.ids import new_id
+from tests.support.statements import statements_of
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -131,18 +132,9 @@ async def test_claims_and_outcomes_find_their_rows_by_primary_key(store: Store) 
 
 async def _explained(store: Store, work: Awaitable[T]) -> tuple[T, str]:
     """What `work` returned, and the plan of the one UPDATE of deliveries it ran (EXPLAIN)."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(*args: Any) -> None:
-        if args[2].startswith("UPDATE deliveries"):
-            seen.append((args[2], args[3]))
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with statements_of(store) as seen:
         done = await work
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
-    [(sql, params)] = seen
+    [update] = [s for s in seen if s.sql.startswith("UPDATE deliveries")]
     async with store.read() as conn:
-        plan = (await conn.exec_driver_sql(f"EXPLAIN {sql}", params)).scalars()
+        plan = (await conn.exec_driver_sql(f"EXPLAIN {update.sql}", update.params)).scalars()
         return done, "\n".join(plan)

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import event
 
 from hookhub import metrics as metrics_module
 from hookhub.api.v1.webhooks import WebhookIn, new_row
@@ -28,6 +27,7 @@ from hookhub.migrations import upgrade
 from hookhub.settings import Settings
 from tests.support.metrics import samples, value
 from tests.support.server import free_port
+from tests.support.statements import Executed, statements_of
 
 
 @pytest.fixture
@@ -44,16 +44,10 @@ async def store(database: Path) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def statements(store: Store) -> Iterator[list[tuple[str, Any]]]:
+def statements(store: Store) -> Iterator[list[Executed]]:
     """The SQL the store executes from now on, with its parameters."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        seen.append((sql, params))
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+    with statements_of(store) as seen:
+        yield seen
 
 
 async def _queue(store: Store) -> None:
@@ -151,13 +145,13 @@ async def test_an_empty_queue_reads_as_zeros(store: Store) -> None:
 
 
 async def test_scrapes_within_the_cache_period_read_the_database_once(
-    store: Store, statements: list[tuple[str, Any]]
+    store: Store, statements: list[Executed]
 ) -> None:
     metrics = Metrics(store)
     await asyncio.gather(*(metrics.scrape() for _ in range(10)))
     for _ in range(10):
         await metrics.scrape()
-    reads = [sql for sql, _ in statements if "FROM deliveries" in sql or "FROM webhooks" in sql]
+    reads = [s.sql for s in statements if "FROM deliveries" in s.sql or "FROM webhooks" in s.sql]
     assert len(reads) == 3  # queue depth, oldest due, disabled webhooks
 
 
@@ -198,16 +192,15 @@ def _plan(database: Path, sql: str, params: Any) -> str:
 
 
 async def test_queue_queries_read_the_partial_index_of_active_deliveries(
-    store: Store, database: Path, statements: list[tuple[str, Any]]
+    store: Store, database: Path, statements: list[Executed]
 ) -> None:
     now = time.time()
     await store.queue_depth(now)
     await store.oldest_due(now)
-    executed = [(sql, params) for sql, params in statements if "FROM deliveries" in sql]
+    executed = [(s.sql, s.params) for s in statements if "FROM deliveries" in s.sql]
     assert len(executed) == 2
     for sql, params in executed:
         plan = _plan(database, sql, params)
-        # Only active deliveries are visited, never the table with its finished history.
         # Only active deliveries are visited, never the table with its finished history.
         assert "deliveries USING INDEX ix_deliveries_due" in plan, plan
         assert "SCAN deliveries " not in plan.replace("SCAN deliveries USING INDEX", ""), plan
