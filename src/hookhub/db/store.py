@@ -518,6 +518,7 @@ class Store:
             update(deliveries)
             .where(
                 deliveries.c.webhook_id == webhook_id,
+                queries.IS_ACTIVE,
                 deliveries.c.status == "pending",
                 deliveries.c.next_attempt_at.is_(None),
             )
@@ -556,7 +557,7 @@ class Store:
         now = time.time()
         statement = (
             update(deliveries)
-            .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "failed")
+            .where(deliveries.c.webhook_id == webhook_id, queries.IS_FAILED)
             .values(status="pending", next_attempt_at=now if due else None, updated_at=now)
         )
         if since is not None:
@@ -609,7 +610,7 @@ class Store:
         delivery-less events received before `cutoff`. Returns the rows deleted."""
         old_attempts = select(attempts.c.id).where(attempts.c.started_at < cutoff)
         finished = select(deliveries.c.id).where(
-            deliveries.c.updated_at < cutoff, deliveries.c.status.in_(("succeeded", "failed"))
+            deliveries.c.updated_at < cutoff, queries.IS_FINISHED
         )
         orphans = select(events.c.id).where(
             events.c.received_at < cutoff,
@@ -720,7 +721,13 @@ def _pause(webhook_id: str) -> Update:
     # Their retry schedule is dropped: re-enabling makes every waiting delivery due at once.
     return (
         update(deliveries)
-        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
+        .where(
+            deliveries.c.webhook_id == webhook_id,
+            queries.IS_ACTIVE,
+            deliveries.c.status == "pending",
+            # Paused already otherwise; and it makes the index of due rows SQLite's choice.
+            deliveries.c.next_attempt_at.is_not(None),
+        )
         .values(next_attempt_at=None)
     )
 
