@@ -28,7 +28,7 @@ CHANGED_BY_DELIVERING = {
 
 def test_only_partial_indexes_hold_columns_that_delivering_changes() -> None:
     # A full index on such a column takes a new entry on every claim and every outcome: four of
-    # them had cost SQLite 33 µs of a delivery's statements instead of 27 (benchmarks/NOTES.md).
+    # them had cost SQLite ~33 µs of a delivery's statements instead of ~29 (benchmarks/NOTES.md).
     for index in deliveries.indexes:
         columns = {column.name for column in index.columns}
         if columns & CHANGED_BY_DELIVERING:

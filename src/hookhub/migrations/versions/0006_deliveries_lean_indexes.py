@@ -3,7 +3,7 @@
 `(webhook_id, status)` becomes `(webhook_id)`, and `(updated_at)` becomes two partial indexes
 of finished rows: failed ones by webhook (retry-failed) and all of them by age (retention).
 A claim then changes no entry of these, and an outcome adds one; measured on SQLite, the
-statements of a delivery took 33 → 27 µs (benchmarks/NOTES.md, seventh round).
+statements of a delivery took ~33 → ~29 µs (benchmarks/NOTES.md, seventh round).
 
 Revision ID: 0006
 Revises: 0005
