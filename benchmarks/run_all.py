@@ -29,6 +29,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 FIGURE_TIMEOUT = 1800.0  # seconds one benchmark script may run (a 1M backlog on a slow disk)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+CORES = os.cpu_count() or 1  # what `machine_busy`, a share of all cores, is a share of
 
 
 class FigureFailed(Exception):
@@ -136,7 +137,7 @@ def scale_out_rows(args: argparse.Namespace) -> list[Row]:
     busy = mid.get("machine_busy") or {}
     # How much of the whole machine (workers, PostgreSQL, receiver) each phase kept busy.
     load = {n: f" (machine {busy[n]:.0%} busy)" if busy.get(n) is not None else "" for n in "12"}
-    return [
+    rows = [
         Row(
             "outbound deliveries/s, 2 worker processes, PostgreSQL",
             f"{rates['2']:.0f}/s{load['2']}",
@@ -146,6 +147,21 @@ def scale_out_rows(args: argparse.Namespace) -> list[Row]:
             mid["scale_ratio"] >= 1.6,
         )
     ]
+    if busy.get("1") and busy.get("2"):
+        # What 2 cores can judge: the ratio above cannot pass busy(2) / busy(1), since one
+        # worker with its PostgreSQL and receiver already keeps most of the machine busy.
+        per_core = {n: rates[n] / (busy[n] * CORES) for n in "12"}
+        rows.append(
+            Row(
+                "same, deliveries per busy core-second (workers, PostgreSQL and receiver alike)",
+                f"{per_core['2']:.0f}/s with 2 workers",
+                f"{per_core['1']:.0f}/s with 1 worker",
+                f"{per_core['2'] / per_core['1']:.2f}",
+                "report",
+                None,
+            )
+        )
+    return rows
 
 
 def latency_rows(args: argparse.Namespace, database: str | None) -> list[Row]:
@@ -244,7 +260,7 @@ def markdown(rows: Sequence[Row], args: argparse.Namespace, started: float) -> s
         "# hookhub performance figures (latest `make bench`)",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} on "
-        f"{os.cpu_count()} cores ({platform.machine()}, Python {platform.python_version()}, "
+        f"{CORES} cores ({platform.machine()}, Python {platform.python_version()}, "
         f"load average {load} at the end: other work shares this machine), in "
         f"{(time.time() - started) / 60:.1f} min. Command: "
         f"`{' '.join(['python', 'benchmarks/run_all.py', *sys.argv[1:]])}`.",
