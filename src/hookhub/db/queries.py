@@ -42,8 +42,7 @@ from hookhub.db.tables import attempts, deliveries, events, rules, webhooks
 # Spelled as the partial index ix_deliveries_due spells it: SQLite only uses a partial index
 # when the query repeats its WHERE literally (bound parameters would mean a full scan).
 IS_ACTIVE = text("deliveries.status IN ('pending', 'delivering')")
-# Likewise for the partial indexes of finished deliveries: ix_deliveries_failed and _finished.
-IS_FAILED = text("deliveries.status = 'failed'")
+# Likewise for the partial index of finished deliveries, ix_deliveries_finished.
 IS_FINISHED = text("deliveries.status IN ('succeeded', 'failed')")
 
 _earlier = deliveries.alias("earlier")
@@ -180,7 +179,6 @@ def limited_webhooks(
         select(func.count())
         .where(
             deliveries.c.webhook_id == webhooks.c.id,
-            IS_ACTIVE,
             deliveries.c.status == "delivering",
             deliveries.c.next_attempt_at > bindparam("now"),
         )

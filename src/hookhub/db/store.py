@@ -518,7 +518,6 @@ class Store:
             update(deliveries)
             .where(
                 deliveries.c.webhook_id == webhook_id,
-                queries.IS_ACTIVE,
                 deliveries.c.status == "pending",
                 deliveries.c.next_attempt_at.is_(None),
             )
@@ -557,7 +556,7 @@ class Store:
         now = time.time()
         statement = (
             update(deliveries)
-            .where(deliveries.c.webhook_id == webhook_id, queries.IS_FAILED)
+            .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "failed")
             .values(status="pending", next_attempt_at=now if due else None, updated_at=now)
         )
         if since is not None:
@@ -721,13 +720,7 @@ def _pause(webhook_id: str) -> Update:
     # Their retry schedule is dropped: re-enabling makes every waiting delivery due at once.
     return (
         update(deliveries)
-        .where(
-            deliveries.c.webhook_id == webhook_id,
-            queries.IS_ACTIVE,
-            deliveries.c.status == "pending",
-            # Paused already otherwise; and it makes the index of due rows SQLite's choice.
-            deliveries.c.next_attempt_at.is_not(None),
-        )
+        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
         .values(next_attempt_at=None)
     )
 
