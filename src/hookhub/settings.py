@@ -39,6 +39,13 @@ def _env_float(env: _Source, name: str, default: float) -> float:
         raise ConfigError(f"{env.label(name)} must be a number, got {raw!r}") from None
 
 
+def _env_seconds(env: _Source, name: str, default: float) -> float:
+    value = _env_float(env, name, default)
+    if not 0 < value <= 3600:
+        raise ConfigError(f"{env.label(name)} must be between 0 and 3600 seconds, got {value!r}")
+    return value
+
+
 def _env_int(env: _Source, name: str, default: int) -> int:
     value = _env_float(env, name, default)
     if value != int(value) or value < 1:
@@ -159,6 +166,10 @@ class Settings:
     metrics_port: int | None = None
     # Address the worker's /metrics listens on; loopback unless a scraper elsewhere needs it.
     metrics_host: str = "127.0.0.1"
+    # characters: the largest text a template may render, or string or list it may build.
+    template_max_output: int = 8 * 1024 * 1024
+    # seconds: the longest one template render may take before it is stopped.
+    template_timeout: float = 1.0
     # Signs web UI session cookies; empty = a key generated once and kept in the database,
     # so restarts and every node share it.
     secret_key: str = ""
@@ -215,6 +226,10 @@ class Settings:
             metrics_port=_env_port(env, "HOOKHUB_METRICS_PORT"),
             metrics_host=env.get("HOOKHUB_METRICS_HOST") or cls.metrics_host,
             secret_key=env.get("HOOKHUB_SECRET_KEY", ""),
+            template_max_output=_env_int(
+                env, "HOOKHUB_TEMPLATE_MAX_OUTPUT", cls.template_max_output
+            ),
+            template_timeout=_env_seconds(env, "HOOKHUB_TEMPLATE_TIMEOUT", cls.template_timeout),
         )
 
     def with_database(self, url: str | None) -> Settings:

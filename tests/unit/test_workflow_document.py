@@ -113,3 +113,11 @@ def test_masking_round_trip() -> None:
     renamed = {**shown, "nodes": [{**node, "id": "other"}], "start": "other"}
     with pytest.raises(ValidationError):
         unmasked(renamed, doc)
+
+
+def test_compiling_refuses_templates_that_break_a_limit_naming_the_node() -> None:
+    doc = _doc({"id": "s", "type": "set", "values": {"x": "{{ 'x' * 10**9 }}"}})
+    with pytest.raises(ValidationError) as caught:
+        CompiledWorkflow(validate_workflow(doc))
+    assert caught.value.field == "nodes.s.values.x"
+    assert "HOOKHUB_TEMPLATE_MAX_OUTPUT" in caught.value.message

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from hookhub import logs
+from hookhub.core import template_limits
 from hookhub.db.store import Store
 from hookhub.settings import Settings
 
@@ -55,6 +56,7 @@ def settings_from(database: str | None) -> Settings:
     """Settings from the environment and `--database`, with logging configured."""
     settings = Settings.from_env().with_database(database)
     logs.configure(settings.log_format, settings.log_level)
+    template_limits.configure(settings.template_max_output, settings.template_timeout)
     return settings
 
 

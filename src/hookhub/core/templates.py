@@ -1,16 +1,30 @@
-"""Jinja2 templates in a sandbox: user-written URLs, headers and bodies can't reach internals."""
+"""Jinja2 templates in a sandbox: user-written URLs, headers and bodies can't reach internals,
+and can't stall or bloat the process (`core/template_limits.py`, `core/deadlines.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
-from jinja2 import Template, TemplateSyntaxError, Undefined
-from jinja2.exceptions import SecurityError
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
 
+from hookhub.core import deadlines, template_limits
+from hookhub.core.template_limits import LIMITS, TemplateLimitError
 from hookhub.errors import ValidationError
+
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "**": operator.pow,
+    "*": operator.mul,
+    "%": operator.mod,
+    "+": operator.add,
+}
 
 
 def _tojson(value: Any) -> str:
@@ -18,16 +32,76 @@ def _tojson(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+class _Generator(CodeGenerator):
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        # `a ~ b` joins in Jinja's runtime, out of the sandbox's reach: route it through the
+        # environment so a loop that keeps doubling a string is stopped at the size limit.
+        self.write("environment.concat_checked((")
+        for argument in node.nodes:
+            self.visit(argument, frame)
+            self.write(", ")
+        self.write("))")
+
+
+def _unsafe(obj: Any, attribute: str) -> SecurityError:
+    return SecurityError(
+        f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+    )
+
+
+class _Undefined(Undefined):
+    __slots__ = ()
+
+    def __init__(
+        self,
+        hint: str | None = None,
+        obj: Any = missing,
+        name: str | None = None,
+        exc: type[TemplateRuntimeError] = UndefinedError,
+    ) -> None:
+        if name is not None and name.startswith("__") and obj is not missing:
+            # A dunder the object lacks (`''.format.__self__` on the sandbox's wrapper) is as
+            # much an escape attempt as one it has, which the sandbox refuses.
+            raise _unsafe(obj, name)
+        super().__init__(hint, obj, name, exc)
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
+    code_generator_class = _Generator
+    # The operators that can build a value far larger than their operands.
+    intercepted_binops = frozenset(_BINOPS)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         # Jinja would render `{{ x.__class__ }}` as an empty string; an escape attempt
         # should fail loudly instead.
-        raise SecurityError(
-            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
-        )
+        raise _unsafe(obj, attribute)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        return template_limits.checked_binop(operator, left, right, _BINOPS[operator])
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        args = template_limits.check_call(__obj, args)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            template_limits.check_brace_format(value.__self__)
+            return template_limits.check_size(wrapped(*args, **kwargs), "the formatted text")
+
+        return bounded
+
+    @staticmethod
+    def concat_checked(values: tuple[Any, ...]) -> str:
+        return template_limits.check_size("".join(map(str, values)), "the joined text")
 
 
-_ENV = _Sandbox(autoescape=False, keep_trailing_newline=True)
+_ENV = _Sandbox(autoescape=False, keep_trailing_newline=True, undefined=_Undefined)
+_ENV.filters.update(template_limits.bounded_filters(_ENV.filters))
+_ENV.globals.pop("lipsum")  # filler text of any length, and no use in a webhook
 _ENV.filters["tojson"] = _tojson
 _ENV.policies["json.dumps_function"] = _tojson
 # Merged into each render's variables by hand: Jinja's own merge walks a ChainMap per render,
@@ -40,15 +114,37 @@ Text = Template | str  # a compiled template, or the source itself when it is co
 class RenderError(Exception):
     """A template failed while rendering (sandbox violation, bad filter argument, ...)."""
 
+    def __init__(self, message: str, limit: bool = False) -> None:
+        super().__init__(message)
+        self.limit = limit  # a size or time limit was hit: it fails whatever the input
+
 
 def compile_template(source: str, field: str) -> Template:
-    """Compile `source` once; a syntax error becomes a ValidationError naming `field` and line."""
+    """Compile `source` once; a syntax error, or a template that breaks a limit whatever its
+    input, becomes a ValidationError naming `field`."""
     try:
-        return _ENV.from_string(source)
+        tree = _ENV.parse(source)
+        template = _ENV.from_string(tree)
     except TemplateSyntaxError as exc:
         raise ValidationError(
             f"template syntax error on line {exc.lineno}: {exc.message}", field=field
         ) from None
+    except RecursionError:
+        raise ValidationError("template is nested too deeply", field=field) from None
+    _trial(template, meta.find_undeclared_variables(tree), field)
+    return template
+
+
+def _trial(template: Template, names: set[str], field: str) -> None:
+    """Render once with placeholder inputs, so that a template of constants that breaks a
+    limit (`{{ 9 ** (9 ** 9) }}`) is refused when saved rather than at every send."""
+    context = {name: ChainableUndefined(name=name) for name in names}
+    try:
+        render(template, context, field)
+    except RenderError as exc:
+        if exc.limit:
+            raise ValidationError(str(exc).removeprefix(f"{field}: "), field=field) from None
+        # Anything else may well work with a real event.
 
 
 def compile_text(source: str, field: str) -> Text:
@@ -60,14 +156,47 @@ def compile_text(source: str, field: str) -> Text:
 
 
 def render(template: Text, context: Mapping[str, Any], field: str) -> str:
-    """Render a compiled template; any failure becomes a RenderError naming the field."""
+    """Render a compiled template within the size and time limits; any failure becomes a
+    RenderError naming the field."""
     if isinstance(template, str):
         return template
+    overrun: str | None = getattr(template, "_hookhub_overrun", None)
+    if overrun:
+        # Rendering it again would stall the loop again, most likely for one more failure.
+        raise RenderError(
+            f"{field}: {overrun} before; not rendered again until saved anew", limit=True
+        )
     try:
-        # What Template.render does, minus its per-call merge of the environment's globals.
-        variables = {**_GLOBALS, **context}
-        ctx = _ENV.context_class(_ENV, variables, template.name, template.blocks)
-        return _ENV.concat(template.root_render_func(ctx))
+        token = deadlines.start(LIMITS.timeout)
+        try:
+            # What Template.render does, minus its per-call merge of the environment's globals.
+            variables = {**_GLOBALS, **context}
+            ctx = _ENV.context_class(_ENV, variables, template.name, template.blocks)
+            return _joined(template.root_render_func(ctx))
+        finally:
+            deadlines.stop(token)
+    except deadlines.Overrun:
+        message = f"rendering took longer than {LIMITS.timeout:g} s (HOOKHUB_TEMPLATE_TIMEOUT)"
+        template._hookhub_overrun = message  # type: ignore[attr-defined]
+        raise RenderError(f"{field}: {message}", limit=True) from None
+    except TemplateLimitError as exc:
+        raise RenderError(f"{field}: {exc}", limit=True) from None
     except Exception as exc:
         # The sandbox raises SecurityError; user templates can raise anything else too.
         raise RenderError(f"{field}: {type(exc).__name__}: {exc}") from None
+
+
+def _joined(chunks: Iterable[str]) -> str:
+    """The rendered text, refused as soon as it grows past the output limit."""
+    parts: list[str] = []
+    add = parts.append
+    room = LIMITS.max_output
+    for chunk in chunks:
+        room -= len(chunk)
+        if room < 0:
+            raise TemplateLimitError(
+                f"the rendered text is over the limit of {LIMITS.max_output:,} characters "
+                "(HOOKHUB_TEMPLATE_MAX_OUTPUT)"
+            )
+        add(chunk)
+    return "".join(parts)
