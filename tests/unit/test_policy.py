@@ -106,6 +106,18 @@ def test_an_allowed_embedded_address_or_allowed_ipv6_network_passes() -> None:
     assert refused == "64:ff9b::c000:207 is not in HOOKHUB_OUTBOUND_ALLOW"
 
 
+def test_decisions_are_remembered_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("hookhub.outbound.policy.DECISIONS", 2)
+    loopback = policy(deny="loopback")
+    for _ in range(2):
+        assert loopback.permitted("h", ["127.0.0.1", "192.0.2.1", "::1", "::2"]) == [
+            "192.0.2.1",
+            "::2",
+        ]
+    assert len(loopback._decided) <= 2
+    assert loopback == policy(deny="loopback")  # what it remembers is no part of it
+
+
 def test_allow_alone_is_an_allow_list() -> None:
     only = policy(allow="192.0.2.0/24")
     assert refusal(only, "192.0.2.7") is None
