@@ -15,7 +15,7 @@ import pytest
 import trustme
 
 from hookhub.outbound import http
-from hookhub.outbound.http import ConnectError, HttpClient, ServerDisconnected
+from hookhub.outbound.http import ConnectError, HttpClient, ProtocolError, ServerDisconnected
 from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -236,6 +236,54 @@ async def test_interim_responses_are_skipped(client: HttpClient, server: RawServ
     response = await post(client, server.url())
     assert (response.status, response.body) == (201, b"done")
     assert response.headers == {"X-Id": "2", "Content-Length": "4"}  # a repeat keeps the last
+
+
+def _head(*lines: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\n" + b"".join(line + b"\r\n" for line in lines)
+
+
+def _many(count: int, size: int = 10) -> list[bytes]:
+    return [b"X-%06d: %s" % (n, b"v" * (size - 9)) for n in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        # 200,000 headers (2.4 MB): failed at the 101st, not stored.
+        (_head(*_many(200_000)) + b"\r\n", "response has more than 100 headers"),
+        (_head(b"X-Big: " + b"v" * 9000) + b"\r\n", "response has a header over 8192 bytes"),
+        (_head(*_many(90, 1000)) + b"\r\n", "response headers exceed 65536 bytes"),
+        # Lines that never end: the parser would hold them until the timeout.
+        (_head(b"X-Endless: " + b"v" * 1_000_000), "response headers exceed 65536 bytes"),
+        (b"HTTP/1.1 200 " + b"O" * 1_000_000, "response headers exceed 65536 bytes"),
+        (b"HTTP/1.1 100 Continue\r\n\r\n" * 10_000, "response headers exceed 65536 bytes"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
+            + b"X-Trailer: "
+            + b"v" * 1_000_000,
+            "response headers exceed 65536 bytes",
+        ),
+    ],
+    ids=["count", "line", "total", "endless-header", "endless-status", "interims", "trailer"],
+)
+async def test_response_headers_are_bounded(
+    client: HttpClient, server: RawServer, reply: bytes, error: str
+) -> None:
+    server.answer = always(reply)
+    with pytest.raises(ProtocolError, match=f"^{error}$"):
+        await post(client, server.url())
+    # The connection was closed: the rest of the answer is never read.
+    assert not client._open
+    server.answer = always(OK)
+    assert (await post(client, server.url())).status == 200
+    assert server.connections == 2
+
+
+async def test_headers_up_to_the_limits_are_read(client: HttpClient, server: RawServer) -> None:
+    lines = [b"Content-Length: 2", b"X-Line: " + b"v" * (8192 - 6), *_many(98, 500)]
+    server.answer = always(_head(*lines) + b"\r\nok")
+    response = await post(client, server.url())
+    assert (response.status, response.body, len(response.headers)) == (200, b"ok", 100)
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,11 @@ CALLBACK_RETRY = RetryPolicy()  # callbacks have no webhook row to carry a polic
 ABORT_HEADER, ABORT_VALUE = "webhook-delivery", "abort-message"
 # The operational event emitted when a webhook is disabled, so a rule can notify someone.
 DISABLED_OBJECT_TYPE, DISABLED_EVENT = "hookhub.webhook", "webhook.disabled"
+# What an attempt keeps of a response's headers, in their order: all of a usual answer (a dozen
+# or two headers, a few KiB); of a hostile one, a quarter of the client's header limits. The
+# attempt's `headers_omitted` counts the headers left out.
+STORED_HEADERS = 50  # headers
+STORED_HEADER_BYTES = 16 * 1024  # characters of names and values
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,25 @@ class Recorded:
 
 def _text(data: bytes, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="replace")
+
+
+def _response(outcome: Outcome, body_limit: int) -> dict[str, Any]:
+    """What an attempt keeps of a response: the headers up to the STORED_ limits, masked."""
+    kept: dict[str, str] = {}
+    room = STORED_HEADER_BYTES
+    for name, value in outcome.headers.items():
+        room -= len(name) + len(value)
+        if room < 0 or len(kept) == STORED_HEADERS:
+            break
+        kept[name] = value
+    response = {
+        "status_code": outcome.status,
+        "headers": mask_headers(kept),
+        "body": _text(outcome.body, body_limit),
+    }
+    if len(kept) < len(outcome.headers):
+        response["headers_omitted"] = len(outcome.headers) - len(kept)
+    return response
 
 
 class Dispatcher:
@@ -279,13 +303,7 @@ class Dispatcher:
                 "headers": mask_headers(request.headers),
                 "body": _text(request.body, limit),
             },
-            "response": None
-            if outcome.status is None
-            else {
-                "status_code": outcome.status,
-                "headers": mask_headers(outcome.headers),
-                "body": _text(outcome.body, limit),
-            },
+            "response": None if outcome.status is None else _response(outcome, limit),
             "error": outcome.error,
             "succeeded": outcome.ok,
         }

@@ -9,7 +9,8 @@ header that cannot be sent):
     ClientError
     ├── ConnectError          no connection: DNS, TCP or TLS failed ("Cannot connect to host ...")
     ├── ServerDisconnected    the connection ended before the whole response arrived
-    └── ProtocolError         the response is not valid HTTP, or its body cannot be decoded
+    └── ProtocolError         the response is not valid HTTP, its body cannot be decoded, or
+                              its headers are over the limits (MAX_HEADERS, ...)
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ CACHE_SIZE = 1024  # parsed URLs and resolved names kept; a cache is emptied whe
 # seconds: answers are awaited until their deadline rounded up to this grid, one loop timer per
 # grid point in use. A timer per request (asyncio.timeout) was a third of a request's CPU.
 DEADLINE_GRID = 0.02
+# What a response's headers may hold, interim (1xx) responses and trailers included, as h11,
+# httpx and aiohttp bound theirs: past a limit the request fails with a ProtocolError and its
+# connection is closed, so a receiver cannot make hookhub parse or keep more. Receivers answer
+# with a dozen or two headers of well under 1 KiB each.
+MAX_HEADERS = 100  # header lines (aiohttp's max_headers: 128)
+MAX_HEADER_LINE = 8 * 1024  # bytes of one header's name and value (aiohttp's max_field_size)
+# Bytes of all the headers' names and values; also of a line the parser is holding unfinished
+# (a status, header or trailer line, or chunk framing), counted by the reads that brought it.
+MAX_HEADER_BYTES = 64 * 1024
 # RFC 9110 token: what header names and methods may be made of.
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # A line break or NUL in a header value would let it inject headers or a second request.
@@ -224,6 +234,10 @@ class _Connection(asyncio.Protocol):
         self._interim = False
         self._headers_done = False
         self._cut = False
+        self._header_count = 0
+        self._header_bytes = 0
+        self._progressed = False  # a header or body byte came out of the data fed
+        self._stalled = 0  # bytes fed since one did
 
     def send(self, data: bytes, limit: int) -> asyncio.Future[Response]:
         """Write a request; the future gets its response."""
@@ -234,6 +248,7 @@ class _Connection(asyncio.Protocol):
         self._answered = self._headers_done = self._cut = self._interim = self.reusable = False
         self._headers, self._body, self._size = {}, [], 0
         self._framed, self._encoding, self._decoder = False, "", None
+        self._header_count = self._header_bytes = self._stalled = 0
         self.transport.write(data)
         return future
 
@@ -265,10 +280,24 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self._answered = True
+        self._progressed = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(ProtocolError(f"invalid HTTP response: {exc}"))
+            # A callback's own error (a limit) is the parser error's context.
+            error = exc.__context__
+            if not isinstance(error, ProtocolError):
+                error = ProtocolError(f"invalid HTTP response: {exc}")
+            self._fail(error)
+            return
+        if self._progressed:
+            self._stalled = 0
+            return
+        # Without a header or body byte, the data is a line the parser holds until it ends: a
+        # status, header or trailer line, or chunk framing. Bounded like the headers.
+        self._stalled += len(data)
+        if self._stalled > MAX_HEADER_BYTES:
+            self._fail(ProtocolError(f"response headers exceed {MAX_HEADER_BYTES} bytes"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.close()
@@ -290,6 +319,17 @@ class _Connection(asyncio.Protocol):
             self.reusable = False  # a second response nobody asked for
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._progressed = True
+        self._header_count += 1
+        size = len(name) + len(value)
+        self._header_bytes += size
+        # Raised here, the error stops the parser; data_received fails the response with it.
+        if self._header_count > MAX_HEADERS:
+            raise ProtocolError(f"response has more than {MAX_HEADERS} headers")
+        if size > MAX_HEADER_LINE:
+            raise ProtocolError(f"response has a header over {MAX_HEADER_LINE} bytes")
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise ProtocolError(f"response headers exceed {MAX_HEADER_BYTES} bytes")
         key = name.decode("latin-1")
         text = value.decode("utf-8", "replace")
         self._headers[key] = text
@@ -315,6 +355,7 @@ class _Connection(asyncio.Protocol):
             self._decoder = _Decoder("deflate" if self._encoding == "deflate" else "gzip")
 
     def on_body(self, body: bytes) -> None:
+        self._progressed = True
         if self._cut or self._future is None or self._future.done():
             return
         room = self._limit - self._size
