@@ -240,6 +240,28 @@ rules:
     assert ("delete", "workflow", "in") in [(c.action, c.kind, c.name) for c in pruned.changes]
 
 
+def test_masked_credentials_in_a_file_keep_the_stored_ones() -> None:
+    full = FULL.replace("https://crm.example/hook", "https://ops:pw-1@crm.example/hook?key=k-2")
+    current = _current(parse(full, "hooks.yaml", {}))
+    # The webhook as the API shows it (`hookhub webhooks list --json`): every credential masked.
+    shown = """\
+webhooks:
+  - name: crm
+    url: https://ops:********@crm.example/hook?key=********
+    secret: "********"
+    headers: |
+      Authorization: ********
+      X-Price: $${price}
+    cookies: {session: "********"}
+    auth: {type: bearer, token: "********"}
+"""
+    todo = plan(parse(shown, "shown.yaml", {}), current)
+    assert [(c.action, c.name) for c in todo.changes if c.kind == "webhook"] == [
+        ("unchanged", "crm")
+    ]
+    assert todo.document.webhooks["crm"]["url"] == "https://ops:pw-1@crm.example/hook?key=k-2"
+
+
 def test_a_rule_needs_a_webhook_that_will_exist() -> None:
     current = _current(parse(FULL, "hooks.yaml", {}))
     doc = parse("rules:\n  - name: r\n    webhook: crm\n", "hooks.yaml", {})

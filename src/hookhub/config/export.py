@@ -4,6 +4,8 @@ Fields at their default are left out. Credentials are never written: each become
 to an environment variable named after its object and place, e.g. `${HOOKHUB_SECRET_CRM}`
 (webhook `crm`'s signing secret), `${HOOKHUB_SECRET_CRM_AUTH_PASSWORD}`,
 `${HOOKHUB_SECRET_CRM_HEADER_AUTHORIZATION}`, `${HOOKHUB_SECRET_CRM_COOKIE_SESSION}`,
+`${HOOKHUB_SECRET_CRM_URL_PASSWORD}` (the password in the URL's userinfo; `_URL_USERNAME` when the
+user name is the credential), `${HOOKHUB_SECRET_CRM_URL_QUERY_TOKEN}` (`?token=` in the URL),
 `${HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET}`. A literal `${` is written `$${`.
 """
 
@@ -22,6 +24,7 @@ from hookhub.api.v1.webhooks import WebhookIn
 from hookhub.api.v1.workflows import checked
 from hookhub.config.document import RULE_FIELDS, VERSION, WEBHOOK_FIELDS
 from hookhub.config.plan import Current
+from hookhub.core.masking import url_credentials
 from hookhub.errors import HookhubError
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
@@ -83,6 +86,7 @@ def _webhook(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
         if key not in ("name", "url") and value == _DEFAULTS[key]:
             continue
         out[key] = _escape(value)
+    out["url"] = _url(row["url"], name, names)
     if row["secret"]:
         out["secret"] = _reference(names, name)
     auth = out.get("auth")
@@ -97,6 +101,22 @@ def _webhook(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
             _header(line, name, names) for line in row["headers"].split("\n")
         )
     return out
+
+
+def _url(url: str, webhook: str, names: list[str]) -> str:
+    """The URL with each credential in it (`url_credentials`) a variable holding its value."""
+    out: list[str] = []
+    done, taken = 0, set()
+    for credential in url_credentials(url):
+        place = [webhook, "url", *credential.slot.split(".")]
+        parts, number = place, 1
+        while env_name(*parts) in taken:  # `api-key` and `api_key` make the same name
+            number += 1
+            parts = [*place, str(number)]
+        taken.add(env_name(*parts))
+        out += [_escape_text(url[done : credential.start]), _reference(names, *parts)]
+        done = credential.end
+    return "".join([*out, _escape_text(url[done:])])
 
 
 def _header(line: str, webhook: str, names: list[str]) -> str:
