@@ -262,6 +262,27 @@ webhooks:
     assert todo.document.webhooks["crm"]["url"] == "https://ops:pw-1@crm.example/hook?key=k-2"
 
 
+def test_a_request_node_url_exports_its_credentials_as_variables() -> None:
+    text = FULL.replace("url: https://x/", "url: https://n:node-pw@x/?sig=node-sig&a=1")
+    current = _current(parse(text, "hooks.yaml", {}))
+    exported = dump(current)
+    assert "node-pw" not in exported and "node-sig" not in exported
+    password = env_name("workflow", "in", "node", "call", "url", "password")
+    sig = env_name("workflow", "in", "node", "call", "url", "query", "sig")
+    assert f"url: https://n:${{{password}}}@x/?sig=${{{sig}}}&a=1" in exported
+    env = {
+        env_name("crm"): "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        env_name("crm", "header", "Authorization"): "Bearer abc",
+        env_name("crm", "cookie", "session"): "xyz-cookie",
+        env_name("crm", "auth", "token"): "tok-1234",
+        env_name("workflow", "in", "trigger", "auth", "password"): "pw-5678",
+        env_name("workflow", "in", "node", "call", "auth", "token"): "node-token",
+        password: "node-pw",
+        sig: "node-sig",
+    }
+    assert not plan(parse(exported, "exported.yaml", env), current).writes
+
+
 def test_a_rule_needs_a_webhook_that_will_exist() -> None:
     current = _current(parse(FULL, "hooks.yaml", {}))
     doc = parse("rules:\n  - name: r\n    webhook: crm\n", "hooks.yaml", {})

@@ -6,7 +6,8 @@ to an environment variable named after its object and place, e.g. `${HOOKHUB_SEC
 `${HOOKHUB_SECRET_CRM_HEADER_AUTHORIZATION}`, `${HOOKHUB_SECRET_CRM_COOKIE_SESSION}`,
 `${HOOKHUB_SECRET_CRM_URL_PASSWORD}` (the password in the URL's userinfo; `_URL_USERNAME` when the
 user name is the credential), `${HOOKHUB_SECRET_CRM_URL_QUERY_TOKEN}` (`?token=` in the URL),
-`${HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET}`. A literal `${` is written `$${`.
+`${HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET}`,
+`${HOOKHUB_SECRET_WORKFLOW_GITHUB_NODE_CALL_URL_PASSWORD}`. A literal `${` is written `$${`.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _webhook(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
         if key not in ("name", "url") and value == _DEFAULTS[key]:
             continue
         out[key] = _escape(value)
-    out["url"] = _url(row["url"], name, names)
+    out["url"] = _url(row["url"], names, name)
     if row["secret"]:
         out["secret"] = _reference(names, name)
     auth = out.get("auth")
@@ -103,12 +104,13 @@ def _webhook(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
     return out
 
 
-def _url(url: str, webhook: str, names: list[str]) -> str:
-    """The URL with each credential in it (`url_credentials`) a variable holding its value."""
+def _url(url: str, names: list[str], *owner: str) -> str:
+    """The URL (escaped) with each credential in it (`url_credentials`) a variable holding its
+    value, named after `owner` (`crm`; `workflow`, `github`, `node`, `call`) and the place."""
     out: list[str] = []
     done, taken = 0, set()
     for credential in url_credentials(url):
-        place = [webhook, "url", *credential.slot.split(".")]
+        place = [*owner, "url", *credential.slot.split(".")]
         parts, number = place, 1
         while env_name(*parts) in taken:  # `api-key` and `api_key` make the same name
             number += 1
@@ -192,6 +194,8 @@ def _replace(
         return out
     if hidden == MASK and original and original != MASK:
         return _reference(names, *path)
+    if path[-1] == "url" and isinstance(original, str) and hidden != original:
+        return _url(original, names, *path[:-1])  # a request node's URL, credentials masked
     return value
 
 
