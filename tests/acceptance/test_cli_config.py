@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sqlite3
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -332,3 +333,32 @@ def _call(
         content = response.read()
         json_body = response.headers.get_content_type() == "application/json"
         return json.loads(content) if json_body else content.decode()
+
+
+def test_url_credentials_are_exported_as_variables(tmp_path: Path) -> None:
+    url = "http://ops:pa55-in-url@127.0.0.1:9/in?token=t0k-in-url&page=1"
+    first = f"sqlite:///{tmp_path / 'first.db'}"
+    hooks = write(tmp_path, f"webhooks:\n  - name: crm\n    url: '{url}'\n")
+    assert hookhub(first, "apply", "-f", hooks).returncode == 0
+    listed = hookhub(first, "webhooks", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["url"] == (
+        "http://ops:********@127.0.0.1:9/in?token=********&page=1"
+    )
+    exported = hookhub(first, "export")
+    assert exported.returncode == 0, exported.stderr
+    assert "pa55-in-url" not in exported.stdout and "t0k-in-url" not in exported.stdout
+    assert "#   HOOKHUB_SECRET_CRM_URL_PASSWORD\n" in exported.stdout
+    assert "#   HOOKHUB_SECRET_CRM_URL_QUERY_TOKEN\n" in exported.stdout
+
+    # Applied elsewhere with the variables set, the export makes the same URL.
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    env = {
+        "HOOKHUB_SECRET_CRM_URL_PASSWORD": "pa55-in-url",
+        "HOOKHUB_SECRET_CRM_URL_QUERY_TOKEN": "t0k-in-url",
+    }
+    applied = hookhub(second, "apply", "-f", "-", stdin=exported.stdout, **env)
+    assert applied.returncode == 0, applied.stderr
+    assert hookhub(second, "export").stdout == exported.stdout
+    with sqlite3.connect(tmp_path / "second.db") as conn:
+        assert conn.execute("SELECT url FROM webhooks").fetchall() == [(url,)]

@@ -288,3 +288,38 @@ async def test_saving_keeps_fields_the_form_does_not_edit(
     row = await store.get(webhooks, hook_id)
     assert row["auth"]["client_secret"] == "very-secret" and row["cookies"] == {"s": "1"}
     assert row["timeout"] == 9
+
+
+async def test_url_credentials_are_masked_on_pages_and_kept_on_save(
+    browser: httpx.AsyncClient, hookhub: Hookhub, store: Store, receiver: Receiver
+) -> None:
+    host = receiver.url.removeprefix("http://")
+    url = f"http://ops:url-pa55word@{host}/in?token=url-t0ken&page=1"
+    made = await hookhub.admin.post("/webhooks", json={"name": "creds", "url": url})
+    hook_id = made.json()["id"]
+    await hookhub.admin.post("/rules", json={"name": "all", "webhook_id": hook_id})
+    await hookhub.admin.post("/events", json={"object_type": "x", "event": "created"})
+    await receiver.wait_for(1)
+    page = await browser.get(f"/webhooks/{hook_id}")
+    sample = '{"object_type": "x", "event": "created"}'
+    tried = await browser.post(
+        f"/webhooks/{hook_id}/try", data={"csrf": _csrf(page.text), "sample": sample}
+    )
+    for _ in range(100):
+        found = (await hookhub.reader.get("/deliveries")).json()["items"]
+        if found and found[0]["status"] == "succeeded":
+            break
+        await asyncio.sleep(0.05)
+    shown = [page.text, tried.text, (await browser.get("/webhooks")).text]
+    shown.append((await browser.get(f"/deliveries/{found[0]['id']}")).text)
+    for text in shown:
+        assert "url-pa55word" not in text and "url-t0ken" not in text
+    assert f"http://ops:********@{host}/in?token=********&amp;page=1" in page.text
+    assert f"http://ops:********@{host}/in?token=********&amp;page=1" in shown[-1]
+
+    # Saving the form as shown (the URL masked) keeps the stored credentials.
+    masked = f"http://ops:********@{host}/in?token=********&page=1"
+    form = await _webhook_form(browser, name="creds", url=masked, timeout="9")
+    assert (await browser.post(f"/webhooks/{hook_id}", data=form)).status_code == 303
+    row = await store.get(webhooks, hook_id)
+    assert row["url"] == url and row["timeout"] == 9

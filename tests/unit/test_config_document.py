@@ -240,6 +240,49 @@ rules:
     assert ("delete", "workflow", "in") in [(c.action, c.kind, c.name) for c in pruned.changes]
 
 
+def test_masked_credentials_in_a_file_keep_the_stored_ones() -> None:
+    full = FULL.replace("https://crm.example/hook", "https://ops:pw-1@crm.example/hook?key=k-2")
+    current = _current(parse(full, "hooks.yaml", {}))
+    # The webhook as the API shows it (`hookhub webhooks list --json`): every credential masked.
+    shown = """\
+webhooks:
+  - name: crm
+    url: https://ops:********@crm.example/hook?key=********
+    secret: "********"
+    headers: |
+      Authorization: ********
+      X-Price: $${price}
+    cookies: {session: "********"}
+    auth: {type: bearer, token: "********"}
+"""
+    todo = plan(parse(shown, "shown.yaml", {}), current)
+    assert [(c.action, c.name) for c in todo.changes if c.kind == "webhook"] == [
+        ("unchanged", "crm")
+    ]
+    assert todo.document.webhooks["crm"]["url"] == "https://ops:pw-1@crm.example/hook?key=k-2"
+
+
+def test_a_request_node_url_exports_its_credentials_as_variables() -> None:
+    text = FULL.replace("url: https://x/", "url: https://n:node-pw@x/?sig=node-sig&a=1")
+    current = _current(parse(text, "hooks.yaml", {}))
+    exported = dump(current)
+    assert "node-pw" not in exported and "node-sig" not in exported
+    password = env_name("workflow", "in", "node", "call", "url", "password")
+    sig = env_name("workflow", "in", "node", "call", "url", "query", "sig")
+    assert f"url: https://n:${{{password}}}@x/?sig=${{{sig}}}&a=1" in exported
+    env = {
+        env_name("crm"): "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        env_name("crm", "header", "Authorization"): "Bearer abc",
+        env_name("crm", "cookie", "session"): "xyz-cookie",
+        env_name("crm", "auth", "token"): "tok-1234",
+        env_name("workflow", "in", "trigger", "auth", "password"): "pw-5678",
+        env_name("workflow", "in", "node", "call", "auth", "token"): "node-token",
+        password: "node-pw",
+        sig: "node-sig",
+    }
+    assert not plan(parse(exported, "exported.yaml", env), current).writes
+
+
 def test_a_rule_needs_a_webhook_that_will_exist() -> None:
     current = _current(parse(FULL, "hooks.yaml", {}))
     doc = parse("rules:\n  - name: r\n    webhook: crm\n", "hooks.yaml", {})

@@ -94,7 +94,7 @@ def test_masking_round_trip() -> None:
             {
                 "id": "call",
                 "type": "request",
-                "url": "http://x",
+                "url": "http://u:pw@x/{{ vars.id }}?token=q&n=1",
                 "headers": {"X-Api-Key": "k", "Accept": "json"},
                 "cookies": {"sid": "c"},
                 "auth": {"type": "bearer", "token": "t"},
@@ -108,6 +108,7 @@ def test_masking_round_trip() -> None:
     assert shown["trigger"]["auth"]["value"] == MASK
     assert node["headers"] == {"X-Api-Key": MASK, "Accept": "json"}
     assert (node["cookies"], node["auth"]["token"], node["secret"]) == ({"sid": MASK}, MASK, MASK)
+    assert node["url"] == f"http://u:{MASK}@x/{{{{ vars.id }}}}?token={MASK}&n=1"
     assert doc["nodes"][0]["secret"] == "s"
     assert unmasked(shown, doc) == doc
     renamed = {**shown, "nodes": [{**node, "id": "other"}], "start": "other"}

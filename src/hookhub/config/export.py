@@ -4,7 +4,10 @@ Fields at their default are left out. Credentials are never written: each become
 to an environment variable named after its object and place, e.g. `${HOOKHUB_SECRET_CRM}`
 (webhook `crm`'s signing secret), `${HOOKHUB_SECRET_CRM_AUTH_PASSWORD}`,
 `${HOOKHUB_SECRET_CRM_HEADER_AUTHORIZATION}`, `${HOOKHUB_SECRET_CRM_COOKIE_SESSION}`,
-`${HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET}`. A literal `${` is written `$${`.
+`${HOOKHUB_SECRET_CRM_URL_PASSWORD}` (the password in the URL's userinfo; `_URL_USERNAME` when the
+user name is the credential), `${HOOKHUB_SECRET_CRM_URL_QUERY_TOKEN}` (`?token=` in the URL),
+`${HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET}`,
+`${HOOKHUB_SECRET_WORKFLOW_GITHUB_NODE_CALL_URL_PASSWORD}`. A literal `${` is written `$${`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from hookhub.api.v1.webhooks import WebhookIn
 from hookhub.api.v1.workflows import checked
 from hookhub.config.document import RULE_FIELDS, VERSION, WEBHOOK_FIELDS
 from hookhub.config.plan import Current
+from hookhub.core.masking import url_credentials
 from hookhub.errors import HookhubError
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
@@ -83,6 +87,7 @@ def _webhook(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
         if key not in ("name", "url") and value == _DEFAULTS[key]:
             continue
         out[key] = _escape(value)
+    out["url"] = _url(row["url"], names, name)
     if row["secret"]:
         out["secret"] = _reference(names, name)
     auth = out.get("auth")
@@ -97,6 +102,23 @@ def _webhook(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
             _header(line, name, names) for line in row["headers"].split("\n")
         )
     return out
+
+
+def _url(url: str, names: list[str], *owner: str) -> str:
+    """The URL (escaped) with each credential in it (`url_credentials`) a variable holding its
+    value, named after `owner` (`crm`; `workflow`, `github`, `node`, `call`) and the place."""
+    out: list[str] = []
+    done, taken = 0, set()
+    for credential in url_credentials(url):
+        place = [*owner, "url", *credential.slot.split(".")]
+        parts, number = place, 1
+        while env_name(*parts) in taken:  # `api-key` and `api_key` make the same name
+            number += 1
+            parts = [*place, str(number)]
+        taken.add(env_name(*parts))
+        out += [_escape_text(url[done : credential.start]), _reference(names, *parts)]
+        done = credential.end
+    return "".join([*out, _escape_text(url[done:])])
 
 
 def _header(line: str, webhook: str, names: list[str]) -> str:
@@ -172,6 +194,8 @@ def _replace(
         return out
     if hidden == MASK and original and original != MASK:
         return _reference(names, *path)
+    if path[-1] == "url" and isinstance(original, str) and hidden != original:
+        return _url(original, names, *path[:-1])  # a request node's URL, credentials masked
     return value
 
 

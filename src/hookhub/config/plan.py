@@ -2,6 +2,7 @@
 
 Objects are matched by name. An update lists the fields that differ; objects in the database
 but not in the file are deleted only with `prune`, otherwise they are left alone (not listed).
+A webhook's credential given as the mask (`********`) means the stored one, as with PATCH.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hookhub.api.v1.webhooks import unmask
 from hookhub.config.document import RULE_FIELDS, WEBHOOK_FIELDS, Document, DocumentError
 from hookhub.db.store import Row
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
@@ -92,6 +94,10 @@ def plan(document: Document, current: Current, prune: bool = False) -> Plan:
             if row is None:
                 changes.append(Change("create", noun, name))
                 continue
+            if kind == "webhooks":
+                # As with PATCH, a credential sent back masked keeps the stored one (a file
+                # written from `webhooks list --json` or the API's answers).
+                values = wanted[name] = unmask(dict(values), row)
             stored = current.stored(kind, row)
             differ = tuple(key for key in values if values[key] != stored.get(key))
             changes.append(Change("update" if differ else "unchanged", noun, name, differ))

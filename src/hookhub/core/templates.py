@@ -200,3 +200,25 @@ def _joined(chunks: Iterable[str]) -> str:
             )
         add(chunk)
     return "".join(parts)
+
+
+def literal_parts(source: str) -> list[tuple[str, bool]]:
+    """`source` cut into its literal text (True) and its Jinja tags and expressions (False).
+
+    Joined back the parts are `source` exactly; a source Jinja cannot lex (or lexes with its line
+    breaks changed) is one literal part.
+    """
+    try:
+        tokens = list(_ENV.lex(source))
+    except TemplateSyntaxError:
+        return [(source, True)]
+    parts: list[tuple[str, bool]] = []
+    for _, kind, value in tokens:
+        literal = kind == "data"
+        if parts and parts[-1][1] == literal:
+            parts[-1] = (parts[-1][0] + value, literal)
+        else:
+            parts.append((value, literal))
+    if "".join(text for text, _ in parts) != source:
+        return [(source, True)]
+    return parts

@@ -16,6 +16,7 @@ from errno import ECONNRESET
 from typing import Any
 
 from hookhub import __version__
+from hookhub.core.masking import mask_url
 from hookhub.errors import ValidationError
 from hookhub.outbound import certs
 from hookhub.outbound.http import ClientError, HttpClient, ServerDisconnected, tls_context
@@ -184,6 +185,9 @@ class Sender:
             # the client often sees only a reset or a close: say what is the likely cause.
             if _dropped(exc) and request.url.startswith("https:") and not request.client_cert_path:
                 error += NO_CLIENT_CERTIFICATE
+            # Errors about the URL quote it; the error is stored and shown like the URL: masked.
+            if request.url in error:
+                error = error.replace(request.url, mask_url(request.url, template=False))
         else:
             duration_ms = (time.perf_counter() - started) * 1000
             return Outcome(status=status, headers=headers, body=body, duration_ms=duration_ms)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hookhub.core.masking import mask_url
 from hookhub.core.retry import RetryPolicy, retry_after
 from hookhub.core.templates import RenderError
 from hookhub.db import wake
@@ -298,7 +299,7 @@ class Dispatcher:
             "request": {}
             if request is None
             else {
-                "url": request.url,
+                "url": mask_url(request.url, template=False),
                 "method": request.method,
                 "headers": mask_headers(request.headers),
                 "body": _text(request.body, limit),
@@ -400,7 +401,7 @@ def disabled_event(webhook: Mapping[str, Any]) -> dict[str, Any]:
         "data": {
             "id": webhook["id"],
             "name": webhook["name"],
-            "url": webhook["url"],
+            "url": mask_url(webhook["url"]),
             "reason": webhook["reason"],
             "disabled_at": at,
         },

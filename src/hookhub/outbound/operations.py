@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hookhub.core.masking import mask_url
 from hookhub.core.templates import RenderError
 from hookhub.db.store import Row, Store
 from hookhub.db.tables import webhooks
@@ -96,7 +97,7 @@ def sample_request(
 def describe_request(request: OutboundRequest) -> dict[str, Any]:
     """A request as the API shows it: credentials masked, the body as text."""
     return {
-        "url": request.url,
+        "url": mask_url(request.url, template=False),
         "method": request.method,
         "headers": mask_headers(request.headers),
         "body": request.body.decode("utf-8", errors="replace"),

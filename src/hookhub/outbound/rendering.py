@@ -15,15 +15,14 @@ import orjson
 from jinja2 import Template
 
 from hookhub.core import signing
+from hookhub.core.masking import MASK as MASK
+from hookhub.core.masking import SENSITIVE_HEADER as SENSITIVE_HEADER
 from hookhub.core.retry import RetryPolicy
 from hookhub.core.templates import RenderError, Text, compile_template, compile_text, render
 from hookhub.errors import ValidationError
 from hookhub.outbound.client import OutboundRequest
 from hookhub.outbound.presets import PRESETS
 
-# Header names whose values are credentials: masked in the attempt log and API answers.
-SENSITIVE_HEADER = re.compile(r"auth|token|secret|password|api[-_]?key|cookie", re.IGNORECASE)
-MASK = "********"
 MAX_KEY = 500  # characters of a rendered ordering key
 log = logging.getLogger("hookhub.rendering")
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token

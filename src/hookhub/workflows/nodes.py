@@ -14,6 +14,7 @@ from jinja2 import Template
 
 from hookhub.core.conditions import evaluate
 from hookhub.core.events import validated
+from hookhub.core.masking import mask_url
 from hookhub.core.templates import compile_template, render
 from hookhub.db.store import Store
 from hookhub.errors import ValidationError
@@ -160,7 +161,7 @@ class RequestNode(Node):
             ssl_verification=self.ssl_verification,
         )
         shown = {
-            "url": url,
+            "url": mask_url(url, template=False),
             "method": self.method,
             "headers": mask_headers(headers),
             "body": body[:LOG_TEXT_LIMIT].decode("utf-8", errors="replace"),

@@ -1,7 +1,9 @@
 """Credentials inside workflow documents: masked when shown, kept when sent back masked.
 
 Slots: the trigger's basic password, header value and HMAC secret; each request node's auth
-password or token, signing secret, cookies and credential-like headers.
+password or token, signing secret, cookies and credential-like headers. A request node's `url`
+has its credentials masked in place (`core.masking`: userinfo password, credential-like query
+values), the rest of it shown.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from hookhub.core.masking import mask_url, unmask_url
 from hookhub.errors import ValidationError
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER
 
@@ -44,12 +47,23 @@ def _slots(doc: Mapping[str, Any]) -> Iterator[Slot]:
                     yield values, name, (*where, group, name)
 
 
+def _request_nodes(doc: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The request nodes whose `url` is text."""
+    nodes = doc.get("nodes")
+    for node in nodes if isinstance(nodes, list) else []:
+        request = isinstance(node, dict) and node.get("type") == "request"
+        if request and isinstance(node.get("url"), str):
+            yield node
+
+
 def masked(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `doc` with every credential replaced by the mask."""
     shown = copy.deepcopy(dict(doc))
     for container, key, _ in _slots(shown):
         if container[key]:
             container[key] = MASK
+    for node in _request_nodes(shown):
+        node["url"] = mask_url(node["url"])
     return shown
 
 
@@ -66,4 +80,9 @@ def unmasked(doc: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any
                 f"{field}: a masked value can only keep a stored one", field=field
             )
         container[key] = kept[identity]
+    urls = {str(node.get("id")): node["url"] for node in _request_nodes(stored)}
+    for node in _request_nodes(restored):
+        stored_url = urls.get(str(node.get("id")))
+        if stored_url is not None:
+            node["url"] = unmask_url(node["url"], stored_url)
     return restored

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, iso, page
+from hookhub.core.masking import mask_url
 from hookhub.db.store import Row
 from hookhub.db.tables import deliveries
 
@@ -41,11 +42,18 @@ def public_attempt(row: Row) -> dict[str, Any]:
         "number": row["number"],
         "started_at": iso(row["started_at"]),
         "duration_ms": row["duration_ms"],
-        "request": row["request"],
+        # Masked when recorded; attempts recorded before URLs were masked are masked here.
+        "request": _masked_request(row["request"]),
         "response": row["response"],
         "error": row["error"],
         "succeeded": row["succeeded"],
     }
+
+
+def _masked_request(request: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not request or not request.get("url"):
+        return request
+    return {**request, "url": mask_url(request["url"], template=False)}
 
 
 @router.get("/deliveries", summary="List deliveries, newest first")

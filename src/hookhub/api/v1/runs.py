@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Request
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.core.masking import mask_url
 from hookhub.db.runs import NewRun
 from hookhub.db.store import Row
 from hookhub.db.tables import runs
@@ -82,6 +83,7 @@ def _masked_callback(spec: dict[str, Any] | None) -> dict[str, Any] | None:
             auth[key] = MASK
     return {
         **spec,
+        "url": mask_url(spec["url"], template=False) if spec.get("url") else spec.get("url"),
         "headers": mask_headers(spec.get("headers") or {}),
         "cookies": {name: MASK for name in spec.get("cookies") or {}},
         "auth": auth,

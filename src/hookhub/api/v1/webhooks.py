@@ -24,6 +24,7 @@ from hookhub.api.v1.common import (
     wake_workers,
 )
 from hookhub.core import signing
+from hookhub.core.masking import mask_url, unmask_url
 from hookhub.core.retry import DEFAULT_SCHEDULE, RetryPolicy
 from hookhub.db.store import Row
 from hookhub.db.tables import webhooks
@@ -178,7 +179,7 @@ def public(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "name": row["name"],
-        "url": row["url"],
+        "url": mask_url(row["url"]),
         "method": row["method"],
         "content_type": row["content_type"],
         "headers": "\n".join(_mask_line(line) for line in row["headers"].splitlines()),
@@ -217,10 +218,12 @@ def _mask_line(line: str) -> str:
     return f"{name}: {MASK}" if sep and SENSITIVE_HEADER.search(name) else line
 
 
-def _unmask(patch: dict[str, Any], row: Row) -> dict[str, Any]:
+def unmask(patch: dict[str, Any], row: Row) -> dict[str, Any]:
     """Masked values sent back unchanged (GET, edit, PATCH) keep the stored secret."""
     if patch.get("secret") == MASK:
         patch["secret"] = row["secret"]
+    if isinstance(patch.get("url"), str):
+        patch["url"] = unmask_url(patch["url"], row["url"])
     auth, old_auth = patch.get("auth"), row["auth"] or {}
     if isinstance(auth, dict):
         for key in ("password", "token", "client_secret"):
@@ -232,11 +235,11 @@ def _unmask(patch: dict[str, Any], row: Row) -> dict[str, Any]:
             k: old_cookies.get(k, v) if v == MASK else v for k, v in cookies.items()
         }
     headers = patch.get("headers")
-    if isinstance(headers, str):
+    if isinstance(headers, str) and MASK in headers:
         old = dict(_split(line) for line in row["headers"].splitlines() if ":" in line)
         patch["headers"] = "\n".join(
             f"{name}: {old.get(name, value)}" if value == MASK else line
-            for line in headers.splitlines()
+            for line in headers.split("\n")
             for name, value in [_split(line)]
         )
     return patch
@@ -347,7 +350,7 @@ async def change(request: Request, webhook_id: str, patch: dict[str, Any]) -> Ro
     store = store_of(request)
     row = await store.get(webhooks, webhook_id)
     current = {name: row[name] for name in WebhookIn.model_fields}
-    merged = WebhookIn.model_validate({**current, **_unmask(dict(patch), row)})
+    merged = WebhookIn.model_validate({**current, **unmask(dict(patch), row)})
     values = _columns(merged, _cert_dir(request))
     values["previous_secrets"] = _previous_secrets(row, values["secret"], _rotation_grace(request))
     if values["enabled"] and not row["enabled"]:
