@@ -39,6 +39,13 @@ def _env_float(env: _Source, name: str, default: float) -> float:
         raise ConfigError(f"{env.label(name)} must be a number, got {raw!r}") from None
 
 
+def _env_seconds(env: _Source, name: str, default: float) -> float:
+    value = _env_float(env, name, default)
+    if not value > 0:
+        raise ConfigError(f"{env.label(name)} must be a number of seconds above 0, got {value!r}")
+    return value
+
+
 def _env_int(env: _Source, name: str, default: int) -> int:
     value = _env_float(env, name, default)
     if value != int(value) or value < 1:
@@ -132,6 +139,13 @@ class Settings:
     response_body_limit: int = 64 * 1024
     # bytes: largest request body the API accepts.
     max_request_body: int = 5 * 1024 * 1024
+    # seconds: a client must send a request's headers within this, from the connection's accept
+    # (or the first byte of a request on a kept-alive connection); else 408 and closed.
+    header_timeout: float = 10.0
+    # seconds: a client must send a request's body within this, once its headers are in.
+    body_timeout: float = 60.0
+    # Connections `hookhub serve` keeps open at once; past it a new one gets 503 and is closed.
+    max_connections: int = 1000
     # Base URL shown to users (behind a reverse proxy); empty = derived from the request.
     public_url: str = ""
     # seconds: how long a replaced webhook secret keeps signing beside the new one (0 = not).
@@ -199,6 +213,9 @@ class Settings:
                 env, "HOOKHUB_RESPONSE_BODY_LIMIT", cls.response_body_limit
             ),
             max_request_body=_env_int(env, "HOOKHUB_MAX_REQUEST_BODY", cls.max_request_body),
+            header_timeout=_env_seconds(env, "HOOKHUB_HEADER_TIMEOUT", cls.header_timeout),
+            body_timeout=_env_seconds(env, "HOOKHUB_BODY_TIMEOUT", cls.body_timeout),
+            max_connections=_env_int(env, "HOOKHUB_MAX_CONNECTIONS", cls.max_connections),
             public_url=env.get("HOOKHUB_PUBLIC_URL", "").rstrip("/"),
             secret_rotation_grace=_env_float(
                 env, "HOOKHUB_SECRET_ROTATION_GRACE", cls.secret_rotation_grace

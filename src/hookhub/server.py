@@ -1,0 +1,178 @@
+"""The HTTP server: uvicorn, with slow clients dropped and open connections capped.
+
+uvicorn bounds the idle time between two requests on a kept-alive connection, but not the time a
+client takes to send a request: a client that sends its headers or body a byte at a time
+(slowloris) held its connection, and its file descriptor, for ever. Here every connection has at
+most one timer, armed only while a request is incomplete:
+
+- headers: from the connection's accept (or, on a kept-alive connection, from the first byte of
+  the next request) to the end of the headers, at most `header_timeout`;
+- body: from the end of the headers to the end of the body, at most `body_timeout`;
+
+past either, the client gets `408 Request Timeout` (if it had sent a byte of that request and
+nothing was answered yet) and the connection is closed. A request that arrives in one read
+arms no timer at all, apart from the first one of a connection.
+
+Past `max_connections` open connections, a new one is answered `503` with `Retry-After` and
+closed at once, before its request is read (uvicorn's own `limit_concurrency` answers only once
+headers are complete, which a slow client never sends). Both are logged, at most once per
+`LOG_INTERVAL` each, with the setting that sets the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("hookhub.server")
+
+LOG_INTERVAL = 10.0  # seconds: a limit being hit is logged at most this often
+# Written by hand, before the request is read: uvicorn's own answers go through the ASGI cycle.
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 24\r\nconnection: close\r\n\r\nrequest not sent in time"
+)
+_BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 25\r\nretry-after: 1\r\nconnection: close\r\n\r\ntoo many open connections"
+)
+# Where a connection is in its current request.
+_IDLE, _HEADERS, _BODY = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a client may hold (the settings of the same names, docs/settings.md)."""
+
+    header_timeout: float  # seconds to send a request's headers
+    body_timeout: float  # seconds to send a request's body, once its headers are in
+    max_connections: int  # connections open at once
+
+
+class _Counted:
+    """Occurrences of one event, logged as a warning at most once per LOG_INTERVAL."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.count = 0
+        self.logged_at = -LOG_INTERVAL
+
+    def add(self) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.logged_at >= LOG_INTERVAL:
+            log.warning("%s (%d since the last report)", self.message, self.count)
+            self.logged_at = now
+            self.count = 0
+
+
+def protocol(limits: Limits) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with `limits` enforced (uvicorn's `http=` option)."""
+    header_timeout, body_timeout = limits.header_timeout, limits.body_timeout
+    refused = _Counted(
+        f"connection limit {limits.max_connections} reached (HOOKHUB_MAX_CONNECTIONS): "
+        "new connections are answered 503 and closed"
+    )
+    slow_headers = _Counted(
+        f"closed a connection whose request headers took over {header_timeout:g} s "
+        "(HOOKHUB_HEADER_TIMEOUT)"
+    )
+    slow_body = _Counted(
+        f"closed a connection whose request body took over {body_timeout:g} s "
+        "(HOOKHUB_BODY_TIMEOUT)"
+    )
+
+    class Guarded(HttpToolsProtocol):
+        """One connection, dropped when its client is too slow, refused over the cap."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._phase = _IDLE
+            self._started = False  # a byte of the current request arrived
+            self._timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > limits.max_connections:
+                refused.add()
+                transport.write(_BUSY_RESPONSE)
+                transport.close()
+                return
+            # The first request's headers are due from the accept on.
+            self._phase = _HEADERS
+            self._timer = self.loop.call_later(header_timeout, self._timed_out)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            # Armed after the parser saw this read: a request that arrives whole arms nothing.
+            if self._timer is None and self._phase != _IDLE and not self.transport.is_closing():
+                timeout = header_timeout if self._phase == _HEADERS else body_timeout
+                self._timer = self.loop.call_later(timeout, self._timed_out)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._phase = _HEADERS
+            self._started = True
+
+        def on_headers_complete(self) -> None:
+            self._cancel()
+            self._phase = _BODY
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._cancel()
+            self._phase = _IDLE
+            self._started = False
+            super().on_message_complete()
+
+        def _cancel(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _timed_out(self) -> None:
+            self._timer = None
+            if self.transport.is_closing():
+                return
+            cycle = self.cycle if self._phase == _BODY else None
+            if cycle is not None:
+                slow_body.add()
+                # The app is waiting for the rest of the body: it now reads a disconnect, and
+                # whatever it answers is dropped.
+                answer = not cycle.response_started
+                cycle.disconnected = True
+                cycle.message_event.set()
+            else:
+                slow_headers.add()
+                answer = self._started
+            if answer:
+                self.transport.write(_TIMEOUT_RESPONSE)
+            self.transport.close()
+
+    return Guarded
+
+
+def run(app: Any, host: str, port: int, limits: Limits) -> None:
+    """Serve `app` on host:port with `limits` until SIGINT/SIGTERM (`hookhub serve`)."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        http=protocol(limits),
+        log_level="warning",
+        access_log=False,
+        # uvicorn's own lines go through hookhub's handler (and format, e.g. JSON).
+        log_config=None,
+        # X-Forwarded-For is believed only from HOOKHUB_TRUSTED_PROXIES (trigger IP allow-lists).
+        proxy_headers=False,
+    )
