@@ -146,6 +146,9 @@ class Settings:
     body_timeout: float = 60.0
     # Connections `hookhub serve` keeps open at once; past it a new one gets 503 and is closed.
     max_connections: int = 1000
+    # seconds: longest a SQLite write waits while another process holds the database's write
+    # lock (queued writes of this process included); then it fails (the API answers 503).
+    sqlite_busy_timeout: float = 30.0
     # Base URL shown to users (behind a reverse proxy); empty = derived from the request.
     public_url: str = ""
     # seconds: how long a replaced webhook secret keeps signing beside the new one (0 = not).
@@ -216,6 +219,9 @@ class Settings:
             header_timeout=_env_seconds(env, "HOOKHUB_HEADER_TIMEOUT", cls.header_timeout),
             body_timeout=_env_seconds(env, "HOOKHUB_BODY_TIMEOUT", cls.body_timeout),
             max_connections=_env_int(env, "HOOKHUB_MAX_CONNECTIONS", cls.max_connections),
+            sqlite_busy_timeout=_env_seconds(
+                env, "HOOKHUB_SQLITE_BUSY_TIMEOUT", cls.sqlite_busy_timeout
+            ),
             public_url=env.get("HOOKHUB_PUBLIC_URL", "").rstrip("/"),
             secret_rotation_grace=_env_float(
                 env, "HOOKHUB_SECRET_ROTATION_GRACE", cls.secret_rotation_grace

@@ -88,7 +88,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, settings.sqlite_busy_timeout)
     sender = Sender.for_settings(settings)
     metrics = Metrics(store)
     background = Background(store, settings, sender, metrics)
