@@ -17,6 +17,9 @@ Past `max_connections` open connections, a new one is answered `503` with `Retry
 closed at once, before its request is read (uvicorn's own `limit_concurrency` answers only once
 headers are complete, which a slow client never sends). Both are logged, at most once per
 `LOG_INTERVAL` each, with the setting that sets the limit.
+
+`run` serves the app of `hookhub serve`; `listen` serves a small app in a running loop, without
+lifespan or signal handling (the `/metrics` of `hookhub worker`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from hookhub.settings import Settings
 
 log = logging.getLogger("hookhub.server")
 
@@ -53,6 +59,11 @@ class Limits:
     header_timeout: float  # seconds to send a request's headers
     body_timeout: float  # seconds to send a request's body, once its headers are in
     max_connections: int  # connections open at once
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """The limits `settings` set."""
+        return cls(settings.header_timeout, settings.body_timeout, settings.max_connections)
 
 
 class _Counted:
@@ -162,17 +173,50 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
     return Guarded
 
 
+def _options(limits: Limits) -> dict[str, Any]:
+    """uvicorn's options for hookhub: `limits` enforced, hookhub's logging."""
+    return {
+        "http": protocol(limits),
+        "log_level": "warning",
+        "access_log": False,
+        # uvicorn's own lines go through hookhub's handler (and format, e.g. JSON).
+        "log_config": None,
+        # X-Forwarded-For is believed only from HOOKHUB_TRUSTED_PROXIES (trigger IP allow-lists).
+        "proxy_headers": False,
+    }
+
+
 def run(app: Any, host: str, port: int, limits: Limits) -> None:
     """Serve `app` on host:port with `limits` until SIGINT/SIGTERM (`hookhub serve`)."""
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        http=protocol(limits),
-        log_level="warning",
-        access_log=False,
-        # uvicorn's own lines go through hookhub's handler (and format, e.g. JSON).
-        log_config=None,
-        # X-Forwarded-For is believed only from HOOKHUB_TRUSTED_PROXIES (trigger IP allow-lists).
-        proxy_headers=False,
-    )
+    uvicorn.run(app, host=host, port=port, **_options(limits))
+
+
+class Listening:
+    """An app being served by `listen`, until `close`."""
+
+    def __init__(self, server: asyncio.Server, state: ServerState) -> None:
+        self._server = server
+        self._state = state
+
+    async def close(self) -> None:
+        """Stop accepting, close idle connections and those whose answer is sent, and wait."""
+        self._server.close()
+        for connection in list(self._state.connections):
+            connection.shutdown()
+        await self._server.wait_closed()
+
+
+async def listen(app: Any, host: str, port: int, limits: Limits) -> Listening:
+    """Serve the ASGI `app` (no lifespan) on host:port with `limits` in the running loop;
+    OSError if it can't listen there."""
+    config = uvicorn.Config(app, lifespan="off", **_options(limits))
+    config.load()
+    state = ServerState()
+
+    def connection() -> asyncio.Protocol:
+        return config.http_protocol_class(  # type: ignore[call-arg]
+            config=config, server_state=state, app_state={}
+        )
+
+    server = await asyncio.get_running_loop().create_server(connection, host, port)
+    return Listening(server, state)

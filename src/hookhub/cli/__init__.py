@@ -66,12 +66,8 @@ def serve(
 
     settings = migrated(database)
     typer.echo(f"hookhub serving on http://{host}:{port} (database {settings.database_url})")
-    limits = server.Limits(
-        header_timeout=settings.header_timeout,
-        body_timeout=settings.body_timeout,
-        max_connections=settings.max_connections,
-    )
-    server.run(create_app(settings, workers=not no_workers), host, port, limits)
+    app = create_app(settings, workers=not no_workers)
+    server.run(app, host, port, server.Limits.of(settings))
 
 
 @app.command()
