@@ -48,8 +48,9 @@ _BUSY_RESPONSE = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 25\r\nretry-after: 1\r\nconnection: close\r\n\r\ntoo many open connections"
 )
-# Where a connection is in its current request.
-_IDLE, _HEADERS, _BODY = 0, 1, 2
+# Where a connection is in its current request: nothing of it received yet (a new connection),
+# its headers, its body, or none at all (between requests: uvicorn's keep-alive timeout).
+_WAITING, _HEADERS, _BODY, _IDLE = 1, 2, 3, 0
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,6 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._phase = _IDLE
-            self._started = False  # a byte of the current request arrived
             self._timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -116,7 +116,7 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
                 transport.close()
                 return
             # The first request's headers are due from the accept on.
-            self._phase = _HEADERS
+            self._phase = _WAITING
             self._timer = self.loop.call_later(header_timeout, self._timed_out)
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -126,24 +126,24 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
             # Armed after the parser saw this read: a request that arrives whole arms nothing.
-            if self._timer is None and self._phase != _IDLE and not self.transport.is_closing():
-                timeout = header_timeout if self._phase == _HEADERS else body_timeout
+            if self._phase and self._timer is None and not self.transport.is_closing():
+                timeout = body_timeout if self._phase == _BODY else header_timeout
                 self._timer = self.loop.call_later(timeout, self._timed_out)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._phase = _HEADERS
-            self._started = True
 
         def on_headers_complete(self) -> None:
-            self._cancel()
+            if self._timer is not None:
+                self._cancel()
             self._phase = _BODY
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
-            self._cancel()
+            if self._timer is not None:
+                self._cancel()
             self._phase = _IDLE
-            self._started = False
             super().on_message_complete()
 
         def _cancel(self) -> None:
@@ -165,7 +165,7 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
                 cycle.message_event.set()
             else:
                 slow_headers.add()
-                answer = self._started
+                answer = self._phase == _HEADERS  # else not a byte of a request was sent
             if answer:
                 self.transport.write(_TIMEOUT_RESPONSE)
             self.transport.close()
