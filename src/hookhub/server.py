@@ -10,8 +10,9 @@ most one timer, armed only while a request is incomplete:
 - body: from the end of the headers to the end of the body, at most `body_timeout`;
 
 past either, the client gets `408 Request Timeout` (if it had sent a byte of that request and
-nothing was answered yet) and the connection is closed. A request that arrives in one read
-arms no timer at all, apart from the first one of a connection.
+nothing was answered yet) and the connection is closed; a connection that sent nothing is
+closed without a word (and without a warning: browsers open connections ahead of need). A
+request that arrives in one read arms no timer at all, apart from the first of a connection.
 
 Past `max_connections` open connections, a new one is answered `503` with `Retry-After` and
 closed at once, before its request is read (uvicorn's own `limit_concurrency` answers only once
@@ -72,16 +73,18 @@ class _Counted:
 
     def __init__(self, message: str) -> None:
         self.message = message
-        self.count = 0
+        self.unreported = 0
         self.logged_at = -LOG_INTERVAL
 
     def add(self) -> None:
-        self.count += 1
         now = time.monotonic()
-        if now - self.logged_at >= LOG_INTERVAL:
-            log.warning("%s (%d since the last report)", self.message, self.count)
-            self.logged_at = now
-            self.count = 0
+        if now - self.logged_at < LOG_INTERVAL:
+            self.unreported += 1
+            return
+        more = f" ({self.unreported} more since the last report)" if self.unreported else ""
+        log.warning("%s%s", self.message, more)
+        self.logged_at = now
+        self.unreported = 0
 
 
 def protocol(limits: Limits) -> type[HttpToolsProtocol]:
@@ -164,8 +167,11 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
                 cycle.disconnected = True
                 cycle.message_event.set()
             else:
-                slow_headers.add()
-                answer = self._phase == _HEADERS  # else not a byte of a request was sent
+                # A connection that never sent a byte is closed quietly: browsers open some
+                # ahead of need and leave them unused.
+                answer = self._phase == _HEADERS
+                if answer:
+                    slow_headers.add()
             if answer:
                 self.transport.write(_TIMEOUT_RESPONSE)
             self.transport.close()
