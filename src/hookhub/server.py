@@ -40,6 +40,9 @@ from hookhub.settings import Settings
 log = logging.getLogger("hookhub.server")
 
 LOG_INTERVAL = 10.0  # seconds: a limit being hit is logged at most this often
+# File descriptors a serving process needs beside its clients' connections: database
+# connections, outbound connections (HOOKHUB_CONCURRENCY, 100 by default), files, logs.
+FD_HEADROOM = 256
 # Written by hand, before the request is read: uvicorn's own answers go through the ASGI cycle.
 _TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -192,8 +195,29 @@ def _options(limits: Limits) -> dict[str, Any]:
     }
 
 
+def open_files_problem(limits: Limits, open_files: int) -> str | None:
+    """What is wrong with `limits` for a process allowed `open_files` descriptors, if anything:
+    past them, accepts fail and so do outbound connections, before the cap can refuse anyone."""
+    if limits.max_connections + FD_HEADROOM <= open_files:
+        return None
+    return (
+        f"HOOKHUB_MAX_CONNECTIONS is {limits.max_connections} but this process may open only "
+        f"{open_files} files (ulimit -n): it can run out of them before the cap is reached; "
+        "raise the limit (systemd: LimitNOFILE=) or lower HOOKHUB_MAX_CONNECTIONS"
+    )
+
+
 def run(app: Any, host: str, port: int, limits: Limits) -> None:
     """Serve `app` on host:port with `limits` until SIGINT/SIGTERM (`hookhub serve`)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        pass
+    else:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        problem = None if soft == resource.RLIM_INFINITY else open_files_problem(limits, soft)
+        if problem:
+            log.warning("%s", problem)
     uvicorn.run(app, host=host, port=port, **_options(limits))
 
 

@@ -144,3 +144,12 @@ async def test_connections_past_the_cap_are_refused_until_some_close() -> None:
                 if head == b"HTTP/1.1 200":
                     break
                 await asyncio.sleep(0.05)
+
+
+def test_a_cap_above_the_open_file_limit_is_pointed_out() -> None:
+    limits = server.Limits(header_timeout=10, body_timeout=60, max_connections=1000)
+    assert server.open_files_problem(limits, 65536) is None
+    problem = server.open_files_problem(limits, 1024)
+    assert problem is not None
+    assert "HOOKHUB_MAX_CONNECTIONS is 1000" in problem
+    assert "may open only 1024 files" in problem
