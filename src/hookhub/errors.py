@@ -7,7 +7,8 @@ HookhubError            root; `code` and `status` shape the API's error body
 ├── Conflict            a unique name is already taken, or a state forbids the action
 ├── TooLarge            a request body or batch is over its limit
 ├── Unauthorized        missing or invalid API token
-└── Forbidden           the token's scope is too small
+├── Forbidden           the token's scope is too small
+└── Unavailable         the database is busy (locked by another process) or unreachable
 """
 
 from __future__ import annotations
@@ -71,3 +72,10 @@ class TooLarge(HookhubError):
 
     code = "too_large"
     status = 413
+
+
+class Unavailable(HookhubError):
+    """The database is busy or unreachable; try again shortly."""
+
+    code = "unavailable"
+    status = 503

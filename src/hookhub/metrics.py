@@ -16,12 +16,13 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
+from starlette.types import Receive, Scope, Send
 
+from hookhub import server
 from hookhub.db.store import Store
 from hookhub.errors import ConfigError
 
@@ -187,22 +188,26 @@ class _QueueCollector(Collector):
         )
 
 
-async def serve_metrics(metrics: Metrics, host: str, port: int) -> web.AppRunner:
-    """Serve `GET /metrics` on host:port until the returned runner is cleaned up (for
-    `hookhub worker`, which has no HTTP API)."""
+async def serve_metrics(
+    metrics: Metrics, host: str, port: int, limits: server.Limits
+) -> server.Listening:
+    """Serve `GET /metrics` on host:port, with the HTTP limits of `hookhub serve`, until the
+    returned server is closed (for `hookhub worker`, which has no HTTP API)."""
 
-    async def handle(_: web.Request) -> web.Response:
-        body = await metrics.scrape()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        status, headers, body = 404, [], b"not found"
+        if scope["path"] == "/metrics":
+            status, body = 405, b"method not allowed"
+            if scope["method"] in ("GET", "HEAD"):
+                status, body = 200, await metrics.scrape()
+                headers = [(b"content-type", CONTENT_TYPE_LATEST.encode())]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
-    app = web.Application()
-    app.router.add_get("/metrics", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        listening = await server.listen(app, host, port, limits)
     except OSError as exc:
-        await runner.cleanup()
         raise ConfigError(f"HOOKHUB_METRICS_PORT: cannot listen on {host}:{port}: {exc}") from None
     log.info("metrics on http://%s:%d/metrics", host, port)
-    return runner
+    return listening

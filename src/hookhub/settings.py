@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -41,8 +42,8 @@ def _env_float(env: _Source, name: str, default: float) -> float:
 
 def _env_seconds(env: _Source, name: str, default: float) -> float:
     value = _env_float(env, name, default)
-    if not 0 < value <= 3600:
-        raise ConfigError(f"{env.label(name)} must be between 0 and 3600 seconds, got {value!r}")
+    if not 0 < value < math.inf:
+        raise ConfigError(f"{env.label(name)} must be a number of seconds above 0, got {value!r}")
     return value
 
 
@@ -139,6 +140,16 @@ class Settings:
     response_body_limit: int = 64 * 1024
     # bytes: largest request body the API accepts.
     max_request_body: int = 5 * 1024 * 1024
+    # seconds: a client must send a request's headers within this, from the connection's accept
+    # (or the first byte of a request on a kept-alive connection); else 408 and closed.
+    header_timeout: float = 10.0
+    # seconds: a client must send a request's body within this, once its headers are in.
+    body_timeout: float = 60.0
+    # Connections `hookhub serve` keeps open at once; past it a new one gets 503 and is closed.
+    max_connections: int = 1000
+    # seconds: longest a SQLite write waits while another process holds the database's write
+    # lock (queued writes of this process included); then it fails (the API answers 503).
+    sqlite_busy_timeout: float = 30.0
     # Base URL shown to users (behind a reverse proxy); empty = derived from the request.
     public_url: str = ""
     # seconds: how long a replaced webhook secret keeps signing beside the new one (0 = not).
@@ -210,6 +221,12 @@ class Settings:
                 env, "HOOKHUB_RESPONSE_BODY_LIMIT", cls.response_body_limit
             ),
             max_request_body=_env_int(env, "HOOKHUB_MAX_REQUEST_BODY", cls.max_request_body),
+            header_timeout=_env_seconds(env, "HOOKHUB_HEADER_TIMEOUT", cls.header_timeout),
+            body_timeout=_env_seconds(env, "HOOKHUB_BODY_TIMEOUT", cls.body_timeout),
+            max_connections=_env_int(env, "HOOKHUB_MAX_CONNECTIONS", cls.max_connections),
+            sqlite_busy_timeout=_env_seconds(
+                env, "HOOKHUB_SQLITE_BUSY_TIMEOUT", cls.sqlite_busy_timeout
+            ),
             public_url=env.get("HOOKHUB_PUBLIC_URL", "").rstrip("/"),
             secret_rotation_grace=_env_float(
                 env, "HOOKHUB_SECRET_ROTATION_GRACE", cls.secret_rotation_grace

@@ -14,6 +14,7 @@ from hookhub.metrics import Metrics, serve_metrics
 from hookhub.outbound.client import Sender
 from hookhub.outbound.dispatcher import Dispatcher
 from hookhub.outbound.retention import run_retention
+from hookhub.server import Limits
 from hookhub.settings import Settings
 from hookhub.workflows.runner import Runner
 
@@ -88,7 +89,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, settings.sqlite_busy_timeout)
     sender = Sender.for_settings(settings)
     metrics = Metrics(store)
     background = Background(store, settings, sender, metrics)
@@ -96,14 +97,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     server = None
     try:
         if settings.metrics_port is not None:
-            server = await serve_metrics(metrics, settings.metrics_host, settings.metrics_port)
+            host, port = settings.metrics_host, settings.metrics_port
+            server = await serve_metrics(metrics, host, port, Limits.of(settings))
         background.start()
         freeze_heap()
         await stop.wait()
         await background.stop()
     finally:
         if server is not None:
-            await server.cleanup()
+            await server.close()
         await sender.close()
         await store.close()
     log.info("worker stopped")

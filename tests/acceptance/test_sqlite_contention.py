@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -78,3 +79,42 @@ async def test_concurrent_writes_from_two_api_processes_never_fail(
         finally:
             for api in apis:
                 await api.aclose()
+
+
+async def test_a_held_write_lock_answers_503_after_the_busy_timeout(tmp_path: Path) -> None:
+    """Another process holds the write lock: each `POST /events`, also those queued behind
+    others in this process, answers 503 with Retry-After soon after HOOKHUB_SQLITE_BUSY_TIMEOUT
+    (here 1 s), not after the default 30 s or several timeouts in a row."""
+    path = tmp_path / "held.db"
+    database = f"sqlite:///{path}"
+    token = _token(database)
+    port = str(free_port())
+    url = f"http://127.0.0.1:{port}"
+    deadline = 15.0  # seconds: generous for a 1 s timeout, well under the default 30 s
+    event = {"object_type": "dcim.site", "event": "updated"}
+    with _process(["serve", "--port", port], database, HOOKHUB_SQLITE_BUSY_TIMEOUT="1") as serve:
+        await _ready(url, serve)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            base_url=f"{url}/api/v1", headers=headers, timeout=deadline
+        ) as api:
+            holder = sqlite3.connect(path, isolation_level=None)
+            try:
+                holder.execute("BEGIN IMMEDIATE")
+
+                async def post(delay: float, events: list[dict[str, str]]) -> httpx.Response:
+                    await asyncio.sleep(delay)  # later ones queue behind the first
+                    return await api.post("/events", json=events)
+
+                answers = await asyncio.gather(
+                    *(post(0.2 * n, [event]) for n in range(4)), post(0.3, [event] * 30)
+                )
+            finally:
+                holder.close()  # and with it the lock
+            for answer in answers:
+                assert answer.status_code == 503, answer.text
+                assert answer.headers["Retry-After"] == "1"
+                error = answer.json()["error"]
+                assert error["code"] == "unavailable"
+                assert "HOOKHUB_SQLITE_BUSY_TIMEOUT" in error["message"]
+            assert (await api.post("/events", json=[event])).status_code == 202

@@ -24,11 +24,13 @@ class CountingStore(Store):
         self.transactions: list[int] = []  # events per intake transaction
         self.fail: Exception | None = None
 
-    async def ingest(self, rows: Sequence[Row], route: Router) -> dict[str, int]:
+    async def ingest(
+        self, rows: Sequence[Row], route: Router, since: float | None = None
+    ) -> dict[str, int]:
         self.transactions.append(len(rows))
         if self.fail is not None:
             raise self.fail
-        return await super().ingest(rows, route)
+        return await super().ingest(rows, route, since)
 
 
 async def _webhook_with_rule(hookhub: Hookhub) -> None:

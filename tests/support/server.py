@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import uvicorn
 
+from hookhub import server as http_server
 from hookhub.api.app import create_app
 from hookhub.settings import Settings
 
@@ -31,8 +32,10 @@ async def running_server(settings: Settings, workers: bool = True) -> AsyncItera
         port=port,
         log_level="warning",
         lifespan="on",
-        # As `hookhub serve`: X-Forwarded-For is for HOOKHUB_TRUSTED_PROXIES to judge.
+        # As `hookhub serve`: X-Forwarded-For is for HOOKHUB_TRUSTED_PROXIES to judge, and
+        # slow clients and connections are limited by the same protocol.
         proxy_headers=False,
+        http=http_server.protocol(http_server.Limits.of(settings)),
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

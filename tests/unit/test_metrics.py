@@ -24,6 +24,7 @@ from hookhub.db.tables import webhooks
 from hookhub.errors import ConfigError
 from hookhub.metrics import Metrics, serve_metrics
 from hookhub.migrations import upgrade
+from hookhub.server import Limits
 from hookhub.settings import Settings
 from tests.support.metrics import samples, value
 from tests.support.server import free_port
@@ -221,15 +222,34 @@ async def test_worker_metrics_server_serves_the_registry_and_refuses_a_taken_por
     metrics = Metrics()
     metrics.attempt("wh_1", "succeeded", 0.01)
     port = free_port()
-    runner = await serve_metrics(metrics, "127.0.0.1", port)
+    limits = Limits.of(Settings())
+    listening = await serve_metrics(metrics, "127.0.0.1", port, limits)
     try:
         async with httpx.AsyncClient() as client:
             answer = await client.get(f"http://127.0.0.1:{port}/metrics")
+            elsewhere = await client.get(f"http://127.0.0.1:{port}/")
+            posted = await client.post(f"http://127.0.0.1:{port}/metrics")
         with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
-            await serve_metrics(metrics, "127.0.0.1", port)
+            await serve_metrics(metrics, "127.0.0.1", port, limits)
     finally:
-        await runner.cleanup()
+        await listening.close()
+    assert (elsewhere.status_code, posted.status_code) == (404, 405)
     assert answer.status_code == 200
     assert answer.headers["content-type"] == CONTENT_TYPE_LATEST
     found = samples(answer.content)
     assert value(found, "hookhub_deliveries_total", webhook="wh_1", outcome="succeeded") == 1
+
+
+async def test_worker_metrics_server_cuts_off_slow_clients() -> None:
+    port = free_port()
+    limits = Limits(header_timeout=0.5, body_timeout=0.5, max_connections=10)
+    listening = await serve_metrics(Metrics(), "127.0.0.1", port, limits)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHo")  # and nothing more
+        async with asyncio.timeout(30):
+            answer = await reader.read()
+        writer.close()
+    finally:
+        await listening.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")

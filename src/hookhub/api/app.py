@@ -29,7 +29,7 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store.open(settings.database_url)
+        store = Store.open(settings.database_url, settings.sqlite_busy_timeout)
         # One pooled client for deliveries and synchronous sends (webhook tests).
         sender = Sender.for_settings(settings)
         app.state.store = store

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from hookhub.api.responses import JSON
-from hookhub.errors import HookhubError, Unauthorized
+from hookhub.errors import HookhubError, Unauthorized, Unavailable
 
 log = logging.getLogger("hookhub.api")
 
@@ -67,10 +67,13 @@ async def _validation(_: Request, exc: Exception) -> JSON:
     return error_response(422, "invalid", f"{field}: {message}" if field else message, field)
 
 
-async def _hookhub(_: Request, exc: Exception) -> JSON:
+async def _hookhub(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, HookhubError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    if exc.status >= 500:
+    if isinstance(exc, Unavailable):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        headers = {"Retry-After": "1"}
+    elif exc.status >= 500:
         log.error("request failed: %s", exc.message)
     return error_response(exc.status, exc.code, exc.message, exc.field, headers)
 

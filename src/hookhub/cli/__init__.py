@@ -61,23 +61,13 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API, triggers and (unless --no-workers) the delivery workers in one process."""
-    import uvicorn
-
+    from hookhub import server
     from hookhub.api.app import create_app
 
     settings = migrated(database)
     typer.echo(f"hookhub serving on http://{host}:{port} (database {settings.database_url})")
-    uvicorn.run(
-        create_app(settings, workers=not no_workers),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        # uvicorn's own lines go through hookhub's handler (and format, e.g. JSON).
-        log_config=None,
-        # X-Forwarded-For is believed only from HOOKHUB_TRUSTED_PROXIES (trigger IP allow-lists).
-        proxy_headers=False,
-    )
+    app = create_app(settings, workers=not no_workers)
+    server.run(app, host, port, server.Limits.of(settings))
 
 
 @app.command()

@@ -73,7 +73,7 @@ def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     """Run `work` against the settings' database and close the store after."""
 
     async def run() -> T:
-        store = Store.open(settings.database_url)
+        store = Store.open(settings.database_url, settings.sqlite_busy_timeout)
         try:
             return await work(store)
         finally:

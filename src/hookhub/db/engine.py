@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from hookhub.db import sqlite
 from hookhub.errors import ConfigError
 
-# milliseconds: how long a SQLite writer in another process may hold the lock before we give up.
-SQLITE_BUSY_TIMEOUT = 30_000
+# seconds: how long a SQLite writer in another process may hold the lock before we give up
+# (HOOKHUB_SQLITE_BUSY_TIMEOUT's default).
+SQLITE_BUSY_TIMEOUT = 30.0
 # Execution option asking for BEGIN IMMEDIATE: a SQLite writer takes the lock up front, so it
 # waits politely instead of failing with "database is locked" when upgrading a read lock.
 IMMEDIATE = "hookhub_immediate"
@@ -41,8 +42,11 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for `url`, with SQLite tuned for a queue (WAL, busy timeout, FKs)."""
+def create_engine(
+    url: str, pool_size: int = 10, busy_timeout: float = SQLITE_BUSY_TIMEOUT
+) -> AsyncEngine:
+    """An async engine for `url`, with SQLite tuned for a queue (WAL, FKs, `busy_timeout`
+    seconds of waiting for another process's lock)."""
     target = async_url(url)
     # JSON columns are read and written for every delivery: orjson is several times faster.
     codec: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
@@ -53,7 +57,7 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     async def connect() -> sqlite.Connection:
         # Statements run on the event loop's thread (see hookhub.db.sqlite); the driver opens
         # connections in WAL mode with no implicit transactions: they are begun by hand below.
-        return await sqlite.connect(path, SQLITE_BUSY_TIMEOUT)
+        return await sqlite.connect(path, int(busy_timeout * 1000))
 
     engine = create_async_engine(
         target, pool_size=pool_size, max_overflow=0, async_creator=connect, **codec

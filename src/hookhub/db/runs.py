@@ -166,12 +166,15 @@ class RunStore:
         async with self.store.read() as conn:
             return [dict(row._mapping) for row in await conn.execute(query)]
 
-    async def enqueue(self, batch: Sequence[NewRun], now: float) -> list[str | None]:
-        """Store runs in one transaction. For each: None when stored, or the id of the earlier
-        run holding its dedupe key (then it is not stored)."""
+    async def enqueue(
+        self, batch: Sequence[NewRun], now: float, since: float | None = None
+    ) -> list[str | None]:
+        """Store runs in one transaction (a write asked for at `since`, `Store.write`). For each:
+        None when stored, or the id of the earlier run holding its dedupe key (then it is not
+        stored)."""
         outcomes: list[str | None] = []
         stored: list[Row] = []
-        async with self.store.write_direct() as conn:
+        async with self.store.write_direct(since) as conn:
             for item in batch:
                 if item.dedupe_key is not None:
                     params = {
@@ -199,13 +202,13 @@ class RunStore:
         async with self.store.claiming() as conn:
             return lease_id, await direct.execute(conn, claim_runs(self.store.dialect), params)
 
-    async def finish(self, outcomes: Sequence[Row]) -> None:
+    async def finish(self, outcomes: Sequence[Row], since: float | None = None) -> None:
         """Write a batch of run outcomes (`b_*` parameters of `finish_run`) in one transaction,
         with the callback deliveries of those that carry `callback` and `payload`: queued only
         if the outcome is recorded (its lease still held), and in the same commit, so a crash
-        can't record a run and lose its callback."""
+        can't record a run and lose its callback. `since`: as in `Store.write`."""
         plain = [outcome for outcome in outcomes if not outcome.get("callback")]
-        async with self.store.write() as conn:
+        async with self.store.write(since=since) as conn:
             if plain:
                 await conn.execute(finish_run(), _parameters(plain))
             for outcome in outcomes:

@@ -6,7 +6,8 @@ itself. In WAL mode with `synchronous=NORMAL` a commit does not wait for the dis
 statements are cheaper run inline. Two cases still go to a thread, so the loop never stalls:
 
 - a statement that finds the database locked by another process (SQLite's busy handler would
-  sleep on this thread): it is retried in a thread that waits up to the busy timeout;
+  sleep on this thread): it is retried in a thread that waits up to the busy timeout, or up to
+  the connection's `deadline` when its transaction has one (`Store.write`);
 - everything on a connection marked `offload` (`Store.read(offload=True)`: reports that scan
   large tables).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -27,8 +29,9 @@ T = TypeVar("T")
 _BUSY = ("database is locked", "database is busy")
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    return str(exc).startswith(_BUSY)
+def is_busy(exc: BaseException | None) -> bool:
+    """Whether `exc` is SQLite's "database is locked" (another process holds the lock)."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc).startswith(_BUSY)
 
 
 class Connection:
@@ -39,7 +42,16 @@ class Connection:
         # aiosqlite's name for the open connection: SQLAlchemy checks it before commit/rollback.
         self._connection: sqlite3.Connection | None = conn
         self.busy_timeout_ms = busy_timeout_ms
+        # time.monotonic() past which the current transaction stops waiting for another
+        # process's lock (`Store.write`); None: each statement waits up to busy_timeout_ms.
+        self.deadline: float | None = None
         self.offload = False  # run every call in a thread (long reports)
+
+    def _wait_ms(self) -> int:
+        """How long a statement may now wait for another process's lock, in milliseconds."""
+        if self.deadline is None:
+            return self.busy_timeout_ms
+        return max(int((self.deadline - time.monotonic()) * 1000), 0)
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         """`call(*args)` inline; in a thread if offloaded or when another process holds the lock."""
@@ -47,7 +59,7 @@ class Connection:
             try:
                 return call(*args)
             except sqlite3.OperationalError as exc:
-                if not _busy(exc) or self.busy_timeout_ms <= 0:
+                if not is_busy(exc) or self._wait_ms() <= 0:
                     raise
         # The statement did nothing (it could not take its lock): waiting for it is safe.
         return await asyncio.to_thread(self._waiting, call, *args)
@@ -57,7 +69,7 @@ class Connection:
         try:
             self._conn.execute(statement)
         except sqlite3.OperationalError as exc:
-            if not _busy(exc):
+            if not is_busy(exc):
                 raise
             return False
         return True
@@ -69,7 +81,7 @@ class Connection:
             await self.run(self._conn.execute, statement)
 
     def _waiting(self, call: Callable[..., T], *args: Any) -> T:
-        self._conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+        self._conn.execute(f"PRAGMA busy_timeout={self._wait_ms()}")
         try:
             return call(*args)
         finally:

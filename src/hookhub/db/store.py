@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -26,14 +27,14 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.db import direct, notify, queries, sqlite, wake
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
-from hookhub.errors import Conflict, NotFound
+from hookhub.errors import Conflict, NotFound, Unavailable
 from hookhub.ids import new_id
 
 Row = dict[str, Any]
@@ -101,11 +102,18 @@ async def _referenced(
 
 
 class Store:
-    """Named queries over one database, with SQLite writers serialized in-process."""
+    """Named queries over one database, with SQLite writers serialized in-process.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    On SQLite a write waits at most `busy_timeout` seconds for the lock, counted from when it
+    was asked for: queued behind this process's other writes, then for another process's lock
+    (the driver's busy wait gets what is left). Past it, the write raises `Unavailable`. Waits
+    do not stack: a write queued behind one that times out times out by its own deadline.
+    """
+
+    def __init__(self, engine: AsyncEngine, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.busy_timeout = busy_timeout  # seconds
         # SQLite has one writer at a time; queueing here is cheaper than its busy-wait loop.
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         # Writers' connections carry the option from the pool on: setting it per transaction
@@ -117,9 +125,10 @@ class Store:
         self._direct: sqlite.Connection | None = None
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """A store on the database at `url` (user-facing form, e.g. sqlite:///./hookhub.db)."""
-        return cls(create_engine(url))
+    def open(cls, url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Store:
+        """A store on the database at `url` (user-facing form, e.g. sqlite:///./hookhub.db);
+        on SQLite, writes wait up to `busy_timeout` seconds for the lock."""
+        return cls(create_engine(url, busy_timeout=busy_timeout), busy_timeout)
 
     async def close(self) -> None:
         """Close every pooled connection (and the direct writer's)."""
@@ -136,32 +145,44 @@ class Store:
             yield conn
 
     @asynccontextmanager
-    async def write(self, offload: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A connection in a write transaction, committed when the block exits cleanly."""
+    async def write(
+        self, offload: bool = False, since: float | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction, committed when the block exits cleanly.
+        `since`: the `time.monotonic()` at which the write was asked for (default now), from
+        which SQLite's lock is waited for at most `busy_timeout` seconds."""
         if self._write_lock is None:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with (
-            self._write_lock,
-            self._writer.connect() as conn,
-            conn.begin(),
-            _offloaded(conn, offload),
-        ):
-            yield conn
+        deadline = (time.monotonic() if since is None else since) + self.busy_timeout
+        async with self._locked(deadline), self._writer.connect() as conn:
+            driver = direct.driver_of(conn)
+            if driver is not None:
+                driver.deadline = deadline
+            try:
+                async with conn.begin(), _offloaded(conn, offload):
+                    yield conn
+            finally:
+                if driver is not None:
+                    driver.deadline = None
 
     @asynccontextmanager
-    async def write_direct(self) -> AsyncIterator[direct.Conn]:
+    async def write_direct(self, since: float | None = None) -> AsyncIterator[direct.Conn]:
         """A write transaction for `hookhub.db.direct` statements only. On a SQLite file it runs
-        straight on a driver connection: no SQLAlchemy connection, pool or events around it."""
+        straight on a driver connection: no SQLAlchemy connection, pool or events around it.
+        `since`: as in `write`."""
         if self._direct_path is None or self._write_lock is None:
-            async with self.write() as conn:
+            async with self.write(since=since) as conn:
                 yield conn
             return
-        async with self._write_lock:
+        deadline = (time.monotonic() if since is None else since) + self.busy_timeout
+        async with self._locked(deadline):
             if self._direct is None:
-                self._direct = await sqlite.connect(self._direct_path, SQLITE_BUSY_TIMEOUT)
+                busy_ms = int(self.busy_timeout * 1000)
+                self._direct = await sqlite.connect(self._direct_path, busy_ms)
             driver = self._direct
+            driver.deadline = deadline
             try:
                 await driver.begin("BEGIN IMMEDIATE")
                 yield direct.Driver(driver, self.engine.dialect)
@@ -172,6 +193,40 @@ class Store:
                 if driver.in_transaction:
                     await driver.rollback()
                 raise
+            finally:
+                driver.deadline = None
+
+    @asynccontextmanager
+    async def _locked(self, deadline: float) -> AsyncIterator[None]:
+        """This process's SQLite write lock, taken by `deadline`; inside, another process's
+        lock found past `deadline` raises `Unavailable` (a driver error before)."""
+        assert self._write_lock is not None
+        if not self._write_lock.locked():
+            await self._write_lock.acquire()  # at once: no timer on the uncontended path
+        else:
+            try:
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    await self._write_lock.acquire()
+            except TimeoutError:
+                raise self._busy() from None
+        try:
+            yield
+        except DBAPIError as exc:
+            if sqlite.is_busy(exc.orig):
+                raise self._busy() from exc
+            raise
+        except sqlite3.OperationalError as exc:
+            if sqlite.is_busy(exc):
+                raise self._busy() from exc
+            raise
+        finally:
+            self._write_lock.release()
+
+    def _busy(self) -> Unavailable:
+        return Unavailable(
+            f"the database is busy: its write lock was not free within {self.busy_timeout:g} s "
+            "(HOOKHUB_SQLITE_BUSY_TIMEOUT); try again shortly"
+        )
 
     @asynccontextmanager
     async def claiming(self) -> AsyncIterator[direct.Conn]:
@@ -284,7 +339,9 @@ class Store:
 
     # -- intake ---------------------------------------------------------------------------------
 
-    async def ingest(self, rows: Sequence[Row], route: Router) -> dict[str, int]:
+    async def ingest(
+        self, rows: Sequence[Row], route: Router, since: float | None = None
+    ) -> dict[str, int]:
         """Store events (ids seen before are skipped) and a pending delivery per target `route`
         gives each new one, in one transaction; returns new event id → deliveries created.
 
@@ -292,12 +349,13 @@ class Store:
         transaction: the enabled rules (disabled webhooks still get deliveries: they wait until
         re-enabled), and `{webhook id: {"name", "ordering_key", "enabled"}}` for the webhooks
         intake treats apart (ordered ones, and disabled ones, whose deliveries wait undue). It
-        returns each event's targets and the webhooks whose deliveries are paused.
+        returns each event's targets and the webhooks whose deliveries are paused. `since`: as
+        in `write`.
         """
         if not rows:
             return {}
         now = rows[0]["received_at"]
-        async with self.write() as conn:
+        async with self.write(since=since) as conn:
             result = await conn.execute(
                 queries.insert_events_ignoring_duplicates(self.dialect), rows
             )

@@ -87,8 +87,8 @@ class Triggers:
         if self._sync_runs:
             await asyncio.wait(self._sync_runs, timeout=SHUTDOWN_GRACE)
 
-    async def _enqueue(self, batch: Sequence[NewRun]) -> list[str | None]:
-        return await self.store.runs.enqueue(batch, time.time())
+    async def _enqueue(self, batch: Sequence[NewRun], since: float) -> list[str | None]:
+        return await self.store.runs.enqueue(batch, time.time(), since)
 
     async def _lookup(self, key: str) -> Loaded:
         # Stale while revalidating: past its second, an entry is still used while one task

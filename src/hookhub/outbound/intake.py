@@ -74,15 +74,17 @@ async def _ingest_batches(
     store: Store,
     batches: Sequence[Sequence[Mapping[str, Any]]],
     on_work: Callable[[], None] | None,
+    since: float | None = None,
 ) -> list[Accepted]:
-    """`ingest` for several batches in one transaction, each answered for itself."""
+    """`ingest` for several batches in one transaction, each answered for itself; the first
+    was submitted at `since` (`Store.write`)."""
     now = time.time()
     rows = [[normalize(event, now) for event in batch] for batch in batches]
     # The same id twice is one event, like the same id in two batches. The first occurrence
     # wins and order is kept: ordered delivery follows the batches' order.
     every = [row for batch in rows for row in batch]
     unique = list({row["id"]: row for row in reversed(every)}.values())[::-1]
-    created = await store.ingest(unique, route)
+    created = await store.ingest(unique, route, since)
     if any(created.values()) and on_work is not None:
         on_work()
     # An id sent twice counts its deliveries once: where it first appears.
@@ -116,5 +118,7 @@ class Intake:
         """Wait for the transaction being written, if any."""
         await self._writer.close()
 
-    async def _write(self, batches: Sequence[list[Mapping[str, Any]]]) -> list[Accepted]:
-        return await _ingest_batches(self.store, batches, self.on_work)
+    async def _write(
+        self, batches: Sequence[list[Mapping[str, Any]]], since: float
+    ) -> list[Accepted]:
+        return await _ingest_batches(self.store, batches, self.on_work, since)

@@ -83,7 +83,11 @@ class _CallerStore(Store):
     async def read(self, offload: bool = False) -> AsyncIterator[AsyncConnection]:
         yield self._caller
 
-    write = read
+    @asynccontextmanager
+    async def write(
+        self, offload: bool = False, since: float | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        yield self._caller  # the caller's transaction waits for locks as the caller set it up
 
     def wake_others(self) -> None:
         pass  # woken when the caller's transaction commits (`_wake_on_commit`), if it does

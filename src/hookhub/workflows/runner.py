@@ -193,8 +193,8 @@ class Runner:
         if run.get("callback") and self.on_work is not None:
             self.on_work()  # its callback delivery is queued: send it now
 
-    async def _write(self, outcomes: Sequence[Row]) -> Sequence[None]:
-        await self.store.runs.finish(outcomes)
+    async def _write(self, outcomes: Sequence[Row], since: float) -> Sequence[None]:
+        await self.store.runs.finish(outcomes, since)
         return [None] * len(outcomes)
 
     async def _purge(self) -> None:

@@ -1,0 +1,155 @@
+"""The HTTP server's limits, on a small app served in the test's loop: slow headers and bodies
+are cut off (also on a kept-alive connection), connections past the cap are refused, and
+clients that keep to the limits are served as before."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from hookhub import server
+from tests.support.server import free_port
+
+DEADLINE = 30.0  # seconds: generous bound for the server to act on a short limit
+SHORT = server.Limits(header_timeout=0.5, body_timeout=0.5, max_connections=5)
+# Limits no client of these tests reaches, however slow the machine.
+LONG = server.Limits(header_timeout=DEADLINE, body_timeout=DEADLINE, max_connections=5)
+
+
+async def _echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers with the request body it read."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@asynccontextmanager
+async def _serving(limits: server.Limits) -> AsyncIterator[int]:
+    port = free_port()
+    listening = await server.listen(_echo, "127.0.0.1", port, limits)
+    try:
+        yield port
+    finally:
+        await listening.close()
+
+
+@pytest.fixture
+async def port() -> AsyncIterator[int]:
+    async with _serving(SHORT) as port:
+        yield port
+
+
+async def _until_closed(reader: asyncio.StreamReader) -> bytes:
+    received = b""
+    async with asyncio.timeout(DEADLINE):
+        try:
+            while chunk := await reader.read(4096):
+                received += chunk
+        except ConnectionError:
+            pass
+    return received
+
+
+def _request(body: bytes) -> bytes:
+    return b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes:
+    """One response with a Content-Length: its body."""
+    async with asyncio.timeout(DEADLINE):
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        return await reader.readexactly(length)
+
+
+async def test_requests_within_the_limits_are_served_on_one_connection() -> None:
+    async with _serving(LONG) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # Whole, split across reads, and two in one write (pipelined).
+        writer.write(_request(b"one"))
+        assert await _answer(reader) == b"one"
+        request = _request(b"two")
+        for part in (request[:10], request[10:40], request[40:]):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.05)
+        assert await _answer(reader) == b"two"
+        writer.write(_request(b"three") + _request(b"four"))
+        assert [await _answer(reader), await _answer(reader)] == [b"three", b"four"]
+        writer.close()
+
+
+async def test_slow_headers_are_cut_off_also_on_a_kept_alive_connection(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_request(b"first"))
+    assert await _answer(reader) == b"first"
+    writer.write(b"POST / HTTP/1.1\r\nHo")  # and nothing more
+    assert (await _until_closed(reader)).startswith(b"HTTP/1.1 408 ")
+    writer.close()
+
+
+async def test_a_slow_body_is_cut_off_and_the_app_sees_a_disconnect(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nsome")
+    assert (await _until_closed(reader)).startswith(b"HTTP/1.1 408 ")
+    writer.close()
+
+
+async def test_an_idle_connection_is_closed_without_an_answer(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    assert await _until_closed(reader) == b""
+    writer.close()
+
+
+async def test_connections_past_the_cap_are_refused_until_some_close() -> None:
+    async with _serving(LONG) as port:
+        opened = [await asyncio.open_connection("127.0.0.1", port) for _ in range(8)]
+        waits = [asyncio.create_task(_until_closed(reader)) for reader, _ in opened]
+        try:
+            refused = []
+            for done in asyncio.as_completed(waits):
+                refused.append(await done)
+                if len(refused) == 3:  # 8 opened, 5 let in
+                    break
+            assert all(answer.startswith(b"HTTP/1.1 503 ") for answer in refused), refused
+            assert all(b"retry-after: 1" in answer for answer in refused)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            for _, writer in opened:
+                writer.close()
+        # Once those are closed, a new client is served.
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(_request(b"in"))
+                head = await reader.read(12)
+                writer.close()
+                if head == b"HTTP/1.1 200":
+                    break
+                await asyncio.sleep(0.05)
+
+
+def test_a_cap_above_the_open_file_limit_is_pointed_out() -> None:
+    limits = server.Limits(header_timeout=10, body_timeout=60, max_connections=1000)
+    assert server.open_files_problem(limits, 65536) is None
+    problem = server.open_files_problem(limits, 1024)
+    assert problem is not None
+    assert "HOOKHUB_MAX_CONNECTIONS is 1000" in problem
+    assert "may open only 1024 files" in problem
