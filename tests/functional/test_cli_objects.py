@@ -12,6 +12,7 @@ from typer.testing import CliRunner, Result
 
 from hookhub.cli import app
 from tests.conftest import Hookhub
+from tests.support.server import api_client
 from tests.support.workflows import create_workflow
 
 
@@ -53,3 +54,34 @@ async def test_workflows_list_shows_trigger_urls(hookhub: Hookhub, database_url:
     table = await asyncio.to_thread(run, "workflows", "list", env=through(hookhub))
     assert table.exit_code == 0, table.output
     assert created["url"] in table.stdout and "github" in table.stdout
+
+
+async def test_token_list_and_revoke(hookhub: Hookhub, database_url: str) -> None:
+    local = ["--database", database_url]
+    created = await asyncio.to_thread(
+        run, "token", "create", "--name", "ci", "--scope", "read", *local
+    )
+    assert created.exit_code == 0, created.output
+    value = created.stdout.strip().splitlines()[-1]
+    found = lines(await asyncio.to_thread(run, "token", "list", "--json", *local))
+    assert [t["name"] for t in found] == ["ci", "reader", "admin"]
+    assert all(value not in json.dumps(t) and "token_hash" not in t for t in found)
+    ci = found[0]
+    assert (ci["scope"], ci["prefix"], ci["revoked_at"]) == ("read", value[:8], None)
+    remote = lines(await asyncio.to_thread(run, "token", "list", "--json", env=through(hookhub)))
+    assert [t["id"] for t in remote] == [t["id"] for t in found]
+    table = await asyncio.to_thread(run, "token", "list", *local)
+    assert "ci" in table.stdout and value[:8] in table.stdout and value not in table.stdout
+
+    revoked = await asyncio.to_thread(run, "token", "revoke", ci["id"], env=through(hookhub))
+    assert revoked.exit_code == 0, revoked.output
+    async with api_client(hookhub.url, value) as client:
+        assert (await client.get("/webhooks")).status_code == 401
+    again = lines(await asyncio.to_thread(run, "token", "list", "--json", *local))
+    assert again[0]["revoked_at"] is not None
+    reader = again[1]["id"]
+    done = await asyncio.to_thread(run, "token", "revoke", reader, *local)
+    assert done.exit_code == 0 and f"revoked {reader}" in done.stdout
+    assert (await hookhub.reader.get("/webhooks")).status_code == 401
+    missing = await asyncio.to_thread(run, "token", "revoke", "tok_nope", *local)
+    assert missing.exit_code != 0 and "no token with id 'tok_nope'" in str(missing.exception)

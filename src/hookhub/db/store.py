@@ -273,6 +273,30 @@ class Store:
         }
         return await self.insert(tokens, row), plaintext
 
+    async def revoke_token(self, token_id: str) -> Row:
+        """Revoke a token (a revoked one keeps its first `revoked_at`); the row, or NotFound."""
+        statement = (
+            update(tokens)
+            .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=time.time())
+        )
+        async with self.write() as conn:
+            await conn.execute(statement)
+        return await self.get(tokens, token_id)
+
+    async def touch_token(self, token_id: str, when: float) -> None:
+        """Record that a token was used at `when` (never moving `last_used_at` back)."""
+        statement = (
+            update(tokens)
+            .where(
+                tokens.c.id == token_id,
+                or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at < when),
+            )
+            .values(last_used_at=when)
+        )
+        async with self.write() as conn:
+            await conn.execute(statement)
+
     async def token_by_plaintext(self, plaintext: str) -> Row | None:
         """The live (unrevoked) token row for a presented token, if any."""
         query = select(tokens).where(

@@ -14,6 +14,7 @@ MAX_PAGE = 500
 
 Reader = Annotated[dict[str, Any], Depends(require("read"))]
 Writer = Annotated[dict[str, Any], Depends(require("write"))]
+Admin = Annotated[dict[str, Any], Depends(require("admin"))]
 Cursor = Annotated[str | None, Query(description="`next` from the previous page")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")]
 
