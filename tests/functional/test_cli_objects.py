@@ -12,6 +12,8 @@ from typer.testing import CliRunner, Result
 
 from hookhub.cli import app
 from tests.conftest import Hookhub
+from tests.functional.test_retry_policy import wait_until, webhook
+from tests.support.receiver import Receiver, Reply
 from tests.support.server import api_client
 from tests.support.workflows import create_workflow
 
@@ -85,3 +87,49 @@ async def test_token_list_and_revoke(hookhub: Hookhub, database_url: str) -> Non
     assert (await hookhub.reader.get("/webhooks")).status_code == 401
     missing = await asyncio.to_thread(run, "token", "revoke", "tok_nope", *local)
     assert missing.exit_code != 0 and "no token with id 'tok_nope'" in str(missing.exception)
+
+
+async def test_events_list_and_delivery_filters(
+    hookhub: Hookhub, database_url: str, receiver: Receiver
+) -> None:
+    receiver.reply = lambda request: Reply(status=503 if b"bad" in request.body else 200)
+    webhook_id = await webhook(hookhub, receiver.url, name="crm", retry={"max_attempts": 1})
+    events = [
+        {"id": "e1", "object_type": "dcim.device", "event": "created", "data": {"x": "ok"}},
+        {"id": "e2", "object_type": "dcim.device", "event": "updated", "data": {"x": "bad"}},
+        {"id": "e3", "object_type": "ipam.ip", "event": "created"},
+    ]
+    assert (await hookhub.admin.post("/events", json=events)).status_code == 202
+    await wait_until(
+        hookhub,
+        "/deliveries?status=failed",
+        lambda body: len(body["items"]) == 1,
+    )
+    local = ["--database", database_url]
+    for where in (local, []):
+        env = None if where else through(hookhub)
+        found = lines(await asyncio.to_thread(run, "events", "list", "--json", *where, env=env))
+        assert [e["id"] for e in found] == ["e3", "e2", "e1"]
+        assert found[1]["data"] == {"x": "bad"} and found[1]["received_at"].endswith("Z")
+        devices = ["events", "list", "--json", "--object-type", "dcim.device", "--event", "updated"]
+        only = lines(await asyncio.to_thread(run, *devices, *where, env=env))
+        assert [e["id"] for e in only] == ["e2"]
+        later = ["events", "list", "--json", "--since", "1m", "--until", "2099-01-01T00:00:00Z"]
+        assert len(lines(await asyncio.to_thread(run, *later, *where, env=env))) == 3
+        earlier = ["events", "list", "--json", "--until", "1h"]
+        assert lines(await asyncio.to_thread(run, *earlier, *where, env=env)) == []
+
+        deliveries = ["deliveries", "list", "--json", "-w", "crm", *where]
+        failed = lines(await asyncio.to_thread(run, *deliveries, "--status-code", "503", env=env))
+        assert [d["event_id"] for d in failed] == ["e2"]
+        created = ["--event-type", "created", "--object-type", "dcim.device", "--since", "1h"]
+        found = lines(await asyncio.to_thread(run, *deliveries, *created, env=env))
+        assert [d["event_id"] for d in found] == ["e1"]
+        searched = ["--search", failed[0]["id"]]
+        found = lines(await asyncio.to_thread(run, *deliveries, *searched, env=env))
+        assert [d["webhook_id"] for d in found] == [webhook_id]
+        table = await asyncio.to_thread(run, "deliveries", "list", *where, env=env)
+        assert table.exit_code == 0, table.output
+        assert "crm" in table.stdout and webhook_id not in table.stdout
+    bad = await asyncio.to_thread(run, "deliveries", "list", "--status-code", "42", *local)
+    assert bad.exit_code == 2

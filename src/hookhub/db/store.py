@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.db import direct, notify, queries, sqlite, wake
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
+from hookhub.db.history import HistoryStore
 from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
 from hookhub.errors import Conflict, NotFound
@@ -663,6 +664,11 @@ class Store:
     def runs(self) -> RunStore:
         """Workflow lookups, the run queue and dedupe keys (see `hookhub.db.runs`)."""
         return RunStore(self)
+
+    @property
+    def history(self) -> HistoryStore:
+        """Events and deliveries, filtered and paged (see `hookhub.db.history`)."""
+        return HistoryStore(self)
 
     # -- metrics and readiness ------------------------------------------------------------------
 

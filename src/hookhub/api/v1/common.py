@@ -35,6 +35,13 @@ def iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
+def epoch(moment: datetime | None) -> float | None:
+    """An API time as epoch seconds; a time without a zone is UTC, like every time shown."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
     """The list body: `{"items": [...], "next": cursor-or-null}`."""
     return {"items": items, "next": next_cursor}
