@@ -73,3 +73,16 @@ async def test_events_are_listed_filtered_and_shown_with_their_deliveries(
     missing = await hookhub.reader.get("/events/nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert (await hookhub.anonymous.get("/events")).status_code == 401
+
+
+async def test_events_whose_data_is_a_bare_number_are_read_back(hookhub: Hookhub) -> None:
+    # SQLite gives JSON columns numeric affinity: "25040" is stored, and read, as an integer.
+    await _emit(
+        hookhub,
+        {"id": "n1", "object_type": "x", "event": "e", "data": 25040},
+        {"id": "n2", "object_type": "x", "event": "e", "data": 2.5},
+        {"id": "n3", "object_type": "x", "event": "e", "data": "7"},
+    )
+    listed = (await hookhub.reader.get("/events")).json()["items"]
+    assert {item["id"]: item["data"] for item in listed} == {"n1": 25040, "n2": 2.5, "n3": "7"}
+    assert (await hookhub.reader.get("/events/n1")).json()["data"] == 25040
