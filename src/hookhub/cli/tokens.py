@@ -14,6 +14,7 @@ from hookhub.cli.common import Database, Token, Url, migrated, remote, with_stor
 from hookhub.cli.deliveries import console
 from hookhub.db.store import Store
 from hookhub.db.tables import tokens
+from hookhub.errors import NotFound
 
 PAGE = 500  # tokens per page when reading them all
 
@@ -68,16 +69,28 @@ def revoke_token(
     token: Token = None,
 ) -> None:
     """Revoke API tokens: requests that present them are refused (401) from now on."""
+    problems: list[str] = []
 
     async def revoke(store: Store) -> None:
         for token_id in ids:
-            await store.revoke_token(token_id)
+            # One unknown id doesn't stop the others; each problem is reported at the end.
+            try:
+                await store.revoke_token(token_id)
+                typer.echo(f"revoked {token_id}")
+            except NotFound as exc:
+                problems.append(exc.message)
 
     server = remote(url, token)
     if server:
         for token_id in ids:
-            server.call("DELETE", f"/tokens/{urllib.parse.quote(token_id, safe='')}")
+            try:
+                server.call("DELETE", f"/tokens/{urllib.parse.quote(token_id, safe='')}")
+                typer.echo(f"revoked {token_id}")
+            except NotFound as exc:
+                problems.append(exc.message)
     else:
         with_store(migrated(database), revoke)
-    for token_id in ids:
-        typer.echo(f"revoked {token_id}")
+    for problem in problems:
+        typer.secho(f"not revoked: {problem}", fg=typer.colors.RED, err=True)
+    if problems:
+        raise typer.Exit(2)
