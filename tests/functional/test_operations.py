@@ -153,3 +153,26 @@ async def test_preview_renders_the_exact_request_without_sending(
     assert failed.status_code == 422
     assert "template error" in failed.json()["error"]["message"]
     assert (await hookhub.admin.post("/webhooks/wh_nope/preview")).status_code == 404
+
+
+async def test_send_test_of_a_sqle_webhook_sends_sqles_own_test_text(
+    hookhub: Hookhub, receiver: Receiver
+) -> None:
+    webhook_id = await webhook(
+        hookhub, receiver.url, preset="sqle", auth={"type": "bearer", "token": "test123"}
+    )
+    answer = (await hookhub.admin.post(f"/webhooks/{webhook_id}/test")).json()
+    assert answer["ok"] is True
+    [sent] = receiver.requests
+    # What SQLE's own Test button makes a receiver get (SQLE's webhook documentation).
+    assert sent.body == (
+        b"This is a SQLE test notification\n"
+        b"If you receive this message, it only means that the message can be pushed"
+    )
+    assert sent.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert sent.headers["Authorization"] == "Bearer test123"
+    assert answer["request"]["body"] == sent.body.decode()
+    # An event given to the test still renders through the preset.
+    event = {"object_type": "workflow", "event": "create", "data": {"workflow": {}}}
+    await hookhub.admin.post(f"/webhooks/{webhook_id}/test", json=event)
+    assert json.loads(receiver.requests[1].body)["action"] == "create"

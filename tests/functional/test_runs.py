@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from hookhub.sdk.verify import verify
 from tests.conftest import Hookhub
 from tests.support.receiver import Receiver
 from tests.support.workflows import create_workflow, trigger_client, wait_run
@@ -93,6 +94,7 @@ async def test_async_runs_call_their_callback_webhook(hookhub: Hookhub, receiver
         payloads[payload["id"]] = payload
     assert payloads[run["id"]] == {
         "id": run["id"],
+        "run_id": run["id"],
         "status": "succeeded",
         "result": {"double": 4},
         "workflow_id": workflow["id"],
@@ -110,3 +112,75 @@ async def test_async_runs_call_their_callback_webhook(hookhub: Hookhub, receiver
     assert orjson.loads(receiver.requests[2].body)["id"] == rerun.json()["id"]
     refused = await hookhub.admin.post(f"/runs/{run['id']}/rerun", json={"webhook": {}})
     assert refused.status_code == 422
+
+
+NETPULSE_JOB = [
+    {
+        "id": "check",
+        "type": "condition",
+        "expression": "body.command != 'fail'",
+        "then": "answer",
+        "else": "boom",
+    },
+    {
+        "id": "answer",
+        "type": "response",
+        "body": "Interface Gi1/0/1\n description {{ body.command }}",
+    },
+    {"id": "boom", "type": "set", "values": {"x": "{{ body.n.missing.deeper }}"}},
+]
+
+
+async def test_netpulse_style_callbacks(hookhub: Hookhub, receiver: Receiver) -> None:
+    """NetPulse's `webhook` object as it sends it (`auth` as a list), the caller's job id
+    passed through, `result` a string as NetPulse sends it, and signed when given a secret."""
+    workflow = await create_workflow(
+        hookhub, trigger={"callback": True}, start="check", nodes=NETPULSE_JOB
+    )
+    url = f"/hooks/{workflow['key']}"
+    webhook = {
+        "name": "basic",
+        "url": receiver.url + "/callback",
+        "auth": ["admin", "pwd"],
+        "timeout": 5.0,
+        "secret": "s3cret",
+    }
+    async with trigger_client(hookhub) as client:
+        good = await client.post(url, json={"id": "job-1", "command": "show", "webhook": webhook})
+        bad = await client.post(url, json={"id": 42, "command": "fail", "webhook": webhook})
+        plain = await client.post(url, json={"command": "show", "webhook": {"url": receiver.url}})
+        refused = await client.post(url, json={"id": {"x": 1}, "webhook": webhook})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_callback"
+    assert "id" in refused.json()["error"]["message"]
+    runs = {key: r.headers["hookhub-run-id"] for key, r in (("ok", good), ("bad", bad))}
+    plain_run = plain.headers["hookhub-run-id"]
+    stored = await wait_run(hookhub, runs["ok"])
+    assert stored["callback"]["auth"] == {
+        "type": "basic",
+        "username": "admin",
+        "password": "********",
+    }
+    assert stored["callback"]["secret"] == "********"
+    await receiver.wait_for(3)
+    payloads = {}
+    for request in receiver.requests:
+        payload = orjson.loads(request.body)
+        payloads[payload["run_id"]] = (payload, request)
+    ok, request = payloads[runs["ok"]]
+    assert ok == {
+        "id": "job-1",
+        "run_id": runs["ok"],
+        "status": "succeeded",
+        "result": "Interface Gi1/0/1\n description show",
+        "workflow_id": workflow["id"],
+        "error": None,
+    }
+    assert request.headers["Authorization"] == "Basic YWRtaW46cHdk"
+    verify(request.headers, request.body, "s3cret")
+    failed, _ = payloads[runs["bad"]]
+    assert failed["id"] == 42 and failed["status"] == "failed"
+    assert failed["result"] == failed["error"] and "node 'boom' (set) failed" in failed["error"]
+    unsigned, request = payloads[plain_run]
+    assert unsigned["id"] == plain_run
+    assert "webhook-signature" not in request.headers

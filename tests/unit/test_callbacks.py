@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 import pytest
 
+from hookhub.core.signing import verify_netbox, verify_standard
 from hookhub.errors import ValidationError
 from hookhub.outbound.callbacks import (
     BasicCaller,
@@ -21,6 +22,7 @@ from hookhub.outbound.callbacks import (
     validate_callback,
 )
 from hookhub.outbound.client import Sender
+from hookhub.sdk.verify import verify
 from tests.support.receiver import Receiver
 
 PLUGINS = Path(__file__).parent.parent / "support" / "plugins"
@@ -63,8 +65,9 @@ def test_defaults() -> None:
         "cookies": {},
         "auth": None,
         "timeout": 5.0,
+        "secret": None,
     }
-    nulls = dict.fromkeys(("name", "method", "headers", "cookies", "auth", "timeout"))
+    nulls = dict.fromkeys(("name", "method", "headers", "cookies", "auth", "timeout", "secret"))
     assert validate_callback({"url": URL, **nulls}) == validate_callback({"url": URL})
 
 
@@ -77,6 +80,7 @@ def test_valid_spec_is_normalized() -> None:
         "cookies": {"session": "abc"},
         "auth": {"type": "bearer", "token": "t0k"},
         "timeout": 120,
+        "secret": "s3cret",
     }
     checked = validate_callback(spec)
     assert checked == {**spec, "method": "PATCH", "timeout": 120.0}
@@ -111,7 +115,11 @@ def test_valid_spec_is_normalized() -> None:
         ({"url": URL, "cookies": {"a=b": "c"}}, "webhook.cookies", "invalid name"),
         ({"url": URL, "cookies": {"a": "b\r\nX: y"}}, "webhook.cookies", "line break"),
         ({"url": URL, "cookies": {"a": "b; admin=1"}}, "webhook.cookies", "contains ';'"),
-        ({"url": URL, "auth": ["u", "p"]}, "webhook.auth", '{"type": "basic"'),
+        ({"url": URL, "auth": ["u"]}, "webhook.auth", '["username", "password"]'),
+        ({"url": URL, "auth": ["u", 5]}, "webhook.auth", '["username", "password"]'),
+        ({"url": URL, "auth": ["a:b", "p"]}, "webhook.auth", "must not contain ':'"),
+        ({"url": URL, "secret": 5}, "webhook.secret", "a non-empty string"),
+        ({"url": URL, "secret": ""}, "webhook.secret", "a non-empty string"),
         ({"url": URL, "auth": {"type": "digest"}}, "webhook.auth", '{"type": "bearer"'),
         ({"url": URL, "auth": {"type": "basic", "username": "u"}}, "webhook.auth", "'password'"),
         (
@@ -150,7 +158,7 @@ def test_unknown_key_lists_what_is_accepted() -> None:
     error = _invalid({"url": URL, "retries": 3})
     assert error.message == (
         "unknown key 'retries'; the 'basic' caller accepts: "
-        "auth, cookies, headers, method, name, timeout, url"
+        "auth, cookies, headers, method, name, secret, timeout, url"
     )
 
 
@@ -172,6 +180,27 @@ def test_basic_caller_request() -> None:
         "webhook-timestamp": "1700000000",
     }
     assert (request.ssl_verification, request.ca_file_path) == (True, None)
+
+
+def test_netpulse_auth_list_is_basic_auth() -> None:
+    checked = validate_callback({"url": URL, "auth": ["admin", "pwd"]})
+    assert checked["auth"] == {"type": "basic", "username": "admin", "password": "pwd"}
+    request = caller_for(checked).build(checked, PAYLOAD, "dlv_1", NOW)
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"admin:pwd").decode()
+
+
+@pytest.mark.parametrize("secret", ["s3cret", "whsec_" + base64.b64encode(b"k" * 24).decode()])
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_callbacks_with_a_secret_are_signed_like_deliveries(secret: str, method: str) -> None:
+    request = _build(secret=secret, method=method)
+    headers = request.headers
+    assert verify_netbox(secret, request.body, headers["X-Hook-Signature"])
+    assert verify_standard(
+        secret, "dlv_1", headers["webhook-timestamp"], request.body, headers["webhook-signature"]
+    )
+    verify(headers, request.body, secret, tolerance=float("inf"))
+    unsigned = _build(method=method).headers
+    assert "X-Hook-Signature" not in unsigned and "webhook-signature" not in unsigned
 
 
 def test_basic_caller_header_precedence_ignores_case() -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from hookhub import __version__, ui
 from hookhub.api import errors, health, v1
+from hookhub.api.auth import TokenUse
 from hookhub.api.limits import BodyLimit
 from hookhub.db.store import Store
 from hookhub.inbound.route import App
@@ -33,6 +34,7 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
         # One pooled client for deliveries and synchronous sends (webhook tests).
         sender = Sender.for_settings(settings)
         app.state.store = store
+        app.state.token_use = token_use = TokenUse(store)
         app.state.sender = sender
         app.state.on_work = None
         app.state.metrics = metrics = Metrics(store, workers)
@@ -57,6 +59,7 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
             if background is not None:
                 await background.stop()
             await sender.close()
+            await token_use.close()
             await store.close()
 
     app = App(

@@ -11,7 +11,9 @@ import typer
 from hookhub.cli import config
 from hookhub.cli.common import Database, migrated, with_store
 from hookhub.cli.deliveries import deliveries_app, send_test
-from hookhub.cli.resources import runs_app, webhooks_app
+from hookhub.cli.events import events_app
+from hookhub.cli.resources import runs_app, webhooks_app, workflows_app
+from hookhub.cli.tokens import list_tokens, revoke_token
 from hookhub.cli.users import users_app
 from hookhub.errors import HookhubError
 
@@ -24,8 +26,12 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+token_app.command("list")(list_tokens)
+token_app.command("revoke")(revoke_token)
+app.add_typer(events_app, name="events")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(workflows_app, name="workflows")
 app.add_typer(runs_app, name="runs")
 app.add_typer(users_app, name="user")
 app.command("send-test")(send_test)

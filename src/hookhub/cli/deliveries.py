@@ -4,6 +4,7 @@ straight against the database (a running server's workers pick the work up)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import sys
@@ -19,8 +20,9 @@ from rich.table import Table
 
 from hookhub.api.v1.common import iso
 from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Store
-from hookhub.db.tables import deliveries
+from hookhub.db.tables import webhooks
 from hookhub.errors import HookhubError
 from hookhub.outbound import operations
 from hookhub.outbound.client import Sender
@@ -68,27 +70,53 @@ def list_deliveries(
         str | None, typer.Option(help="pending, delivering, succeeded or failed.")
     ] = None,
     event: Annotated[str | None, typer.Option(help="Event id.")] = None,
+    object_type: Annotated[
+        str | None, typer.Option("--object-type", help="Its event's object type.")
+    ] = None,
+    event_type: Annotated[
+        str | None, typer.Option("--event-type", help="Its event's type (created, ...).")
+    ] = None,
+    status_code: Annotated[
+        int | None,
+        typer.Option("--status-code", min=100, max=599, help="The last answer's HTTP status."),
+    ] = None,
+    since: Since = None,
+    until: Annotated[str | None, typer.Option(help="Created before: as --since.")] = None,
+    search: Annotated[str | None, typer.Option(help="A delivery id or an event id, whole.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     database: Database = None,
     url: Url = None,
     token: Token = None,
 ) -> None:
-    """List deliveries, newest first."""
+    """List deliveries, newest first; --since and --until are when they were created."""
     from hookhub.api.v1.deliveries import public
 
-    async def fetch(store: Store) -> list[dict[str, Any]]:
+    where = DeliveryFilter(
+        event_id=event,
+        status=status,
+        object_type=object_type,
+        event_type=event_type,
+        status_code=status_code,
+        since=None if since is None else parse_time(since, "--since"),
+        until=None if until is None else parse_time(until, "--until"),
+        search=search,
+    )
+
+    async def fetch(store: Store) -> tuple[list[dict[str, Any]], dict[str, str]]:
         webhook_id = None if webhook is None else (await store.find_webhook(webhook))["id"]
-        filters = {"webhook_id": webhook_id, "status": status, "event_id": event}
-        rows, _ = await store.page(deliveries, filters, None, limit)
-        return [public(row) for row in rows]
+        rows, _ = await store.history.deliveries(
+            dataclasses.replace(where, webhook_id=webhook_id), None, limit
+        )
+        return [public(row) for row in rows], await _names(store)
 
     server = remote(url, token)
     if server:
-        filters = {"webhook": webhook, "status": status, "event": event}
-        found = server.deliveries(filters, limit)
+        found = server.deliveries(webhook, where, limit)
+        hooks = [] if as_json else server.items("/webhooks", {"limit": 500})
+        names = {hook["id"]: hook["name"] for hook in hooks}
     else:
-        found = with_store(migrated(database), fetch)
+        found, names = with_store(migrated(database), fetch)
     if as_json:
         for item in found:
             typer.echo(json.dumps(item))
@@ -99,9 +127,10 @@ def list_deliveries(
         table.add_column(name, no_wrap=name in ("id", "webhook"))
     for item in found:
         last = str(item["last_status_code"] or item["last_error"] or "")
+        webhook_id = item["webhook_id"]
         table.add_row(
             item["id"],
-            item["webhook_id"] or "(callback)",
+            "(callback)" if webhook_id is None else names.get(webhook_id, webhook_id),
             item["status"],
             str(item["attempts"]),
             item["next_attempt_at"] or "",
@@ -206,6 +235,17 @@ def replay(
     typer.echo(
         f"{done.events} events from {iso(start)} to {iso(end)}: {done.deliveries} deliveries queued"
     )
+
+
+async def _names(store: Store) -> dict[str, str]:
+    """Every webhook's name by id (the list shows names)."""
+    names: dict[str, str] = {}
+    cursor: str | None = None
+    while True:
+        rows, cursor = await store.page(webhooks, {}, cursor, 500)
+        names.update((row["id"], row["name"]) for row in rows)
+        if cursor is None:
+            return names
 
 
 def _spinner(text: str) -> Progress:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hookhub.db.history import DeliveryFilter, EventFilter
 from hookhub.errors import Conflict, HookhubError, NotFound, ValidationError
 from hookhub.outbound.operations import Replayed
 
@@ -101,15 +102,33 @@ class Remote:
 
     # -- the operations -----------------------------------------------------------------------
 
-    def deliveries(self, filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        webhook = filters.get("webhook")
+    def deliveries(
+        self, webhook: str | None, where: DeliveryFilter, limit: int
+    ) -> list[dict[str, Any]]:
         query = {
             "webhook_id": None if webhook is None else self.find("webhooks", webhook)["id"],
-            "status": filters.get("status"),
-            "event_id": filters.get("event"),
+            "status": where.status,
+            "event_id": where.event_id,
+            "object_type": where.object_type,
+            "event_type": where.event_type,
+            "status_code": where.status_code,
+            "since": None if where.since is None else _iso(where.since),
+            "until": None if where.until is None else _iso(where.until),
+            "search": where.search,
             "limit": limit,
         }
         items: list[dict[str, Any]] = self.call("GET", "/deliveries", query=query)["items"]
+        return items
+
+    def events(self, where: EventFilter, limit: int) -> list[dict[str, Any]]:
+        query = {
+            "object_type": where.object_type,
+            "event": where.event,
+            "since": None if where.since is None else _iso(where.since),
+            "until": None if where.until is None else _iso(where.until),
+            "limit": limit,
+        }
+        items: list[dict[str, Any]] = self.call("GET", "/events", query=query)["items"]
         return items
 
     def retry(self, delivery_id: str) -> None:

@@ -1,5 +1,5 @@
-"""`hookhub webhooks list` and `hookhub runs list`: what is configured and what ran, from the
-database or (`--url`, `--token`) a running server; a table, or `--json` for scripts."""
+"""`hookhub webhooks list`, `workflows list` and `runs list`: what is configured and what ran,
+from the database or (`--url`, `--token`) a running server; a table, or `--json` for scripts."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from hookhub.db.tables import runs, webhooks, workflows
 from hookhub.errors import NotFound
 
 webhooks_app = typer.Typer(help="List webhooks.", no_args_is_help=True)
+workflows_app = typer.Typer(help="List workflows and their trigger URLs.", no_args_is_help=True)
 runs_app = typer.Typer(help="List workflow runs.", no_args_is_help=True)
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 PAGE = 500
@@ -51,6 +52,47 @@ def list_webhooks(
             item["url"],
             enabled,
             str(item["consecutive_failures"]),
+        )
+    console.print(table)
+
+
+@workflows_app.command("list")
+def list_workflows(
+    as_json: Json = False, database: Database = None, url: Url = None, token: Token = None
+) -> None:
+    """List every workflow, by name, with its trigger URL.
+
+    On the database, URLs start with HOOKHUB_PUBLIC_URL, or are paths when it is unset.
+    """
+    from hookhub.api.v1.workflows import shown
+
+    server = remote(url, token)
+    if server:
+        found = list(server.items("/workflows", {"limit": PAGE}))
+    else:
+        settings = migrated(database)
+
+        async def fetch(store: Store) -> list[dict[str, Any]]:
+            rows = await _all(store, workflows, {})
+            return [shown(row, settings.public_url) for row in rows]
+
+        found = with_store(settings, fetch)
+    found.sort(key=lambda item: item["name"])
+    if as_json:
+        _lines(found)
+        return
+    table = Table()
+    for name in ("id", "name", "enabled", "mode", "methods", "url"):
+        table.add_column(name, no_wrap=name in ("id", "name", "url"))
+    for item in found:
+        trigger = item["trigger"]
+        table.add_row(
+            item["id"],
+            item["name"],
+            "yes" if item["enabled"] else "no",
+            trigger["mode"],
+            ",".join(trigger["methods"]),
+            item["url"],
         )
     console.print(table)
 

@@ -37,6 +37,14 @@ def async_url(url: str) -> URL:
     )
 
 
+def _loads(value: Any) -> Any:
+    """A stored JSON value. SQLite gives a JSON column numeric affinity: a value that is a bare
+    number ("25040", "2.5") is stored as that number, and comes back as one, not as text."""
+    if isinstance(value, int | float):
+        return value
+    return orjson.loads(value)
+
+
 def _dumps(value: Any) -> str:
     # orjson refuses dict keys of str subclasses (enum members, header types) without this option.
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -49,7 +57,7 @@ def create_engine(
     seconds of waiting for another process's lock)."""
     target = async_url(url)
     # JSON columns are read and written for every delivery: orjson is several times faster.
-    codec: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+    codec: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": _loads}
     if target.get_backend_name() != "sqlite":
         return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, **codec)
     path = target.database or ":memory:"

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.db import direct, notify, queries, sqlite, wake
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
+from hookhub.db.history import HistoryStore
 from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
 from hookhub.errors import Conflict, NotFound, Unavailable
@@ -327,6 +328,30 @@ class Store:
             "created_at": time.time(),
         }
         return await self.insert(tokens, row), plaintext
+
+    async def revoke_token(self, token_id: str) -> Row:
+        """Revoke a token (a revoked one keeps its first `revoked_at`); the row, or NotFound."""
+        statement = (
+            update(tokens)
+            .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=time.time())
+        )
+        async with self.write() as conn:
+            await conn.execute(statement)
+        return await self.get(tokens, token_id)
+
+    async def touch_token(self, token_id: str, when: float) -> None:
+        """Record that a token was used at `when` (never moving `last_used_at` back)."""
+        statement = (
+            update(tokens)
+            .where(
+                tokens.c.id == token_id,
+                or_(tokens.c.last_used_at.is_(None), tokens.c.last_used_at < when),
+            )
+            .values(last_used_at=when)
+        )
+        async with self.write() as conn:
+            await conn.execute(statement)
 
     async def token_by_plaintext(self, plaintext: str) -> Row | None:
         """The live (unrevoked) token row for a presented token, if any."""
@@ -697,6 +722,11 @@ class Store:
     def runs(self) -> RunStore:
         """Workflow lookups, the run queue and dedupe keys (see `hookhub.db.runs`)."""
         return RunStore(self)
+
+    @property
+    def history(self) -> HistoryStore:
+        """Events and deliveries, filtered and paged (see `hookhub.db.history`)."""
+        return HistoryStore(self)
 
     # -- metrics and readiness ------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from hookhub.inbound.compiled import CompiledTrigger
 from hookhub.inbound.errors import Refusal
 from hookhub.inbound.parsing import Received, context, parse_body, record
 from hookhub.inbound.route import PREFIXES
+from hookhub.outbound import callbacks
 from hookhub.outbound.callbacks import validate_callback
 from hookhub.settings import Settings
 from hookhub.workflows.engine import CompiledWorkflow, RunResult
@@ -266,9 +267,12 @@ class Triggers:
         if not trigger.callback or not isinstance(body, dict) or body.get("webhook") is None:
             return None
         try:
-            return validate_callback(body["webhook"])
+            spec = validate_callback(body["webhook"])
+            job_id = callbacks.job_id(body)
         except ValidationError as exc:
             raise Refusal(400, "invalid_callback", f"{exc.field}: {exc.message}") from None
+        # The caller's own job id travels with the spec: its callback's `id` (callbacks.payload).
+        return spec if job_id is None else {**spec, callbacks.JOB_ID: job_id}
 
     async def _store(self, row: Row, dedupe_key: str | None, window: float) -> str | None:
         try:

@@ -1,10 +1,13 @@
 """Callback webhooks (DESIGN O12): a per-request `webhook` object and the callers that send it.
 
 A request that starts asynchronous work may carry `webhook: {name, url, method, headers,
-cookies, auth, timeout}`. When the work succeeds or fails, the caller named by `name` turns the
-payload into the exact request. The payload convention is
+cookies, auth, timeout, secret}` (NetPulse's object, whose `auth` is a `[user, password]`
+list, is accepted as it is). When the work succeeds or fails, the caller named by `name` turns
+the payload into the exact request, signed like deliveries when the object has a `secret`.
+The payload convention is
 
-    {"id": <job or run id>, "status": "succeeded" | "failed", "result": <any JSON>, ...}
+    {"id": <the caller's job id, else the run id>, "run_id": <the run id>,
+     "status": "succeeded" | "failed", "result": <any JSON; the error text on failure>, ...}
 
 and a caller may reshape it (a chat plugin might send `{"text": ...}`). `basic` is built in;
 more callers are classes registered in the entry point group `hookhub.callers`.
@@ -22,6 +25,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from hookhub.core.signing import check_secret
 from hookhub.errors import ValidationError
 from hookhub.outbound.client import OutboundRequest
 from hookhub.outbound.rendering import HEADER_NAME, credential_headers, signature_headers
@@ -34,7 +38,11 @@ MIN_TIMEOUT = 0.5  # seconds
 MAX_TIMEOUT = 120.0  # seconds
 DEFAULT_TIMEOUT = 5.0  # seconds
 MAX_URL_LENGTH = 4096  # characters, as for webhooks
-KEYS = frozenset({"name", "url", "method", "headers", "cookies", "auth", "timeout"})
+KEYS = frozenset({"name", "url", "method", "headers", "cookies", "auth", "timeout", "secret"})
+# Where the caller's own job id travels with a callback spec (set by hookhub, never by callers:
+# it is not one of KEYS).
+JOB_ID = "job_id"
+MAX_JOB_ID = 200  # characters of a caller's job id
 # Framing headers come from the body; a user's value would corrupt the request on the wire.
 FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
@@ -76,13 +84,15 @@ class Caller(ABC):
         """A request to the spec's URL (or `url`) carrying `body`, for callers to build on.
 
         Headers, later names winning: `headers`, the spec's headers, its cookies and auth,
-        then `webhook-id`/`webhook-timestamp` so receivers can deduplicate.
+        then `webhook-id`/`webhook-timestamp` so receivers can deduplicate, and with the spec's
+        `secret` both signature schemes' headers, as deliveries have them.
         """
         merged = _merge(
             headers or {},
             spec["headers"],
             credential_headers(spec["auth"], spec["cookies"]),
-            signature_headers(None, delivery_id, body, int(now)),
+            # Specs stored before `secret` existed have no such key.
+            signature_headers(spec.get("secret"), delivery_id, body, int(now)),
         )
         return OutboundRequest(
             url=url or spec["url"],
@@ -168,6 +178,7 @@ def validate_callback(spec: Mapping[str, Any]) -> dict[str, Any]:
         "cookies": _cookies(spec.get("cookies")),
         "auth": _auth(spec.get("auth")),
         "timeout": _timeout(spec.get("timeout")),
+        "secret": _secret(spec.get("secret")),
     }
     normalized.update({key: spec[key] for key in caller.options if key in spec})
     try:
@@ -175,6 +186,44 @@ def validate_callback(spec: Mapping[str, Any]) -> dict[str, Any]:
     except ValidationError as exc:
         raise ValidationError(exc.message, field=exc.field or "webhook") from None
     return normalized
+
+
+def job_id(body: Mapping[str, Any]) -> str | int | float | None:
+    """The caller's own job id in a request that carries a callback: its top-level `id`, a
+    string or a number, sent back as the callback's `id` (ValidationError if it is neither)."""
+    value = body.get("id")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValidationError(
+            f"id (the job id a callback carries) must be a string or a number, got "
+            f"{type(value).__name__}",
+            field="id",
+        )
+    if isinstance(value, str) and not 0 < len(value) <= MAX_JOB_ID:
+        raise ValidationError(f"id must have 1 to {MAX_JOB_ID} characters", field="id")
+    return value
+
+
+def payload(
+    spec: Mapping[str, Any],
+    run_id: str,
+    status: str,
+    result: Any,
+    error: str | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The payload of a callback (module docstring): `id` is the caller's job id when it gave
+    one (`spec[JOB_ID]`), with `run_id` beside it; `result` is the error text on failure."""
+    job = spec.get(JOB_ID)
+    return {
+        "id": run_id if job is None else job,
+        "run_id": run_id,
+        "status": status,
+        "result": error if status == "failed" else result,
+        **extra,
+        "error": error,
+    }
 
 
 def _load(entry: EntryPoint) -> Caller | None:
@@ -329,7 +378,18 @@ def _cookies(value: Any) -> dict[str, str]:
 def _auth(value: Any) -> dict[str, str] | None:
     if value is None:
         return None
-    shapes = 'null, {"type": "basic", "username", "password"} or {"type": "bearer", "token"}'
+    shapes = (
+        'null, ["username", "password"], {"type": "basic", "username", "password"} or '
+        '{"type": "bearer", "token"}'
+    )
+    if isinstance(value, list):
+        # NetPulse's form (requests' `auth` tuple): basic credentials.
+        if len(value) != 2 or not all(isinstance(item, str) for item in value):
+            raise ValidationError(
+                'auth as a list must be ["username", "password"], two strings',
+                field="webhook.auth",
+            )
+        value = {"type": "basic", "username": value[0], "password": value[1]}
     if not isinstance(value, Mapping) or value.get("type") not in ("basic", "bearer"):
         raise ValidationError(f"auth must be {shapes}", field="webhook.auth")
     fields = ("username", "password") if value["type"] == "basic" else ("token",)
@@ -351,6 +411,21 @@ def _auth(value: Any) -> dict[str, str] | None:
     ):
         raise ValidationError("auth: token must be non-empty and on one line", field="webhook.auth")
     return {"type": value["type"], **{key: value[key] for key in fields}}
+
+
+def _secret(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValidationError(
+            "secret must be a non-empty string (a whsec_ secret or any text)",
+            field="webhook.secret",
+        )
+    try:
+        check_secret(value)
+    except ValueError as exc:
+        raise ValidationError(f"secret: {exc}", field="webhook.secret") from None
+    return value
 
 
 def _timeout(value: Any) -> float:

@@ -81,15 +81,17 @@ async def compiled(store: Store, webhook_id: str) -> CompiledWebhook:
 
 
 def sample_request(
-    webhook: CompiledWebhook, event: Mapping[str, Any] | None
+    webhook: CompiledWebhook, event: Mapping[str, Any] | None, test: bool = False
 ) -> tuple[OutboundRequest, str]:
     """The exact request `event` (or the sample event) would produce, and its delivery id.
+    A `test` without an event sends the preset's test body where it has one (SQLE's test text).
     A template that fails to render is a ValidationError whose message names the field."""
     now = time.time()
     stored = normalize({**SAMPLE_EVENT, **(event or {})}, now)
     delivery_id = new_id("dlv")
+    fixed = webhook.test_body() if test and event is None else None
     try:
-        return webhook.prepare(stored, delivery_id, now), delivery_id
+        return webhook.prepare(stored, delivery_id, now, fixed), delivery_id
     except RenderError as exc:
         raise ValidationError(f"template error: {exc}") from None
 
@@ -108,8 +110,8 @@ async def send_test(
     sender: Sender, webhook: CompiledWebhook, event: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """Send the sample request now, outside the queue, and report the receiver's answer or the
-    exact network error."""
-    request, _ = sample_request(webhook, event)
+    exact network error. Without an event, a `sqle` webhook sends SQLE's own test text."""
+    request, _ = sample_request(webhook, event, test=True)
     outcome = await sender.send(request)
     return {
         "ok": outcome.ok,

@@ -49,6 +49,16 @@ def standard(context: Context) -> Any:
     return {"type": kind, "timestamp": _rfc3339(context["timestamp"]), "data": context["data"]}
 
 
+# What a test send (`POST /webhooks/{id}/test` without an event) of a preset's webhook sends
+# instead of the sample event, with its content type: the text SQLE's own Test button sends.
+SQLE_TEST_NOTIFICATION = (
+    "This is a SQLE test notification\n"
+    "If you receive this message, it only means that the message can be pushed"
+)
+TEST_BODIES: dict[str, tuple[bytes, str]] = {
+    "sqle": (SQLE_TEST_NOTIFICATION.encode(), "text/plain; charset=utf-8"),
+}
+
 PRESETS: dict[str, Callable[[Context], Any]] = {
     "netbox": netbox,
     "sqle": sqle,

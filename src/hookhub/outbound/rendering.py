@@ -21,7 +21,7 @@ from hookhub.core.retry import RetryPolicy
 from hookhub.core.templates import RenderError, Text, compile_template, compile_text, render
 from hookhub.errors import ValidationError
 from hookhub.outbound.client import OutboundRequest
-from hookhub.outbound.presets import PRESETS
+from hookhub.outbound.presets import PRESETS, TEST_BODIES
 
 MAX_KEY = 500  # characters of a rendered ordering key
 log = logging.getLogger("hookhub.rendering")
@@ -182,19 +182,31 @@ class CompiledWebhook:
             # Saved before validation tightened, perhaps: fail its deliveries, not the dispatcher.
             self.compile_error = f"{exc.field}: {exc.message}"
 
+    def test_body(self) -> tuple[bytes, str] | None:
+        """The fixed body and content type a test send uses instead of the sample event
+        (`presets.TEST_BODIES`: a `sqle` webhook sends SQLE's test text), if any."""
+        return TEST_BODIES.get(self.preset) if self.body is None else None
+
     def prepare(
-        self, event: Mapping[str, Any], delivery_id: str, now: float | None = None
+        self,
+        event: Mapping[str, Any],
+        delivery_id: str,
+        now: float | None = None,
+        fixed: tuple[bytes, str] | None = None,
     ) -> OutboundRequest:
-        """The exact request for `event` as delivery `delivery_id`; RenderError on failure."""
+        """The exact request for `event` as delivery `delivery_id`; RenderError on failure.
+        `fixed`: a body and content type sent instead of the rendered body (`test_body`)."""
         if self.compile_error:
             raise RenderError(self.compile_error)
         context = event_context(event, self.name, delivery_id)
         url = render(self.url, context, "url").strip()
-        headers = {"Content-Type": self.content_type}
+        headers = {"Content-Type": self.content_type if fixed is None else fixed[1]}
         for name, template in self.headers:
             value = render(template, context, f"headers.{name}")
             headers[name] = " ".join(value.splitlines()).strip()
-        if self.body is not None:
+        if fixed is not None:
+            body = fixed[0]
+        elif self.body is not None:
             body = render(self.body, context, "body_template").encode()
         else:
             body = orjson.dumps(PRESETS[self.preset](context), default=str)

@@ -19,6 +19,7 @@ from hookhub.errors import ValidationError
 from hookhub.inbound.errors import Refusal
 from hookhub.inbound.parsing import context, from_record
 from hookhub.metrics import Metrics
+from hookhub.outbound import callbacks
 from hookhub.outbound.client import Sender
 from hookhub.settings import Settings
 from hookhub.workflows.engine import CompiledWorkflow, Engine, RunResult
@@ -172,13 +173,16 @@ class Runner:
         }
         if run.get("callback"):
             outcome["callback"] = run["callback"]
-            outcome["payload"] = {
-                "id": run["id"],
-                "status": result.status,
-                "result": result.result,
-                "workflow_id": run["workflow_id"],
-                "error": result.error,
-            }
+            # A run ended by a response node did its job's output: the answer's body, as text.
+            output = result.response["body"] if result.response else result.result
+            outcome["payload"] = callbacks.payload(
+                run["callback"],
+                run["id"],
+                result.status,
+                output,
+                result.error,
+                workflow_id=run["workflow_id"],
+            )
         while True:
             try:
                 await self._writer.submit(outcome)

@@ -2,10 +2,19 @@
 
 from fastapi import APIRouter
 
-from hookhub.api.v1 import deliveries, events, operations, rules, runs, webhooks, workflows
+from hookhub.api.v1 import (
+    deliveries,
+    events,
+    operations,
+    rules,
+    runs,
+    tokens,
+    webhooks,
+    workflows,
+)
 
 router = APIRouter(prefix="/api/v1")
-for module in (webhooks, rules, events, deliveries, operations, workflows, runs):
+for module in (webhooks, rules, events, deliveries, operations, workflows, runs, tokens):
     router.include_router(module.router)
 
 __all__ = ["router"]

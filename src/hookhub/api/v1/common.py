@@ -14,6 +14,7 @@ MAX_PAGE = 500
 
 Reader = Annotated[dict[str, Any], Depends(require("read"))]
 Writer = Annotated[dict[str, Any], Depends(require("write"))]
+Admin = Annotated[dict[str, Any], Depends(require("admin"))]
 Cursor = Annotated[str | None, Query(description="`next` from the previous page")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")]
 
@@ -32,6 +33,13 @@ def iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def epoch(moment: datetime | None) -> float | None:
+    """An API time as epoch seconds; a time without a zone is UTC, like every time shown."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, iso, page
+from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, epoch, iso, page
 from hookhub.core.masking import mask_url
+from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Row
 from hookhub.db.tables import deliveries
 
@@ -63,11 +65,37 @@ async def list_deliveries(
     webhook_id: str | None = None,
     event_id: str | None = None,
     status: Status | None = None,
+    object_type: Annotated[
+        str | None, Query(max_length=200, description="its event's object type")
+    ] = None,
+    event_type: Annotated[
+        str | None, Query(max_length=200, description="its event's type (`event`)")
+    ] = None,
+    status_code: Annotated[
+        int | None, Query(ge=100, le=599, description="the last answer's HTTP status")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="created at or after this time (ISO 8601)")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="created before this time")] = None,
+    search: Annotated[
+        str | None, Query(max_length=200, description="a delivery id or an event id")
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSON:
-    filters = {"webhook_id": webhook_id, "event_id": event_id, "status": status}
-    rows, next_cursor = await store.page(deliveries, filters, cursor, limit)
+    where = DeliveryFilter(
+        webhook_id=webhook_id,
+        event_id=event_id,
+        status=status,
+        object_type=object_type,
+        event_type=event_type,
+        status_code=status_code,
+        since=epoch(since),
+        until=epoch(until),
+        search=search,
+    )
+    rows, next_cursor = await store.history.deliveries(where, cursor, limit)
     return JSON(page([public(row) for row in rows], next_cursor))
 
 

@@ -19,7 +19,7 @@ from hookhub.ids import new_id
 from hookhub.inbound.errors import Refusal
 from hookhub.inbound.parsing import from_record, parse_body
 from hookhub.inbound.paths import parse_query
-from hookhub.outbound.callbacks import validate_callback
+from hookhub.outbound.callbacks import JOB_ID, validate_callback
 from hookhub.outbound.rendering import MASK, mask_headers
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute)
@@ -87,6 +87,7 @@ def _masked_callback(spec: dict[str, Any] | None) -> dict[str, Any] | None:
         "headers": mask_headers(spec.get("headers") or {}),
         "cookies": {name: MASK for name in spec.get("cookies") or {}},
         "auth": auth,
+        "secret": MASK if spec.get("secret") else None,
     }
 
 
@@ -124,6 +125,9 @@ async def rerun(
         raise ValidationError(f"unknown field {unknown[0]!r}; only webhook", field=unknown[0])
     webhook = options.get("webhook")
     callback = validate_callback(webhook) if webhook is not None else None
+    job_id = (original["callback"] or {}).get(JOB_ID)
+    if callback is not None and job_id is not None:
+        callback[JOB_ID] = job_id  # the caller's job id, as the original run's callback had it
     now = time.time()
     row = {
         "id": new_id("run"),

@@ -36,7 +36,12 @@ def _base_url(request: Request) -> str:
 
 def public(row: Row, request: Request) -> dict[str, Any]:
     """A workflow as the API shows it: credentials masked, its trigger URLs absolute."""
-    urls = [_base_url(request) + path.replace("{key}", row["key"]) for path in PATHS]
+    return shown(row, _base_url(request))
+
+
+def shown(row: Row, base_url: str) -> dict[str, Any]:
+    """A workflow as the API shows it, its trigger URLs under `base_url` (paths if "")."""
+    urls = [base_url + path.replace("{key}", row["key"]) for path in PATHS]
     doc = masked({name: row[name] for name in FIELDS})
     return {
         "id": row["id"],

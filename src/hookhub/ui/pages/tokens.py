@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import Request
 from starlette.responses import Response
 
@@ -41,5 +39,5 @@ async def create(request: Request, form: Form) -> Response:
 
 @router.post("/tokens/{token_id}/revoke")
 async def revoke(request: Request, token_id: str, _: Form) -> Response:
-    await store_of(request).update(tokens, token_id, {"revoked_at": time.time()})
+    await store_of(request).revoke_token(token_id)
     return redirect("/tokens", "Token revoked.")

@@ -123,7 +123,10 @@ async def try_sample(request: Request, webhook_id: str, form: Form) -> Response:
     result: dict[str, Any] | None = None
     if not errors:
         try:
-            event = SampleEvent.model_validate(sample or {}).model_dump(exclude_none=True)
+            # An empty sample is no event, as in the API (a `sqle` test sends SQLE's text).
+            event = (
+                SampleEvent.model_validate(sample).model_dump(exclude_none=True) if sample else None
+            )
             webhook = await operations.compiled(store_of(request), webhook_id)
             if form.get("action") == "test":
                 result = await operations.send_test(request.app.state.sender, webhook, event)

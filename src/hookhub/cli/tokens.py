@@ -1,0 +1,96 @@
+"""`hookhub token list` and `hookhub token revoke`: API tokens from the database or (`--url`,
+`--token`, an admin token) a running server. Values are never shown again, only prefixes."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.cli.deliveries import console
+from hookhub.db.store import Store
+from hookhub.db.tables import tokens
+from hookhub.errors import NotFound
+
+PAGE = 500  # tokens per page when reading them all
+
+
+def list_tokens(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    database: Database = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """List API tokens, newest first: name, scope, prefix, created, last used, revoked."""
+    from hookhub.api.v1.tokens import public
+
+    async def fetch(store: Store) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            rows, cursor = await store.page(tokens, {}, cursor, PAGE)
+            found.extend(public(row) for row in rows)
+            if cursor is None:
+                return found
+
+    server = remote(url, token)
+    if server:
+        found = list(server.items("/tokens", {"limit": PAGE}))
+    else:
+        found = with_store(migrated(database), fetch)
+    if as_json:
+        for item in found:
+            typer.echo(json.dumps(item))
+        return
+    table = Table()
+    for name in ("id", "name", "scope", "starts with", "created", "last used", "revoked"):
+        table.add_column(name, no_wrap=name in ("id", "name"))
+    for item in found:
+        table.add_row(
+            item["id"],
+            item["name"],
+            item["scope"],
+            item["prefix"] + "…",
+            item["created_at"],
+            item["last_used_at"] or "never",
+            item["revoked_at"] or "",
+        )
+    console.print(table)
+
+
+def revoke_token(
+    ids: Annotated[list[str], typer.Argument(help="Ids of the tokens to revoke (token list).")],
+    database: Database = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Revoke API tokens: requests that present them are refused (401) from now on."""
+    problems: list[str] = []
+
+    async def revoke(store: Store) -> None:
+        for token_id in ids:
+            # One unknown id doesn't stop the others; each problem is reported at the end.
+            try:
+                await store.revoke_token(token_id)
+                typer.echo(f"revoked {token_id}")
+            except NotFound as exc:
+                problems.append(exc.message)
+
+    server = remote(url, token)
+    if server:
+        for token_id in ids:
+            try:
+                server.call("DELETE", f"/tokens/{urllib.parse.quote(token_id, safe='')}")
+                typer.echo(f"revoked {token_id}")
+            except NotFound as exc:
+                problems.append(exc.message)
+    else:
+        with_store(migrated(database), revoke)
+    for problem in problems:
+        typer.secho(f"not revoked: {problem}", fg=typer.colors.RED, err=True)
+    if problems:
+        raise typer.Exit(2)

@@ -1,0 +1,160 @@
+"""What happened: events and deliveries, filtered and paged for the API's and the CLI's lists.
+
+Both lists are newest first. Deliveries page by id (ids grow with creation time). Events page
+by (received_at, id): their ids may be the caller's own, in no particular order, so the cursor
+carries both, encoded as one opaque string.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import Select, and_, or_, select
+
+from hookhub.db import direct
+from hookhub.db.tables import deliveries, events
+from hookhub.errors import ValidationError
+
+if TYPE_CHECKING:
+    from hookhub.db.store import Row, Store
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to list; None matches any. Times are epoch seconds of receipt, [since,
+    until)."""
+
+    object_type: str | None = None
+    event: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    """Which deliveries to list; None matches any. `object_type` and `event_type` are those of
+    the delivery's event; `status_code` the last answer's; times are epoch seconds of creation,
+    [since, until); `search` a delivery id or an event id."""
+
+    webhook_id: str | None = None
+    event_id: str | None = None
+    status: str | None = None
+    object_type: str | None = None
+    event_type: str | None = None
+    status_code: int | None = None
+    since: float | None = None
+    until: float | None = None
+    search: str | None = None
+
+
+def events_query(where: EventFilter, after: tuple[float, str] | None, limit: int) -> Select[Any]:
+    """Events matching `where`, newest received first, after the position `after`."""
+    query = select(events).order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit)
+    if where.object_type is not None:
+        query = query.where(events.c.object_type == where.object_type)
+    if where.event is not None:
+        query = query.where(events.c.event == where.event)
+    if where.since is not None:
+        query = query.where(events.c.received_at >= where.since)
+    if where.until is not None:
+        query = query.where(events.c.received_at < where.until)
+    if after is not None:
+        received_at, event_id = after
+        query = query.where(
+            or_(
+                events.c.received_at < received_at,
+                and_(events.c.received_at == received_at, events.c.id < event_id),
+            )
+        )
+    return query
+
+
+def deliveries_query(where: DeliveryFilter, after: str | None, limit: int) -> Select[Any]:
+    """Deliveries matching `where`, newest first, after the delivery id `after`."""
+    d = deliveries.c
+    query = select(deliveries).order_by(d.id.desc()).limit(limit)
+    equal = {
+        d.webhook_id: where.webhook_id,
+        d.event_id: where.event_id,
+        d.status: where.status,
+        d.last_status_code: where.status_code,
+    }
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(d.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(d.created_at < where.until)
+    if where.search is not None:
+        query = query.where(or_(d.id == where.search, d.event_id == where.search))
+    if where.object_type is not None or where.event_type is not None:
+        # Callback deliveries have no event: any filter on the event leaves them out.
+        query = query.join(events, events.c.id == d.event_id)
+        if where.object_type is not None:
+            query = query.where(events.c.object_type == where.object_type)
+        if where.event_type is not None:
+            query = query.where(events.c.event == where.event_type)
+    if after is not None:
+        query = query.where(d.id < after)
+    return query
+
+
+def event_cursor(row: Row) -> str:
+    """The cursor of the page after `row`."""
+    raw = orjson.dumps([row["received_at"], row["id"]])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _event_position(cursor: str) -> tuple[float, str]:
+    try:
+        received_at, event_id = orjson.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        if isinstance(received_at, bool) or not isinstance(received_at, int | float):
+            raise TypeError
+        if not isinstance(event_id, str):
+            raise TypeError
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
+        raise ValidationError("not a cursor this list gave (its `next`)", field="cursor") from None
+    return float(received_at), event_id
+
+
+class HistoryStore:
+    """Lists of events and deliveries, over the store's connections."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def events(
+        self, where: EventFilter, cursor: str | None, limit: int
+    ) -> tuple[list[Row], str | None]:
+        """A page of events matching `where`, and the cursor of the next page (or None)."""
+        after = None if cursor is None else _event_position(cursor)
+        async with self.store.read() as conn:
+            found = direct.rows_of(await conn.execute(events_query(where, after, limit + 1)))
+        more = len(found) > limit
+        found = found[:limit]
+        return found, (event_cursor(found[-1]) if more else None)
+
+    async def deliveries(
+        self, where: DeliveryFilter, cursor: str | None, limit: int
+    ) -> tuple[list[Row], str | None]:
+        """A page of deliveries matching `where`, and the cursor of the next page (or None)."""
+        async with self.store.read() as conn:
+            found = direct.rows_of(await conn.execute(deliveries_query(where, cursor, limit + 1)))
+        more = len(found) > limit
+        found = found[:limit]
+        return found, (found[-1]["id"] if more else None)
+
+    async def deliveries_of(self, event_id: str) -> list[Row]:
+        """Every delivery of one event, oldest first."""
+        query = (
+            select(deliveries).where(deliveries.c.event_id == event_id).order_by(deliveries.c.id)
+        )
+        async with self.store.read() as conn:
+            return direct.rows_of(await conn.execute(query))
