@@ -149,12 +149,14 @@ class Dispatcher:
             return False
         wanted = min(free, self.settings.claim_batch)
         try:
-            lease_id, claimed, events, rows = await self.store.claim(
+            lease_id, claimed, events, rows, broken = await self.store.claim(
                 wanted, self.settings.lease_margin
             )
         except Exception:
             log.exception("claiming deliveries failed; retrying at the next poll")
             return False
+        if broken:
+            await self._disable(broken)
         webhooks = self._compiled(rows)
         by_id = {event["id"]: event for event in events}
         for delivery in claimed:
@@ -356,6 +358,22 @@ class Dispatcher:
                 await asyncio.sleep(DB_RETRY_DELAY)
         if any(r.unblocks for r in batch):
             self._wake.set()
+        await self._announce(disabled)
+
+    async def _disable(self, reasons: Mapping[str, str]) -> None:
+        """Disable webhooks the claim could not serve (id → why), as a failure streak does."""
+        for webhook_id, reason in reasons.items():
+            log.error("webhook %s: %s", webhook_id, reason, extra={"webhook_id": webhook_id})
+        try:
+            disabled = await self.store.disable(reasons)
+        except Exception:
+            # The claim skips them meanwhile; the next one that meets them tries again.
+            log.exception("disabling %d broken webhooks failed", len(reasons))
+            return
+        await self._announce(disabled)
+
+    async def _announce(self, disabled: Sequence[Row]) -> None:
+        """Log each webhook just disabled and emit its `webhook.disabled` event."""
         for webhook in disabled:
             log.warning(
                 "webhook %s (%s) disabled: %s",

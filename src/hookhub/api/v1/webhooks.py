@@ -351,11 +351,7 @@ async def change(request: Request, webhook_id: str, patch: dict[str, Any]) -> Ro
     merged = WebhookIn.model_validate({**current, **_unmask(dict(patch), row)})
     values = _columns(merged, _cert_dir(request))
     values["previous_secrets"] = _previous_secrets(row, values["secret"], _rotation_grace(request))
-    if values["enabled"] and not row["enabled"]:
-        # Re-enabled: the waiting deliveries resume and the failure streak starts over.
-        values.update(
-            disabled_reason=None, disabled_at=None, consecutive_failures=0, failing_since=None
-        )
+    values.update(implied_changes(row, values))
     updated = await store.update(webhooks, webhook_id, {**values, "updated_at": time.time()})
     if row["enabled"] and not values["enabled"]:
         await store.pause(webhook_id)
@@ -363,6 +359,21 @@ async def change(request: Request, webhook_id: str, patch: dict[str, Any]) -> Ro
         await store.resume(webhook_id)
         wake_workers(request)
     return updated
+
+
+def implied_changes(row: Row, values: Row) -> Row:
+    """What else changes when `row` takes `values` (PATCH, the UI, `hookhub apply`)."""
+    extra: Row = {}
+    if values["enabled"] and not row["enabled"]:
+        # Re-enabled: the waiting deliveries resume and the failure streak starts over.
+        extra.update(
+            disabled_reason=None, disabled_at=None, consecutive_failures=0, failing_since=None
+        )
+    if values["rate_limit"] != row["rate_limit"] or extra:
+        # Send slots restart from now at the new rate: the next free one was computed at the
+        # old rate (hours away after a very low one) or is what made the webhook unusable.
+        extra["next_send_at"] = None
+    return extra
 
 
 @router.post(
