@@ -4,6 +4,7 @@ its reason, and correcting it through PATCH brings it back."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -135,3 +136,46 @@ async def test_a_next_send_slot_out_of_reach_restarts_now(
     await hookhub.admin.post("/events", json=events(3))
     await delivered(hookhub, webhook_id, 3)
     assert (await hookhub.admin.get(f"/webhooks/{webhook_id}")).json()["enabled"]
+
+
+async def test_a_webhook_row_that_cannot_be_compiled_is_disabled_not_fatal(
+    hookhub: Hookhub, store: Store, receiver: Receiver
+) -> None:
+    broken_id = await webhook(hookhub, receiver.url + "/broken", name="broken")
+    plain_id = await webhook(hookhub, receiver.url + "/plain", name="plain")
+    # A retry policy of a shape no version wrote: building the webhook's sender raises.
+    await _corrupt(store, broken_id, retry={"schedule": 5})
+    await hookhub.admin.post("/events", json=events(3))
+    await delivered(hookhub, plain_id, 3)
+
+    async def disabled() -> dict[str, Any]:
+        row = await store.get(webhooks, broken_id)
+        if row["enabled"]:
+            raise AssertionError("still enabled")
+        return row
+
+    row = await _eventually(disabled)
+    assert row["disabled_reason"].startswith("its stored settings cannot be used (TypeError")
+    # Its deliveries were given back unsent, and wait.
+    waiting = await deliveries_of(hookhub, broken_id)
+    assert [(d["status"], d["attempts"]) for d in waiting] == [("pending", 0)] * 3
+    assert not [r for r in receiver.requests if r.path == "/broken"]
+    # The dispatcher lives on: new work for the healthy webhook still goes.
+    await hookhub.admin.post("/events", json=events(2))
+    await delivered(hookhub, plain_id, 5)
+
+    healed = await hookhub.admin.patch(
+        f"/webhooks/{broken_id}", json={"retry": {"max_attempts": 3}, "enabled": True}
+    )
+    assert healed.status_code == 200, healed.text
+    await delivered(hookhub, broken_id, 5)
+
+
+async def _eventually(check: Any, timeout: float = WAIT) -> Any:
+    """`await check()` until it stops raising AssertionError; its result."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                return await check()
+            except AssertionError:
+                await asyncio.sleep(0.05)

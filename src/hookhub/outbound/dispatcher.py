@@ -155,9 +155,16 @@ class Dispatcher:
         except Exception:
             log.exception("claiming deliveries failed; retrying at the next poll")
             return False
-        if broken:
-            await self._disable(broken)
-        webhooks = self._compiled(rows)
+        self._backlog = len(claimed) == wanted
+        webhooks, unusable = self._compiled(rows)
+        if unusable:
+            # Unsent: given back before their webhook is disabled, which makes them wait.
+            await self._release(
+                [(d["id"], lease_id) for d in claimed if d["webhook_id"] in unusable]
+            )
+            claimed = [d for d in claimed if d["webhook_id"] not in unusable]
+        if broken or unusable:
+            await self._disable({**broken, **unusable})
         by_id = {event["id"]: event for event in events}
         for delivery in claimed:
             delivery["lease_id"] = lease_id
@@ -172,7 +179,6 @@ class Dispatcher:
             self._inflight.add(task)
             self._held[task] = (delivery["id"], lease_id)
             task.add_done_callback(self._done)
-        self._backlog = len(claimed) == wanted
         return self._backlog
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -182,12 +188,33 @@ class Dispatcher:
         if self._backlog and len(self._inflight) <= self.settings.concurrency // 2:
             self._wake.set()
 
-    def _compiled(self, rows: list[Row]) -> dict[str, CompiledWebhook]:
+    def _compiled(self, rows: list[Row]) -> tuple[dict[str, CompiledWebhook], dict[str, str]]:
+        """The claimed webhooks, compiled (cached per version); and those whose stored row
+        cannot be used at all (id → why), which an older version or a hand edit can leave."""
+        unusable: dict[str, str] = {}
         for row in rows:
             cached = self._webhooks.get(row["id"])
             if cached is None or cached.version != row["version"]:
-                self._webhooks[row["id"]] = CompiledWebhook(row)
-        return {row["id"]: self._webhooks[row["id"]] for row in rows}
+                try:
+                    self._webhooks[row["id"]] = CompiledWebhook(row)
+                except Exception as exc:
+                    self._webhooks.pop(row["id"], None)
+                    unusable[row["id"]] = (
+                        f"its stored settings cannot be used ({type(exc).__name__}: {exc}); "
+                        "correct them and enable it again"
+                    )
+        usable = {
+            row["id"]: self._webhooks[row["id"]] for row in rows if row["id"] in self._webhooks
+        }
+        return usable, unusable
+
+    async def _release(self, held: list[tuple[str, str]]) -> None:
+        """Give claimed deliveries back unsent (`(delivery id, lease id)` pairs)."""
+        try:
+            await self.store.release(held)
+        except Exception:
+            # Their lease expires instead.
+            log.exception("releasing %d unsent deliveries failed", len(held))
 
     # -- deliver ----------------------------------------------------------------------------------
 
