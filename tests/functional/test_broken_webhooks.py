@@ -138,13 +138,21 @@ async def test_a_next_send_slot_out_of_reach_restarts_now(
     assert (await hookhub.admin.get(f"/webhooks/{webhook_id}")).json()["enabled"]
 
 
+@pytest.mark.parametrize(
+    ("corruption", "error"),
+    [
+        # A retry policy of a shape no version wrote: building the webhook's sender raises.
+        ({"retry": {"schedule": 5}}, "TypeError"),
+        # A request that could hold its send slot forever.
+        ({"timeout": math.inf}, "BrokenLimit: timeout inf is outside 0.5 to 120 seconds"),
+    ],
+)
 async def test_a_webhook_row_that_cannot_be_compiled_is_disabled_not_fatal(
-    hookhub: Hookhub, store: Store, receiver: Receiver
+    hookhub: Hookhub, store: Store, receiver: Receiver, corruption: dict[str, Any], error: str
 ) -> None:
     broken_id = await webhook(hookhub, receiver.url + "/broken", name="broken")
     plain_id = await webhook(hookhub, receiver.url + "/plain", name="plain")
-    # A retry policy of a shape no version wrote: building the webhook's sender raises.
-    await _corrupt(store, broken_id, retry={"schedule": 5})
+    await _corrupt(store, broken_id, **corruption)
     await hookhub.admin.post("/events", json=events(3))
     await delivered(hookhub, plain_id, 3)
 
@@ -155,7 +163,7 @@ async def test_a_webhook_row_that_cannot_be_compiled_is_disabled_not_fatal(
         return row
 
     row = await _eventually(disabled)
-    assert row["disabled_reason"].startswith("its stored settings cannot be used (TypeError")
+    assert row["disabled_reason"].startswith(f"its stored settings cannot be used ({error}")
     # Its deliveries were given back unsent, and wait.
     waiting = await deliveries_of(hookhub, broken_id)
     assert [(d["status"], d["attempts"]) for d in waiting] == [("pending", 0)] * 3
@@ -165,7 +173,8 @@ async def test_a_webhook_row_that_cannot_be_compiled_is_disabled_not_fatal(
     await delivered(hookhub, plain_id, 5)
 
     healed = await hookhub.admin.patch(
-        f"/webhooks/{broken_id}", json={"retry": {"max_attempts": 3}, "enabled": True}
+        f"/webhooks/{broken_id}",
+        json={"retry": {"max_attempts": 3}, "timeout": 5, "enabled": True},
     )
     assert healed.status_code == 200, healed.text
     await delivered(hookhub, broken_id, 5)

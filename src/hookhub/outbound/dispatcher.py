@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hookhub.core import limits
 from hookhub.core.retry import RetryPolicy, retry_after
 from hookhub.core.templates import RenderError
 from hookhub.db import wake
@@ -196,7 +197,7 @@ class Dispatcher:
             cached = self._webhooks.get(row["id"])
             if cached is None or cached.version != row["version"]:
                 try:
-                    self._webhooks[row["id"]] = CompiledWebhook(row)
+                    self._webhooks[row["id"]] = _sender_of(row)
                 except Exception as exc:
                     self._webhooks.pop(row["id"], None)
                     unusable[row["id"]] = (
@@ -413,6 +414,18 @@ class Dispatcher:
                 await intake.ingest(self.store, [disabled_event(webhook)], self.wake)
             except Exception:
                 log.exception("emitting webhook.disabled for %s failed", webhook["id"])
+
+
+def _sender_of(row: Row) -> CompiledWebhook:
+    """A claimed webhook compiled; BrokenLimit if its timeout is out of range (a NaN or
+    infinite one would hold a send slot for as long as the receiver keeps the connection)."""
+    webhook = CompiledWebhook(row)
+    if not limits.MIN_TIMEOUT <= webhook.timeout <= limits.MAX_TIMEOUT:
+        raise limits.BrokenLimit(
+            f"timeout {webhook.timeout!r} is outside {limits.MIN_TIMEOUT:g} to "
+            f"{limits.MAX_TIMEOUT:g} seconds"
+        )
+    return webhook
 
 
 def disabled_event(webhook: Mapping[str, Any]) -> dict[str, Any]:
