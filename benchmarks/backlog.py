@@ -116,7 +116,7 @@ async def median_claim_ms(store: Store) -> float:
     times = []
     for _ in range(CLAIM_TRIES):
         started = time.perf_counter()
-        _, claimed, _, _ = await store.claim(CLAIM, 10.0)
+        _, claimed, _, _, _ = await store.claim(CLAIM, 10.0)
         times.append((time.perf_counter() - started) * 1000)
         if len(claimed) < CLAIM:
             raise BenchError(f"claimed {len(claimed)} of {CLAIM} due deliveries")

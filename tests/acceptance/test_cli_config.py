@@ -194,7 +194,7 @@ workflows:
     done = hookhub(database, "apply", "-f", bad)
     assert done.returncode == 2
     lines = done.stderr.splitlines()
-    assert f"error: {bad}:4: webhooks[crm].timeout: Input should be less than or equal to 120" in (
+    assert f"error: {bad}:4: webhooks[crm].timeout: must be from 0.5 to 120 seconds, got 500" in (
         lines
     )
     assert f"{bad}:5: webhooks[crm].colour: Extra inputs are not permitted" in lines

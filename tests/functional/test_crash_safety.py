@@ -33,7 +33,7 @@ async def test_a_dead_workers_delivery_is_retried_after_its_lease(
     assert accepted.deliveries == 1
 
     # A worker claims the delivery, then dies before sending or recording anything.
-    dead_lease, claimed, _, _ = await store.claim(10, margin=settings.lease_margin)
+    dead_lease, claimed, _, _, _ = await store.claim(10, margin=settings.lease_margin)
     assert len(claimed) == 1
     leased = await store.get(deliveries, claimed[0]["id"])
     assert leased["status"] == "delivering"

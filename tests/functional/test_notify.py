@@ -187,7 +187,7 @@ async def test_a_claim_after_the_pool_lost_its_connections_succeeds(
         await store.claim(10, settings.lease_margin)
     # ... and the next claim, as the dispatcher's next turn makes it, works.
     await ingest(store, [EVENT])
-    _, claimed, _, _ = await store.claim(10, settings.lease_margin)
+    _, claimed, _, _, _ = await store.claim(10, settings.lease_margin)
     assert len(claimed) == 1
 
 
@@ -216,7 +216,7 @@ async def test_shutdown_releases_unfinished_deliveries_at_once(
     assert all(row["next_attempt_at"] <= time.time() for row in page)
     assert all(row["lease_id"] is None and row["attempts"] == 0 for row in page)
     # Due now: another worker takes them at once.
-    _, claimed, _, _ = await store.claim(10, settings.lease_margin)
+    _, claimed, _, _, _ = await store.claim(10, settings.lease_margin)
     assert len(claimed) == 3
 
 

@@ -107,7 +107,30 @@ workflows:
 """
     )
     assert found == [
-        "hooks.yaml:11: workflows[w].nodes[1].status: Input should be less than or equal to 599"
+        "hooks.yaml:11: workflows[w].nodes[1].status: must be from 100 to 599, got 999"
+    ]
+
+
+def test_numbers_out_of_range_or_not_finite_are_refused_naming_the_range() -> None:
+    found = problems(
+        """\
+webhooks:
+  - name: a
+    url: http://a
+    rate_limit: 5.0e-324
+  - name: b
+    url: http://b
+    timeout: .nan
+  - name: c
+    url: http://c
+    retry: {interval: .inf}
+"""
+    )
+    assert found == [
+        "hooks.yaml:4: webhooks[a].rate_limit: must be from 0.001 to 100,000 per second, "
+        "got 5e-324",
+        "hooks.yaml:7: webhooks[b].timeout: must be from 0.5 to 120 seconds, got nan",
+        "hooks.yaml:10: webhooks[c].retry.interval: must be from 0.01 to 604,800 seconds, got inf",
     ]
 
 

@@ -59,7 +59,7 @@ async def _queue(store: Store) -> None:
     await store.insert(webhooks, new_row(off))
     for n in range(4):
         await store.enqueue_callback({"url": "http://127.0.0.1:1"}, {"n": n})
-    lease, claimed, _, _ = await store.claim(2, 10.0)
+    lease, claimed, _, _, _ = await store.claim(2, 10.0)
     now = time.time()
     retry = {
         "b_id": claimed[0]["id"],

@@ -101,7 +101,8 @@ def _new(kind: str, values: dict[str, Any], now: float) -> Row:
 
 
 def _webhook_update(old: Row, values: dict[str, Any], grace: float, now: float) -> Row:
-    """As PATCH /webhooks/{id}: a replaced secret signs on for `grace`; re-enabling resets."""
+    """As PATCH /webhooks/{id}: a replaced secret signs on for `grace`; re-enabling resets the
+    failure streak, a new rate the send slots."""
     extra: Row = {}
     secret = values["secret"]
     if secret != old["secret"]:
@@ -109,8 +110,4 @@ def _webhook_update(old: Row, values: dict[str, Any], grace: float, now: float) 
         extra["previous_secrets"] = (
             signing.rotate(replaced, secret, old["previous_secrets"], grace, now) if secret else []
         )
-    if values["enabled"] and not old["enabled"]:
-        extra.update(
-            disabled_reason=None, disabled_at=None, consecutive_failures=0, failing_since=None
-        )
-    return extra
+    return {**extra, **webhooks_api.implied_changes(old, values)}

@@ -3,7 +3,7 @@
 The same pydantic models as the API check every object (`WebhookIn`, `RuleIn`, `WorkflowIn`
 and the workflow graph rules), so the file accepts exactly what the API accepts. Every problem
 is reported, not only the first, each as `file:line: field: message`, e.g.
-`hooks.yaml:12: webhooks[crm].timeout: Input should be less than or equal to 120`.
+`hooks.yaml:12: webhooks[crm].timeout: must be from 0.5 to 120 seconds, got 500`.
 
 Rules name their webhook (`webhook: crm`) instead of carrying its id.
 """

@@ -1,1 +1,1 @@
-"""The domain with no I/O: conditions, templates, signing, retry schedules."""
+"""The domain with no I/O: conditions, templates, signing, retry schedules, numeric limits."""

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hookhub.core import limits
 from hookhub.db import direct, notify, queries, sqlite, wake
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.history import HistoryStore
@@ -51,12 +52,14 @@ LIMIT_HORIZON = 1.0
 
 
 class Claim(NamedTuple):
-    """Deliveries leased together under one lease id, with their events and webhooks."""
+    """Deliveries leased together under one lease id, with their events and webhooks; and the
+    webhooks whose stored limits could not be applied (id → why), claimed nothing for."""
 
     lease_id: str
     deliveries: list[Row]
     events: list[Row]
     webhooks: list[Row]
+    broken: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -441,52 +444,61 @@ class Store:
         with their events and webhooks, read in the same transaction.
 
         A rate-limited delivery carries `send_at`, the time it may start (within
-        `LIMIT_HORIZON` seconds).
+        `LIMIT_HORIZON` seconds). A webhook whose stored limits cannot be applied (an older
+        version or a hand edit wrote them) is skipped and named in `Claim.broken`, so it cannot
+        stop the claim for the others; the caller disables it (`disable`).
         """
         lease_id = new_id("lse")
         now = time.time()
         params = {"now": now, "lease_id": lease_id, "margin": margin}
         claimed: list[Row] = []
+        broken: dict[str, str] = {}
         async with self.claiming() as conn:
             limited = await direct.execute(conn, queries.limited_webhooks(self.dialect), params)
             for webhook in limited:
-                claimed += await self._claim_limited(conn, webhook, limit - len(claimed), params)
+                try:
+                    sends = limits.plan_sends(
+                        webhook["rate_limit"],
+                        webhook["max_concurrency"],
+                        webhook["busy"],
+                        webhook["next_send_at"],
+                        limit - len(claimed),
+                        now,
+                        LIMIT_HORIZON,
+                    )
+                except Exception as exc:  # arithmetic on stored values only: no SQL has run
+                    broken[webhook["id"]] = _unusable(exc)
+                    continue
+                claimed += await self._claim_limited(conn, webhook["id"], sends, params)
             if len(claimed) < limit:
                 statement = queries.claim_deliveries(self.dialect)
                 values = {**params, "limit": limit - len(claimed)}
                 claimed += await direct.execute(conn, statement, values)
             found_events = await _referenced(conn, events, claimed, "event_id")
             found_webhooks = await _referenced(conn, webhooks, claimed, "webhook_id")
-        return Claim(lease_id, claimed, found_events, found_webhooks)
+        return Claim(lease_id, claimed, found_events, found_webhooks, broken)
 
     async def _claim_limited(
-        self, conn: direct.Conn, webhook: Row, room: int, params: Mapping[str, Any]
+        self, conn: direct.Conn, webhook_id: str, sends: limits.Sends, params: Mapping[str, Any]
     ) -> list[Row]:
-        now: float = params["now"]
-        allowance = room
-        if webhook["max_concurrency"] is not None:
-            allowance = min(allowance, webhook["max_concurrency"] - webhook["busy"])
-        rate = webhook["rate_limit"]
-        start = max(webhook["next_send_at"] or now, now)
-        if rate:
-            # Claim only what may start within the horizon; the lease covers the wait.
-            allowance = min(allowance, int((now + LIMIT_HORIZON - start) * rate) + 1)
-        if allowance <= 0:
+        """Claim what `sends` allows of one limited webhook's due deliveries."""
+        if sends.allowance <= 0:
             return []
         statement = queries.claim_deliveries(self.dialect, one_webhook=True)
         values = {
             **params,
-            "limit": allowance,
-            "for_webhook": webhook["id"],
+            "limit": sends.allowance,
+            "for_webhook": webhook_id,
+            # Only what may start within the horizon is claimed; the lease covers the wait.
             "margin": params["margin"] + LIMIT_HORIZON,
         }
         claimed = await direct.execute(conn, statement, values)
         for row in claimed:
             row["limited"] = True
-        if rate and claimed:
+        if sends.interval is not None and claimed:
             for index, row in enumerate(claimed):
-                row["send_at"] = start + index / rate
-            next_send = {"w_id": webhook["id"], "w_next": start + len(claimed) / rate}
+                row["send_at"] = sends.slot(index)
+            next_send = {"w_id": webhook_id, "w_next": sends.next_free(len(claimed))}
             await direct.execute(conn, queries.schedule_sends(), next_send)
         return claimed
 
@@ -588,6 +600,17 @@ class Store:
             return None
         await conn.execute(_pause(webhook_id))
         return {**row._mapping, "reason": reason}
+
+    async def disable(self, reasons: Mapping[str, str]) -> list[Row]:
+        """Disable webhooks (id → reason) as a failure streak does, their deliveries waiting;
+        returns those this call disabled (not already disabled), with their `reason`."""
+        now = time.time()
+        async with self.write() as conn:
+            return [
+                disabled
+                for webhook_id, reason in sorted(reasons.items())
+                if (disabled := await self._disable(conn, webhook_id, reason, now))
+            ]
 
     async def pause(self, webhook_id: str) -> None:
         """Take a (just disabled) webhook's pending deliveries out of the due range."""
@@ -811,6 +834,12 @@ def _pause(webhook_id: str) -> Update:
         .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
         .values(next_attempt_at=None)
     )
+
+
+def _unusable(exc: Exception) -> str:
+    """Why a webhook's stored limits were refused, as its `disabled_reason` says it."""
+    what = str(exc) if isinstance(exc, limits.BrokenLimit) else f"{type(exc).__name__}: {exc}"
+    return f"its stored limits cannot be applied ({what}); correct them and enable it again"
 
 
 def _iso(epoch: float) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hookhub.core import limits
 from hookhub.core.masking import mask_url
 from hookhub.core.retry import RetryPolicy, retry_after
 from hookhub.core.templates import RenderError
@@ -174,13 +175,22 @@ class Dispatcher:
             return False
         wanted = min(free, self.settings.claim_batch)
         try:
-            lease_id, claimed, events, rows = await self.store.claim(
+            lease_id, claimed, events, rows, broken = await self.store.claim(
                 wanted, self.settings.lease_margin
             )
         except Exception:
             log.exception("claiming deliveries failed; retrying at the next poll")
             return False
-        webhooks = self._compiled(rows)
+        self._backlog = len(claimed) == wanted
+        webhooks, unusable = self._compiled(rows)
+        if unusable:
+            # Unsent: given back before their webhook is disabled, which makes them wait.
+            await self._release(
+                [(d["id"], lease_id) for d in claimed if d["webhook_id"] in unusable]
+            )
+            claimed = [d for d in claimed if d["webhook_id"] not in unusable]
+        if broken or unusable:
+            await self._disable({**broken, **unusable})
         by_id = {event["id"]: event for event in events}
         for delivery in claimed:
             delivery["lease_id"] = lease_id
@@ -195,7 +205,6 @@ class Dispatcher:
             self._inflight.add(task)
             self._held[task] = (delivery["id"], lease_id)
             task.add_done_callback(self._done)
-        self._backlog = len(claimed) == wanted
         return self._backlog
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -205,12 +214,33 @@ class Dispatcher:
         if self._backlog and len(self._inflight) <= self.settings.concurrency // 2:
             self._wake.set()
 
-    def _compiled(self, rows: list[Row]) -> dict[str, CompiledWebhook]:
+    def _compiled(self, rows: list[Row]) -> tuple[dict[str, CompiledWebhook], dict[str, str]]:
+        """The claimed webhooks, compiled (cached per version); and those whose stored row
+        cannot be used at all (id → why), which an older version or a hand edit can leave."""
+        unusable: dict[str, str] = {}
         for row in rows:
             cached = self._webhooks.get(row["id"])
             if cached is None or cached.version != row["version"]:
-                self._webhooks[row["id"]] = CompiledWebhook(row)
-        return {row["id"]: self._webhooks[row["id"]] for row in rows}
+                try:
+                    self._webhooks[row["id"]] = _sender_of(row)
+                except Exception as exc:
+                    self._webhooks.pop(row["id"], None)
+                    unusable[row["id"]] = (
+                        f"its stored settings cannot be used ({type(exc).__name__}: {exc}); "
+                        "correct them and enable it again"
+                    )
+        usable = {
+            row["id"]: self._webhooks[row["id"]] for row in rows if row["id"] in self._webhooks
+        }
+        return usable, unusable
+
+    async def _release(self, held: list[tuple[str, str]]) -> None:
+        """Give claimed deliveries back unsent (`(delivery id, lease id)` pairs)."""
+        try:
+            await self.store.release(held)
+        except Exception:
+            # Their lease expires instead.
+            log.exception("releasing %d unsent deliveries failed", len(held))
 
     # -- deliver ----------------------------------------------------------------------------------
 
@@ -375,6 +405,22 @@ class Dispatcher:
                 await asyncio.sleep(DB_RETRY_DELAY)
         if any(r.unblocks for r in batch):
             self._wake.set()
+        await self._announce(disabled)
+
+    async def _disable(self, reasons: Mapping[str, str]) -> None:
+        """Disable webhooks the claim could not serve (id → why), as a failure streak does."""
+        for webhook_id, reason in reasons.items():
+            log.error("webhook %s: %s", webhook_id, reason, extra={"webhook_id": webhook_id})
+        try:
+            disabled = await self.store.disable(reasons)
+        except Exception:
+            # The claim skips them meanwhile; the next one that meets them tries again.
+            log.exception("disabling %d broken webhooks failed", len(reasons))
+            return
+        await self._announce(disabled)
+
+    async def _announce(self, disabled: Sequence[Row]) -> None:
+        """Log each webhook just disabled and emit its `webhook.disabled` event."""
         for webhook in disabled:
             log.warning(
                 "webhook %s (%s) disabled: %s",
@@ -387,6 +433,18 @@ class Dispatcher:
                 await intake.ingest(self.store, [disabled_event(webhook)], self.wake)
             except Exception:
                 log.exception("emitting webhook.disabled for %s failed", webhook["id"])
+
+
+def _sender_of(row: Row) -> CompiledWebhook:
+    """A claimed webhook compiled; BrokenLimit if its timeout is out of range (a NaN or
+    infinite one would hold a send slot for as long as the receiver keeps the connection)."""
+    webhook = CompiledWebhook(row)
+    if not limits.MIN_TIMEOUT <= webhook.timeout <= limits.MAX_TIMEOUT:
+        raise limits.BrokenLimit(
+            f"timeout {webhook.timeout!r} is outside {limits.MIN_TIMEOUT:g} to "
+            f"{limits.MAX_TIMEOUT:g} seconds"
+        )
+    return webhook
 
 
 def disabled_event(webhook: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from hookhub.core import limits
 from hookhub.core.conditions import ConditionError, validate_conditions
+from hookhub.core.limits import Range
 from hookhub.errors import ValidationError
 from hookhub.inbound.paths import PathError, check_path
 
@@ -26,7 +28,7 @@ HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$"
 VarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 DEFAULT_METHODS: tuple[Method, ...] = ("POST",)
-Status = Annotated[int, Field(ge=100, le=599)]
+Status = Annotated[int, Range(limits.MIN_STATUS, limits.MAX_STATUS)]
 Template = Annotated[str, Field(max_length=100_000)]
 
 
@@ -59,7 +61,9 @@ class HmacAuth(_Model):
     algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
     encoding: Literal["hex", "base64"] = "hex"
     prefix: str = Field("", max_length=50)
-    tolerance: float = Field(300.0, gt=0, le=7 * 86400, description="seconds (standard, stripe)")
+    tolerance: Annotated[float, Range(limits.MIN_TOLERANCE, limits.MAX_TOLERANCE, "seconds")] = (
+        Field(300.0, description="seconds (standard, stripe)")
+    )
 
 
 class HeaderField(_Model):
@@ -103,7 +107,9 @@ class Filter(_Model):
 
 class Dedupe(_Model):
     header: HeaderName
-    window: float = Field(86400.0, gt=0, le=30 * 86400, description="seconds")
+    window: Annotated[
+        float, Range(limits.MIN_DEDUPE_WINDOW, limits.MAX_DEDUPE_WINDOW, "seconds")
+    ] = Field(86400.0, description="seconds")
 
 
 class Trigger(_Model):
@@ -113,10 +119,12 @@ class Trigger(_Model):
     ip_allowlist: list[str] = Field(default_factory=list, max_length=1000)
     parse: Parse = Field(default_factory=Parse)
     response: TriggerResponse = Field(default_factory=TriggerResponse)
-    timeout: float = Field(30.0, gt=0, le=300, description="seconds (sync mode)")
+    timeout: Annotated[
+        float, Range(limits.MIN_SYNC_TIMEOUT, limits.MAX_SYNC_TIMEOUT, "seconds")
+    ] = Field(30.0, description="seconds (sync mode)")
     filter: Filter | None = None
     dedupe: Dedupe | None = None
-    concurrency: int | None = Field(None, ge=1, le=100_000)
+    concurrency: Annotated[int, Range(1, limits.MAX_TRIGGER_CONCURRENCY)] | None = None
     cors_origins: list[str] = Field(default_factory=list, max_length=100)
     callback: bool = False
 
@@ -173,7 +181,9 @@ class RequestNode(_Model):
     headers: dict[HeaderName, Template] = Field(default_factory=dict)
     body: Template | None = None
     content_type: str = Field("application/json", min_length=1, max_length=200)
-    timeout: float = Field(10.0, ge=0.5, le=120, description="seconds")
+    timeout: Annotated[float, Range(limits.MIN_TIMEOUT, limits.MAX_TIMEOUT, "seconds")] = Field(
+        10.0, description="seconds"
+    )
     auth: Annotated[NodeBasicAuth | NodeBearerAuth, Field(discriminator="type")] | None = None
     cookies: dict[str, str] | None = None
     secret: str | None = Field(None, max_length=1000)

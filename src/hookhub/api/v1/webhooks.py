@@ -23,7 +23,8 @@ from hookhub.api.v1.common import (
     store_of,
     wake_workers,
 )
-from hookhub.core import signing
+from hookhub.core import limits, signing
+from hookhub.core.limits import Range
 from hookhub.core.masking import mask_url, unmask_url
 from hookhub.core.retry import DEFAULT_SCHEDULE, RetryPolicy
 from hookhub.db.store import Row
@@ -37,8 +38,6 @@ from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
 router = APIRouter(tags=["webhooks"], route_class=JSONRoute)
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-WEEK = 7 * 86400.0  # seconds
-MAX_GRACE = 30 * 86400.0  # seconds a rotated-out secret may keep signing
 # Auto-disable defaults: 50 failed attempts in a row, the first over a day before the last.
 DEFAULT_FAILURE_THRESHOLD = 50
 DEFAULT_FAILURE_WINDOW = 86400.0
@@ -92,20 +91,26 @@ class SecretRotation(BaseModel):
     secret: Secret | None = Field(
         None, min_length=1, max_length=1000, description="null = generate a whsec_ secret"
     )
-    grace: float | None = Field(
-        None, ge=0, le=MAX_GRACE, description="seconds; null = HOOKHUB_SECRET_ROTATION_GRACE"
+    grace: Annotated[float, Range(0, limits.MAX_GRACE, "seconds")] | None = Field(
+        None, description="seconds; null = HOOKHUB_SECRET_ROTATION_GRACE"
     )
+
+
+RetryWait = Annotated[float, Range(limits.MIN_RETRY_WAIT, limits.MAX_RETRY_WAIT, "seconds")]
+Rate = Annotated[float, Range(limits.MIN_RATE, limits.MAX_RATE, "per second")]
 
 
 class Retry(BaseModel):
     """How often a failed delivery is tried again (see docs/webhooks.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    max_attempts: int = Field(4, ge=0, le=100, description="tries in all; 0 or 1 = one try")
+    max_attempts: Annotated[int, Range(0, limits.MAX_ATTEMPTS)] = Field(
+        4, description="tries in all; 0 or 1 = one try"
+    )
     strategy: Literal["exponential", "fixed", "schedule"] = "exponential"
-    interval: float = Field(5.0, gt=0, le=WEEK, description="seconds")
-    max_interval: float = Field(3600.0, gt=0, le=WEEK, description="seconds")
-    schedule: list[Annotated[float, Field(gt=0, le=WEEK)]] = Field(
+    interval: RetryWait = Field(5.0, description="seconds")
+    max_interval: RetryWait = Field(3600.0, description="seconds")
+    schedule: list[RetryWait] = Field(
         default_factory=lambda: list(DEFAULT_SCHEDULE), min_length=1, max_length=50
     )
 
@@ -126,32 +131,28 @@ class WebhookIn(BaseModel):
     ca_file_path: str | None = None
     client_cert_path: str | None = Field(None, description="PEM; may hold the key too")
     client_key_path: str | None = Field(None, description="PEM, unencrypted")
-    timeout: float = Field(5.0, ge=0.5, le=120, description="seconds")
+    timeout: Annotated[float, Range(limits.MIN_TIMEOUT, limits.MAX_TIMEOUT, "seconds")] = Field(
+        5.0, description="seconds"
+    )
     auth: Annotated[BasicAuth | BearerAuth | OAuth2Auth, Field(discriminator="type")] | None = None
     cookies: dict[str, str] | None = None
     retry: Retry = Field(default_factory=Retry)
     enabled: bool = True
-    max_concurrency: int | None = Field(
-        None, ge=1, le=10_000, description="requests in flight at once; null = no limit"
+    max_concurrency: Annotated[int, Range(1, limits.MAX_CONCURRENCY)] | None = Field(
+        None, description="requests in flight at once; null = no limit"
     )
-    rate_limit: float | None = Field(
-        None, gt=0, le=100_000, description="requests per second; null = no limit"
-    )
+    rate_limit: Rate | None = Field(None, description="requests per second; null = no limit")
     ordering_key: str | None = Field(
         None,
         max_length=1000,
         description="Jinja2; deliveries with the same key are sent one at a time, in order",
     )
-    failure_threshold: int | None = Field(
+    failure_threshold: Annotated[int, Range(1, limits.MAX_FAILURE_THRESHOLD)] | None = Field(
         DEFAULT_FAILURE_THRESHOLD,
-        ge=1,
-        le=1_000_000,
         description="disable after this many consecutive failed attempts; null = never",
     )
-    failure_window: float = Field(
+    failure_window: Annotated[float, Range(0, limits.MAX_FAILURE_WINDOW, "seconds")] = Field(
         DEFAULT_FAILURE_WINDOW,
-        ge=0,
-        le=30 * 86400,
         description="seconds the failures must span before the webhook is disabled",
     )
 
@@ -353,11 +354,7 @@ async def change(request: Request, webhook_id: str, patch: dict[str, Any]) -> Ro
     merged = WebhookIn.model_validate({**current, **unmask(dict(patch), row)})
     values = _columns(merged, _cert_dir(request))
     values["previous_secrets"] = _previous_secrets(row, values["secret"], _rotation_grace(request))
-    if values["enabled"] and not row["enabled"]:
-        # Re-enabled: the waiting deliveries resume and the failure streak starts over.
-        values.update(
-            disabled_reason=None, disabled_at=None, consecutive_failures=0, failing_since=None
-        )
+    values.update(implied_changes(row, values))
     updated = await store.update(webhooks, webhook_id, {**values, "updated_at": time.time()})
     if row["enabled"] and not values["enabled"]:
         await store.pause(webhook_id)
@@ -365,6 +362,21 @@ async def change(request: Request, webhook_id: str, patch: dict[str, Any]) -> Ro
         await store.resume(webhook_id)
         wake_workers(request)
     return updated
+
+
+def implied_changes(row: Row, values: Row) -> Row:
+    """What else changes when `row` takes `values` (PATCH, the UI, `hookhub apply`)."""
+    extra: Row = {}
+    if values["enabled"] and not row["enabled"]:
+        # Re-enabled: the waiting deliveries resume and the failure streak starts over.
+        extra.update(
+            disabled_reason=None, disabled_at=None, consecutive_failures=0, failing_since=None
+        )
+    if values["rate_limit"] != row["rate_limit"] or extra:
+        # Send slots restart from now at the new rate: the next free one was computed at the
+        # old rate (hours away after a very low one) or is what made the webhook unusable.
+        extra["next_send_at"] = None
+    return extra
 
 
 @router.post(
