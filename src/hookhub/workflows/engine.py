@@ -88,6 +88,11 @@ class Engine:
         current: str | None = workflow.start
         outcome = RunResult(status="succeeded", vars=context["vars"], nodes=list(journal))
         if resume is not None:
+            if resume["at"] not in workflow.nodes:
+                # The workflow was changed while the run waited: its next node is gone.
+                outcome.status = "failed"
+                outcome.error = f"cannot resume: node {resume['at']!r} is no longer in the workflow"
+                return outcome
             context["vars"].update(resume["vars"])
             context["nodes"] = dict(resume["nodes"])
             if resume.get("error") is not None:
