@@ -61,6 +61,17 @@ def _env_dir(env: _Source, name: str) -> str:
     return raw
 
 
+def _env_dirs(env: _Source, name: str) -> tuple[str, ...]:
+    """Comma-separated existing directories, each resolved (symbolic links and `..`)."""
+    dirs = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+    for path in dirs:
+        if not os.path.isabs(path) or not os.path.isdir(path):
+            raise ConfigError(
+                f"{env.label(name)}: {path!r} is not an existing directory given by absolute path"
+            )
+    return tuple(os.path.realpath(path) for path in dirs)
+
+
 def _env_networks(env: _Source, name: str) -> tuple[str, ...]:
     networks = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
     for network in networks:
@@ -168,6 +179,8 @@ class Settings:
     outbound_allow: str = ""
     # Directory the webhooks' certificate and CA files must be in; empty = anywhere.
     cert_dir: str = ""
+    # Folders the programs of workflow `command` nodes must be in; empty = command nodes off.
+    command_dirs: tuple[str, ...] = ()
     # Log lines as text, or as one JSON object each (for log collectors): "text" or "json".
     log_format: str = "text"
     # Lowest level logged: DEBUG, INFO, WARNING, ERROR or CRITICAL.
@@ -238,6 +251,7 @@ class Settings:
             outbound_deny=outbound["deny"],
             outbound_allow=outbound["allow"],
             cert_dir=_env_dir(env, "HOOKHUB_CERT_DIR"),
+            command_dirs=_env_dirs(env, "HOOKHUB_COMMAND_DIRS"),
             log_format=_env_choice(env, "HOOKHUB_LOG_FORMAT", LOG_FORMATS, cls.log_format),
             log_level=_env_level(env, "HOOKHUB_LOG_LEVEL", cls.log_level),
             metrics_port=_env_port(env, "HOOKHUB_METRICS_PORT"),

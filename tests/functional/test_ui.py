@@ -326,3 +326,27 @@ async def test_url_credentials_are_masked_on_pages_and_kept_on_save(
     assert (await browser.post(f"/webhooks/{hook_id}", data=form)).status_code == 303
     row = await store.get(webhooks, hook_id)
     assert row["url"] == url and row["timeout"] == 9
+
+
+async def test_the_graph_draws_loops_and_error_branches_apart(
+    browser: httpx.AsyncClient, hookhub: Hookhub
+) -> None:
+    nodes = [
+        {"id": "each", "type": "foreach", "items": "[1, 2]", "do": "call", "next": "wait"},
+        {"id": "call", "type": "request", "url": "http://127.0.0.1:9/", "on_error": "note"},
+        {"id": "note", "type": "set", "values": {"failed": "{{ error.message }}"}},
+        {"id": "wait", "type": "delay", "seconds": "5"},
+    ]
+    doc = {"name": "drawn", "start": "each", "nodes": nodes}
+    created = (await hookhub.admin.post("/workflows", json=doc)).json()
+    svg = (await browser.get(f"/workflows/{created['id']}")).text
+    svg = svg[svg.index("<svg") : svg.index("</svg>")]
+    assert svg.count('class="edge loop" stroke-dasharray="7 4" marker-end="url(#arrow-loop)"') == 1
+    assert (
+        svg.count('class="edge error" stroke-dasharray="2 3" marker-end="url(#arrow-error)"') == 1
+    )
+    assert svg.count('class="edge" marker-end="url(#arrow)"') == 1  # each → wait
+    assert 'class="edge-label do" text-anchor="middle">each</text>' in svg
+    assert 'class="edge-label on_error" text-anchor="middle">on error</text>' in svg
+    for kind in ("foreach", "request", "set", "delay"):
+        assert f'<g class="node {kind}">' in svg or f'<g class="node start {kind}">' in svg

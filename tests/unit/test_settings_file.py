@@ -86,3 +86,18 @@ def test_every_setting_is_documented() -> None:
     for field in Settings.__dataclass_fields__:
         assert f"`HOOKHUB_{field.upper()}`" in docs, field
         assert f"`{field}`" in docs, field
+
+
+def test_command_dirs_are_existing_absolute_folders_resolved(tmp_path: Path) -> None:
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "more").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "hooks")
+    env = config(tmp_path, f'command_dirs = ["{tmp_path / "link"}", "{tmp_path / "more"}"]\n')
+    dirs = Settings.from_env(env).command_dirs
+    assert dirs == (str((tmp_path / "hooks").resolve()), str((tmp_path / "more").resolve()))
+    assert Settings.from_env({}).command_dirs == ()
+    missing = str(tmp_path / "missing")
+    assert refused({"HOOKHUB_COMMAND_DIRS": missing}) == (
+        f"HOOKHUB_COMMAND_DIRS: {missing!r} is not an existing directory given by absolute path"
+    )
+    assert "absolute path" in refused({"HOOKHUB_COMMAND_DIRS": "hooks"})

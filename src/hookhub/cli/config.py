@@ -37,7 +37,7 @@ def apply(
 
     settings = settings_from(database)
     # Validated before the database is opened: a bad file changes nothing.
-    document = load(file, cert_dir=settings.cert_dir)
+    document = load(file, cert_dir=settings.cert_dir, command_dirs=settings.command_dirs)
     upgrade(settings.database_url)
 
     async def run(store: Store) -> Plan:

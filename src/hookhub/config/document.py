@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,20 +85,27 @@ class Document:
 
 
 def load(
-    path: str | Path, environ: Mapping[str, str] | None = None, cert_dir: str = ""
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    cert_dir: str = "",
+    command_dirs: Sequence[str] | None = None,
 ) -> Document:
     """Read and validate the file at `path` (`-` = standard input); certificate files must be
-    inside `cert_dir` when it is set."""
+    inside `cert_dir` when it is set, command nodes' programs inside `command_dirs` if given."""
     name = str(path)
     try:
         text = sys.stdin.read() if name == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise DocumentError([Problem(name, 1, "file", exc.strerror or str(exc))]) from None
-    return parse(text, "<stdin>" if name == "-" else name, environ, cert_dir)
+    return parse(text, "<stdin>" if name == "-" else name, environ, cert_dir, command_dirs)
 
 
 def parse(
-    text: str, file: str, environ: Mapping[str, str] | None = None, cert_dir: str = ""
+    text: str,
+    file: str,
+    environ: Mapping[str, str] | None = None,
+    cert_dir: str = "",
+    command_dirs: Sequence[str] | None = None,
 ) -> Document:
     """Validate a config document; DocumentError lists every problem found."""
     env = os.environ if environ is None else environ
@@ -140,7 +147,7 @@ def parse(
             raw = _substitute(raw, path, env, missing)
             found = [_at(doc, where, label, message) for where, message in missing]
             if not found:
-                found = _validate(doc, kind, raw, path, label, cert_dir)
+                found = _validate(doc, kind, raw, path, label, cert_dir, command_dirs)
             problems.extend(found)
             if found:
                 continue
@@ -159,7 +166,13 @@ def _kinds() -> str:
 
 
 def _validate(
-    doc: Document, kind: str, raw: dict[str, Any], path: Path_, label: str, cert_dir: str
+    doc: Document,
+    kind: str,
+    raw: dict[str, Any],
+    path: Path_,
+    label: str,
+    cert_dir: str,
+    command_dirs: Sequence[str] | None,
 ) -> list[Problem]:
     """Validate one object; store its normalized form in `doc` or return its problems."""
     try:
@@ -169,7 +182,7 @@ def _validate(
         elif kind == "rules":
             doc.rules[raw["name"]] = _rule(raw)
         else:
-            workflow = checked(raw)
+            workflow = checked(raw, command_dirs)
             doc.workflows[raw["name"]] = {name: workflow[name] for name in WORKFLOW_FIELDS}
     except pydantic.ValidationError as exc:
         return [_pydantic(doc, path, label, error) for error in exc.errors()]

@@ -31,6 +31,8 @@ CLAIMED = (
     runs.c.request,
     runs.c.callback,
     runs.c.attempts,
+    runs.c.resume,  # a run parked by a delay node: where it resumes
+    runs.c.nodes,  # ... and its node log so far
 )
 
 
@@ -82,6 +84,25 @@ def finish_run() -> Update:
             finished_at=bindparam("b_now"),
             lease_id=None,
             next_attempt_at=None,
+            resume=None,
+        )
+    )
+
+
+def park_run() -> Update:
+    """Park a run leased by :p_lease (a delay node): queued again, due at :p_until, with its
+    node log, variables and where it resumes; its claims counted afresh from there."""
+    return (
+        update(runs)
+        .where(runs.c.id == bindparam("p_id"), runs.c.lease_id == bindparam("p_lease"))
+        .values(
+            status="queued",
+            lease_id=None,
+            next_attempt_at=bindparam("p_until"),
+            attempts=0,
+            vars=bindparam("p_vars", type_=runs.c.vars.type),
+            nodes=bindparam("p_nodes", type_=runs.c.nodes.type),
+            resume=bindparam("p_resume", type_=runs.c.resume.type),
         )
     )
 
@@ -216,6 +237,13 @@ class RunStore:
                     recorded = await conn.execute(finish_run(), _parameters([outcome]))
                     if recorded.rowcount:
                         await self.store.add_callback(conn, outcome["callback"], outcome["payload"])
+
+    async def park(self, parked: Row) -> bool:
+        """Park a run (`p_*` parameters of `park_run`) until its due time; False when its
+        lease was lost meanwhile (another runner owns it now)."""
+        # No wake-up: it is due later; runners poll (HOOKHUB_POLL_INTERVAL) for due runs.
+        async with self.store.write() as conn:
+            return bool((await conn.execute(park_run(), parked)).rowcount)
 
     async def release(self, held: Sequence[tuple[str, str]], now: float) -> int:
         """Queue leased runs (`(run id, lease id)` pairs) again at `now`, for another runner;

@@ -231,6 +231,8 @@ runs = Table(
     Column("error", Text),
     # Callback webhook (DESIGN O12) called when an async run finishes.
     Column("callback", JSON),
+    # A run parked by a delay node: {"at": node id, "until", "vars", "nodes", "error"}.
+    Column("resume", JSON),
     Column("rerun_of", String(40)),
     Column("attempts", Integer, nullable=False),
     # Which claim owns a running row; an outcome from an expired claim is ignored.

@@ -241,6 +241,7 @@ class Triggers:
             "request": record(received, trigger.secret_headers),
             "callback": callback,
             "rerun_of": None,
+            "resume": None,
             "created_at": now,
             "finished_at": None,
             "vars": None,
@@ -343,7 +344,7 @@ class Triggers:
         self, workflow: CompiledWorkflow, row: Row, lease_id: str, data: dict[str, Any]
     ) -> RunResult:
         identity = {"id": row["id"], "workflow_id": row["workflow_id"]}
-        result = await self.runner.engine.execute(workflow, identity, data)
+        result = await self.runner.engine.execute(workflow, identity, data, parkable=False)
         await self.runner.finish(row, lease_id, result)
         return result
 

@@ -8,7 +8,8 @@ ValidationError naming the field, and for node problems the node, e.g.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -19,9 +20,13 @@ from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.core.limits import Range
 from hookhub.errors import ValidationError
 from hookhub.inbound.paths import PathError, check_path
+from hookhub.workflows.commands import CommandRefused, resolve_program
 
-NODE_TYPES = ("condition", "request", "emit", "set", "response")
+NODE_TYPES = ("condition", "request", "emit", "set", "response", "command", "delay", "foreach")
 MAX_NODES = 500  # nodes in one workflow
+EDGES = ("then", "else", "next", "do", "on_error")  # node fields that name another node
+
+MAX_FOREACH_CONCURRENCY = 50  # passes of one foreach node run at once
 
 NodeId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,200}$")]
@@ -225,10 +230,65 @@ class ResponseNode(_Model):
     body: Template = ""
 
 
+class CommandNode(_Model):
+    """Run a program from HOOKHUB_COMMAND_DIRS; argv items (after the first), env values and
+    stdin are templates, each rendered to exactly one string."""
+
+    id: NodeId
+    type: Literal["command"]
+    argv: list[Annotated[str, Field(max_length=10_000)]] = Field(min_length=1, max_length=200)
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,199}$")], Template] = Field(
+        default_factory=dict, max_length=200
+    )
+    cwd: str | None = Field(None, min_length=1, max_length=4096)
+    stdin: Template | None = None
+    timeout: float = Field(30.0, gt=0, le=3600, description="seconds")
+    fail_on_exit: bool = True
+    next: NodeId | None = None
+
+    @field_validator("argv")
+    @classmethod
+    def _program(cls, value: list[str]) -> list[str]:
+        if not value[0].startswith("/"):
+            raise ValueError("the program (argv[0]) must be an absolute path")
+        return value
+
+
+class DelayNode(_Model):
+    """Park an async run until `seconds` (a template) have passed; any runner resumes it."""
+
+    id: NodeId
+    type: Literal["delay"]
+    seconds: Template = Field(min_length=1)
+    next: NodeId | None = None
+
+
+class ForeachNode(_Model):
+    """Run the chain starting at `do` once per item of `items` (a template rendering a list)."""
+
+    id: NodeId
+    type: Literal["foreach"]
+    items: Template = Field(min_length=1)
+    do: NodeId
+    concurrency: int = Field(1, ge=1, le=MAX_FOREACH_CONCURRENCY)
+    next: NodeId | None = None
+
+
 Node = Annotated[
-    ConditionNode | RequestNode | EmitNode | SetNode | ResponseNode, Field(discriminator="type")
+    ConditionNode
+    | RequestNode
+    | EmitNode
+    | SetNode
+    | ResponseNode
+    | CommandNode
+    | DelayNode
+    | ForeachNode,
+    Field(discriminator="type"),
 ]
 _NODE = TypeAdapter[Node](Node)
+_ON_ERROR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # as NodeId
+# Node types a foreach's `do` chain can't hold: a pass ends at a node without `next`.
+NOT_IN_LOOPS = ("response", "delay", "foreach")
 
 
 class WorkflowIn(_Model):
@@ -244,14 +304,22 @@ class WorkflowIn(_Model):
 FIELDS = tuple(WorkflowIn.model_fields)
 
 
-def validate_workflow(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The normalized document, or ValidationError (pydantic's for the top-level shape)."""
+def validate_workflow(
+    data: Mapping[str, Any], command_dirs: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The normalized document, or ValidationError (pydantic's for the top-level shape).
+
+    With `command_dirs` (HOOKHUB_COMMAND_DIRS), each command node's program must be inside
+    one of them; None skips that check (a stored document read back, e.g. by export)."""
     workflow = WorkflowIn.model_validate(data)
     nodes = [_node(raw, index) for index, raw in enumerate(workflow.nodes)]
     doc = workflow.model_dump(by_alias=True)
     doc["nodes"] = nodes
     _check_graph(doc["start"], nodes)
     _check_conditions(doc)
+    _check_flow(doc)
+    if command_dirs is not None:
+        _check_programs(nodes, command_dirs)
     return doc
 
 
@@ -263,6 +331,13 @@ def _node(raw: dict[str, Any], index: int) -> dict[str, Any]:
         raise ValidationError(
             f"node {label}: type must be one of {', '.join(NODE_TYPES)}, got {raw.get('type')!r}",
             field=f"nodes.{key}.type",
+        )
+    # `on_error` is a field of every node type: checked here, beside the type's own fields.
+    raw = dict(raw)
+    on_error = raw.pop("on_error", None)
+    if on_error is not None and not _ON_ERROR.fullmatch(str(on_error)):
+        raise ValidationError(
+            f"node {label}: on_error: {on_error!r} is not a node id", field=f"nodes.{key}.on_error"
         )
     try:
         node = _NODE.validate_python(raw)
@@ -276,11 +351,14 @@ def _node(raw: dict[str, Any], index: int) -> dict[str, Any]:
         raise ValidationError(
             f"node {label}: give either conditions or expression", field=f"nodes.{key}.conditions"
         )
-    return node.model_dump(by_alias=True)
+    normalized = node.model_dump(by_alias=True)
+    if on_error is not None:  # kept only when set: documents without it stay as they were
+        normalized["on_error"] = on_error
+    return normalized
 
 
 def _edges(node: Mapping[str, Any]) -> list[tuple[str, str]]:
-    return [(name, node[name]) for name in ("then", "else", "next") if node.get(name)]
+    return [(name, node[name]) for name in EDGES if node.get(name)]
 
 
 def _check_graph(start: str, nodes: list[dict[str, Any]]) -> None:
@@ -337,3 +415,50 @@ def _check_conditions(doc: Mapping[str, Any]) -> None:
             validate_conditions(conditions)
         except ConditionError as exc:
             raise ValidationError(f"{label}{exc}", field=f"{where}.{exc.path}") from None
+
+
+def _reachable(start: str, by_id: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Ids of the nodes reachable from `start`, itself included (the graph has no cycle)."""
+    seen: list[str] = []
+    stack = [start]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        stack.extend(target for _, target in _edges(by_id[current]))
+    return seen
+
+
+def _check_flow(doc: Mapping[str, Any]) -> None:
+    """Delays only in async workflows; no response, delay or nested foreach inside a loop."""
+    by_id = {node["id"]: node for node in doc["nodes"]}
+    for node in doc["nodes"]:
+        if node["type"] == "delay" and doc["trigger"]["mode"] == "sync":
+            raise ValidationError(
+                f"node {node['id']!r}: a delay node needs an async trigger (mode: async): "
+                "a sync caller cannot wait for it",
+                field=f"nodes.{node['id']}.type",
+            )
+        if node["type"] != "foreach":
+            continue
+        for inner in _reachable(node["do"], by_id):
+            if by_id[inner]["type"] in NOT_IN_LOOPS:
+                raise ValidationError(
+                    f"node {node['id']!r}: do: the chain it runs per item reaches "
+                    f"{by_id[inner]['type']} node {inner!r}; a loop can't hold "
+                    f"{', '.join(NOT_IN_LOOPS)} nodes",
+                    field=f"nodes.{node['id']}.do",
+                )
+
+
+def _check_programs(nodes: Sequence[Mapping[str, Any]], command_dirs: Sequence[str]) -> None:
+    for node in nodes:
+        if node["type"] != "command":
+            continue
+        try:
+            resolve_program(node["argv"][0], command_dirs)
+        except CommandRefused as exc:
+            raise ValidationError(
+                f"node {node['id']!r}: argv.0: {exc}", field=f"nodes.{node['id']}.argv.0"
+            ) from None

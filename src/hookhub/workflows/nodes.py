@@ -1,8 +1,10 @@
-"""The node types: condition, request, emit, set, response. Each compiles its templates once
-and turns a run's context into a `Step`: what it did (input, output) and where to go next."""
+"""The node types: condition, request, emit, set, response, command, delay, foreach. Each
+compiles its templates once and turns a run's context into a `Step`: what it did (input,
+output) and where to go next; a delay asks the engine to park the run, a foreach to loop."""
 
 from __future__ import annotations
 
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -21,9 +23,12 @@ from hookhub.errors import ValidationError
 from hookhub.outbound.client import OutboundRequest, Sender
 from hookhub.outbound.intake import ingest
 from hookhub.outbound.rendering import credential_headers, mask_headers, signature_headers
+from hookhub.workflows.commands import CommandRefused, resolve_program, run_program
 
 Context = dict[str, Any]
 LOG_TEXT_LIMIT = 64 * 1024  # characters of a request node's body and response kept in the log
+MAX_DELAY = 30 * 86400.0  # seconds a delay node may park a run
+MAX_ITEMS = 1000  # items one foreach node loops over
 
 
 @dataclass(frozen=True)
@@ -33,16 +38,20 @@ class Services:
     store: Store
     sender: Sender
     on_work: Callable[[], None] | None = None
+    command_dirs: tuple[str, ...] = ()  # HOOKHUB_COMMAND_DIRS; empty = command nodes off
 
 
 @dataclass(frozen=True)
 class Step:
-    """One node's record and the next node; `response` ends the run with that answer."""
+    """One node's record and the next node; `response` ends the run with that answer,
+    `park_until` (a time) parks it until then, `each` runs the node's loop over these items."""
 
     input: Any
     output: Any
     next: str | None = None
     response: dict[str, Any] | None = None
+    park_until: float | None = None
+    each: list[Any] | None = None
 
 
 class NodeFailed(Exception):
@@ -69,6 +78,7 @@ class Node(ABC):
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.id: str = spec["id"]
+        self.on_error: str | None = spec.get("on_error")
 
     def template(self, source: str, field: str) -> Template:
         """Compile one of this node's templates."""
@@ -257,8 +267,118 @@ class ResponseNode(Node):
         return Step(input=None, output=answer, response=answer)
 
 
+class CommandNode(Node):
+    """Run a program from HOOKHUB_COMMAND_DIRS with templated arguments, never via a shell."""
+
+    type = "command"
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.program: str = spec["argv"][0]
+        self.args = [
+            self.template(text, f"argv.{index}")
+            for index, text in enumerate(spec["argv"][1:], start=1)
+        ]
+        self.env = self.templates(spec["env"], "env")
+        self.cwd: str | None = spec["cwd"]
+        self.stdin = self.template(spec["stdin"], "stdin") if spec["stdin"] is not None else None
+        self.timeout: float = spec["timeout"]
+        self.fail_on_exit: bool = spec["fail_on_exit"]
+        self.next: str | None = spec["next"]
+
+    async def run(self, context: Context, services: Services) -> Step:
+        try:
+            program = resolve_program(self.program, services.command_dirs)
+        except CommandRefused as exc:
+            raise NodeFailed(str(exc)) from None
+        # Each item is exactly one argument, as rendered: no shell, no splitting, no trimming.
+        args = [render(t, context, f"argv.{i}") for i, t in enumerate(self.args, start=1)]
+        env = {name: render(t, context, f"env.{name}") for name, t in self.env.items()}
+        stdin = render(self.stdin, context, "stdin").encode() if self.stdin is not None else None
+        cwd = self.cwd or os.path.dirname(program)
+        shown = {"argv": [self.program, *args], "cwd": cwd, "env": sorted(env)}
+        try:
+            done = await run_program([program, *args], env, cwd, stdin, self.timeout)
+        except OSError as exc:
+            raise NodeFailed(f"cannot start {self.program}: {exc.strerror or exc}", shown) from None
+        output = {
+            "exit_code": done.exit_code,
+            "stdout": done.stdout.decode("utf-8", errors="replace"),
+            "stderr": done.stderr.decode("utf-8", errors="replace"),
+            "truncated": {"stdout": done.stdout_truncated, "stderr": done.stderr_truncated},
+            "timed_out": done.timed_out,
+            "duration_ms": done.duration_ms,
+        }
+        if done.timed_out:
+            raise NodeFailed(
+                f"{self.program}: killed after its timeout of {self.timeout:g} s", shown, output
+            )
+        if done.exit_code != 0 and self.fail_on_exit:
+            raise NodeFailed(f"{self.program}: exit code {done.exit_code}", shown, output)
+        return Step(input=shown, output=output, next=self.next)
+
+
+class DelayNode(Node):
+    """Park an async run for `seconds`; the engine stores it and any runner resumes it."""
+
+    type = "delay"
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.seconds = self.template(spec["seconds"], "seconds")
+        self.next: str | None = spec["next"]
+
+    async def run(self, context: Context, services: Services) -> Step:
+        text = render(self.seconds, context, "seconds").strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise NodeFailed(f"seconds: {text[:100]!r} is not a number") from None
+        if not 0 <= seconds <= MAX_DELAY:
+            raise NodeFailed(f"seconds: {seconds:g} is not between 0 and {MAX_DELAY:g}")
+        until = time.time() + seconds
+        return Step(
+            input={"seconds": seconds},
+            output={"seconds": seconds, "until": until},
+            next=self.next,
+            park_until=until,
+        )
+
+
+class ForeachNode(Node):
+    """Run the chain starting at `do` once per item; the engine runs the passes."""
+
+    type = "foreach"
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        super().__init__(spec)
+        self.items = self.template(spec["items"], "items")
+        self.do: str = spec["do"]
+        self.concurrency: int = spec["concurrency"]
+        self.next: str | None = spec["next"]
+
+    async def run(self, context: Context, services: Services) -> Step:
+        items = json_value(render(self.items, context, "items"))
+        if not isinstance(items, list):
+            raise NodeFailed(f"items: must render to a JSON list, got {type(items).__name__}")
+        if len(items) > MAX_ITEMS:
+            raise NodeFailed(f"items: {len(items)} items, more than the limit of {MAX_ITEMS}")
+        shown = {"count": len(items), "concurrency": self.concurrency}
+        return Step(input=shown, output=None, next=self.next, each=items)
+
+
 NODES: dict[str, type[Node]] = {
-    cls.type: cls for cls in (ConditionNode, RequestNode, EmitNode, SetNode, ResponseNode)
+    cls.type: cls
+    for cls in (
+        ConditionNode,
+        RequestNode,
+        EmitNode,
+        SetNode,
+        ResponseNode,
+        CommandNode,
+        DelayNode,
+        ForeachNode,
+    )
 }
 
 

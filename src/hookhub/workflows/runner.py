@@ -52,7 +52,7 @@ class Runner:
         self.settings = settings
         self.on_work = on_work
         self.metrics = metrics
-        self.engine = Engine(Services(store, sender, on_work))
+        self.engine = Engine(Services(store, sender, on_work, settings.command_dirs))
         self._writer = GroupWriter[Row, None](self._write)
         self._compiled: dict[str, CompiledWorkflow] = {}
         self._wake = asyncio.Event()
@@ -156,8 +156,34 @@ class Runner:
             except (Refusal, ValidationError) as exc:
                 result = RunResult(status="failed", error=f"cannot run: {exc}")
             else:
-                result = await self.engine.execute(workflow, identity, request)
-        await self.finish(run, lease_id, result)
+                result = await self.engine.execute(
+                    workflow, identity, request, run.get("resume"), run.get("nodes") or ()
+                )
+        if result.resume is not None:
+            await self.park(run, lease_id, result)
+        else:
+            await self.finish(run, lease_id, result)
+
+    async def park(self, run: Mapping[str, Any], lease_id: str, result: RunResult) -> None:
+        """Store a run a delay node parked, due at its resume time, for any runner."""
+        assert result.resume is not None
+        parked: Row = {
+            "p_id": run["id"],
+            "p_lease": lease_id,
+            "p_until": result.resume["until"],
+            "p_vars": result.vars,
+            "p_nodes": result.nodes,
+            "p_resume": result.resume,
+        }
+        while True:
+            try:
+                if not await self.store.runs.park(parked):
+                    log.warning("run %s: its lease ended before it was parked", run["id"])
+                return
+            except Exception:
+                # Not parked, the run would execute again from the start after the lease.
+                log.exception("parking run %s failed; retrying", run["id"])
+                await asyncio.sleep(DB_RETRY_DELAY)
 
     async def finish(self, run: Mapping[str, Any], lease_id: str, result: RunResult) -> None:
         """Record a run's outcome (while `lease_id` still owns it) with its callback, if any."""

@@ -1,7 +1,8 @@
 """Credentials inside workflow documents: masked when shown, kept when sent back masked.
 
 Slots: the trigger's basic password, header value and HMAC secret; each request node's auth
-password or token, signing secret, cookies and credential-like headers. A request node's `url`
+password or token, signing secret, cookies and credential-like headers; each command node's
+credential-like environment variables (`DEPLOY_TOKEN`, `API_KEY`, ...). A request node's `url`
 has its credentials masked in place (`core.masking`: userinfo password, credential-like query
 values), the rest of it shown.
 """
@@ -28,6 +29,11 @@ def _slots(doc: Mapping[str, Any]) -> Iterator[Slot]:
                 yield auth, key, ("trigger", str(auth.get("type")), key)
     nodes = doc.get("nodes")
     for node in nodes if isinstance(nodes, list) else []:
+        env = node.get("env") if isinstance(node, dict) and node.get("type") == "command" else None
+        if isinstance(env, dict):
+            for name in list(env):
+                if SENSITIVE_HEADER.search(name):
+                    yield env, name, ("node", str(node.get("id")), "env", name)
         if not isinstance(node, dict) or node.get("type") != "request":
             continue
         where = ("node", str(node.get("id")))

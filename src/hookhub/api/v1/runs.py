@@ -30,6 +30,7 @@ Status = Literal["queued", "running", "succeeded", "failed"]
 def summary(row: Row) -> dict[str, Any]:
     """A run in a list: what ran, how it ended, when."""
     finished, started = row["finished_at"], row["started_at"]
+    resume = row.get("resume")
     return {
         "id": row["id"],
         "workflow_id": row["workflow_id"],
@@ -42,6 +43,8 @@ def summary(row: Row) -> dict[str, Any]:
         "started_at": iso(started),
         "finished_at": iso(finished),
         "duration_ms": round((finished - started) * 1000, 3) if finished and started else None,
+        # A run a delay node parked: queued until then, resumed by any runner.
+        "resume_at": iso(resume["until"]) if resume else None,
     }
 
 
@@ -141,6 +144,7 @@ async def rerun(
         "error": None,
         "callback": callback,
         "rerun_of": original["id"],
+        "resume": None,
         "attempts": 0,
         "lease_id": None,
         "next_attempt_at": now,

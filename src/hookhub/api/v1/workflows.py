@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -55,12 +56,18 @@ def shown(row: Row, base_url: str) -> dict[str, Any]:
     }
 
 
-def checked(data: dict[str, Any]) -> dict[str, Any]:
-    """The normalized document, its templates compiled: ValidationError (422) if anything is off."""
-    doc = validate_workflow(data)
+def checked(data: dict[str, Any], command_dirs: Sequence[str] | None = None) -> dict[str, Any]:
+    """The normalized document, its templates compiled: ValidationError (422) if anything is off.
+    With `command_dirs`, command nodes' programs must be inside them (see validate_workflow)."""
+    doc = validate_workflow(data, command_dirs)
     CompiledTrigger(doc["trigger"])
     CompiledWorkflow(doc)
     return doc
+
+
+def _command_dirs(request: Request) -> tuple[str, ...]:
+    dirs: tuple[str, ...] = request.app.state.settings.command_dirs
+    return dirs
 
 
 def _forget(request: Request, key: str) -> None:
@@ -89,7 +96,8 @@ def fresh(columns: Row, now: float) -> Row:
 
 async def create(request: Request, workflow: WorkflowIn) -> Row:
     """Store a new workflow with a fresh trigger key (the API and the UI)."""
-    row = fresh(checked(workflow.model_dump(by_alias=True)), time.time())
+    doc = checked(workflow.model_dump(by_alias=True), _command_dirs(request))
+    row = fresh(doc, time.time())
     await store_of(request).insert(workflows, row)
     _forget(request, row["key"])
     return row
@@ -125,7 +133,7 @@ async def change(request: Request, workflow_id: str, patch: dict[str, Any]) -> R
     row = await store.get(workflows, workflow_id)
     current = {name: row[name] for name in FIELDS}
     merged = unmasked({**current, **patch}, current)
-    values = {**checked(merged), "updated_at": time.time()}
+    values = {**checked(merged, _command_dirs(request)), "updated_at": time.time()}
     updated = await store.update(workflows, workflow_id, values)
     _forget(request, row["key"])
     return updated
