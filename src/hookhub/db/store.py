@@ -651,10 +651,14 @@ class Store:
             changed = (await conn.execute(statement)).rowcount
             if changed:
                 await self.announce(conn, notify.DELIVERIES)
-        row = await self.get(deliveries, delivery_id)
+            # Read in the same transaction: once it commits, a woken worker may claim it at once.
+            found = await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))
+            row = found.first()
+        if row is None:
+            raise NotFound(f"no {_noun(deliveries)} with id {delivery_id!r}")
         if not changed:
             raise Conflict(f"delivery {delivery_id!r} is being sent right now; retry it later")
-        return row
+        return dict(row._mapping)
 
     async def retry_failed(self, webhook_id: str, since: float | None, due: bool = True) -> int:
         """Make every failed delivery of a webhook (finished at or after `since`) pending, due
