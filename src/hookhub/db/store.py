@@ -36,6 +36,7 @@ from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.history import HistoryStore
 from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
+from hookhub.db.token_cache import TokenCache
 from hookhub.errors import Conflict, NotFound, Unavailable
 from hookhub.ids import new_id
 
@@ -127,6 +128,7 @@ class Store:
         database = engine.url.database if self.dialect == "sqlite" else None
         self._direct_path = database if database and database != ":memory:" else None
         self._direct: sqlite.Connection | None = None
+        self._tokens = TokenCache()
 
     @classmethod
     def open(cls, url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Store:
@@ -341,6 +343,7 @@ class Store:
         )
         async with self.write() as conn:
             await conn.execute(statement)
+        self._tokens.forget(token_id)
         return await self.get(tokens, token_id)
 
     async def touch_token(self, token_id: str, when: float) -> None:
@@ -357,13 +360,23 @@ class Store:
             await conn.execute(statement)
 
     async def token_by_plaintext(self, plaintext: str) -> Row | None:
-        """The live (unrevoked) token row for a presented token, if any."""
+        """The live (unrevoked) token row for a presented token, if any; a token found in the
+        last few seconds is not looked up again (`db/token_cache.py`)."""
+        token_hash = hash_token(plaintext)
+        now = time.time()
+        cached = self._tokens.get(token_hash, now)
+        if cached is not None:
+            return cached
         query = select(tokens).where(
-            tokens.c.token_hash == hash_token(plaintext), tokens.c.revoked_at.is_(None)
+            tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None)
         )
         async with self.read() as conn:
             row = (await conn.execute(query)).first()
-        return dict(row._mapping) if row else None
+        if row is None:
+            return None
+        found = dict(row._mapping)
+        self._tokens.put(token_hash, found, now)
+        return found
 
     # -- intake ---------------------------------------------------------------------------------
 
