@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from hookhub.migrations import upgrade
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import free_port
 
@@ -31,6 +32,8 @@ def _env(database: str, **extra: str) -> dict[str, str]:
 
 
 def _token(database: str) -> str:
+    """A new admin token, as a user gets one: the database exists first (`serve`, `migrate`)."""
+    upgrade(database)
     done = subprocess.run(
         [*HOOKHUB, "token", "create", "--name", "ci", "--scope", "admin"],
         env=_env(database),
@@ -117,6 +120,26 @@ def test_help_and_token_create(tmp_path: Path) -> None:
         assert command in helped.stdout
     token = _token(database)
     assert token.startswith("hh_") and " " not in token
+
+
+def test_only_serve_and_migrate_create_a_database(tmp_path: Path) -> None:
+    """A command run from another folder must not make a new, empty ./hookhub.db (issue 23.1)."""
+    env = {k: v for k, v in os.environ.items() if k != "HOOKHUB_DATABASE_URL"}
+    for args in (["token", "create", "--name", "x"], ["deliveries", "list"], ["export"]):
+        done = subprocess.run(
+            [*HOOKHUB, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert "hh_" not in done.stdout
+        message = " ".join(done.stderr.split())
+        assert f"no database at {tmp_path / 'hookhub.db'}" in message, message
+        assert "--database" in message and "HOOKHUB_DATABASE_URL" in message
+        assert not (tmp_path / "hookhub.db").exists()
+    done = subprocess.run(
+        [*HOOKHUB, "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "hookhub.db").exists()
 
 
 async def test_api_nodes_and_workers_split(tmp_path: Path, receiver: Receiver) -> None:

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from hookhub.migrations import upgrade
 from tests.acceptance.test_cli import HOOKHUB, _env, _process, _ready, _token
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import free_port
@@ -60,6 +61,9 @@ workflows:
 def hookhub(
     database: str, *args: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
+    # Only `serve` and `migrate` create a database; the tests' databases exist first.
+    if database.startswith("sqlite:///") and not Path(database[len("sqlite:///") :]).exists():
+        upgrade(database)
     return subprocess.run(
         [*HOOKHUB, *args],
         env={**_env(database), **env},

@@ -65,7 +65,7 @@ def serve(
 
     from hookhub.api.app import create_app
 
-    settings = migrated(database)
+    settings = migrated(database, create=True)
     typer.echo(f"hookhub serving on http://{host}:{port} (database {settings.database_url})")
     uvicorn.run(
         create_app(settings, workers=not no_workers),
@@ -98,7 +98,7 @@ def worker(database: Database = None) -> None:
 @app.command()
 def migrate(database: Database = None) -> None:
     """Create or upgrade the database schema to the latest version."""
-    settings = migrated(database)
+    settings = migrated(database, create=True)
     typer.echo(f"database is up to date: {settings.database_url}")
 
 

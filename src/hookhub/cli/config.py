@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from hookhub.cli.common import Database, migrated, settings_from, with_store
+from hookhub.cli.common import Database, migrated, require_database, settings_from, with_store
 from hookhub.config import apply as applying
 from hookhub.config.document import load
 from hookhub.config.export import dump
@@ -38,6 +38,7 @@ def apply(
     settings = settings_from(database)
     # Validated before the database is opened: a bad file changes nothing.
     document = load(file, cert_dir=settings.cert_dir)
+    require_database(settings)
     upgrade(settings.database_url)
 
     async def run(store: Store) -> Plan:

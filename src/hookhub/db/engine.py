@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,6 +35,17 @@ def async_url(url: str) -> URL:
     raise ConfigError(
         f"unsupported database {backend!r} in {url!r}: use sqlite:///path or postgresql://..."
     )
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a `sqlite:///path` URL names (absolute), or None (another engine, in memory)."""
+    target = async_url(url)
+    if target.get_backend_name() != "sqlite":
+        return None
+    path = target.database or ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path).resolve()
 
 
 def _dumps(value: Any) -> str:
