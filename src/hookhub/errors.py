@@ -12,6 +12,22 @@ HookhubError            root; `code` and `status` shape the API's error body
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+# Prefixes pydantic puts before the message of a check that raised: users see only the message.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """The message of one pydantic error (`ValidationError.errors()` item) for users:
+    `no such file: /x.pem`, not pydantic's `Value error, no such file: /x.pem`."""
+    message = str(error.get("msg", "invalid value"))
+    for prefix in _PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
 
 class HookhubError(Exception):
     """Something went wrong in hookhub."""

@@ -118,6 +118,12 @@ def test_help_and_token_create(tmp_path: Path) -> None:
     helped = subprocess.run([*HOOKHUB, "--help"], capture_output=True, text=True, timeout=60)
     for command in ("serve", "worker", "migrate", "receiver", "token"):
         assert command in helped.stdout
+    # A flag takes no value: its help shows no type after it (issue 23.13).
+    flags = subprocess.run(
+        [*HOOKHUB, "apply", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "--dry-run" in flags and "<bool>" not in flags
+    assert "<str>" in flags  # options that take a value still say what kind
     token = _token(database)
     assert token.startswith("hh_") and " " not in token
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperOption
 
 from hookhub import logs
 from hookhub.db.engine import sqlite_file
@@ -18,6 +19,17 @@ if TYPE_CHECKING:
     from hookhub.cli.remote import Remote
 
 T = TypeVar("T")
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_has_no_type(option: TyperOption, ctx: Any) -> str | None:
+    """Typer's help prints a type after every option, `<bool>` after flags too, which reads as
+    if `--dry-run <bool>` took a value: a flag shows none."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+TyperOption.display_type_rich = _flag_has_no_type  # type: ignore[method-assign,assignment]
 
 Database = Annotated[
     str | None,

@@ -15,7 +15,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from hookhub.core.conditions import ConditionError, validate_conditions
-from hookhub.errors import ValidationError
+from hookhub.errors import ValidationError, validation_message
 from hookhub.inbound.paths import PathError, check_path
 
 NODE_TYPES = ("condition", "request", "emit", "set", "response")
@@ -260,7 +260,8 @@ def _node(raw: dict[str, Any], index: int) -> dict[str, Any]:
         error = exc.errors()[0]
         # The first location part is the union member (the node type).
         where = ".".join(str(part) for part in error["loc"][1:])
-        message = f"{where}: {error['msg']}" if where else error["msg"]
+        message = validation_message(error)
+        message = f"{where}: {message}" if where else message
         raise ValidationError(f"node {label}: {message}", field=f"nodes.{key}.{where}") from None
     if isinstance(node, ConditionNode) and (node.conditions is None) == (node.expression is None):
         raise ValidationError(
