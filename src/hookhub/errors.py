@@ -6,6 +6,8 @@ HookhubError            root; `code` and `status` shape the API's error body
 ├── NotFound            an id or key that does not exist
 ├── Conflict            a unique name is already taken, or a state forbids the action
 ├── TooLarge            a request body or batch is over its limit
+├── UnknownParameter    a query parameter the API route doesn't take
+├── UnsupportedMediaType  a request body that isn't JSON, sent to a JSON API route
 ├── Unauthorized        missing or invalid API token
 └── Forbidden           the token's scope is too small
 """
@@ -87,3 +89,17 @@ class TooLarge(HookhubError):
 
     code = "too_large"
     status = 413
+
+
+class UnknownParameter(HookhubError):
+    """This route takes no such query parameter."""
+
+    code = "unknown_parameter"
+    status = 400
+
+
+class UnsupportedMediaType(HookhubError):
+    """Send the request body as JSON (Content-Type: application/json)."""
+
+    code = "unsupported_media_type"
+    status = 415
