@@ -218,6 +218,20 @@ workflows:
     assert done.returncode == 2 and f"{syntax}:3: yaml:" in done.stderr
 
 
+def test_apply_warns_about_netbox_event_names(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'cfg.db'}"
+    hooks = "webhooks:\n  - name: nb\n    url: http://127.0.0.1:9/\nrules:\n  - name: r\n"
+    path = write(tmp_path, hooks + "    webhook: nb\n    event_types: [object_created]\n")
+    done = hookhub(database, "apply", "-f", path)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "warning: rules[r]: event type 'object_created' is NetBox's name: it matches events named"
+        " 'created'" in done.stderr
+    )
+    as_json = json.loads(hookhub(database, "apply", "-f", path, "--json").stdout)
+    assert as_json["warnings"] == []  # unchanged: nothing written, nothing to warn about
+
+
 def _seed(database: str, receiver_url: str, tmp_path: Path) -> None:
     hooks = HOOKS.format(url=receiver_url)
     done = hookhub(database, "apply", "-f", write(tmp_path, hooks), **SECRETS)

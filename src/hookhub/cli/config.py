@@ -41,17 +41,21 @@ def apply(
     require_database(settings)
     upgrade(settings.database_url)
 
-    async def run(store: Store) -> Plan:
+    async def run(store: Store) -> tuple[Plan, list[tuple[str, str]]]:
         todo = await applying.plan_for(store, document, prune)
+        warnings = await applying.rule_warnings(store, todo)
         if not dry_run:
             await applying.apply(store, todo, settings.secret_rotation_grace)
-        return todo
+        return todo, warnings
 
-    todo = with_store(settings, run)
+    todo, warnings = with_store(settings, run)
     if as_json:
         changes = [change.to_json() for change in todo.changes]
-        typer.echo(json.dumps({"dry_run": dry_run, "changes": changes}))
+        warned = [{"kind": "rule", "name": name, "message": text} for name, text in warnings]
+        typer.echo(json.dumps({"dry_run": dry_run, "changes": changes, "warnings": warned}))
         return
+    for name, text in warnings:
+        typer.secho(f"warning: rules[{name}]: {text}", fg=typer.colors.YELLOW, err=True)
     for change in todo.changes:
         fields = f"  ({', '.join(change.fields)})" if change.fields else ""
         symbol = SYMBOLS[change.action]
