@@ -143,6 +143,16 @@ def caller_for(spec: Mapping[str, Any]) -> Caller:
     return known[name]
 
 
+def looks_like_callback(value: Any) -> bool:
+    """Whether a request's `webhook` value is a callback object (NetPulse's shape: a `url` and
+    only callback keys), not some other data that happens to be called `webhook`."""
+    return (
+        isinstance(value, Mapping)
+        and isinstance(value.get("url"), str)
+        and all(key in KEYS for key in value)
+    )
+
+
 def validate_callback(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A checked copy of a `webhook` object with defaults filled in; ValidationError if bad.
 
