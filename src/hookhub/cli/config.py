@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hookhub.cli.common import Database, migrated, require_database, settings_from, with_store
-from hookhub.config import apply as applying
-from hookhub.config.document import load
-from hookhub.config.export import dump
-from hookhub.config.plan import Plan
 from hookhub.db.store import Store
+
+if TYPE_CHECKING:
+    from hookhub.config.plan import Plan
+
+# hookhub.config.* is imported by the two commands that use it: it loads the API's models
+# (FastAPI, pydantic), which would add a second to every other command's start.
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
 
@@ -33,6 +35,8 @@ def apply(
     database: Database = None,
 ) -> None:
     """Create, update (and with --prune delete) webhooks, rules and workflows to match a file."""
+    from hookhub.config import apply as applying
+    from hookhub.config.document import load
     from hookhub.migrations import upgrade
 
     settings = settings_from(database)
@@ -81,4 +85,7 @@ def export(
 
 
 async def _text(store: Store) -> str:
+    from hookhub.config import apply as applying
+    from hookhub.config.export import dump
+
     return dump(await applying.current(store))
