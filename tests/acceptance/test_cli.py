@@ -183,7 +183,7 @@ async def test_a_separate_worker_on_sqlite_is_woken_without_waiting_for_its_poll
         for n in range(3):
             event = {"object_type": "dcim.site", "event": "created", "id": f"w{n}"}
             assert (await api.post("/events", json=event)).status_code == 202
-            await receiver.wait_for(n + 1, timeout=10)  # far less than the 60 s poll
+            await receiver.wait_for(n + 1, timeout=30)  # far less than the 60 s poll
         await api.aclose()
 
 
