@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def _env(database: str, **extra: str) -> dict[str, str]:
 
 def _token(database: str) -> str:
     """A new admin token, as a user gets one: the database exists first (`serve`, `migrate`)."""
-    upgrade(database)
+    # In a thread: Alembic runs its own event loop, and async tests call this too.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(upgrade, database).result()
     done = subprocess.run(
         [*HOOKHUB, "token", "create", "--name", "ci", "--scope", "admin"],
         env=_env(database),
