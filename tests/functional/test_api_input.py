@@ -54,6 +54,9 @@ async def test_an_unknown_query_parameter_gets_400_naming_it(hookhub: Hookhub) -
     error = answer.json()["error"]
     assert error["code"] == "unknown_parameter" and error["field"] == "object_type"
     assert "'object_type'" in error["message"] and "webhook_id" in error["message"]
+    # The token is checked first: without one, it is still a 401.
+    anonymous = await hookhub.anonymous.get("/deliveries", params={"object_type": "x"})
+    assert anonymous.status_code == 401
     # The declared ones, the shared ones (cursor, limit) included, still work.
     known = await hookhub.admin.get("/deliveries", params={"webhook_id": "wh_x", "limit": 5})
     assert known.status_code == 200, known.text

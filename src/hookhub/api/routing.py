@@ -53,14 +53,39 @@ def query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-def _check_query(request: Request, allowed: frozenset[str]) -> None:
-    unknown = [name for name in request.query_params if name not in allowed]
-    if unknown:
+# The token checks (hookhub.api.auth): they call `refuse_unknown_query` once the token is
+# admitted, so that a request without a valid token gets its 401 first.
+GUARDS: set[Callable[..., Any]] = set()
+_UNKNOWN = "hookhub.unknown_query"  # request scope key: (name, the names the route takes)
+
+
+def _guarded(dependant: Dependant) -> bool:
+    todo = [dependant]
+    while todo:
+        current = todo.pop()
+        if current.call in GUARDS:
+            return True
+        todo.extend(current.dependencies)
+    return False
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """400 naming the first query parameter the route doesn't take, if there is one."""
+    found = request.scope.get(_UNKNOWN)
+    if found is not None:
+        name, allowed = found
         known = ", ".join(sorted(allowed)) or "none"
         raise UnknownParameter(
-            f"unknown query parameter {unknown[0]!r} (this route takes: {known})",
-            field=unknown[0],
+            f"unknown query parameter {name!r} (this route takes: {known})", field=name
         )
+
+
+def _check_query(request: Request, allowed: frozenset[str], guarded: bool) -> None:
+    unknown = [name for name in request.query_params if name not in allowed]
+    if unknown:
+        request.scope[_UNKNOWN] = (unknown[0], allowed)
+        if not guarded:
+            refuse_unknown_query(request)
 
 
 async def _as_json(request: _Request) -> _Request:
@@ -93,10 +118,11 @@ class JSONRoute(APIRoute):
         """FastAPI's handler, given a checked request that decodes JSON with orjson."""
         handler = super().get_route_handler()
         allowed = query_names(self.dependant)
+        guarded = _guarded(self.dependant)
         has_body = self.body_field is not None
 
         async def route(request: Request) -> Response:
-            _check_query(request, allowed)
+            _check_query(request, allowed, guarded)
             checked = _Request(request.scope, request.receive)
             if has_body:
                 checked = await _as_json(checked)
