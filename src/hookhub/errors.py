@@ -6,12 +6,30 @@ HookhubError            root; `code` and `status` shape the API's error body
 ├── NotFound            an id or key that does not exist
 ├── Conflict            a unique name is already taken, or a state forbids the action
 ├── TooLarge            a request body or batch is over its limit
+├── UnknownParameter    a query parameter the API route doesn't take
+├── UnsupportedMediaType  a request body that isn't JSON, sent to a JSON API route
 ├── Unauthorized        missing or invalid API token
 ├── Forbidden           the token's scope is too small
 └── Unavailable         the database is busy (locked by another process) or unreachable
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# Prefixes pydantic puts before the message of a check that raised: users see only the message.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """The message of one pydantic error (`ValidationError.errors()` item) for users:
+    `no such file: /x.pem`, not pydantic's `Value error, no such file: /x.pem`."""
+    message = str(error.get("msg", "invalid value"))
+    for prefix in _PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 class HookhubError(Exception):
@@ -79,3 +97,17 @@ class Unavailable(HookhubError):
 
     code = "unavailable"
     status = 503
+
+
+class UnknownParameter(HookhubError):
+    """This route takes no such query parameter."""
+
+    code = "unknown_parameter"
+    status = 400
+
+
+class UnsupportedMediaType(HookhubError):
+    """Send the request body as JSON (Content-Type: application/json)."""
+
+    code = "unsupported_media_type"
+    status = 415

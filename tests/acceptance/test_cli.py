@@ -9,11 +9,13 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from hookhub.migrations import upgrade
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import free_port
 
@@ -31,6 +33,10 @@ def _env(database: str, **extra: str) -> dict[str, str]:
 
 
 def _token(database: str) -> str:
+    """A new admin token, as a user gets one: the database exists first (`serve`, `migrate`)."""
+    # In a thread: Alembic runs its own event loop, and async tests call this too.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(upgrade, database).result()
     done = subprocess.run(
         [*HOOKHUB, "token", "create", "--name", "ci", "--scope", "admin"],
         env=_env(database),
@@ -115,8 +121,34 @@ def test_help_and_token_create(tmp_path: Path) -> None:
     helped = subprocess.run([*HOOKHUB, "--help"], capture_output=True, text=True, timeout=60)
     for command in ("serve", "worker", "migrate", "receiver", "token"):
         assert command in helped.stdout
+    # A flag takes no value: its help shows no type after it (issue 23.13).
+    flags = subprocess.run(
+        [*HOOKHUB, "apply", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "--dry-run" in flags and "<bool>" not in flags
+    assert "<str>" in flags  # options that take a value still say what kind
     token = _token(database)
     assert token.startswith("hh_") and " " not in token
+
+
+def test_only_serve_and_migrate_create_a_database(tmp_path: Path) -> None:
+    """A command run from another folder must not make a new, empty ./hookhub.db (issue 23.1)."""
+    env = {k: v for k, v in os.environ.items() if k != "HOOKHUB_DATABASE_URL"}
+    for args in (["token", "create", "--name", "x"], ["deliveries", "list"], ["export"]):
+        done = subprocess.run(
+            [*HOOKHUB, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert "hh_" not in done.stdout
+        message = " ".join(done.stderr.split())
+        assert f"no database at {tmp_path / 'hookhub.db'}" in message, message
+        assert "--database" in message and "HOOKHUB_DATABASE_URL" in message
+        assert not (tmp_path / "hookhub.db").exists()
+    done = subprocess.run(
+        [*HOOKHUB, "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "hookhub.db").exists()
 
 
 async def test_api_nodes_and_workers_split(tmp_path: Path, receiver: Receiver) -> None:
@@ -154,7 +186,7 @@ async def test_a_separate_worker_on_sqlite_is_woken_without_waiting_for_its_poll
         for n in range(3):
             event = {"object_type": "dcim.site", "event": "created", "id": f"w{n}"}
             assert (await api.post("/events", json=event)).status_code == 202
-            await receiver.wait_for(n + 1, timeout=10)  # far less than the 60 s poll
+            await receiver.wait_for(n + 1, timeout=30)  # far less than the 60 s poll
         await api.aclose()
 
 

@@ -10,10 +10,17 @@ import json
 import sqlite3
 import subprocess
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.acceptance.test_cli import HOOKHUB, _env, _process, _ready, _token
+from hookhub.config import apply as applying
+from hookhub.config.document import load
+from hookhub.db.store import Store
+from hookhub.migrations import upgrade
+from tests.acceptance.test_cli import HOOKHUB, _env, _process, _ready
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import free_port
 
@@ -61,6 +68,9 @@ workflows:
 def hookhub(
     database: str, *args: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
+    # Only `serve` and `migrate` create a database; the tests' databases exist first.
+    if database.startswith("sqlite:///") and not Path(database[len("sqlite:///") :]).exists():
+        upgrade(database)
     return subprocess.run(
         [*HOOKHUB, *args],
         env={**_env(database), **env},
@@ -215,42 +225,114 @@ workflows:
     assert done.returncode == 2 and f"{syntax}:3: yaml:" in done.stderr
 
 
-def _seed(database: str, receiver_url: str, tmp_path: Path) -> None:
-    hooks = HOOKS.format(url=receiver_url)
-    done = hookhub(database, "apply", "-f", write(tmp_path, hooks), **SECRETS)
+def test_apply_warns_about_netbox_event_names(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'cfg.db'}"
+    hooks = "webhooks:\n  - name: nb\n    url: http://127.0.0.1:9/\nrules:\n  - name: r\n"
+    path = write(tmp_path, hooks + "    webhook: nb\n    event_types: [object_created]\n")
+    done = hookhub(database, "apply", "-f", path)
     assert done.returncode == 0, done.stderr
+    assert (
+        "warning: rules[r]: event type 'object_created' is NetBox's name: it matches events named"
+        " 'created'" in done.stderr
+    )
+    as_json = json.loads(hookhub(database, "apply", "-f", path, "--json").stdout)
+    assert as_json["warnings"] == []  # unchanged: nothing written, nothing to warn about
 
 
-async def test_operations_through_a_server(tmp_path: Path, receiver: Receiver) -> None:
-    database = f"sqlite:///{tmp_path / 'remote.db'}"
-    await asyncio.to_thread(_seed, database, receiver.url, tmp_path)
-    token = await asyncio.to_thread(_token, database)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # The commands below get no database: everything goes through the server.
-    elsewhere = f"sqlite:///{tmp_path / 'not-used.db'}"
+# -- remote mode --------------------------------------------------------------------------------
+# Each test starts one server and runs a handful of commands: a CLI process costs seconds on a
+# loaded machine, so the set-up is done in-process, conditions are polled through the API (one
+# cheap request a try) and the CLI runs once the state it reports is there.
 
-    def remote(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return hookhub(elsewhere, *args, **{"HOOKHUB_URL": url, "HOOKHUB_TOKEN": token, **env})
+WAIT = 60.0  # seconds: deadline for a condition that holds within a second on a quiet machine
+COMMAND_TIMEOUT = 60.0  # seconds one CLI command may take (a second or two on a quiet machine)
 
-    def listed(*args: str) -> list[dict[str, Any]]:
-        done = remote(*args, "--json")
+
+def _seed(database: str, receiver_url: str, tmp_path: Path) -> str:
+    """The config of HOOKS applied (as `hookhub apply` does) and an admin token."""
+    upgrade(database)
+    document = load(write(tmp_path, HOOKS.format(url=receiver_url)), environ=SECRETS)
+
+    async def run() -> str:
+        store = Store.open(database)
+        try:
+            await applying.apply(store, await applying.plan_for(store, document), 0)
+            _, token = await store.create_token("ci", "admin")
+            return token
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+@dataclass
+class Remote:
+    """A seeded `hookhub serve` and the CLI pointed at it (with no database of its own)."""
+
+    url: str
+    token: str
+    elsewhere: str
+
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """A command in remote mode; its database doesn't exist (and mustn't be needed)."""
+        remote = {"HOOKHUB_URL": self.url, "HOOKHUB_TOKEN": self.token, **env}
+        return subprocess.run(
+            [*HOOKHUB, *args],
+            env=_env(self.elsewhere, **remote),
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+        )
+
+    def listed(self, *args: str) -> list[dict[str, Any]]:
+        done = self.run(*args, "--json")
         assert done.returncode == 0, done.stderr
         return [json.loads(line) for line in done.stdout.splitlines()]
 
-    receiver.reply = lambda _: Reply(status=503, body="down")
-    with _process(["serve", "--port", str(port)], database) as server:
+    async def until(self, path: str, check: Any) -> Any:
+        """GET `path` through the API until `check(answer)` holds."""
+        async with asyncio.timeout(WAIT):
+            while True:
+                found = await asyncio.to_thread(_call, f"{self.url}/api/v1{path}", self.token)
+                if check(found):
+                    return found
+                await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def _remote(tmp_path: Path, receiver: Receiver) -> AsyncIterator[Remote]:
+    database = f"sqlite:///{tmp_path / 'remote.db'}"
+    token = await asyncio.to_thread(_seed, database, receiver.url, tmp_path)
+    url = f"http://127.0.0.1:{free_port()}"
+    port = url.rsplit(":", 1)[1]
+    with _process(["serve", "--port", port], database) as server:
         await _ready(url, server)
-        hooks = await asyncio.to_thread(listed, "webhooks", "list")
+        # The commands get no database: everything goes through the server.
+        yield Remote(url, token, f"sqlite:///{tmp_path / 'not-used.db'}")
+
+
+async def test_remote_lists_send_test_and_refusals(tmp_path: Path, receiver: Receiver) -> None:
+    receiver.reply = lambda _: Reply(status=503, body="down")
+    async with _remote(tmp_path, receiver) as remote:
+        hooks = await asyncio.to_thread(remote.listed, "webhooks", "list")
         assert [hook["name"] for hook in hooks] == ["crm", "slack"]
         assert hooks[0]["secret"] == "********"
-        table = await asyncio.to_thread(remote, "webhooks", "list")
+        table = await asyncio.to_thread(remote.run, "webhooks", "list")
         assert "crm" in table.stdout and "slack" in table.stdout
 
-        tested = await asyncio.to_thread(remote, "send-test", "crm")
+        tested = await asyncio.to_thread(remote.run, "send-test", "crm")
         assert tested.returncode == 1
         assert "503" in tested.stdout and "down" in tested.stdout
 
+        refused = await asyncio.to_thread(remote.run, "webhooks", "list", HOOKHUB_TOKEN="hh_no")
+        assert refused.returncode == 3 and "refused the token" in refused.stderr
+    gone = await asyncio.to_thread(remote.run, "deliveries", "list")
+    assert gone.returncode == 3 and f"cannot reach {remote.url}" in gone.stderr
+
+
+async def test_remote_retry_and_replay(tmp_path: Path, receiver: Receiver) -> None:
+    receiver.reply = lambda _: Reply(status=503, body="down")
+    async with _remote(tmp_path, receiver) as remote:
         # One event; the webhook's only try fails.
         event = {
             "object_type": "dcim.device",
@@ -258,44 +340,41 @@ async def test_operations_through_a_server(tmp_path: Path, receiver: Receiver) -
             "data": {"status": {"value": "active"}},
         }
         posted = await asyncio.to_thread(
-            _call, f"{url}/api/v1/events", token, json.dumps(event).encode()
+            _call, f"{remote.url}/api/v1/events", remote.token, json.dumps(event).encode()
         )
         assert posted["deliveries"] == 1
-        for _ in range(100):
-            failed = await asyncio.to_thread(
-                listed, "deliveries", "list", "-w", "crm", "--status", "failed"
-            )
-            if failed:
-                break
-            await asyncio.sleep(0.1)
+        await remote.until("/deliveries?status=failed", lambda page: page["items"])
+        failed = await asyncio.to_thread(
+            remote.listed, "deliveries", "list", "-w", "crm", "--status", "failed"
+        )
         assert len(failed) == 1 and failed[0]["last_status_code"] == 503
 
         receiver.reply = lambda _: Reply(status=200, body="ok")
         retried = await asyncio.to_thread(
-            remote, "deliveries", "retry", failed[0]["id"], "dlv_nope"
+            remote.run, "deliveries", "retry", failed[0]["id"], "dlv_nope"
         )
         assert retried.returncode == 2
         assert "1 delivery queued" in retried.stdout
         assert "not retried: dlv_nope: no delivery with id 'dlv_nope'" in retried.stderr
         none_failed = await asyncio.to_thread(
-            remote, "deliveries", "retry", "--webhook", "crm", "--since", "1h"
+            remote.run, "deliveries", "retry", "--webhook", "crm", "--since", "1h"
         )
         assert none_failed.returncode == 0, none_failed.stderr
         assert "0 deliveries queued" in none_failed.stdout
         replayed = await asyncio.to_thread(
-            remote, "deliveries", "replay", "-w", "crm", "--since", "1h"
+            remote.run, "deliveries", "replay", "-w", "crm", "--since", "1h"
         )
         assert replayed.returncode == 0, replayed.stderr
         assert "1 events" in replayed.stdout and "1 deliveries queued" in replayed.stdout
 
-        for _ in range(100):
-            done = await asyncio.to_thread(listed, "deliveries", "list", "--status", "succeeded")
-            if len(done) == 2:
-                break
-            await asyncio.sleep(0.1)
+        await remote.until("/deliveries?status=succeeded", lambda page: len(page["items"]) == 2)
+        done = await asyncio.to_thread(remote.listed, "deliveries", "list", "--status", "succeeded")
         assert len(done) == 2
 
-        workflows = await asyncio.to_thread(_call, f"{url}/api/v1/workflows", token)
+
+async def test_remote_runs(tmp_path: Path, receiver: Receiver) -> None:
+    async with _remote(tmp_path, receiver) as remote:
+        workflows = await asyncio.to_thread(_call, f"{remote.url}/api/v1/workflows", remote.token)
         body = b'{"ref": "main"}'
         secret = SECRETS["HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET"].encode()
         signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
@@ -303,22 +382,14 @@ async def test_operations_through_a_server(tmp_path: Path, receiver: Receiver) -
             _call, workflows["items"][0]["url"], None, body, {"X-Hub-Signature-256": signature}
         )
         assert answer == "ok"
-        for _ in range(100):
-            runs = await asyncio.to_thread(listed, "runs", "list", "--workflow", "github")
-            if runs and runs[0]["status"] == "succeeded":
-                break
-            await asyncio.sleep(0.1)
+        await remote.until("/runs?status=succeeded", lambda page: page["items"])
+        runs = await asyncio.to_thread(remote.listed, "runs", "list", "--workflow", "github")
         assert [run["status"] for run in runs] == ["succeeded"]
-        assert await asyncio.to_thread(listed, "runs", "list", "--status", "failed") == []
-        table = await asyncio.to_thread(remote, "runs", "list")
+        assert await asyncio.to_thread(remote.listed, "runs", "list", "--status", "failed") == []
+        table = await asyncio.to_thread(remote.run, "runs", "list")
         assert runs[0]["id"] in table.stdout and "succeeded" in table.stdout
-        missing = await asyncio.to_thread(remote, "runs", "list", "--workflow", "nope")
+        missing = await asyncio.to_thread(remote.run, "runs", "list", "--workflow", "nope")
         assert missing.returncode == 2 and "no workflow with id or name 'nope'" in missing.stderr
-
-        refused = await asyncio.to_thread(remote, "webhooks", "list", HOOKHUB_TOKEN="hh_wrong")
-        assert refused.returncode == 3 and "refused the token" in refused.stderr
-    gone = await asyncio.to_thread(remote, "deliveries", "list")
-    assert gone.returncode == 3 and f"cannot reach {url}" in gone.stderr
 
 
 def _call(

@@ -49,42 +49,65 @@ async def _failed_deliveries(database: str, url: str) -> None:
         await store.close()
 
 
-async def test_list_retry_replay_and_send_test(tmp_path: Path, receiver: Receiver) -> None:
+# Each test runs a handful of commands: a CLI process costs seconds on a loaded machine.
+
+
+async def _seeded(tmp_path: Path, receiver: Receiver) -> str:
     database = f"sqlite:///{tmp_path / 'ops.db'}"
     await upgrade_async(database)
     receiver.reply = lambda _: Reply(status=503)
-    started = time.time()
     await _failed_deliveries(database, receiver.url)
+    return database
 
-    failed = listed(database, "--webhook", "hook", "--status", "failed")
+
+async def test_list_and_retry(tmp_path: Path, receiver: Receiver) -> None:
+    database = await _seeded(tmp_path, receiver)
+    failed = await asyncio.to_thread(listed, database, "--webhook", "hook", "--status", "failed")
     assert len(failed) == 3 and all(d["last_status_code"] == 503 for d in failed)
-    table = hookhub(database, "deliveries", "list")
+    table = await asyncio.to_thread(hookhub, database, "deliveries", "list")
     assert "failed" in table.stdout and failed[0]["id"] in table.stdout
 
     one = await asyncio.to_thread(hookhub, database, "deliveries", "retry", failed[0]["id"])
     assert one.returncode == 0 and "1 delivery queued" in one.stdout
-    mixed = hookhub(database, "deliveries", "retry", failed[1]["id"], "dlv_nope")
+    mixed = await asyncio.to_thread(
+        hookhub, database, "deliveries", "retry", failed[1]["id"], "dlv_nope"
+    )
     assert mixed.returncode == 2 and "1 delivery queued" in mixed.stdout
     assert "not retried: dlv_nope: no delivery with id 'dlv_nope'" in mixed.stderr
-    rest = hookhub(database, "deliveries", "retry", "--webhook", "hook", "--since", "1h")
+    rest = await asyncio.to_thread(
+        hookhub, database, "deliveries", "retry", "--webhook", "hook", "--since", "1h"
+    )
     assert "1 delivery queued" in rest.stdout
-    assert len(listed(database, "--status", "pending")) == 3
+    assert len(await asyncio.to_thread(listed, database, "--status", "pending")) == 3
 
-    refused = hookhub(database, "deliveries", "replay", "--webhook", "hook", "--since", "soon")
+
+async def test_replay(tmp_path: Path, receiver: Receiver) -> None:
+    started = time.time()
+    database = await _seeded(tmp_path, receiver)
+    refused = await asyncio.to_thread(
+        hookhub, database, "deliveries", "replay", "--webhook", "hook", "--since", "soon"
+    )
     assert refused.returncode == 2 and "neither ISO 8601 nor an age" in refused.stderr
     since = str(started - 5)
-    replayed = hookhub(database, "deliveries", "replay", "--webhook", "hook", "--since", since)
+    replayed = await asyncio.to_thread(
+        hookhub, database, "deliveries", "replay", "--webhook", "hook", "--since", since
+    )
     assert replayed.returncode == 0, replayed.stderr
     assert "3 events" in replayed.stdout and "3 deliveries queued" in replayed.stdout
-    assert len(listed(database)) == 6
-    by_age = hookhub(database, "deliveries", "replay", "-w", "hook", "--since", "5m")
+    assert len(await asyncio.to_thread(listed, database)) == 6
+    by_age = await asyncio.to_thread(
+        hookhub, database, "deliveries", "replay", "-w", "hook", "--since", "5m"
+    )
     assert "3 deliveries queued" in by_age.stdout
 
+
+async def test_send_test_prints_the_answer(tmp_path: Path, receiver: Receiver) -> None:
+    database = await _seeded(tmp_path, receiver)
     receiver.reply = lambda _: Reply(status=200, body="pong")
     ok = await asyncio.to_thread(hookhub, database, "send-test", "hook")
     assert ok.returncode == 0, ok.stderr
     assert "200" in ok.stdout and "pong" in ok.stdout
-    missing = hookhub(database, "send-test", "nope")
+    missing = await asyncio.to_thread(hookhub, database, "send-test", "nope")
     assert missing.returncode == 2
     assert "no webhook with id or name 'nope'" in missing.stderr
 

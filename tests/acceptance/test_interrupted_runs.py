@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.acceptance.test_cli import _process, _ready, _token
+from tests.support import WAIT
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import free_port
 
@@ -43,7 +44,7 @@ async def test_a_killed_sync_run_is_recorded_as_interrupted(
             assert isinstance((await asyncio.gather(waiting, return_exceptions=True))[0], Exception)
         with _process(["serve", "--port", port], database, HOOKHUB_RUN_LEASE=LEASE) as second:
             await _ready(url, second)
-            async with asyncio.timeout(20):
+            async with asyncio.timeout(WAIT):
                 while True:
                     [run] = (await client.get("/api/v1/runs")).json()["items"]
                     if run["status"] != "running":

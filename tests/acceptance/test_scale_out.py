@@ -27,6 +27,8 @@ from tests.support.server import free_port
 
 HOOKHUB = [sys.executable, "-m", "hookhub"]
 on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+SLOW_POLL = 30.0  # seconds: the worker's poll in the wake-up test; only NOTIFY is faster
+WOKEN = 10.0  # seconds: what a woken delivery must beat, a third of the poll (a loaded machine)
 
 
 def _env(database: str, **extra: str) -> dict[str, str]:
@@ -211,10 +213,10 @@ async def test_two_api_nodes_three_workers_and_a_sigkill(
 async def test_a_worker_in_another_process_is_woken_by_notify(
     database_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
-    """Poll interval 5 s: a delivery in milliseconds can only be the NOTIFY from the API node.
+    """Poll interval 30 s: a delivery in milliseconds can only be the NOTIFY from the API node.
     The worker's LISTEN connection is then terminated (a restart of the shared PostgreSQL is
     not possible here) and wake-ups must still arrive in milliseconds."""
-    env = _env(database_url, HOOKHUB_POLL_INTERVAL="5")
+    env = _env(database_url, HOOKHUB_POLL_INTERVAL=str(SLOW_POLL))
     token = _token(env)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -227,7 +229,7 @@ async def test_a_worker_in_another_process_is_woken_by_notify(
         async with httpx.AsyncClient(
             base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
         ) as api:
-            await _route(api, receiver)
+            await _route(api, receiver, timeout=WOKEN)
             async with asyncio.timeout(30):
                 while not (listening := await _listeners(database_url)):
                     await asyncio.sleep(0.05)
@@ -238,7 +240,7 @@ async def test_a_worker_in_another_process_is_woken_by_notify(
                 sent = time.monotonic()
                 accepted = await api.post("/events", json={"object_type": "x", "event": "y"})
                 assert accepted.status_code == 202
-                await receiver.wait_for(before + 1, timeout=4)
+                await receiver.wait_for(before + 1, timeout=WOKEN)
                 return receiver.requests[before].at - sent
 
             samples = []
@@ -248,10 +250,10 @@ async def test_a_worker_in_another_process_is_woken_by_notify(
             samples.sort()
             p50, p99 = statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
             print(
-                f"\ncross-process wake-up (API node → NOTIFY → worker, poll 5 s): "
+                f"\ncross-process wake-up (API node → NOTIFY → worker, poll {SLOW_POLL:g} s): "
                 f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {samples[-1] * 1000:.1f} ms"
             )
-            assert samples[-1] < 1.0
+            assert samples[-1] < WOKEN
 
             conn = await asyncpg.connect(listener_dsn(database_url), timeout=10)
             try:
@@ -265,4 +267,4 @@ async def test_a_worker_in_another_process_is_woken_by_notify(
             print(
                 f"after the worker's LISTEN backend was terminated: max {max(after) * 1000:.1f} ms"
             )
-            assert max(after) < 1.0
+            assert max(after) < WOKEN

@@ -46,6 +46,14 @@ async def test_a_ca_file_inside_the_cert_dir_is_accepted(hookhub: Hookhub, certs
     assert body["ca_file_path"] == str(certs / "ca.pem")
 
 
+async def test_a_missing_file_is_named_without_pydantic_wording(
+    hookhub: Hookhub, certs: Path
+) -> None:
+    status, error = await _create(hookhub, str(certs / "nope.pem"))
+    assert status == 422
+    assert error["message"] == f"ca_file_path: no such file: {certs / 'nope.pem'}"
+
+
 @pytest.mark.parametrize("where", ["../secret.txt", "/etc/passwd", "link.pem"])
 async def test_files_outside_the_cert_dir_are_refused(
     hookhub: Hookhub, certs: Path, where: str

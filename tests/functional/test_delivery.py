@@ -11,6 +11,7 @@ from typing import Any
 import standardwebhooks
 
 from tests.conftest import Hookhub
+from tests.support import WAIT
 from tests.support.receiver import Receiver, Reply
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -34,7 +35,7 @@ async def _webhook(hookhub: Hookhub, receiver: Receiver, **fields: Any) -> str:
     return webhook_id
 
 
-async def _settled(hookhub: Hookhub, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+async def _settled(hookhub: Hookhub, count: int, timeout: float = WAIT) -> list[dict[str, Any]]:
     """Deliveries once `count` of them are succeeded or failed."""
     async with asyncio.timeout(timeout):
         while True:

@@ -29,11 +29,12 @@ from hookhub.worker import Background
 from hookhub.workflows import runner as runner_module
 from hookhub.workflows.runner import Runner
 from tests.functional.test_crash_safety import _route_to
+from tests.support import WAIT
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import api_client, running_server
 
-SLOW_POLL = 5.0  # seconds: only a NOTIFY can explain a delivery faster than this
-FAST = 1.0  # seconds: what "woken within milliseconds" must beat, with room for a busy CI box
+SLOW_POLL = 30.0  # seconds: only a NOTIFY can explain a delivery faster than this
+FAST = 10.0  # seconds: what "woken" must beat, a third of the poll: room for a loaded machine
 EVENT = {"object_type": "dcim.site", "event": "created"}
 
 
@@ -117,7 +118,7 @@ async def test_a_worker_is_woken_across_stores_and_after_its_connections_are_kil
     receiver: Receiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The acceptance criterion of wake-ups: poll every 5 s, yet deliveries go out in ms,
+    """The acceptance criterion of wake-ups: poll every 30 s, yet deliveries go out in ms,
     also after the listener's and the pool's server processes were terminated."""
     _postgres_only(database_url)
     await _route_to(producer, receiver.url)
@@ -146,7 +147,7 @@ async def test_a_worker_is_woken_across_stores_and_after_its_connections_are_kil
         old_pid = listener.backend_pid
         caplog.set_level(logging.WARNING, logger="hookhub.notify")
         assert await _terminate(database_url, old_pid) == 1
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(WAIT):
             while listener.connects < 2 or not listener.connected.is_set():
                 await asyncio.sleep(0.01)
         assert listener.backend_pid != old_pid
@@ -156,17 +157,17 @@ async def test_a_worker_is_woken_across_stores_and_after_its_connections_are_kil
         assert len(lost) == 1  # one line per outage, not one per try
 
         # Every server process of the worker dies (pool and listener), as in a restart: the
-        # first claim may fail, the next one works, and nothing waits for the 5 s poll.
+        # first claim may fail, the next one works, and nothing waits for the 30 s poll.
         killed = await _terminate(database_url)
         assert killed >= 1
         await producer.close()  # its pooled connections were killed too: start afresh
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(WAIT):
             while listener.connects < 3 or not listener.connected.is_set():
                 await asyncio.sleep(0.01)
         recovered = await _delivered_after(producer, receiver, SLOW_POLL - 1)
         print(f"after every backend was terminated: {recovered * 1000:.1f} ms")
         assert recovered < SLOW_POLL - 1
-        async with asyncio.timeout(5):  # recorded in batches, just after the send
+        async with asyncio.timeout(WAIT):  # recorded in batches, just after the send
             while len((await store.page(deliveries, {"status": "succeeded"}, None, 100))[0]) < 22:
                 await asyncio.sleep(0.02)
     finally:

@@ -16,6 +16,7 @@ from hookhub.migrations import HERE
 from hookhub.outbound.dispatcher import Dispatcher
 from hookhub.settings import Settings
 from tests.conftest import Hookhub
+from tests.support import WAIT
 from tests.support.metrics import Samples, samples, value
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import running_server
@@ -63,7 +64,7 @@ async def test_attempts_are_counted_by_webhook_and_outcome(
     retry = {"max_attempts": 2, "strategy": "fixed", "interval": 0.1}
     bad = await _hook(hookhub, receiver, "bad", retry=retry)
     assert (await hookhub.admin.post("/events", json=[EVENT] * 3)).status_code == 202
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(WAIT):
         while len([d for d in await _deliveries(hookhub) if d["status"] in FINISHED]) < 6:
             await asyncio.sleep(0.05)
 
@@ -98,10 +99,10 @@ async def test_queue_gauges_show_the_backlog_by_state(hookhub: Hookhub, receiver
     assert (await hookhub.admin.post("/events", json=[EVENT] * 2)).status_code == 202
     # Both retries scheduled; the disabled webhook's deliveries paused.
     await receiver.wait_for(3)
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(WAIT):
         while [d["attempts"] for d in await _deliveries(hookhub, webhook_id=retrying)] != [1, 1]:
             await asyncio.sleep(0.05)
-    async with asyncio.timeout(5):  # the gauges are cached for 2 s
+    async with asyncio.timeout(WAIT):  # the gauges are cached for 2 s
         while value(found := await _scrape(hookhub.url), "hookhub_webhooks_disabled") != 1:
             await asyncio.sleep(0.1)
     assert value(found, "hookhub_queue_depth", state="pending") == 1
@@ -168,7 +169,7 @@ async def test_readyz_fails_when_the_dispatcher_stops_claiming(
         return False
 
     monkeypatch.setattr(Dispatcher, "_claim_once", stuck)
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(WAIT):
         while (answer := await _ready(hookhub.url)).status_code == 200:
             await asyncio.sleep(0.1)
     assert answer.status_code == 503
@@ -176,7 +177,7 @@ async def test_readyz_fails_when_the_dispatcher_stops_claiming(
     assert checks["database"] == checks["migrations"] == "ok"
     assert checks["workers"].startswith("the dispatcher's claim loop has not run for ")
     released.set()
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(WAIT):
         while (await _ready(hookhub.url)).status_code != 200:
             await asyncio.sleep(0.1)
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.conftest import Hookhub
+from tests.support import WAIT
 from tests.support.receiver import Receiver, Reply
 
 EVENT = {"object_type": "dcim.device", "event": "updated", "data": {"id": 1}}
@@ -24,7 +25,7 @@ async def webhook(hookhub: Hookhub, url: str, name: str = "hook", **fields: Any)
     return webhook_id
 
 
-async def wait_until(hookhub: Hookhub, path: str, check: Any, timeout: float = 10.0) -> Any:
+async def wait_until(hookhub: Hookhub, path: str, check: Any, timeout: float = WAIT) -> Any:
     """GET `path` until `check(body)` holds; returns the body."""
     async with asyncio.timeout(timeout):
         while True:

@@ -81,6 +81,7 @@ async def test_async_runs_call_their_callback_webhook(hookhub: Hookhub, receiver
     assert invalid.status_code == 400
     assert invalid.json()["error"]["code"] == "invalid_callback"
     assert "webhook.url" in invalid.json()["error"]["message"]
+    assert invalid.json()["error"]["field"] == "webhook.url"
     run = await wait_run(hookhub, good.headers["hookhub-run-id"])
     assert run["callback"]["auth"] == {"type": "bearer", "token": "********"}
     await wait_run(hookhub, bad.headers["hookhub-run-id"])
@@ -102,6 +103,8 @@ async def test_async_runs_call_their_callback_webhook(hookhub: Hookhub, receiver
     }
     failed = payloads[bad.headers["hookhub-run-id"]]
     assert failed["status"] == "failed"
+    # On failure, `result` is the output of the last node that succeeded (docs/callbacks.md).
+    assert failed["result"] == {"result": False}
     assert "node 'boom' (set) failed" in failed["error"]
     rerun = await hookhub.admin.post(
         f"/runs/{run['id']}/rerun", json={"webhook": {"url": receiver.url + "/again"}}
@@ -184,3 +187,23 @@ async def test_netpulse_style_callbacks(hookhub: Hookhub, receiver: Receiver) ->
     unsigned, request = payloads[plain_run]
     assert unsigned["id"] == plain_run
     assert "webhook-signature" not in request.headers
+
+
+async def test_a_callback_object_sent_to_a_trigger_that_does_not_call_back_is_refused(
+    hookhub: Hookhub, receiver: Receiver
+) -> None:
+    """Not silently ignored: the caller would wait for a call that never comes (issue 23.4)."""
+    workflow = await create_workflow(hookhub, start="check", nodes=FAILS_ON_NEGATIVE)
+    url = f"/hooks/{workflow['key']}"
+    netpulse = {"name": "basic", "url": receiver.url + "/done", "method": "POST", "timeout": 5}
+    async with trigger_client(hookhub) as client:
+        refused = await client.post(url, json={"n": 1, "webhook": netpulse})
+        # Data that merely has a `webhook` key, not a callback object, is the caller's own.
+        other = await client.post(url, json={"n": 1, "webhook": {"id": 7, "url": "x", "at": 1}})
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "callback_not_enabled" and error["field"] == "webhook"
+    assert '"callback": true' in error["message"]
+    assert other.status_code == 200
+    runs = (await hookhub.reader.get("/runs", params={"workflow_id": workflow["id"]})).json()
+    assert [run["id"] for run in runs["items"]] == [other.headers["hookhub-run-id"]]

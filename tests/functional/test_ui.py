@@ -13,6 +13,7 @@ from hookhub.db.store import Store
 from hookhub.db.tables import webhooks
 from hookhub.ui.data import create_user
 from tests.conftest import Hookhub
+from tests.support import WAIT
 from tests.support.receiver import Receiver, Reply
 
 PASSWORD = "correct horse battery"
@@ -226,7 +227,7 @@ async def test_operator_actions(
     assert "sent: 200" in sent.text
     assert "x-hook-signature" in {k.lower() for k in receiver.requests[-1].headers}
 
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(WAIT):
         while (
             'class="badge failed">failed<'
             not in (await browser.get(f"/deliveries?webhook_id={hook_id}")).text

@@ -11,6 +11,7 @@ import pytest
 from hookhub import ApiError, AsyncClient, Client
 from hookhub.sdk.models import Accepted
 from tests.conftest import Hookhub
+from tests.support import WAIT
 from tests.support.receiver import Receiver, Reply
 
 WORKFLOW = {
@@ -26,7 +27,7 @@ def _token(server: Hookhub) -> str:
 
 
 async def _until_delivered(client: AsyncClient, webhook_id: str, status: str, count: int) -> None:
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(WAIT):
         while (
             len((await client.list_deliveries(webhook_id=webhook_id, status=status)).items) < count
         ):

@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 from hookhub.contrib.fastapi import verified_body
 from hookhub.contrib.flask import verified
 from tests.conftest import Hookhub
+from tests.support import WAIT
 from tests.support.server import free_port
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
@@ -37,7 +38,7 @@ async def fastapi_receiver() -> AsyncIterator[tuple[str, list[bytes]]]:
 
     task = asyncio.create_task(server.serve())
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(WAIT):
             while not server.started:
                 await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{port}/hook", received
@@ -75,7 +76,7 @@ async def _deliver_and_forge(hookhub: Hookhub, url: str, received: list[bytes]) 
     event = {"object_type": "dcim.site", "event": "created", "data": {"name": "x"}}
     await hookhub.admin.post("/events", json=event)
     deliveries = f"/deliveries?webhook_id={created['id']}&status=succeeded"
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(WAIT):
         while not (await hookhub.admin.get(deliveries)).json()["items"]:
             await asyncio.sleep(0.02)
     assert len(received) == 1 and b'"name":"x"' in received[0].replace(b" ", b"")

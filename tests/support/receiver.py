@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.support import WAIT
+
 
 @dataclass
 class Received:
@@ -85,7 +87,7 @@ class Receiver:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+    async def wait_for(self, count: int, timeout: float = WAIT) -> None:
         """Wait until at least `count` requests arrived."""
         async with asyncio.timeout(timeout):
             while len(self.requests) < count:

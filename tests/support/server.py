@@ -13,6 +13,7 @@ import uvicorn
 from hookhub import server as http_server
 from hookhub.api.app import create_app
 from hookhub.settings import Settings
+from tests.support import WAIT
 
 
 def free_port() -> int:
@@ -40,7 +41,7 @@ async def running_server(settings: Settings, workers: bool = True) -> AsyncItera
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(WAIT):
             while not server.started:
                 if task.done():
                     task.result()

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import Hookhub
+from tests.support import WAIT
 
 ECHO = {"id": "done", "type": "set", "values": {"seen": "{{ body | tojson }}"}}
 
@@ -28,7 +29,7 @@ def trigger_client(hookhub: Hookhub) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=hookhub.url, timeout=10)
 
 
-async def wait_run(hookhub: Hookhub, run_id: str, timeout: float = 10.0) -> dict[str, Any]:
+async def wait_run(hookhub: Hookhub, run_id: str, timeout: float = WAIT) -> dict[str, Any]:
     """The run once it has finished (succeeded or failed)."""
     async with asyncio.timeout(timeout):
         while True:

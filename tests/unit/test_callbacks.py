@@ -19,6 +19,7 @@ from hookhub.outbound.callbacks import (
     Caller,
     caller_for,
     callers,
+    looks_like_callback,
     validate_callback,
 )
 from hookhub.outbound.client import Sender
@@ -262,6 +263,21 @@ def test_plugin_validates_its_own_options() -> None:
     # Options belong to their caller: `basic` does not accept `channel`.
     assert _invalid({"url": URL, "channel": "#ops"}).field == "webhook.channel"
     assert "known callers: basic, shout" in _invalid({"url": URL, "name": "nope"}).message
+
+
+@pytest.mark.usefixtures("plugin")
+def test_what_looks_like_a_callback_object() -> None:
+    """A trigger without callbacks refuses these rather than ignore them (issue 23.4)."""
+    netpulse = {"name": "basic", "url": URL, "method": "POST", "headers": {}, "timeout": 5}
+    assert looks_like_callback(netpulse)
+    assert looks_like_callback({"url": "not checked here"})
+    assert looks_like_callback({"name": "shout", "url": URL, "channel": "#ops"})
+    # Someone's own data called `webhook`: other keys, no url, not an object.
+    assert not looks_like_callback({"url": URL, "id": 7, "created_at": "..."})
+    assert not looks_like_callback({"url": URL, "channel": "#ops"})  # basic has no channel
+    assert not looks_like_callback({"name": {"x": 1}, "url": URL, "extra": 1})
+    assert not looks_like_callback({"method": "POST"})
+    assert not looks_like_callback("http://x/")
 
 
 def _dist(root: Path, name: str, entry_points: str, modules: dict[str, str]) -> None:

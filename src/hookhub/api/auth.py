@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import Request
 
+from hookhub.api.routing import GUARDS, refuse_unknown_query
 from hookhub.db.store import SCOPES, Row, Store
 from hookhub.errors import Forbidden, Unauthorized
 
@@ -56,7 +57,8 @@ class TokenUse:
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
-    """A dependency that admits tokens whose scope is at least `scope`."""
+    """A dependency that admits tokens whose scope is at least `scope`; then, with the token
+    checked (401 and 403 come first), refuses query parameters the route doesn't take."""
     needed = SCOPES.index(scope)
 
     async def check(request: Request) -> dict[str, Any]:
@@ -72,6 +74,8 @@ def require(scope: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
             raise Forbidden(f"this action needs a token with scope {scope!r} or higher")
         token_use: TokenUse = request.app.state.token_use
         token_use.seen(token, time.time())
+        refuse_unknown_query(request)
         return token
 
+    GUARDS.add(check)
     return check

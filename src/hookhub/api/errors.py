@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from hookhub.api.responses import JSON
-from hookhub.errors import HookhubError, Unauthorized, Unavailable
+from hookhub.errors import HookhubError, Unauthorized, Unavailable, validation_message
 
 log = logging.getLogger("hookhub.api")
 
@@ -63,7 +63,7 @@ async def _validation(_: Request, exc: Exception) -> JSON:
     if isinstance(exc, RequestValidationError):
         loc = tuple(_untagged(loc, exc.body))
     field = _field(loc)
-    message = str(first.get("msg", "invalid value"))
+    message = validation_message(first)
     return error_response(422, "invalid", f"{field}: {message}" if field else message, field)
 
 

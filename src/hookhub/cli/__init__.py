@@ -70,7 +70,7 @@ def serve(
     from hookhub import server
     from hookhub.api.app import create_app
 
-    settings = migrated(database)
+    settings = migrated(database, create=True)
     typer.echo(f"hookhub serving on http://{host}:{port} (database {settings.database_url})")
     app = create_app(settings, workers=not no_workers)
     server.run(app, host, port, server.Limits.of(settings))
@@ -94,7 +94,7 @@ def worker(database: Database = None) -> None:
 @app.command()
 def migrate(database: Database = None) -> None:
     """Create or upgrade the database schema to the latest version."""
-    settings = migrated(database)
+    settings = migrated(database, create=True)
     typer.echo(f"database is up to date: {settings.database_url}")
 
 

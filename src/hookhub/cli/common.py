@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperOption
 
 from hookhub import logs
 from hookhub.core import template_limits
+from hookhub.db.engine import sqlite_file
 from hookhub.db.store import Store
+from hookhub.errors import ConfigError
 from hookhub.settings import Settings
 
 if TYPE_CHECKING:
     from hookhub.cli.remote import Remote
 
 T = TypeVar("T")
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_has_no_type(option: TyperOption, ctx: Any) -> str | None:
+    """Typer's help prints a type after every option, `<bool>` after flags too, which reads as
+    if `--dry-run <bool>` took a value: a flag shows none."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+TyperOption.display_type_rich = _flag_has_no_type  # type: ignore[method-assign,assignment]
 
 Database = Annotated[
     str | None,
@@ -60,11 +74,29 @@ def settings_from(database: str | None) -> Settings:
     return settings
 
 
-def migrated(database: str | None) -> Settings:
-    """Settings as `settings_from`, after bringing the database schema up to date."""
+def require_database(settings: Settings) -> None:
+    """Refuse to go on when the settings name a SQLite file that does not exist.
+
+    Only `serve` and `migrate` create a database: any other command run from the wrong folder
+    would otherwise make a new, empty `./hookhub.db` (and, say, a token the server refuses)."""
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        raise ConfigError(
+            f"no database at {path} (from {settings.database_url}): point --database or "
+            "HOOKHUB_DATABASE_URL at the server's database, or create one with "
+            "`hookhub migrate` (or `hookhub serve`)"
+        )
+
+
+def migrated(database: str | None, *, create: bool = False) -> Settings:
+    """Settings as `settings_from`, after bringing the database schema up to date.
+
+    Only with `create` (`serve`, `migrate`) may a missing SQLite file be created."""
     from hookhub.migrations import upgrade
 
     settings = settings_from(database)
+    if not create:
+        require_database(settings)
     upgrade(settings.database_url)
     return settings
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hookhub.cli.common import Database, migrated, settings_from, with_store
-from hookhub.config import apply as applying
-from hookhub.config.document import load
-from hookhub.config.export import dump
-from hookhub.config.plan import Plan
+from hookhub.cli.common import Database, migrated, require_database, settings_from, with_store
 from hookhub.db.store import Store
+
+if TYPE_CHECKING:
+    from hookhub.config.plan import Plan
+
+# hookhub.config.* is imported by the two commands that use it: it loads the API's models
+# (FastAPI, pydantic), which would add a second to every other command's start.
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
 
@@ -33,24 +35,31 @@ def apply(
     database: Database = None,
 ) -> None:
     """Create, update (and with --prune delete) webhooks, rules and workflows to match a file."""
+    from hookhub.config import apply as applying
+    from hookhub.config.document import load
     from hookhub.migrations import upgrade
 
     settings = settings_from(database)
     # Validated before the database is opened: a bad file changes nothing.
     document = load(file, cert_dir=settings.cert_dir, command_dirs=settings.command_dirs)
+    require_database(settings)
     upgrade(settings.database_url)
 
-    async def run(store: Store) -> Plan:
+    async def run(store: Store) -> tuple[Plan, list[tuple[str, str]]]:
         todo = await applying.plan_for(store, document, prune)
+        warnings = await applying.rule_warnings(store, todo)
         if not dry_run:
             await applying.apply(store, todo, settings.secret_rotation_grace)
-        return todo
+        return todo, warnings
 
-    todo = with_store(settings, run)
+    todo, warnings = with_store(settings, run)
     if as_json:
         changes = [change.to_json() for change in todo.changes]
-        typer.echo(json.dumps({"dry_run": dry_run, "changes": changes}))
+        warned = [{"kind": "rule", "name": name, "message": text} for name, text in warnings]
+        typer.echo(json.dumps({"dry_run": dry_run, "changes": changes, "warnings": warned}))
         return
+    for name, text in warnings:
+        typer.secho(f"warning: rules[{name}]: {text}", fg=typer.colors.YELLOW, err=True)
     for change in todo.changes:
         fields = f"  ({', '.join(change.fields)})" if change.fields else ""
         symbol = SYMBOLS[change.action]
@@ -76,4 +85,7 @@ def export(
 
 
 async def _text(store: Store) -> str:
+    from hookhub.config import apply as applying
+    from hookhub.config.export import dump
+
     return dump(await applying.current(store))

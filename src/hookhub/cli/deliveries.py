@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hookhub.api.v1.common import iso
 from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
 from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Store
@@ -232,6 +231,9 @@ def replay(
             done = server.replay(found["id"], start, end, all_events)
     else:
         done = with_store(migrated(database), run)
+    # The API's spelling of times; imported here: hookhub.api loads FastAPI (a second at start).
+    from hookhub.api.v1.common import iso
+
     typer.echo(
         f"{done.events} events from {iso(start)} to {iso(end)}: {done.deliveries} deliveries queued"
     )

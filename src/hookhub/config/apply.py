@@ -23,6 +23,7 @@ from hookhub.db.store import Row, Store
 from hookhub.db.tables import rules, webhooks, workflows
 from hookhub.errors import Conflict
 from hookhub.ids import new_id
+from hookhub.outbound.rules import save_warnings
 
 TABLES = {"webhook": webhooks, "rule": rules, "workflow": workflows}
 PAGE = 500
@@ -46,6 +47,17 @@ async def current(store: Store) -> Current:
 async def plan_for(store: Store, document: Document, prune: bool = False) -> Plan:
     """The plan that would bring the database in line with `document`."""
     return plan(document, await current(store), prune)
+
+
+async def rule_warnings(store: Store, todo: Plan) -> list[tuple[str, str]]:
+    """(rule name, warning) for each rule the plan creates or updates: what may keep it from
+    ever matching, as the API answers when a rule is saved."""
+    found: list[tuple[str, str]] = []
+    for change in todo.changes:
+        if change.kind == "rule" and change.action in ("create", "update"):
+            rule = todo.document.rules[change.name]
+            found.extend((change.name, text) for text in await save_warnings(store, rule))
+    return found
 
 
 async def apply(store: Store, todo: Plan, rotation_grace: float) -> None:

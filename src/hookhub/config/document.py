@@ -25,7 +25,7 @@ from hookhub.api.v1.rules import RuleIn
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.api.v1.workflows import checked
 from hookhub.core.conditions import ConditionError, validate_conditions
-from hookhub.errors import HookhubError, ValidationError
+from hookhub.errors import HookhubError, ValidationError, validation_message
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 
 KINDS = ("webhooks", "rules", "workflows")
@@ -233,7 +233,7 @@ def _node_path(raw: Mapping[str, Any], parts: list[str]) -> list[str | int]:
 
 def _pydantic(doc: Document, path: Path_, label: str, error: Any) -> Problem:
     loc = [part for part in error["loc"] if part != "webhook_id"] or ["webhook"]
-    return _at(doc, (*path, *loc), label, error["msg"])
+    return _at(doc, (*path, *loc), label, validation_message(error))
 
 
 def _at(doc: Document, path: Path_, label: str, message: str) -> Problem:

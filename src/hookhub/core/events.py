@@ -10,7 +10,7 @@ import orjson
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from hookhub.errors import ValidationError
+from hookhub.errors import ValidationError, validation_message
 
 
 class Snapshots(BaseModel):
@@ -45,4 +45,4 @@ def validated(fields: Mapping[str, Any]) -> dict[str, Any]:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise ValidationError(f"{field}: {first['msg']}", field=field) from None
+        raise ValidationError(f"{field}: {validation_message(first)}", field=field) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -43,6 +44,17 @@ def _loads(value: Any) -> Any:
     if isinstance(value, int | float):
         return value
     return orjson.loads(value)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a `sqlite:///path` URL names (absolute), or None (another engine, in memory)."""
+    target = async_url(url)
+    if target.get_backend_name() != "sqlite":
+        return None
+    path = target.database or ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path).resolve()
 
 
 def _dumps(value: Any) -> str:

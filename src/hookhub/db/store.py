@@ -725,6 +725,19 @@ class Store:
         async with self.read() as conn:
             return direct.rows_of(await conn.execute(query))
 
+    async def recent_event_kinds(self, limit: int) -> tuple[set[str], set[str]]:
+        """The object types and event names among the newest `limit` events (rule warnings)."""
+        newest = (
+            select(events.c.object_type, events.c.event)
+            .order_by(events.c.received_at.desc())
+            .limit(limit)
+            .subquery()
+        )
+        query = select(newest.c.object_type, newest.c.event).distinct()
+        async with self.read() as conn:
+            found = (await conn.execute(query)).all()
+        return {row[0] for row in found}, {row[1] for row in found}
+
     # -- retention ------------------------------------------------------------------------------
 
     async def purge(self, cutoff: float, batch: int) -> int:

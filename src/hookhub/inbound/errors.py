@@ -13,14 +13,22 @@ class Refusal(Exception):
     """The trigger answers `status` with the standard error body and no run is made."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.field = field
 
     def response(self) -> Response:
-        """The answer: `{"error": {"code", "message", "field": null}}` with `status`."""
-        return error_response(self.status, self.code, self.message, headers=self.headers)
+        """The answer: `{"error": {"code", "message", "field"}}` with `status`."""
+        return error_response(
+            self.status, self.code, self.message, field=self.field, headers=self.headers
+        )

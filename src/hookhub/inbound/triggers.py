@@ -34,7 +34,7 @@ from hookhub.inbound.errors import Refusal
 from hookhub.inbound.parsing import Received, context, parse_body, record
 from hookhub.inbound.route import PREFIXES
 from hookhub.outbound import callbacks
-from hookhub.outbound.callbacks import validate_callback
+from hookhub.outbound.callbacks import looks_like_callback, validate_callback
 from hookhub.settings import Settings
 from hookhub.workflows.engine import CompiledWorkflow, RunResult
 from hookhub.workflows.runner import Runner
@@ -265,13 +265,26 @@ class Triggers:
 
     @staticmethod
     def _callback(trigger: CompiledTrigger, body: Any) -> dict[str, Any] | None:
-        if not trigger.callback or not isinstance(body, dict) or body.get("webhook") is None:
+        if not isinstance(body, dict) or body.get("webhook") is None:
+            return None
+        if not trigger.callback:
+            if trigger.mode == "async" and looks_like_callback(body["webhook"]):
+                # Not silently dropped: the caller expects to be called back, and won't be.
+                raise Refusal(
+                    400,
+                    "callback_not_enabled",
+                    "this trigger does not call back: a 'webhook' callback object is honoured"
+                    ' only with "callback": true in the workflow\'s trigger (docs/callbacks.md)',
+                    field="webhook",
+                )
             return None
         try:
             spec = validate_callback(body["webhook"])
             job_id = callbacks.job_id(body)
         except ValidationError as exc:
-            raise Refusal(400, "invalid_callback", f"{exc.field}: {exc.message}") from None
+            raise Refusal(
+                400, "invalid_callback", f"{exc.field}: {exc.message}", field=exc.field
+            ) from None
         # The caller's own job id travels with the spec: its callback's `id` (callbacks.payload).
         return spec if job_id is None else {**spec, callbacks.JOB_ID: job_id}
 

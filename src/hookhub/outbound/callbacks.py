@@ -153,6 +153,19 @@ def caller_for(spec: Mapping[str, Any]) -> Caller:
     return known[name]
 
 
+def looks_like_callback(value: Any) -> bool:
+    """Whether a request's `webhook` value is a callback object (NetPulse's shape: a `url` and
+    only the keys of callbacks, a plugin caller's options included), not some other data that
+    happens to be called `webhook`."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("url"), str):
+        return False
+    if all(key in KEYS for key in value):
+        return True
+    name = value.get("name") or BasicCaller.name
+    caller = callers().get(name) if isinstance(name, str) else None
+    return caller is not None and all(key in KEYS | caller.options for key in value)
+
+
 def validate_callback(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A checked copy of a `webhook` object with defaults filled in; ValidationError if bad.
 

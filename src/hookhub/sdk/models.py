@@ -58,6 +58,8 @@ class Rule(TypedDict, total=False):
     conditions: dict[str, Any] | None
     webhook_id: str
     enabled: bool
+    # In the answer to a create or update only: what may keep the rule from ever matching.
+    warnings: list[str]
 
 
 class Workflow(TypedDict, total=False):

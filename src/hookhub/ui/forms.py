@@ -8,7 +8,7 @@ import orjson
 import pydantic
 import yaml
 
-from hookhub.errors import HookhubError
+from hookhub.errors import HookhubError, validation_message
 
 GENERAL = "_"  # the key of a message that belongs to no single field
 
@@ -21,7 +21,7 @@ def field_errors(exc: pydantic.ValidationError | HookhubError) -> dict[str, str]
     for error in exc.errors():
         # Union members appear in the location as model names; users never see those.
         parts = [str(p) for p in error["loc"] if not str(p)[:1].isupper() and "[" not in str(p)]
-        found.setdefault(parts[0] if parts else GENERAL, _message(parts, str(error["msg"])))
+        found.setdefault(parts[0] if parts else GENERAL, _message(parts, validation_message(error)))
     return found
 
 

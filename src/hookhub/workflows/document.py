@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from hookhub.core import limits
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.core.limits import Range
-from hookhub.errors import ValidationError
+from hookhub.errors import ValidationError, validation_message
 from hookhub.inbound.paths import PathError, check_path
 from hookhub.workflows.commands import CommandRefused, resolve_program
 
@@ -345,7 +345,8 @@ def _node(raw: dict[str, Any], index: int) -> dict[str, Any]:
         error = exc.errors()[0]
         # The first location part is the union member (the node type).
         where = ".".join(str(part) for part in error["loc"][1:])
-        message = f"{where}: {error['msg']}" if where else error["msg"]
+        message = validation_message(error)
+        message = f"{where}: {message}" if where else message
         raise ValidationError(f"node {label}: {message}", field=f"nodes.{key}.{where}") from None
     if isinstance(node, ConditionNode) and (node.conditions is None) == (node.expression is None):
         raise ValidationError(

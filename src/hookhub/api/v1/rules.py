@@ -16,6 +16,7 @@ from hookhub.db.store import Row, Store
 from hookhub.db.tables import rules, webhooks
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
+from hookhub.outbound.rules import save_warnings
 
 router = APIRouter(tags=["rules"], route_class=JSONRoute)
 
@@ -59,7 +60,13 @@ async def _columns(rule: RuleIn, store: Store) -> dict[str, Any]:
 
 @router.post("/rules", status_code=201, summary="Create an event rule")
 async def create_rule(rule: RuleIn, store: StoreDep, _: Writer) -> JSON:
-    return JSON(public(await create(store, rule)), status_code=201)
+    return JSON(await saved(store, await create(store, rule)), status_code=201)
+
+
+async def saved(store: Store, row: Row) -> dict[str, Any]:
+    """A rule just saved, as the API shows it, with `warnings`: what may keep it from ever
+    matching (a NetBox event type name, a type no recent event had); never refused for them."""
+    return {**public(row), "warnings": await save_warnings(store, row)}
 
 
 async def create(store: Store, rule: RuleIn) -> Row:
@@ -95,7 +102,7 @@ async def get_rule(rule_id: str, store: StoreDep, _: Reader) -> JSON:
 async def patch_rule(
     rule_id: str, store: StoreDep, _: Writer, patch: dict[str, Any] = Body(...)
 ) -> JSON:
-    return JSON(public(await change(store, rule_id, patch)))
+    return JSON(await saved(store, await change(store, rule_id, patch)))
 
 
 async def change(store: Store, rule_id: str, patch: dict[str, Any]) -> Row:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from hookhub.api.v1 import rules as api
 from hookhub.db.tables import rules, webhooks
 from hookhub.errors import HookhubError
+from hookhub.outbound.rules import save_warnings
 from hookhub.ui.forms import field_errors, parse_json
 from hookhub.ui.web import Form, User, page_router, redirect, render, store_of, text
 
@@ -56,13 +57,13 @@ async def _submit(request: Request, form: FormData, rule_id: str | None) -> Resp
     }
     if not errors:
         try:
+            store = store_of(request)
             if rule_id is None:
-                rule_id = (await api.create(store_of(request), api.RuleIn.model_validate(values)))[
-                    "id"
-                ]
+                row = await api.create(store, api.RuleIn.model_validate(values))
             else:
-                await api.change(store_of(request), rule_id, values)
-            return redirect("/rules", "Rule saved.")
+                row = await api.change(store, rule_id, values)
+            warned = " ".join(f"Warning: {text}." for text in await save_warnings(store, row))
+            return redirect("/rules", f"Rule saved. {warned}".strip())
         except (pydantic.ValidationError, HookhubError) as exc:
             errors = field_errors(exc)
     # Condition messages name their path inside the document (conditions.and.0.op: ...):
