@@ -49,13 +49,13 @@ async def test_a_body_that_is_not_json_gets_415_naming_the_content_type(hookhub:
 
 @on_sqlite
 async def test_an_unknown_query_parameter_gets_400_naming_it(hookhub: Hookhub) -> None:
-    answer = await hookhub.admin.get("/deliveries", params={"object_type": "x"})
+    answer = await hookhub.admin.get("/deliveries", params={"model": "x"})
     assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
-    assert error["code"] == "unknown_parameter" and error["field"] == "object_type"
-    assert "'object_type'" in error["message"] and "webhook_id" in error["message"]
+    assert error["code"] == "unknown_parameter" and error["field"] == "model"
+    assert "'model'" in error["message"] and "webhook_id" in error["message"]
     # The token is checked first: without one, it is still a 401.
-    anonymous = await hookhub.anonymous.get("/deliveries", params={"object_type": "x"})
+    anonymous = await hookhub.anonymous.get("/deliveries", params={"model": "x"})
     assert anonymous.status_code == 401
     # The declared ones, the shared ones (cursor, limit) included, still work.
     known = await hookhub.admin.get("/deliveries", params={"webhook_id": "wh_x", "limit": 5})
