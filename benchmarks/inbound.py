@@ -151,7 +151,9 @@ def request_bytes(path: str, port: int) -> bytes:
     return head.encode() + BODY
 
 
-async def _connection(port: int, request: bytes, todo: list[int], failures: list[bytes]) -> None:
+async def _connection(
+    port: int, request: bytes, todo: list[int], failures: list[bytes], expect: bytes
+) -> None:
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
         while todo:
@@ -164,7 +166,7 @@ async def _connection(port: int, request: bytes, todo: list[int], failures: list
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             await reader.readexactly(length)
-            if not head.startswith(b"HTTP/1.1 200"):
+            if not head.startswith(expect):
                 failures.append(head.split(b"\r\n", 1)[0])
     finally:
         writer.close()
@@ -172,13 +174,23 @@ async def _connection(port: int, request: bytes, todo: list[int], failures: list
             await writer.wait_closed()
 
 
-async def blast(port: int, path: str, count: int, concurrency: int) -> float:
-    """Seconds for `concurrency` keep-alive connections to send `count` requests in all."""
-    request = request_bytes(path, port)
+async def blast(
+    port: int,
+    path: str,
+    count: int,
+    concurrency: int,
+    request: bytes | None = None,
+    expect: bytes = b"HTTP/1.1 200",
+) -> float:
+    """Seconds for `concurrency` keep-alive connections to send `count` requests in all: each
+    `request` (default: the trigger's POST of BODY to `path`), answered with `expect`."""
+    request = request or request_bytes(path, port)
     todo = list(range(count))
     failures: list[bytes] = []
     started = time.perf_counter()
-    await asyncio.gather(*(_connection(port, request, todo, failures) for _ in range(concurrency)))
+    await asyncio.gather(
+        *(_connection(port, request, todo, failures, expect) for _ in range(concurrency))
+    )
     elapsed = time.perf_counter() - started
     if failures:
         raise BenchError(f"{len(failures)} of {count} requests failed, e.g. {failures[0]!r}")
@@ -246,12 +258,22 @@ class Rate:
     cpu_us: float | None
 
 
-async def measure(served: Served, path: str, args: argparse.Namespace, name: str) -> Rate:
-    """The rate at `path` after a warm-up of a tenth of the count."""
-    count: int = args.count
-    await bounded(f"{name} warm-up", blast(served.port, path, count // 10, args.concurrency))
+async def measure(
+    served: Served,
+    path: str,
+    args: argparse.Namespace,
+    name: str,
+    request: bytes | None = None,
+    expect: bytes = b"HTTP/1.1 200",
+    count: int | None = None,
+) -> Rate:
+    """The rate of `count` (default `--count`) requests to `path` (default: the trigger's
+    request) after a warm-up of a tenth as many."""
+    count = count or args.count
+    send = (served.port, path)
+    await bounded(f"{name} warm-up", blast(*send, count // 10, args.concurrency, request, expect))
     cpu = cpu_seconds(served.pid)
-    elapsed = await bounded(name, blast(served.port, path, count, args.concurrency))
+    elapsed = await bounded(name, blast(*send, count, args.concurrency, request, expect))
     cpu_after = cpu_seconds(served.pid)
     used = None if cpu is None or cpu_after is None else cpu_after - cpu
     return Rate(count / elapsed, None if used is None else round(used / count * 1e6, 1))

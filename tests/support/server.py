@@ -24,11 +24,17 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def running_server(settings: Settings, workers: bool = True) -> AsyncIterator[str]:
-    """Serve hookhub; yields its base URL and shuts it down (dispatcher included) after."""
+async def running_server(
+    settings: Settings, workers: bool = True, fast_paths: bool = True
+) -> AsyncIterator[str]:
+    """Serve hookhub; yields its base URL and shuts it down (dispatcher included) after.
+    Without `fast_paths`, every management route goes through FastAPI's stack."""
     port = free_port()
+    app = create_app(settings, workers=workers)
+    if not fast_paths:
+        app.fast_paths.clear()
     config = uvicorn.Config(
-        create_app(settings, workers=workers),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",

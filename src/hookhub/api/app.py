@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from hookhub import __version__, ui
-from hookhub.api import errors, health, v1
+from hookhub.api import errors, health, intake_route, v1
 from hookhub.api.auth import TokenUse
 from hookhub.api.limits import BodyLimit
 from hookhub.db.store import Store
@@ -78,4 +78,7 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
     app.include_router(health.router)
     ui.install(app)
     app.mount_triggers()
+    app.fast_paths[intake_route.PATH] = intake_route.EventsRoute(
+        app.state, app.stack, settings.max_request_body
+    )
     return app

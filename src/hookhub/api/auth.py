@@ -56,18 +56,24 @@ class TokenUse:
         await asyncio.gather(*self._writes, return_exceptions=True)
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, if it is one."""
+    kind, _, presented = header.partition(" ")
+    presented = presented.strip()
+    return presented if kind.lower() == "bearer" and presented else None
+
+
 def require(scope: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
     """A dependency that admits tokens whose scope is at least `scope`; then, with the token
     checked (401 and 403 come first), refuses query parameters the route doesn't take."""
     needed = SCOPES.index(scope)
 
     async def check(request: Request) -> dict[str, Any]:
-        header = request.headers.get("authorization", "")
-        kind, _, presented = header.partition(" ")
-        if kind.lower() != "bearer" or not presented.strip():
+        presented = bearer_token(request.headers.get("authorization", ""))
+        if presented is None:
             raise Unauthorized()
         store: Store = request.app.state.store
-        token = await store.token_by_plaintext(presented.strip())
+        token = await store.token_by_plaintext(presented)
         if token is None:
             raise Unauthorized("invalid or revoked API token")
         if SCOPES.index(token["scope"]) < needed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pydantic
@@ -108,13 +109,27 @@ async def _unexpected(request: Request, exc: Exception) -> JSON:
     return error_response(500, "internal", "internal error; the server log has the details")
 
 
+# Exception type → handler; the most specific class an exception is an instance of wins, as in
+# Starlette's own lookup.
+_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[JSON]]] = {
+    RequestValidationError: _validation,
+    # Handlers that validate merged input themselves (PATCH) raise pydantic's own error.
+    pydantic.ValidationError: _validation,
+    HookhubError: _hookhub,
+    HTTPException: _http,
+    sqlalchemy.exc.DBAPIError: _database,
+    ConnectionError: _database,
+    Exception: _unexpected,
+}
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the standard error body."""
-    app.add_exception_handler(RequestValidationError, _validation)
-    # Handlers that validate merged input themselves (PATCH) raise pydantic's own error.
-    app.add_exception_handler(pydantic.ValidationError, _validation)
-    app.add_exception_handler(HookhubError, _hookhub)
-    app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(sqlalchemy.exc.DBAPIError, _database)
-    app.add_exception_handler(ConnectionError, _database)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind, handler in _HANDLERS.items():
+        app.add_exception_handler(kind, handler)
+
+
+async def response_for(request: Request, exc: Exception) -> JSON:
+    """The answer the installed handlers give `exc`, for code answering outside FastAPI."""
+    kind = next(k for k in type(exc).__mro__ if k in _HANDLERS)
+    return await _HANDLERS[kind](request, exc)

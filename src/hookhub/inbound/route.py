@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 PATHS = ("/hooks/{key}", "/api/webhook:trigger/{key}")  # ours, and NocoBase's spelling
 PREFIXES = tuple(path.partition("{")[0] for path in PATHS)
@@ -23,6 +23,8 @@ class App(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.serves_triggers = False
+        # Exact paths answered ahead of FastAPI too (hot management routes: POST /events).
+        self.fast_paths: dict[str, ASGIApp] = {}
 
     def mount_triggers(self) -> None:
         """Answer the trigger URLs with `app.state.triggers` (set up by the lifespan)."""
@@ -34,4 +36,12 @@ class App(FastAPI):
             status = await state.triggers.handle(scope, receive, send)
             state.metrics.trigger_request(status)
             return
+        fast = self.fast_paths.get(scope["path"]) if scope["type"] == "http" else None
+        if fast is not None:
+            await fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    async def stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own handling of a request (where a fast path hands one on)."""
         await super().__call__(scope, receive, send)
