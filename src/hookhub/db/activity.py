@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Integer, case, cast, false, func, select
+from sqlalchemy import ColumnElement, Integer, Select, case, cast, false, func, select
 
 from hookhub.db import direct, queries
 from hookhub.db.tables import attempts, deliveries
@@ -73,6 +73,66 @@ def _ok_and_failed() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     )
 
 
+def attempts_per_bucket_query(dialect: str, since: float, seconds: int) -> Select[Any]:
+    """(bucket, succeeded, failed) attempt counts since `since`; bucket = epoch // seconds."""
+    bucket = _bucket(attempts.c.started_at, seconds, dialect).label("bucket")
+    return (
+        select(bucket, *_ok_and_failed())
+        .where(attempts.c.started_at >= since)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+
+
+def failure_groups_query(since: float, limit: int) -> Select[Any]:
+    """Deliveries that failed for good since `since`, grouped by webhook and last answer
+    (status code and error): the group, how many, the latest time and id; latest first."""
+    d = deliveries.c
+    last = func.max(d.updated_at)
+    answer = (d.webhook_id, d.last_status_code, d.last_error)
+    return (
+        select(*answer, func.count(), last, func.max(d.id))
+        # IS_FINISHED spelled out: the partial index of finished deliveries serves the range.
+        .where(queries.IS_FINISHED, d.status == "failed", d.updated_at >= since)
+        .group_by(*answer)
+        .order_by(last.desc())
+        .limit(limit)
+    )
+
+
+def health_queries(
+    dialect: str, ids: list[str], since: float, seconds: int
+) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """For the webhooks `ids`: attempts per (webhook, bucket) with the latest start; the latest
+    failed attempt of each (since `since`); the count of deliveries waiting of each."""
+    a, d = attempts.c, deliveries.c
+    bucket = _bucket(a.started_at, seconds, dialect).label("bucket")
+    joined = attempts.join(deliveries, d.id == a.delivery_id)
+    per_bucket = (
+        select(d.webhook_id, bucket, *_ok_and_failed(), func.max(a.started_at))
+        .select_from(joined)
+        .where(a.started_at >= since, d.webhook_id.in_(ids))
+        .group_by(d.webhook_id, bucket)
+    )
+    rank = func.row_number().over(partition_by=d.webhook_id, order_by=a.started_at.desc())
+    failures = (
+        select(d.webhook_id, a.started_at, a.error, a.response, rank.label("rank"))
+        .select_from(joined)
+        .where(a.started_at >= since, a.succeeded == false(), d.webhook_id.in_(ids))
+        .subquery()
+    )
+    latest_failure = select(
+        failures.c.webhook_id, failures.c.started_at, failures.c.error, failures.c.response
+    ).where(failures.c.rank == 1)
+    waiting = (
+        select(d.webhook_id, func.count())
+        # IS_ACTIVE spelled out: the partial index of active deliveries per webhook serves it.
+        .where(queries.IS_ACTIVE, d.status == "pending", d.webhook_id.in_(ids))
+        .group_by(d.webhook_id)
+    )
+    return per_bucket, latest_failure, waiting
+
+
 class ActivityStore:
     """Counts and samples of recent attempts and deliveries, over the store's connections."""
 
@@ -81,13 +141,7 @@ class ActivityStore:
 
     async def attempts_per_bucket(self, since: float, seconds: int) -> list[tuple[int, int, int]]:
         """(bucket, succeeded, failed) attempt counts since `since`; bucket = epoch // seconds."""
-        bucket = _bucket(attempts.c.started_at, seconds, self.store.dialect).label("bucket")
-        query = (
-            select(bucket, *_ok_and_failed())
-            .where(attempts.c.started_at >= since)
-            .group_by(bucket)
-            .order_by(bucket)
-        )
+        query = attempts_per_bucket_query(self.store.dialect, since, seconds)
         async with self.store.read(offload=True) as conn:
             return [(int(b), int(ok), int(bad)) for b, ok, bad in await conn.execute(query)]
 
@@ -104,21 +158,11 @@ class ActivityStore:
             return [(float(at), float(ms)) for at, ms in await conn.execute(query)]
 
     async def failure_groups(self, since: float, limit: int) -> list[FailureGroup]:
-        """Deliveries that failed for good since `since`, grouped by webhook and last answer
-        (status code and error), the most recent group first."""
-        d = deliveries.c
-        last = func.max(d.updated_at)
-        answer = (d.webhook_id, d.last_status_code, d.last_error)
-        query = (
-            select(*answer, func.count(), last, func.max(d.id))
-            # IS_FINISHED spelled out: the partial index of finished deliveries serves the range.
-            .where(queries.IS_FINISHED, d.status == "failed", d.updated_at >= since)
-            .group_by(*answer)
-            .order_by(last.desc())
-            .limit(limit)
-        )
+        """Deliveries that failed for good since `since`, grouped by webhook and last answer,
+        the most recent group first."""
         async with self.store.read(offload=True) as conn:
-            return [FailureGroup(*row) for row in await conn.execute(query)]
+            found = await conn.execute(failure_groups_query(since, limit))
+            return [FailureGroup(*row) for row in found]
 
     async def health(
         self, webhook_ids: Collection[str], seconds: int, slots: int, now: float
@@ -130,29 +174,8 @@ class ActivityStore:
         ids = list(webhook_ids)
         first = int(now // seconds) - slots + 1
         since = float(first * seconds)
-        a, d = attempts.c, deliveries.c
-        bucket = _bucket(a.started_at, seconds, self.store.dialect).label("bucket")
-        joined = attempts.join(deliveries, d.id == a.delivery_id)
-        per_bucket = (
-            select(d.webhook_id, bucket, *_ok_and_failed(), func.max(a.started_at))
-            .select_from(joined)
-            .where(a.started_at >= since, d.webhook_id.in_(ids))
-            .group_by(d.webhook_id, bucket)
-        )
-        rank = func.row_number().over(partition_by=d.webhook_id, order_by=a.started_at.desc())
-        failures = (
-            select(d.webhook_id, a.started_at, a.error, a.response, rank.label("rank"))
-            .select_from(joined)
-            .where(a.started_at >= since, a.succeeded == false(), d.webhook_id.in_(ids))
-            .subquery()
-        )
-        latest_failure = select(
-            failures.c.webhook_id, failures.c.started_at, failures.c.error, failures.c.response
-        ).where(failures.c.rank == 1)
-        waiting = (
-            select(d.webhook_id, func.count())
-            .where(queries.IS_ACTIVE, d.status == "pending", d.webhook_id.in_(ids))
-            .group_by(d.webhook_id)
+        per_bucket, latest_failure, waiting = health_queries(
+            self.store.dialect, ids, since, seconds
         )
         async with self.store.read(offload=True) as conn:
             counted = list(await conn.execute(per_bucket))

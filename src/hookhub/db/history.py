@@ -34,7 +34,7 @@ class EventFilter:
     until: float | None = None
     # Text the event's data contains (its JSON, case-insensitive): a scan, slow on huge tables.
     payload: str | None = None
-    search: str | None = None  # an event id or request id
+    search: str | None = None  # an event id
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def events_query(where: EventFilter, after: tuple[float, str] | None, limit: int
     if where.until is not None:
         query = query.where(events.c.received_at < where.until)
     if where.search is not None:
-        query = query.where(or_(events.c.id == where.search, events.c.request_id == where.search))
+        query = query.where(events.c.id == where.search)
     if where.payload is not None:
         query = query.where(_contains(where.payload))
     if after is not None:
