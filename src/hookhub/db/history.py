@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
 
 from hookhub.db import direct
 from hookhub.db.tables import deliveries, events
@@ -32,6 +32,9 @@ class EventFilter:
     event: str | None = None
     since: float | None = None
     until: float | None = None
+    # Text the event's data contains (its JSON, case-insensitive): a scan, slow on huge tables.
+    payload: str | None = None
+    search: str | None = None  # an event id
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,17 @@ class DeliveryFilter:
     since: float | None = None
     until: float | None = None
     search: str | None = None
+    payload: str | None = None  # as in EventFilter
+
+
+PAYLOAD_SEARCH_MAX = 200  # characters of payload text searched for
+
+
+def _contains(text: str) -> ColumnElement[bool]:
+    """The event's data (as JSON text) contains `text`, case-insensitively, on both engines;
+    LIKE's wildcards in `text` are matched literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return cast(events.c.data, Text).ilike(f"%{escaped}%", escape="\\")
 
 
 def events_query(where: EventFilter, after: tuple[float, str] | None, limit: int) -> Select[Any]:
@@ -62,6 +76,10 @@ def events_query(where: EventFilter, after: tuple[float, str] | None, limit: int
         query = query.where(events.c.received_at >= where.since)
     if where.until is not None:
         query = query.where(events.c.received_at < where.until)
+    if where.search is not None:
+        query = query.where(events.c.id == where.search)
+    if where.payload is not None:
+        query = query.where(_contains(where.payload))
     if after is not None:
         received_at, event_id = after
         query = query.where(
@@ -92,13 +110,15 @@ def deliveries_query(where: DeliveryFilter, after: str | None, limit: int) -> Se
         query = query.where(d.created_at < where.until)
     if where.search is not None:
         query = query.where(or_(d.id == where.search, d.event_id == where.search))
-    if where.object_type is not None or where.event_type is not None:
+    if where.object_type is not None or where.event_type is not None or where.payload is not None:
         # Callback deliveries have no event: any filter on the event leaves them out.
         query = query.join(events, events.c.id == d.event_id)
         if where.object_type is not None:
             query = query.where(events.c.object_type == where.object_type)
         if where.event_type is not None:
             query = query.where(events.c.event == where.event_type)
+        if where.payload is not None:
+            query = query.where(_contains(where.payload))
     if after is not None:
         query = query.where(d.id < after)
     return query
@@ -150,6 +170,28 @@ class HistoryStore:
         more = len(found) > limit
         found = found[:limit]
         return found, (found[-1]["id"] if more else None)
+
+    async def count_events(self, where: EventFilter, cap: int) -> int:
+        """How many events match `where`, counting no further than `cap`."""
+        return await self._count(events_query(where, None, cap).with_only_columns(events.c.id))
+
+    async def count_deliveries(self, where: DeliveryFilter, cap: int) -> int:
+        """How many deliveries match `where`, counting no further than `cap`."""
+        query = deliveries_query(where, None, cap).with_only_columns(deliveries.c.id)
+        return await self._count(query)
+
+    async def _count(self, query: Select[Any]) -> int:
+        counted = select(func.count()).select_from(query.order_by(None).subquery())
+        async with self.store.read(offload=True) as conn:
+            return int((await conn.execute(counted)).scalar_one())
+
+    async def events_by_id(self, ids: list[str]) -> dict[str, Row]:
+        """The events with these ids (those that exist), by id: a list page's event context."""
+        if not ids:
+            return {}
+        query = select(events).where(events.c.id.in_(set(ids)))
+        async with self.store.read() as conn:
+            return {row["id"]: row for row in direct.rows_of(await conn.execute(query))}
 
     async def deliveries_of(self, event_id: str) -> list[Row]:
         """Every delivery of one event, oldest first."""

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.core import limits
 from hookhub.db import direct, notify, queries, sqlite, wake
+from hookhub.db.activity import ActivityStore
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.history import HistoryStore
 from hookhub.db.runs import RunStore
@@ -296,6 +297,17 @@ class Store:
         more = len(found) > limit
         found = found[:limit]
         return found, (found[-1]["id"] if more else None)
+
+    async def count(self, table: Table, filters: Mapping[str, Any], cap: int) -> int:
+        """How many rows match equality `filters`, counting no further than `cap` (a list's
+        total stays cheap on a huge table: the caller shows "cap+")."""
+        query = select(table.c.id).limit(cap)
+        for name, value in filters.items():
+            if value is not None:
+                query = query.where(table.c[name] == value)
+        async with self.read() as conn:
+            counted = select(func.count()).select_from(query.subquery())
+            return int((await conn.execute(counted)).scalar_one())
 
     async def update(self, table: Table, row_id: str, values: Mapping[str, Any]) -> Row:
         """Change some columns of one row; bumps `version` where the table has one."""
@@ -780,6 +792,12 @@ class Store:
     def history(self) -> HistoryStore:
         """Events and deliveries, filtered and paged (see `hookhub.db.history`)."""
         return HistoryStore(self)
+
+    @property
+    def activity(self) -> ActivityStore:
+        """Recent attempts and failures, grouped for the dashboard and health blocks (see
+        `hookhub.db.activity`)."""
+        return ActivityStore(self)
 
     # -- metrics and readiness ------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The UI's own named queries: users, the capture inbox, the session key, dashboard figures.
+"""The UI's own named queries: users, the capture inbox, the session key.
 
 Everything else the UI shows or changes goes through `Store` and the API's shared functions.
 """
@@ -10,17 +10,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import attempts, captures, deliveries, ui_keys, users
+from hookhub.db.tables import captures, ui_keys, users
 from hookhub.ids import new_id
 from hookhub.ui.security import hash_password
 
 INBOX_KEY_BYTES = 18  # 24 URL-safe characters: unguessable
 CAPTURES_KEPT = 100  # per inbox; older captures are dropped as new ones arrive
-LATENCY_SAMPLE = 20_000  # most recent attempts the latency chart is computed from
 
 
 async def create_user(store: Store, username: str, password: str) -> Row:
@@ -93,56 +92,6 @@ async def captures_of(store: Store, inbox_key: str) -> list[Row]:
     )
     async with store.read() as conn:
         return [dict(row._mapping) for row in await conn.execute(query)]
-
-
-async def find_deliveries(
-    store: Store, filters: Mapping[str, Any], since: float | None, until: float | None, limit: int
-) -> list[Row]:
-    """Deliveries matching equality `filters`, created within [since, until), newest first."""
-    query = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
-    for name, value in filters.items():
-        if value:
-            query = query.where(deliveries.c[name] == value)
-    if since is not None:
-        query = query.where(deliveries.c.created_at >= since)
-    if until is not None:
-        query = query.where(deliveries.c.created_at < until)
-    async with store.read(offload=True) as conn:
-        return [dict(row._mapping) for row in await conn.execute(query)]
-
-
-async def attempts_per_minute(store: Store, since: float) -> list[tuple[int, int, int]]:
-    """(minute, succeeded, failed) attempt counts since `since`; minute = epoch // 60."""
-    minute = (
-        func.floor(attempts.c.started_at / 60)
-        if store.dialect == "postgresql"
-        else attempts.c.started_at / 60  # truncated by the cast below: times are positive
-    )
-    bucket = cast(minute, Integer).label("minute")
-    query = (
-        select(
-            bucket,
-            func.sum(case((attempts.c.succeeded.is_(True), 1), else_=0)),
-            func.sum(case((attempts.c.succeeded.is_(True), 0), else_=1)),
-        )
-        .where(attempts.c.started_at >= since)
-        .group_by(bucket)
-        .order_by(bucket)
-    )
-    async with store.read(offload=True) as conn:
-        return [(int(m), int(ok), int(bad)) for m, ok, bad in await conn.execute(query)]
-
-
-async def recent_latencies(store: Store, since: float) -> list[tuple[float, float]]:
-    """(started_at, duration_ms) of the latest attempts since `since`, at most `LATENCY_SAMPLE`."""
-    query = (
-        select(attempts.c.started_at, attempts.c.duration_ms)
-        .where(attempts.c.started_at >= since)
-        .order_by(attempts.c.started_at.desc())
-        .limit(LATENCY_SAMPLE)
-    )
-    async with store.read() as conn:
-        return [(float(at), float(ms)) for at, ms in await conn.execute(query)]
 
 
 async def _one(store: Store, query: Any) -> Row | None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,12 +14,12 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
+from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from hookhub.api.v1.common import iso
 from hookhub.db.store import Row, Store
 from hookhub.db.tables import users
 from hookhub.errors import HookhubError, NotFound
@@ -28,12 +29,40 @@ from hookhub.ui.security import COOKIE, SESSION_MAX_AGE, Session, seal, unseal
 HERE = Path(__file__).parent
 
 
-def when(moment: float | str | None) -> str:
-    """A time as the pages show it: `2026-01-31 14:05:09` (UTC), or a dash."""
-    if moment is None:
-        return "\u2013"  # en dash
-    shown = iso(moment) if isinstance(moment, float | int) else moment
-    return (shown or "")[:19].replace("T", " ")
+def _ago(seconds: float) -> str:
+    """A duration as the pages say it: `just now`, `3 min ago`, `in 2 h`, `5 d ago`."""
+    span = abs(seconds)
+    if span < 45:
+        return "just now"
+    if span < 90 * 60:
+        amount, unit = max(1, round(span / 60)), "min"
+    elif span < 36 * 3600:
+        amount, unit = round(span / 3600), "h"
+    else:
+        amount, unit = round(span / 86400), "d"
+    return f"{amount} {unit} ago" if seconds >= 0 else f"in {amount} {unit}"
+
+
+def when(moment: float | str | None, now: float | None = None) -> Markup:
+    """A time as the pages show it: relative (`3 min ago`) in a `<time>` element whose
+    `datetime` is ISO 8601 and whose title is the exact UTC time; a dash when there is none."""
+    if moment is None or moment == "":
+        return Markup("\u2013")  # en dash
+    if isinstance(moment, str):
+        try:
+            parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return Markup("{}").format(moment)  # a time as a caller reported it, unread
+        epoch = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    else:
+        epoch = float(moment)
+    exact = datetime.fromtimestamp(epoch, UTC)
+    relative = _ago((time.time() if now is None else now) - epoch)
+    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+        exact.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        exact.strftime("%Y-%m-%d %H:%M:%S"),
+        relative,
+    )
 
 
 def pretty(body: str | None) -> str:
@@ -44,6 +73,44 @@ def pretty(body: str | None) -> str:
         return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
     except (ValueError, RecursionError):
         return body
+
+
+COUNT_CAP = 10_000  # a list's total counts this far at most, then shows "10000+"
+PAGE = 50  # rows a list shows at once
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Where a list page is: its total (capped), and the links to the next and first pages."""
+
+    total: int
+    noun: str
+    older: str | None  # the next page's URL, None on the last page
+    newest: str | None  # the first page's URL, None on the first page
+
+    @property
+    def counted(self) -> str:
+        """`145 deliveries`, `1 delivery`, `10000+ deliveries`."""
+        more = "+" if self.total >= COUNT_CAP else ""
+        noun = self.noun if self.total == 1 else _plural(self.noun)
+        return f"{self.total}{more} {noun}"
+
+
+def _plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2] not in "aeiou" else noun + "s"
+
+
+def paging(request: Request, total: int, noun: str, next_cursor: str | None) -> Paging:
+    """The paging of a list shown at `request`'s URL, whose next page starts at `next_cursor`;
+    every other query parameter (the filters) is kept in the links."""
+    kept = request.query_params.multi_items()
+    params = [(k, v) for k, v in kept if k not in ("cursor", "notice")]
+    path = request.url.path
+    older = f"{path}?{urlencode([*params, ('cursor', next_cursor)])}" if next_cursor else None
+    newest = None
+    if request.query_params.get("cursor"):
+        newest = f"{path}?{urlencode(params)}" if params else path
+    return Paging(total, noun, older, newest)
 
 
 templates = Jinja2Templates(directory=HERE / "templates")

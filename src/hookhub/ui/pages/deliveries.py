@@ -1,4 +1,4 @@
-"""Deliveries: filter by webhook, status and time; a delivery's attempts; retry one."""
+"""Deliveries: search and filter, paged with a total; a delivery's event and attempts; retry."""
 
 from __future__ import annotations
 
@@ -8,45 +8,85 @@ from fastapi import Request
 from starlette.responses import Response
 
 from hookhub.api.v1 import deliveries as api
+from hookhub.api.v1 import events as events_api
 from hookhub.api.v1.common import wake_workers
-from hookhub.db.tables import deliveries, webhooks
-from hookhub.ui import data
-from hookhub.ui.web import Form, User, page_router, parse_time, redirect, render, store_of
+from hookhub.db.history import PAYLOAD_SEARCH_MAX, DeliveryFilter
+from hookhub.db.tables import deliveries, events, webhooks
+from hookhub.errors import HookhubError, NotFound
+from hookhub.ui.web import (
+    COUNT_CAP,
+    PAGE,
+    Form,
+    User,
+    page_router,
+    paging,
+    parse_time,
+    redirect,
+    render,
+    store_of,
+)
 
 router = page_router()
 
-PAGE = 100  # deliveries shown at once
 STATUSES = get_args(api.Status)
+FILTERS = ("q", "webhook_id", "status", "status_code", "object_type", "event_type", "payload")
+
+
+def _filter(values: dict[str, str], errors: dict[str, str]) -> DeliveryFilter:
+    """The list's filter from the form's fields; a message per field that can't be read."""
+    status, code, payload = values["status"], values["status_code"], values["payload"]
+    if status and status not in STATUSES:
+        errors["status"] = f"unknown status {status!r}"
+    status_code = None
+    if code:
+        if code.isdigit() and 100 <= int(code) <= 599:
+            status_code = int(code)
+        else:
+            errors["status_code"] = f"an HTTP status is a number from 100 to 599, got {code!r}"
+    if len(payload) > PAYLOAD_SEARCH_MAX:
+        errors["payload"] = f"at most {PAYLOAD_SEARCH_MAX} characters"
+    return DeliveryFilter(
+        webhook_id=values["webhook_id"] or None,
+        status=status or None,
+        status_code=status_code,
+        object_type=values["object_type"] or None,
+        event_type=values["event_type"] or None,
+        search=values["q"] or None,
+        payload=payload or None,
+        since=parse_time(values["since"], "since", errors),
+        until=parse_time(values["until"], "until", errors),
+    )
 
 
 @router.get("/deliveries")
-async def list_page(
-    request: Request,
-    _: User,
-    webhook_id: str = "",
-    status: str = "",
-    since: str = "",
-    until: str = "",
-) -> Response:
+async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
     store = store_of(request)
+    values = {
+        name: request.query_params.get(name, "").strip() for name in (*FILTERS, "since", "until")
+    }
     errors: dict[str, str] = {}
-    if status and status not in STATUSES:
-        errors["status"] = f"unknown status {status!r}"
-    start, end = parse_time(since, "since", errors), parse_time(until, "until", errors)
-    rows = []
+    where = _filter(values, errors)
+    rows: list[dict[str, object]] = []
+    total, next_cursor = 0, None
     if not errors:
-        filters = {"webhook_id": webhook_id, "status": status}
-        rows = await data.find_deliveries(store, filters, start, end, PAGE)
+        try:
+            rows, next_cursor = await store.history.deliveries(where, cursor or None, PAGE)
+        except HookhubError as exc:
+            errors["_"] = exc.message
+        total = await store.history.count_deliveries(where, COUNT_CAP)
+    about = await store.history.events_by_id([str(r["event_id"]) for r in rows if r["event_id"]])
     hooks, _next = await store.page(webhooks, {}, None, 500)
     return render(
         request,
         "deliveries/list.html",
         400 if errors else 200,
         deliveries=[api.public(row) for row in rows],
+        events=about,
         names={hook["id"]: hook["name"] for hook in hooks},
         statuses=STATUSES,
-        filters={"webhook_id": webhook_id, "status": status, "since": since, "until": until},
+        filters=values,
         errors=errors,
+        paging=paging(request, total, "delivery", next_cursor),
     )
 
 
@@ -55,12 +95,19 @@ async def detail_page(request: Request, delivery_id: str, _: User) -> Response:
     store = store_of(request)
     row = await store.get(deliveries, delivery_id)
     hook = await store.get(webhooks, row["webhook_id"]) if row["webhook_id"] else None
+    event = None
+    if row["event_id"]:
+        try:
+            event = events_api.public(await store.get(events, row["event_id"]))
+        except NotFound:
+            event = None  # purged by retention
     attempts = [api.public_attempt(a) for a in await store.attempts_of(delivery_id)]
     return render(
         request,
         "deliveries/detail.html",
         delivery=api.public(row),
         webhook=hook,
+        event=event,
         attempts=list(reversed(attempts)),
     )
 

@@ -15,7 +15,18 @@ from hookhub.db.tables import rules, webhooks
 from hookhub.errors import HookhubError
 from hookhub.outbound.rules import save_warnings
 from hookhub.ui.forms import field_errors, parse_json
-from hookhub.ui.web import Form, User, page_router, redirect, render, store_of, text
+from hookhub.ui.web import (
+    COUNT_CAP,
+    PAGE,
+    Form,
+    User,
+    page_router,
+    paging,
+    redirect,
+    render,
+    store_of,
+    text,
+)
 
 router = page_router()
 
@@ -74,12 +85,14 @@ async def _submit(request: Request, form: FormData, rule_id: str | None) -> Resp
 
 
 @router.get("/rules")
-async def list_page(request: Request, _: User) -> Response:
+async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
     store = store_of(request)
-    rows, _next = await store.page(rules, {}, None, 500)
+    rows, next_cursor = await store.page(rules, {}, cursor or None, PAGE)
     hooks, _next = await store.page(webhooks, {}, None, 500)
     names = {hook["id"]: hook["name"] for hook in hooks}
-    return render(request, "rules/list.html", rules=rows, names=names)
+    total = await store.count(rules, {}, COUNT_CAP)
+    shown = paging(request, total, "rule", next_cursor)
+    return render(request, "rules/list.html", rules=rows, names=names, paging=shown)
 
 
 @router.get("/rules/new")

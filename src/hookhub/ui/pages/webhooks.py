@@ -16,12 +16,16 @@ from hookhub.api.v1.operations import SampleEvent, retry_failed_of
 from hookhub.db.tables import webhooks
 from hookhub.errors import HookhubError
 from hookhub.outbound import operations
+from hookhub.ui import charts
 from hookhub.ui.forms import field_errors, parse_json
 from hookhub.ui.web import (
+    COUNT_CAP,
+    PAGE,
     Form,
     User,
     optional,
     page_router,
+    paging,
     parse_time,
     redirect,
     render,
@@ -66,10 +70,34 @@ def _fields(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+HEALTH_BUCKET = 3600  # seconds per bar of a webhook's sparkline
+HEALTH_BUCKETS = 24  # its health covers these many buckets, the current one included
+
+
+async def _health(request: Request, ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each webhook's health (three grouped queries for the whole page) and sparkline."""
+    now = time.time()
+    found = await store_of(request).activity.health(ids, HEALTH_BUCKET, HEALTH_BUCKETS, now)
+    sparks = {
+        hook: charts.sparkline(h.buckets, "attempts per hour, last 24 hours")
+        for hook, h in found.items()
+    }
+    return found, sparks
+
+
 @router.get("/webhooks")
-async def list_page(request: Request, _: User) -> Response:
-    rows, _next = await store_of(request).page(webhooks, {}, None, 500)
-    return render(request, "webhooks/list.html", webhooks=[api.public(r) for r in rows])
+async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
+    store = store_of(request)
+    rows, next_cursor = await store.page(webhooks, {}, cursor or None, PAGE)
+    health, sparks = await _health(request, [row["id"] for row in rows])
+    return render(
+        request,
+        "webhooks/list.html",
+        webhooks=[api.public(r) for r in rows],
+        health=health,
+        sparks=sparks,
+        paging=paging(request, await store.count(webhooks, {}, COUNT_CAP), "webhook", next_cursor),
+    )
 
 
 @router.get("/webhooks/new")
@@ -92,6 +120,8 @@ async def _page(request: Request, webhook_id: str, **context: Any) -> Response:
     row = await store_of(request).get(webhooks, webhook_id)
     context.setdefault("webhook", api.public(row))
     context.setdefault("sample", SAMPLE)
+    health, sparks = await _health(request, [row["id"]])
+    context.update(health=health[row["id"]], spark=sparks[row["id"]])
     return render(
         request, "webhooks/form.html", context.pop("status", 200), id=row["id"], **context
     )

@@ -15,7 +15,17 @@ from hookhub.db.tables import runs, workflows
 from hookhub.errors import HookhubError, ValidationError
 from hookhub.ui import graph
 from hookhub.ui.forms import field_errors, parse_document
-from hookhub.ui.web import Form, User, page_router, redirect, render, store_of
+from hookhub.ui.web import (
+    COUNT_CAP,
+    PAGE,
+    Form,
+    User,
+    page_router,
+    paging,
+    redirect,
+    render,
+    store_of,
+)
 from hookhub.workflows.document import WorkflowIn
 
 router = page_router()
@@ -69,9 +79,16 @@ async def _submit(request: Request, raw: str, workflow_id: str | None) -> Respon
 
 
 @router.get("/workflows")
-async def list_page(request: Request, _: User) -> Response:
-    rows, _next = await store_of(request).page(workflows, {}, None, 500)
-    return render(request, "workflows/list.html", workflows=[api.public(r, request) for r in rows])
+async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
+    store = store_of(request)
+    rows, next_cursor = await store.page(workflows, {}, cursor or None, PAGE)
+    total = await store.count(workflows, {}, COUNT_CAP)
+    return render(
+        request,
+        "workflows/list.html",
+        workflows=[api.public(r, request) for r in rows],
+        paging=paging(request, total, "workflow", next_cursor),
+    )
 
 
 @router.get("/workflows/new")
@@ -85,16 +102,21 @@ async def create(request: Request, form: Form) -> Response:
 
 
 @router.get("/workflows/{workflow_id}")
-async def detail_page(request: Request, workflow_id: str, _: User) -> Response:
+async def detail_page(
+    request: Request, workflow_id: str, _: User, cursor: str | None = None
+) -> Response:
     store = store_of(request)
     shown = api.public(await store.get(workflows, workflow_id), request)
-    recent, _next = await store.page(runs, {"workflow_id": workflow_id}, None, 50)
+    of_workflow = {"workflow_id": workflow_id}
+    recent, next_cursor = await store.page(runs, of_workflow, cursor or None, PAGE)
+    total = await store.count(runs, of_workflow, COUNT_CAP)
     return render(
         request,
         "workflows/detail.html",
         workflow=shown,
         drawing=graph.draw(shown["start"], shown["nodes"]),
         runs=[runs_api.summary(row) for row in recent],
+        paging=paging(request, total, "run", next_cursor),
     )
 
 
