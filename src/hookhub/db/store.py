@@ -34,7 +34,7 @@ from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
 from hookhub.errors import Conflict, NotFound
-from hookhub.ids import new_id
+from hookhub.ids import id_time, new_id
 
 Row = dict[str, Any]
 Target = tuple[str, str | None]  # (webhook or event id, ordering key)
@@ -372,9 +372,41 @@ class Store:
                 statement = queries.claim_deliveries(self.dialect)
                 values = {**params, "limit": limit - len(claimed)}
                 claimed += await direct.execute(conn, statement, values)
+            lost = [row for row in claimed if row["lost_lease"] is not None]
+            if lost:
+                await self._log_lost_sends(conn, lost)
             found_events = await _referenced(conn, events, claimed, "event_id")
             found_webhooks = await _referenced(conn, webhooks, claimed, "webhook_id")
         return Claim(lease_id, claimed, found_events, found_webhooks)
+
+    async def _log_lost_sends(self, conn: direct.Conn, lost: Sequence[Row]) -> None:
+        """Log an attempt of unknown outcome for each delivery claimed again after its lease
+        (`lost_lease`) expired unrecorded, and make it the delivery's last error."""
+        notes = []
+        for row in lost:
+            lease = row["lost_lease"]
+            started = id_time(lease)
+            note = (
+                f"outcome of the send started at {_iso(started, 'milliseconds')} by lease {lease} "
+                "is unknown (the worker stopped, or overran its lease, before recording it); "
+                "the receiver may have received it"
+            )
+            notes.append(
+                {
+                    "id": new_id("att"),
+                    "delivery_id": row["id"],
+                    "number": row["attempts"],  # the claim counted it
+                    "started_at": started,
+                    "duration_ms": 0.0,
+                    "request": {},
+                    "response": None,
+                    "error": note,
+                    "succeeded": False,
+                }
+            )
+        await direct.execute_batch(conn, queries.insert_attempts(self.dialect), notes)
+        changes = [{"n_id": note["delivery_id"], "n_error": note["error"]} for note in notes]
+        await direct.execute_many(conn, queries.note_lost_sends(), changes)
 
     async def _claim_limited(
         self, conn: direct.Conn, webhook: Row, room: int, params: Mapping[str, Any]
@@ -725,8 +757,8 @@ def _pause(webhook_id: str) -> Update:
     )
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _iso(epoch: float, timespec: str = "seconds") -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def _conflict(table: Table, exc: IntegrityError) -> Conflict:
