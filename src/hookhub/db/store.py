@@ -385,25 +385,11 @@ class Store:
         notes = []
         for row in lost:
             lease = row["lost_lease"]
-            started = id_time(lease)
-            note = (
-                f"outcome of the send started at {_iso(started, 'milliseconds')} by lease {lease} "
-                "is unknown (the worker stopped, or overran its lease, before recording it); "
-                "the receiver may have received it"
-            )
-            notes.append(
-                {
-                    "id": new_id("att"),
-                    "delivery_id": row["id"],
-                    "number": row["attempts"],  # the claim counted it
-                    "started_at": started,
-                    "duration_ms": 0.0,
-                    "request": {},
-                    "response": None,
-                    "error": note,
-                    "succeeded": False,
-                }
-            )
+            started = id_time(lease)  # the lease's claim: its send started then or soon after
+            why = "the worker stopped, or overran its lease, before recording it"
+            note = unknown_outcome(started, lease, why)
+            # Numbered as the claim counted it, before the send it is about to make.
+            notes.append(_unknown_attempt(row["id"], row["attempts"], started, note))
         await direct.execute_batch(conn, queries.insert_attempts(self.dialect), notes)
         changes = [{"n_id": note["delivery_id"], "n_error": note["error"]} for note in notes]
         await direct.execute_many(conn, queries.note_lost_sends(), changes)
@@ -439,10 +425,15 @@ class Store:
             await direct.execute(conn, queries.schedule_sends(), next_send)
         return claimed
 
-    async def release(self, held: Sequence[tuple[str, str]]) -> int:
-        """Make leased deliveries (`(delivery id, lease id)` pairs) due again now, unsent by this
-        worker (it is stopping); one whose lease has since passed to another claim is left alone.
-        Returns how many were released."""
+    async def release(
+        self,
+        held: Sequence[tuple[str, str]],
+        sending: Mapping[str, float] = MappingProxyType({}),
+    ) -> int:
+        """Make leased deliveries (`(delivery id, lease id)` pairs) due again now, unfinished by
+        this worker (it is stopping); one whose lease has since passed to another claim is left
+        alone. Those in `sending` (delivery id → when its send started) were cut off mid-send:
+        each gets an attempt of unknown outcome, counted. Returns how many were released."""
         now = time.time()
         statement = (
             update(deliveries)
@@ -453,9 +444,31 @@ class Store:
             )
             .values(status="pending", next_attempt_at=now, lease_id=None, updated_at=now)
         )
-        params = [{"r_id": delivery_id, "r_lease": lease_id} for delivery_id, lease_id in held]
+        unsent = [
+            {"r_id": delivery_id, "r_lease": lease_id}
+            for delivery_id, lease_id in held
+            if delivery_id not in sending
+        ]
+        cut_off = statement.values(
+            attempts=deliveries.c.attempts + 1,
+            last_status_code=None,
+            last_error=bindparam("r_note"),
+        ).returning(deliveries.c.attempts)
         async with self.write() as conn:
-            released = int((await conn.execute(statement, params)).rowcount)
+            released = int((await conn.execute(statement, unsent)).rowcount) if unsent else 0
+            for delivery_id, lease_id in held:
+                started = sending.get(delivery_id)
+                if started is None:
+                    continue
+                note = unknown_outcome(started, lease_id, "the worker stopped during the send")
+                params = {"r_id": delivery_id, "r_lease": lease_id, "r_note": note}
+                number = (await conn.execute(cut_off, params)).scalar()
+                if number is None:
+                    continue  # claimed by another worker meanwhile: its lease expired
+                released += 1
+                attempt = _unknown_attempt(delivery_id, number, started, note)
+                attempt["duration_ms"] = round((now - started) * 1000, 3)
+                await conn.execute(insert(attempts), attempt)
             if released:
                 await self.announce(conn, notify.DELIVERIES)
         return released
@@ -755,6 +768,28 @@ def _pause(webhook_id: str) -> Update:
         .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
         .values(next_attempt_at=None)
     )
+
+
+def unknown_outcome(started: float, lease_id: str, why: str) -> str:
+    """The error of an attempt whose outcome was never recorded: the receiver may have it."""
+    return (
+        f"outcome of the send started at {_iso(started, 'milliseconds')} by lease {lease_id} "
+        f"is unknown ({why}); the receiver may have received it"
+    )
+
+
+def _unknown_attempt(delivery_id: str, number: int, started: float, note: str) -> Row:
+    return {
+        "id": new_id("att"),
+        "delivery_id": delivery_id,
+        "number": number,
+        "started_at": started,
+        "duration_ms": 0.0,
+        "request": {},
+        "response": None,
+        "error": note,
+        "succeeded": False,
+    }
 
 
 def _iso(epoch: float, timespec: str = "seconds") -> str:
