@@ -44,3 +44,12 @@ def new_id(prefix: str) -> str:
             rand = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big") >> 1
         _last = (last_millis, rand, digits)
     return f"{prefix}_{digits}{_encode(rand, 16)}"
+
+
+def id_time(identifier: str) -> float:
+    """When the id was made (seconds since the epoch, to the millisecond), from its digits."""
+    _, _, digits = identifier.rpartition("_")
+    millis = 0
+    for digit in digits[:10]:
+        millis = millis * 32 + _ALPHABET.index(digit)
+    return millis / 1000

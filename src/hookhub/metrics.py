@@ -4,18 +4,21 @@ from the database when scraped.
 Each process (each app, in tests) has its own registry, so nothing leaks between them. Work is
 recorded through `Metrics.attempt` (the dispatcher), `Metrics.trigger_request` (the trigger
 route) and `Metrics.run_finished` (the workflow runner); `Metrics.scrape` renders it all for
-`/metrics`, which the API serves, and `hookhub worker` too on `HOOKHUB_METRICS_PORT`.
+`/metrics`, which the API serves, and `hookhub worker` too on `HOOKHUB_METRICS_PORT`; both
+answer only requests that `Metrics.authorized` admits (`HOOKHUB_METRICS_TOKEN`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import math
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
@@ -24,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from hookhub import server
 from hookhub.db.store import Store
-from hookhub.errors import ConfigError
+from hookhub.errors import ConfigError, Unauthorized
 
 log = logging.getLogger("hookhub.metrics")
 
@@ -41,6 +44,8 @@ READ_TIMEOUT = 2.0  # seconds a scrape waits for the queue gauges before leaving
 OUTCOMES = {"succeeded": "succeeded", "pending": "retrying", "failed": "failed"}
 CALLBACK = "callback"  # the webhook label of callback deliveries, which have no webhook row
 QUEUE_STATES = ("pending", "scheduled", "paused", "delivering")
+# What a scrape without the right token is told (HOOKHUB_METRICS_TOKEN is set).
+UNAUTHORIZED = "/metrics needs the metrics token (Authorization: Bearer <HOOKHUB_METRICS_TOKEN>)"
 
 
 @dataclass(frozen=True)
@@ -55,14 +60,27 @@ class Queue:
 class Metrics:
     """One process's metrics registry and the calls that update it."""
 
-    def __init__(self, store: Store | None = None, workers: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store | None = None,
+        workers: bool = True,
+        *,
+        token: str = "",
+        webhook_labels: bool = True,
+    ) -> None:
+        """`token`: the bearer token a scrape must present (empty: none). `webhook_labels`:
+        count deliveries by webhook id and outcome, or (False) by outcome only."""
         self.registry = CollectorRegistry()
+        self._token = token.encode()
+        self._by_webhook = webhook_labels
         # Without workers nothing is delivered here: those series stay out of the scrape.
         delivered = self.registry if workers else None
         self._deliveries = Counter(
             "hookhub_deliveries",
-            "Delivery attempts by webhook id and outcome (succeeded, retrying, failed).",
-            ["webhook", "outcome"],
+            "Delivery attempts by webhook id and outcome (succeeded, retrying, failed)."
+            if webhook_labels
+            else "Delivery attempts by outcome (succeeded, retrying, failed).",
+            ["webhook", "outcome"] if webhook_labels else ["outcome"],
             registry=delivered,
         )
         self._attempt_seconds = Histogram(
@@ -100,12 +118,13 @@ class Metrics:
     def attempt(self, webhook_id: str | None, state: str, seconds: float | None) -> None:
         """Count one attempt that left its delivery in `state` (succeeded, pending or failed);
         `seconds` is how long the HTTP request took (None: no request was sent)."""
-        key = (webhook_id, state)
+        key = (webhook_id if self._by_webhook else None, state)
         children = self._children.get(key)
         if children is None:
             outcome = OUTCOMES[state]
+            labels = (webhook_id or CALLBACK, outcome) if self._by_webhook else (outcome,)
             children = self._children[key] = (
-                self._deliveries.labels(webhook_id or CALLBACK, outcome),
+                self._deliveries.labels(*labels),
                 self._attempt_seconds.labels(outcome),
             )
         children[0].inc()
@@ -122,6 +141,16 @@ class Metrics:
     def run_finished(self, status: str, seconds: float) -> None:
         """Record a workflow run that ended with `status` after `seconds`."""
         self._runs.labels(status).observe(seconds)
+
+    def authorized(self, authorization: str | None) -> bool:
+        """Whether a scrape with this `Authorization` header may read the metrics: always when
+        no token is set, else only with `Bearer <token>` (compared in constant time)."""
+        if not self._token:
+            return True
+        kind, _, presented = (authorization or "").partition(" ")
+        return kind.lower() == "bearer" and hmac.compare_digest(
+            presented.strip().encode(), self._token
+        )
 
     async def scrape(self) -> bytes:
         """The text exposition of every metric, with queue gauges at most `_ttl` seconds old."""
@@ -198,7 +227,14 @@ async def serve_metrics(
         status, headers, body = 404, [], b"not found"
         if scope["path"] == "/metrics":
             status, body = 405, b"method not allowed"
-            if scope["method"] in ("GET", "HEAD"):
+            authorization = next(
+                (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
+            )
+            if not metrics.authorized(authorization):
+                error = {"code": Unauthorized.code, "message": UNAUTHORIZED, "field": None}
+                status, body = 401, orjson.dumps({"error": error})
+                headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]
+            elif scope["method"] in ("GET", "HEAD"):
                 status, body = 200, await metrics.scrape()
                 headers = [(b"content-type", CONTENT_TYPE_LATEST.encode())]
         headers.append((b"content-length", str(len(body)).encode()))

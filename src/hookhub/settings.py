@@ -16,6 +16,8 @@ from hookhub.outbound.policy import NetworkPolicy, parse_networks
 DEFAULT_DATABASE_URL = "sqlite:///./hookhub.db"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
 ENV_PREFIX = "HOOKHUB_"
 
 
@@ -100,6 +102,17 @@ def _env_choice(env: _Source, name: str, choices: tuple[str, ...], default: str)
     return value
 
 
+def _env_bool(env: _Source, name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{env.label(name)} must be true or false, got {raw!r}")
+
+
 def _env_level(env: _Source, name: str, default: str) -> str:
     value = env.get(name, "").strip() or default
     if value.upper() not in LOG_LEVELS:
@@ -119,6 +132,7 @@ def _file_values(path: str) -> dict[str, str]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     known = {field.name for field in fields(Settings)}
+    switches = {field.name for field in fields(Settings) if field.type == "bool"}
     values: dict[str, str] = {}
     for key, value in data.items():
         if key not in known:
@@ -127,6 +141,8 @@ def _file_values(path: str) -> dict[str, str]:
             )
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             value = ",".join(value)
+        if isinstance(value, bool) and key in switches:
+            value = "true" if value else "false"
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ConfigError(f"{path}: {key} must be a string or a number, got {value!r}")
         values[f"{ENV_PREFIX}{key.upper()}"] = str(value)
@@ -194,6 +210,10 @@ class Settings:
     template_max_output: int = 8 * 1024 * 1024
     # seconds: the longest one template render may take before it is stopped.
     template_timeout: float = 1.0
+    # The bearer token every /metrics (the API's and the worker's) requires; empty = none.
+    metrics_token: str = ""
+    # Label delivery counters by webhook id; false = by outcome only, no webhook ids shown.
+    metrics_webhook_labels: bool = True
     # Signs web UI session cookies; empty = a key generated once and kept in the database,
     # so restarts and every node share it.
     secret_key: str = ""
@@ -256,6 +276,10 @@ class Settings:
             log_level=_env_level(env, "HOOKHUB_LOG_LEVEL", cls.log_level),
             metrics_port=_env_port(env, "HOOKHUB_METRICS_PORT"),
             metrics_host=env.get("HOOKHUB_METRICS_HOST") or cls.metrics_host,
+            metrics_token=env.get("HOOKHUB_METRICS_TOKEN", "").strip(),
+            metrics_webhook_labels=_env_bool(
+                env, "HOOKHUB_METRICS_WEBHOOK_LABELS", cls.metrics_webhook_labels
+            ),
             secret_key=env.get("HOOKHUB_SECRET_KEY", ""),
             template_max_output=_env_int(
                 env, "HOOKHUB_TEMPLATE_MAX_OUTPUT", cls.template_max_output

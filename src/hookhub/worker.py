@@ -91,7 +91,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         loop.add_signal_handler(signum, stop.set)
     store = Store.open(settings.database_url, settings.sqlite_busy_timeout)
     sender = Sender.for_settings(settings)
-    metrics = Metrics(store)
+    metrics = Metrics(
+        store, token=settings.metrics_token, webhook_labels=settings.metrics_webhook_labels
+    )
     background = Background(store, settings, sender, metrics)
     log.info("worker started (concurrency %d)", settings.concurrency)
     server = None

@@ -215,10 +215,21 @@ async def test_shutdown_releases_unfinished_deliveries_at_once(
     page, _ = await store.page(deliveries, {}, None, 10)
     assert [row["status"] for row in page] == ["pending"] * 3
     assert all(row["next_attempt_at"] <= time.time() for row in page)
-    assert all(row["lease_id"] is None and row["attempts"] == 0 for row in page)
+    # The receiver has the requests, their answers never came: each send is an attempt of
+    # unknown outcome in the log, and counts.
+    assert all(row["lease_id"] is None and row["attempts"] == 1 for row in page)
+    for row in page:
+        [attempt] = await store.attempts_of(row["id"])
+        assert (attempt["number"], attempt["succeeded"], attempt["response"]) == (1, False, None)
+        assert attempt["error"] == row["last_error"]
+        assert attempt["error"].startswith("outcome of the send started at ")
+        assert attempt["error"].endswith(
+            " is unknown (the worker stopped during the send); the receiver may have received it"
+        )
+        assert 300 <= attempt["duration_ms"] < 5000  # the grace it had, and a bit
     # Due now: another worker takes them at once.
     _, claimed, _, _, _ = await store.claim(10, settings.lease_margin)
-    assert len(claimed) == 3
+    assert [row["attempts"] for row in claimed] == [1, 1, 1]
 
 
 async def test_shutdown_releases_unfinished_runs_at_once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from tests.conftest import Hookhub
 from tests.support import WAIT
 from tests.support.metrics import Samples, samples, value
 from tests.support.receiver import Receiver, Reply
-from tests.support.server import running_server
+from tests.support.server import api_client, running_server
 from tests.support.workflows import create_workflow, trigger_client, wait_run
 
 FINISHED = ("succeeded", "failed")
@@ -211,3 +212,43 @@ async def test_trigger_requests_and_run_durations_are_measured(hookhub: Hookhub)
     assert value(found, "hookhub_trigger_requests_total", status="404") == 1
     assert value(found, "hookhub_trigger_requests_total", status="405") == 1
     assert value(found, "hookhub_run_duration_seconds_count", status="succeeded") == 1
+
+
+async def test_a_metrics_token_guards_metrics_and_webhook_ids_can_be_left_out(
+    settings: Settings, store: Store, receiver: Receiver
+) -> None:
+    _, api_token = await store.create_token("admin", "admin")
+    guarded = replace(settings, metrics_token="m3trics-s3cret", metrics_webhook_labels=False)
+    async with running_server(guarded) as url, api_client(url, api_token) as admin:
+        hookhub = Hookhub(url, admin, admin, admin)
+        first = await _hook(hookhub, receiver, "first")
+        second = await _hook(hookhub, receiver, "second")
+        assert (await admin.post("/events", json=[EVENT] * 2)).status_code == 202
+        async with asyncio.timeout(10):
+            while len([d for d in await _deliveries(hookhub) if d["status"] in FINISHED]) < 4:
+                await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=url) as client:
+            refused = [
+                await client.get("/metrics", headers=headers)
+                for headers in (
+                    {},
+                    {"Authorization": "Bearer wrong"},
+                    {"Authorization": f"Bearer {api_token}"},  # an API token is not enough
+                    {"Authorization": "Basic m3trics-s3cret"},
+                )
+            ]
+            allowed = await client.get(
+                "/metrics", headers={"Authorization": "bearer m3trics-s3cret"}
+            )
+            healthz = await client.get("/healthz")
+    for answer in refused:
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["www-authenticate"] == "Bearer"
+        assert answer.json()["error"]["code"] == "unauthorized"
+        assert "hookhub_" not in answer.text
+    assert healthz.status_code == 200
+    assert allowed.status_code == 200
+    assert first not in allowed.text and second not in allowed.text
+    found = samples(allowed.text)
+    # Both webhooks' attempts in one series per outcome, without a webhook label.
+    assert value(found, "hookhub_deliveries_total", outcome="succeeded") == 4

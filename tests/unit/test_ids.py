@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from hookhub.ids import _ALPHABET, new_id
+from hookhub.ids import _ALPHABET, id_time, new_id
 
 
 def _decode(digits: str) -> int:
@@ -26,3 +26,10 @@ def test_ids_spell_their_millisecond_in_crockford_base32_and_grow() -> None:
         assert before <= _decode(digits[:10]) <= after
     assert made == sorted(made)
     assert len(set(made)) == len(made)
+
+
+def test_an_id_tells_when_it_was_made() -> None:
+    before = time.time_ns() // 1_000_000 / 1000
+    made = new_id("lse")
+    after = time.time_ns() // 1_000_000 / 1000
+    assert before <= id_time(made) <= after

@@ -253,3 +253,56 @@ async def test_worker_metrics_server_cuts_off_slow_clients() -> None:
     finally:
         await listening.close()
     assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_with_a_token_the_worker_metrics_server_refuses_other_scrapes() -> None:
+    metrics = Metrics(token="m3trics-s3cret", webhook_labels=False)
+    metrics.attempt("wh_1", "succeeded", 0.01)
+    metrics.attempt("wh_2", "succeeded", 0.01)
+    metrics.attempt(None, "failed", None)
+    port = free_port()
+    runner = await serve_metrics(metrics, "127.0.0.1", port, Limits.of(Settings()))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            anonymous = await client.get("/metrics")
+            wrong = await client.get("/metrics", headers={"Authorization": "Bearer m3trics"})
+            allowed = await client.get(
+                "/metrics", headers={"Authorization": "Bearer m3trics-s3cret"}
+            )
+    finally:
+        await runner.close()
+    for refused in (anonymous, wrong):
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json()["error"]["code"] == "unauthorized"
+    assert allowed.status_code == 200
+    found = samples(allowed.content)
+    assert value(found, "hookhub_deliveries_total", outcome="succeeded") == 2
+    assert value(found, "hookhub_deliveries_total", outcome="failed") == 1
+    assert "wh_1" not in allowed.text and "callback" not in allowed.text
+
+
+def test_only_the_metrics_token_is_authorized() -> None:
+    assert Metrics().authorized(None)  # no token set: open, as before
+    assert Metrics().authorized("Bearer anything")
+    guarded = Metrics(token="t0ken")
+    assert guarded.authorized("Bearer t0ken")
+    assert guarded.authorized("bearer  t0ken ")
+    for header in (None, "", "Bearer", "Bearer t0ke", "Bearer t0ken2", "t0ken", "Basic t0ken"):
+        assert not guarded.authorized(header), header
+    assert not guarded.authorized("Bearer tök€n")  # non-ASCII is compared, not an error
+
+
+def test_metrics_token_and_webhook_label_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOOKHUB_METRICS_TOKEN", "HOOKHUB_METRICS_WEBHOOK_LABELS", "HOOKHUB_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    default = Settings.from_env()
+    assert (default.metrics_token, default.metrics_webhook_labels) == ("", True)
+    monkeypatch.setenv("HOOKHUB_METRICS_TOKEN", " s3cret\n")
+    assert Settings.from_env().metrics_token == "s3cret"
+    for raw, expected in (("false", False), ("0", False), ("No", False), ("TRUE", True)):
+        monkeypatch.setenv("HOOKHUB_METRICS_WEBHOOK_LABELS", raw)
+        assert Settings.from_env().metrics_webhook_labels is expected
+    monkeypatch.setenv("HOOKHUB_METRICS_WEBHOOK_LABELS", "maybe")
+    with pytest.raises(ConfigError, match="HOOKHUB_METRICS_WEBHOOK_LABELS must be true or false"):
+        Settings.from_env()

@@ -26,6 +26,7 @@ def test_named_queries_compile(name: str) -> None:
     assert "ON CONFLICT" in insert and "DO NOTHING" in insert
     str(queries.finish_delivery(name).compile(dialect=dialect))
     str(queries.insert_attempts(name).compile(dialect=dialect))
+    str(queries.note_lost_sends().compile(dialect=dialect))
 
 
 def test_sqlite_claim_uses_the_partial_due_index(tmp_path: Path) -> None:

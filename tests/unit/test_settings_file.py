@@ -66,6 +66,13 @@ def test_bad_values_name_the_key_and_the_file(tmp_path: Path) -> None:
     assert refused(env) == f"{path}: metrics_port must be a port number (1-65535), got '70000'"
     env = config(tmp_path, "retention_days = true\n")
     assert refused(env) == f"{path}: retention_days must be a string or a number, got True"
+    # A switch takes TOML's booleans.
+    env = config(tmp_path, "metrics_webhook_labels = false\n")
+    assert Settings.from_env(env).metrics_webhook_labels is False
+    env = config(tmp_path, 'metrics_webhook_labels = "sometimes"\n')
+    assert refused(env) == (
+        f"{path}: metrics_webhook_labels must be true or false, got 'sometimes'"
+    )
 
 
 def test_unknown_keys_and_unreadable_files_are_refused(tmp_path: Path) -> None:

@@ -37,7 +37,12 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
         app.state.token_use = token_use = TokenUse(store)
         app.state.sender = sender
         app.state.on_work = None
-        app.state.metrics = metrics = Metrics(store, workers)
+        app.state.metrics = metrics = Metrics(
+            store,
+            workers,
+            token=settings.metrics_token,
+            webhook_labels=settings.metrics_webhook_labels,
+        )
         background = Background(store, settings, sender, metrics) if workers else None
         # /readyz checks that its claim loop keeps turning.
         app.state.dispatcher = background.dispatcher if background else None

@@ -1,5 +1,6 @@
 """Operational endpoints, without an API token: `/healthz` (the process answers), `/readyz` (its
-database, schema and workers are fine) and `/metrics` (Prometheus)."""
+database, schema and workers are fine) and `/metrics` (Prometheus; it takes the metrics token
+instead when `HOOKHUB_METRICS_TOKEN` is set)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from hookhub.api.responses import JSON
 from hookhub.db.store import Store
-from hookhub.metrics import Metrics
+from hookhub.errors import Unauthorized
+from hookhub.metrics import UNAUTHORIZED, Metrics
 from hookhub.migrations import HERE as MIGRATIONS
 from hookhub.outbound.dispatcher import Dispatcher
 
@@ -54,6 +56,8 @@ async def readyz(request: Request) -> JSON:
 @router.get("/metrics", summary="Prometheus metrics (text exposition format)")
 async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
+    if not registry.authorized(request.headers.get("authorization")):
+        raise Unauthorized(UNAUTHORIZED)
     return Response(await registry.scrape(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -29,6 +29,7 @@ same names: a missing snapshot or attribute reads as null, so they are never unk
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ from typing import Any, Final
 __all__ = [
     "MAX_DEPTH",
     "MAX_NODES",
+    "MAX_REGEX_SUBJECT",
     "MAX_STRING_LENGTH",
     "OPERATORS",
     "ConditionError",
@@ -58,6 +60,10 @@ LOGIC_KEYS: Final = ("and", "or")
 MAX_DEPTH: Final = 32  # nested condition sets, and nested lists inside a value
 MAX_NODES: Final = 10_000  # sets, conditions and value elements, all counted together
 MAX_STRING_LENGTH: Final = 4096  # attr paths, string values and regex patterns
+# characters: a longer string is not matched against a `regex` (the condition is unknown). Python
+# backtracks: a pattern that may try each split of a string, such as `.*.*x`, takes time growing
+# with a power of its length (50 ms for two `.*` at this length, here).
+MAX_REGEX_SUBJECT: Final = 4096
 
 ROOT: Final = "conditions"
 
@@ -199,10 +205,9 @@ class _Validator:
         self.json_value(value, path, 1)
         if op == "regex":
             assert isinstance(value, str)  # guaranteed by _VALUE_KINDS
-            try:
-                _compile_regex(value)
-            except re.error as exc:
-                raise ConditionError(f"invalid regular expression: {exc}", path) from None
+            _, problem = _compile_regex(value)
+            if problem is not None:
+                raise ConditionError(problem, path)
 
     def json_value(self, value: object, path: str, depth: int) -> None:
         """Check a comparison value, and any list inside it, holds only sane JSON."""
@@ -272,10 +277,88 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
+# The parser the `re` module compiles with (there are no type stubs for it).
+_sre_parser: Any = importlib.import_module("re._parser")
+_sre: Any = importlib.import_module("re._constants")
+_REPEATS: Final = (_sre.MAX_REPEAT, _sre.MIN_REPEAT)
+# Never backtracked into once matched, so whatever they hold cannot multiply the work.
+_ATOMIC: Final = (_sre.POSSESSIVE_REPEAT, _sre.ATOMIC_GROUP)
+_CHOICES: Final = (_sre.BRANCH, _sre.GROUPREF, _sre.GROUPREF_EXISTS)
+_CATASTROPHIC: Final = (
+    "a repeated part of the pattern holds another choice (a quantifier, an alternation or a "
+    "backreference), which can take exponential time on a string that almost matches; make "
+    "the repetition possessive (`(?:...)++`, `*+`) or atomic (`(?>...)`), or remove the inner "
+    "choice"
+)
+
+
 @functools.lru_cache(maxsize=1024)
-def _compile_regex(pattern: str) -> re.Pattern[str]:
+def _compile_regex(pattern: str) -> tuple[re.Pattern[str] | None, str | None]:
+    """The compiled pattern (None if invalid) and why it is refused, if it is: not a valid
+    expression, groups nested more than MAX_DEPTH deep, or a shape that backtracks
+    catastrophically (`_backtracks`)."""
     # Shared by validation and evaluation, so saving a rule also warms the cache.
-    return re.compile(pattern)
+    if _group_depth(pattern) > MAX_DEPTH:
+        return None, f"regular expression nests groups too deeply (limit {MAX_DEPTH})"
+    try:
+        compiled = re.compile(pattern)
+        risky = _backtracks(_sre_parser.parse(pattern))
+    except (re.error, OverflowError, RecursionError) as exc:
+        # OverflowError: a repetition count past the engine's limit (`a{99999999999}`).
+        return None, f"invalid regular expression: {exc}"
+    return compiled, f"regular expression refused: {_CATASTROPHIC}" if risky else None
+
+
+def _group_depth(pattern: str) -> int:
+    """How deeply the pattern nests parentheses (escapes and character sets skipped); the
+    parser recurses per level and would overflow the stack on thousands."""
+    depth = deepest = 0
+    escaped = in_set = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_set:
+            in_set = char != "]"
+        elif char == "[":
+            in_set = True
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    return deepest
+
+
+def _backtracks(parsed: Any) -> bool:
+    """Whether a repeated part of a parsed pattern holds a choice: a quantifier of variable
+    count, an alternation, a backreference or a conditional. Each repetition then tries every
+    way of splitting the text between its iterations and their choices, exponentially many on
+    text that almost matches (`(a+)+$`, `(a|aa)+$`, `(\\w+\\s?)+$` against "aaaa...!").
+    Possessive and atomic parts are never backtracked into, so they are allowed."""
+    pending: list[tuple[Any, bool]] = [(parsed, False)]
+    while pending:
+        items, repeated = pending.pop()
+        for op, arg in items:
+            if op in _REPEATS:
+                low, high, body = arg
+                if repeated and low != high:
+                    return True
+                pending.append((body, repeated or high > 1))
+            elif op in _ATOMIC:
+                continue
+            elif op in _CHOICES and repeated:
+                return True
+            elif op == _sre.BRANCH:
+                pending.extend((branch, repeated) for branch in arg[1])
+            elif op == _sre.SUBPATTERN:
+                pending.append((arg[3], repeated))
+            elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
+                pending.append((arg[1], repeated))
+            elif op == _sre.GROUPREF_EXISTS:
+                pending.extend((branch, repeated) for branch in arg[1:] if branch is not None)
+    return False
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -427,9 +510,15 @@ def _op_contains(actual: Any, expected: Any) -> bool | None:
 
 
 def _op_regex(actual: Any, expected: Any) -> bool | None:
-    if not isinstance(actual, str):
+    if not isinstance(actual, str) or len(actual) > MAX_REGEX_SUBJECT:
         return None
-    return _compile_regex(expected).match(actual) is not None
+    compiled, problem = _compile_regex(expected)
+    if compiled is None:
+        raise ConditionError(problem or "invalid regular expression")  # `evaluate` says where
+    if problem is not None:
+        # A shape refused since an older hookhub saved the rule: fail closed, never stall.
+        return None
+    return compiled.match(actual) is not None
 
 
 _OPS: Final[Mapping[str, _Op]] = {

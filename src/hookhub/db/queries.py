@@ -20,6 +20,7 @@ from sqlalchemy import (
     Insert,
     Integer,
     Select,
+    String,
     Table,
     Update,
     and_,
@@ -30,6 +31,8 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
+    null,
     or_,
     select,
     text,
@@ -126,32 +129,62 @@ def chosen(dialect: str, key: ColumnElement[Any], ids: Select[tuple[str]]) -> Co
     return key == any_(func.array(ids.scalar_subquery()))
 
 
+# Set by a claim on a delivery whose lease expired unrecorded, before its lease id: the claim
+# returns that id as `lost_lease`, and `Store.claim` replaces the mark in the same transaction.
+LOST_LEASE_MARK = "[lost lease] "
+
+
 @functools.cache
 def claim_deliveries(dialect: str, one_webhook: bool = False) -> Update:
     """Mark due deliveries (see `due_deliveries`) as delivering under lease :lease_id until their
-    webhook's timeout plus :margin seconds from :now, returning what a dispatcher needs."""
-    timeout = (
-        select(webhooks.c.timeout).where(webhooks.c.id == deliveries.c.webhook_id).scalar_subquery()
-    )
+    webhook's timeout plus :margin seconds from :now, returning what a dispatcher needs.
+
+    A row still delivering had a lease that expired before its outcome was recorded (its worker
+    died mid-send): its unknown send counts as an attempt, and the expired lease's id comes back
+    as `lost_lease` (None for every other row), for `Store.claim` to log that attempt.
+    """
+    d = deliveries.c
+    timeout = select(webhooks.c.timeout).where(webhooks.c.id == d.webhook_id).scalar_subquery()
+    # SET reads the row as it was, RETURNING as it is: the old lease id passes through
+    # last_error, so no extra read or column is needed to find the lost sends.
+    lost = d.status == "delivering"
+    mark = literal(LOST_LEASE_MARK, String)
+    marked = func.substr(d.last_error, 1, len(LOST_LEASE_MARK)) == mark
     return (
         update(deliveries)
-        .where(chosen(dialect, deliveries.c.id, due_deliveries(dialect, one_webhook)))
+        .where(chosen(dialect, d.id, due_deliveries(dialect, one_webhook)))
         .values(
             status="delivering",
             lease_id=bindparam("lease_id"),
             # Callbacks have no webhook row; their timeout is at most 120 s.
             next_attempt_at=bindparam("now") + func.coalesce(timeout, 120.0) + bindparam("margin"),
             updated_at=bindparam("now"),
+            attempts=d.attempts + case((lost, 1), else_=0),
+            last_status_code=case((lost, null()), else_=d.last_status_code),
+            last_error=case((lost, mark + d.lease_id), else_=d.last_error),
         )
         .returning(
-            deliveries.c.id,
-            deliveries.c.event_id,
-            deliveries.c.webhook_id,
-            deliveries.c.attempts,
-            deliveries.c.ordering_key,
-            deliveries.c.callback,
-            deliveries.c.payload,
+            d.id,
+            d.event_id,
+            d.webhook_id,
+            d.attempts,
+            d.ordering_key,
+            d.callback,
+            d.payload,
+            case((marked, func.substr(d.last_error, len(LOST_LEASE_MARK) + 1)), else_=null()).label(
+                "lost_lease"
+            ),
         )
+    )
+
+
+@functools.cache
+def note_lost_sends() -> Update:
+    """Set the last error of delivery :n_id to :n_error (after a claim marked it as lost)."""
+    return (
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("n_id"))
+        .values(last_error=bindparam("n_error"))
     )
 
 

@@ -39,7 +39,7 @@ from hookhub.db.runs import RunStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
 from hookhub.db.token_cache import TokenCache
 from hookhub.errors import Conflict, NotFound, Unavailable
-from hookhub.ids import new_id
+from hookhub.ids import id_time, new_id
 
 Row = dict[str, Any]
 Target = tuple[str, str | None]  # (webhook or event id, ordering key)
@@ -499,9 +499,27 @@ class Store:
                 statement = queries.claim_deliveries(self.dialect)
                 values = {**params, "limit": limit - len(claimed)}
                 claimed += await direct.execute(conn, statement, values)
+            lost = [row for row in claimed if row["lost_lease"] is not None]
+            if lost:
+                await self._log_lost_sends(conn, lost)
             found_events = await _referenced(conn, events, claimed, "event_id")
             found_webhooks = await _referenced(conn, webhooks, claimed, "webhook_id")
         return Claim(lease_id, claimed, found_events, found_webhooks, broken)
+
+    async def _log_lost_sends(self, conn: direct.Conn, lost: Sequence[Row]) -> None:
+        """Log an attempt of unknown outcome for each delivery claimed again after its lease
+        (`lost_lease`) expired unrecorded, and make it the delivery's last error."""
+        notes = []
+        for row in lost:
+            lease = row["lost_lease"]
+            started = id_time(lease)  # the lease's claim: its send started then or soon after
+            why = "the worker stopped, or overran its lease, before recording it"
+            note = unknown_outcome(started, lease, why)
+            # Numbered as the claim counted it, before the send it is about to make.
+            notes.append(_unknown_attempt(row["id"], row["attempts"], started, note))
+        await direct.execute_batch(conn, queries.insert_attempts(self.dialect), notes)
+        changes = [{"n_id": note["delivery_id"], "n_error": note["error"]} for note in notes]
+        await direct.execute_many(conn, queries.note_lost_sends(), changes)
 
     async def _claim_limited(
         self, conn: direct.Conn, webhook_id: str, sends: limits.Sends, params: Mapping[str, Any]
@@ -527,10 +545,15 @@ class Store:
             await direct.execute(conn, queries.schedule_sends(), next_send)
         return claimed
 
-    async def release(self, held: Sequence[tuple[str, str]]) -> int:
-        """Make leased deliveries (`(delivery id, lease id)` pairs) due again now, unsent by this
-        worker (it is stopping); one whose lease has since passed to another claim is left alone.
-        Returns how many were released."""
+    async def release(
+        self,
+        held: Sequence[tuple[str, str]],
+        sending: Mapping[str, float] = MappingProxyType({}),
+    ) -> int:
+        """Make leased deliveries (`(delivery id, lease id)` pairs) due again now, unfinished by
+        this worker (it is stopping); one whose lease has since passed to another claim is left
+        alone. Those in `sending` (delivery id → when its send started) were cut off mid-send:
+        each gets an attempt of unknown outcome, counted. Returns how many were released."""
         now = time.time()
         statement = (
             update(deliveries)
@@ -541,9 +564,31 @@ class Store:
             )
             .values(status="pending", next_attempt_at=now, lease_id=None, updated_at=now)
         )
-        params = [{"r_id": delivery_id, "r_lease": lease_id} for delivery_id, lease_id in held]
+        unsent = [
+            {"r_id": delivery_id, "r_lease": lease_id}
+            for delivery_id, lease_id in held
+            if delivery_id not in sending
+        ]
+        cut_off = statement.values(
+            attempts=deliveries.c.attempts + 1,
+            last_status_code=None,
+            last_error=bindparam("r_note"),
+        ).returning(deliveries.c.attempts)
         async with self.write() as conn:
-            released = int((await conn.execute(statement, params)).rowcount)
+            released = int((await conn.execute(statement, unsent)).rowcount) if unsent else 0
+            for delivery_id, lease_id in held:
+                started = sending.get(delivery_id)
+                if started is None:
+                    continue
+                note = unknown_outcome(started, lease_id, "the worker stopped during the send")
+                params = {"r_id": delivery_id, "r_lease": lease_id, "r_note": note}
+                number = (await conn.execute(cut_off, params)).scalar()
+                if number is None:
+                    continue  # claimed by another worker meanwhile: its lease expired
+                released += 1
+                attempt = _unknown_attempt(delivery_id, number, started, note)
+                attempt["duration_ms"] = round((now - started) * 1000, 3)
+                await conn.execute(insert(attempts), attempt)
             if released:
                 await self.announce(conn, notify.DELIVERIES)
         return released
@@ -890,8 +935,30 @@ def _unusable(exc: Exception) -> str:
     return f"its stored limits cannot be applied ({what}); correct them and enable it again"
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def unknown_outcome(started: float, lease_id: str, why: str) -> str:
+    """The error of an attempt whose outcome was never recorded: the receiver may have it."""
+    return (
+        f"outcome of the send started at {_iso(started, 'milliseconds')} by lease {lease_id} "
+        f"is unknown ({why}); the receiver may have received it"
+    )
+
+
+def _unknown_attempt(delivery_id: str, number: int, started: float, note: str) -> Row:
+    return {
+        "id": new_id("att"),
+        "delivery_id": delivery_id,
+        "number": number,
+        "started_at": started,
+        "duration_ms": 0.0,
+        "request": {},
+        "response": None,
+        "error": note,
+        "succeeded": False,
+    }
+
+
+def _iso(epoch: float, timespec: str = "seconds") -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def _conflict(table: Table, exc: IntegrityError) -> Conflict:

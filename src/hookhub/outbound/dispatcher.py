@@ -104,6 +104,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self._held: dict[asyncio.Task[None], tuple[str, str]] = {}  # task → (delivery, lease)
+        # Delivery id → time.time() its request started, while the request runs: one cut off
+        # by a shutdown may have reached the receiver.
+        self._sending: dict[str, float] = {}
         self._results: asyncio.Queue[Recorded | None] = asyncio.Queue()
         self._recorded = asyncio.Event()
         self._backlog = False  # the last claim was full: more is probably due
@@ -158,9 +161,11 @@ class Dispatcher:
         self._results.put_nowait(None)
         await recorder
         if abandoned:
-            # Unrecorded: due again now for another worker, rather than when the lease ends.
+            # Unrecorded: due again now for another worker, rather than when the lease ends;
+            # a send cut off midway is logged as an attempt of unknown outcome.
+            sending = {d: self._sending[d] for d, _ in abandoned if d in self._sending}
             try:
-                released = await self.store.release(abandoned)
+                released = await self.store.release(abandoned, sending)
             except Exception:
                 log.exception("releasing %d unfinished deliveries failed", len(abandoned))
             else:
@@ -266,11 +271,18 @@ class Dispatcher:
             outcome, final = Outcome(status=None, error=f"{exc.field}: {exc.message}"), True
         else:
             final = request is None
-            outcome = (
-                Outcome(status=None, error="the event or webhook no longer exists")
-                if request is None
-                else await self.sender.send(request)
-            )
+            if request is None:
+                outcome = Outcome(status=None, error="the event or webhook no longer exists")
+            else:
+                self._sending[delivery["id"]] = started
+                try:
+                    outcome = await self.sender.send(request)
+                except asyncio.CancelledError:
+                    raise  # cut off by a shutdown: `_finish` logs an unknown outcome
+                except BaseException:
+                    del self._sending[delivery["id"]]
+                    raise
+                del self._sending[delivery["id"]]
         policy = CALLBACK_RETRY if webhook is None else webhook.retry
         self._results.put_nowait(self._record(delivery, policy, request, outcome, final, started))
 
