@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
-from hookhub.api.routing import JSONRoute
+from hookhub.api.routing import JSONRoute, conflict
 from hookhub.api.v1 import deliveries
 from hookhub.api.v1.common import StoreDep, Writer, store_of, wake_workers
 from hookhub.core.events import EventIn
@@ -48,7 +48,10 @@ def _epoch(moment: datetime) -> float:
 
 
 @router.post(
-    "/deliveries/{delivery_id}/retry", status_code=202, summary="Send a delivery again now"
+    "/deliveries/{delivery_id}/retry",
+    status_code=202,
+    summary="Send a delivery again now",
+    responses=conflict("A worker is sending this delivery right now."),
 )
 async def retry_delivery(delivery_id: str, store: StoreDep, _: Writer, request: Request) -> JSON:
     row = await store.retry_delivery(delivery_id)

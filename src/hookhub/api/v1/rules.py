@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
-from hookhub.api.routing import JSONRoute
+from hookhub.api.routing import JSONRoute, conflict
 from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.db.store import Row, Store
@@ -18,6 +18,8 @@ from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
 
 router = APIRouter(tags=["rules"], route_class=JSONRoute)
+
+CONFLICT = conflict("Another rule has this name, or its webhook was just deleted.")
 
 
 class RuleIn(BaseModel):
@@ -57,7 +59,7 @@ async def _columns(rule: RuleIn, store: Store) -> dict[str, Any]:
     return values
 
 
-@router.post("/rules", status_code=201, summary="Create an event rule")
+@router.post("/rules", status_code=201, summary="Create an event rule", responses=CONFLICT)
 async def create_rule(rule: RuleIn, store: StoreDep, _: Writer) -> JSON:
     return JSON(public(await create(store, rule)), status_code=201)
 
@@ -91,7 +93,7 @@ async def get_rule(rule_id: str, store: StoreDep, _: Reader) -> JSON:
     return JSON(public(await store.get(rules, rule_id)))
 
 
-@router.patch("/rules/{rule_id}", summary="Change some fields of an event rule")
+@router.patch("/rules/{rule_id}", summary="Change some fields of an event rule", responses=CONFLICT)
 async def patch_rule(
     rule_id: str, store: StoreDep, _: Writer, patch: dict[str, Any] = Body(...)
 ) -> JSON:

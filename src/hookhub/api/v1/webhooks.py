@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from hookhub.api.responses import JSON
-from hookhub.api.routing import JSONRoute
+from hookhub.api.routing import JSONRoute, conflict
 from hookhub.api.v1.common import (
     Cursor,
     Limit,
@@ -34,6 +34,8 @@ from hookhub.outbound.client import check_client_certificate
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
 
 router = APIRouter(tags=["webhooks"], route_class=JSONRoute)
+
+NAME_TAKEN = conflict("Another webhook has this name.")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 WEEK = 7 * 86400.0  # seconds
@@ -308,7 +310,7 @@ def fresh(columns: Row, now: float) -> Row:
     }
 
 
-@router.post("/webhooks", status_code=201, summary="Create a webhook")
+@router.post("/webhooks", status_code=201, summary="Create a webhook", responses=NAME_TAKEN)
 async def create_webhook(webhook: WebhookIn, store: StoreDep, _: Writer, request: Request) -> JSON:
     return JSON(public(await create(request, webhook)), status_code=201)
 
@@ -331,7 +333,9 @@ async def get_webhook(webhook_id: str, store: StoreDep, _: Reader) -> JSON:
     return JSON(public(await store.get(webhooks, webhook_id)))
 
 
-@router.patch("/webhooks/{webhook_id}", summary="Change some fields of a webhook")
+@router.patch(
+    "/webhooks/{webhook_id}", summary="Change some fields of a webhook", responses=NAME_TAKEN
+)
 async def patch_webhook(
     webhook_id: str,
     store: StoreDep,

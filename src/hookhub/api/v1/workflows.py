@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
-from hookhub.api.routing import JSONRoute
+from hookhub.api.routing import JSONRoute, conflict
 from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page, store_of
 from hookhub.db.store import Row
 from hookhub.db.tables import workflows
@@ -25,6 +25,8 @@ from hookhub.workflows.engine import CompiledWorkflow
 from hookhub.workflows.secrets import masked, unmasked
 
 router = APIRouter(tags=["workflows"], route_class=JSONRoute)
+
+NAME_TAKEN = conflict("Another workflow has this name.")
 
 KEY_BYTES = 18  # 24 URL-safe characters: unguessable
 
@@ -63,7 +65,12 @@ def _forget(request: Request, key: str) -> None:
     request.app.state.triggers.forget(key)
 
 
-@router.post("/workflows", status_code=201, summary="Create a workflow and its trigger URL")
+@router.post(
+    "/workflows",
+    status_code=201,
+    summary="Create a workflow and its trigger URL",
+    responses=NAME_TAKEN,
+)
 async def create_workflow(
     workflow: WorkflowIn, request: Request, store: StoreDep, _: Writer
 ) -> JSON:
@@ -103,7 +110,9 @@ async def get_workflow(workflow_id: str, request: Request, store: StoreDep, _: R
     return JSON(public(await store.get(workflows, workflow_id), request))
 
 
-@router.patch("/workflows/{workflow_id}", summary="Change some fields of a workflow")
+@router.patch(
+    "/workflows/{workflow_id}", summary="Change some fields of a workflow", responses=NAME_TAKEN
+)
 async def patch_workflow(
     workflow_id: str,
     request: Request,
