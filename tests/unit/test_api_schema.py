@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pydantic
 import pytest
 
 from hookhub.api.app import create_app
@@ -91,3 +92,76 @@ async def test_a_405_allows_every_method_of_the_path(
     assert response.status_code == 405, response.text
     assert response.headers["allow"] == allow
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("component", "body", "valid"),
+    [
+        ("WebhookIn", {"name": "a", "url": "https://example.com/hook"}, True),
+        ("WebhookIn", {"name": "a", "url": "{{ data.callback }}"}, True),
+        ("WebhookIn", {"name": "a", "url": "0"}, False),
+        ("WebhookIn", {"name": "a", "url": "https://x", "failure_window": False}, False),
+        ("WebhookIn", {"name": "a", "url": "https://x", "timeout": "5"}, False),
+        ("WebhookIn", {"name": "a", "url": "https://x", "enabled": "yes"}, False),
+        (
+            "WebhookIn",
+            {"name": "a", "url": "https://x", "preset": "job", "body_template": "{}"},
+            False,
+        ),
+        (
+            "WebhookIn",
+            {"name": "a", "url": "https://x", "preset": "job", "body_template": None},
+            True,
+        ),
+        ("WebhookPatch", {}, True),
+        ("WebhookPatch", {"timeout": 10}, True),
+        ("WebhookPatch", {"retry": {"max_attempts": True}}, False),
+        ("WebhookPatch", {"id": "wh_1"}, False),
+        ("RulePatch", {"enabled": 0}, False),
+        ("Sample", {"url": "a=1"}, True),
+        ("Sample", {"json": None}, True),
+        ("Sample", {}, False),
+        ("Sample", {"url": "a=1", "json": {}}, False),
+        ("ReplayIn", {"since": "2026-12-01T00:00:00Z"}, True),
+        ("ReplayIn", {"since": 0}, False),
+        ("ConditionNode", {"id": "c", "type": "condition", "expression": "{{ x }}"}, True),
+        ("ConditionNode", {"id": "c", "type": "condition"}, False),
+        ("SetNode", {"id": "s", "type": "set", "values": {"0": "x"}}, False),
+    ],
+)
+async def test_the_schema_refuses_what_the_api_refuses(
+    client: httpx.AsyncClient, component: str, body: dict[str, Any], valid: bool
+) -> None:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    from hookhub.api.v1 import rules, webhooks, workflows
+    from hookhub.api.v1.operations import ReplayIn
+    from hookhub.workflows import document
+
+    schema = await _schema(client)
+    validator = jsonschema_rs.Draft202012Validator(
+        {**schema, "$ref": f"#/components/schemas/{component}"}
+    )
+    assert validator.is_valid(body) is valid
+    models = {
+        "WebhookIn": webhooks.WebhookIn,
+        "WebhookPatch": webhooks.WebhookPatch,
+        "RulePatch": rules.RulePatch,
+        "Sample": workflows.Sample,
+        "ReplayIn": ReplayIn,
+        "ConditionNode": document.ConditionNode,
+        "SetNode": document.SetNode,
+    }
+    model = models[component]
+    try:
+        model.model_validate(body)
+    except pydantic.ValidationError:
+        accepted = False
+    else:
+        accepted = True
+    if component == "Sample":  # one of the two: checked by the endpoint
+        accepted = accepted and len(body) == 1
+    if component == "ConditionNode":  # conditions or expression: checked with the graph
+        accepted = accepted and ("conditions" in body) != ("expression" in body)
+    if component == "WebhookIn" and body.get("preset") and body.get("body_template"):
+        accepted = False  # checked when saved
+    assert accepted is valid

@@ -5,12 +5,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Body
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute, conflict
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.api.v1.common import (
+    STRICT,
+    Cursor,
+    Limit,
+    Reader,
+    StoreDep,
+    Writer,
+    iso,
+    optional_fields,
+    page,
+)
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.db.store import Row, Store
 from hookhub.db.tables import rules, webhooks
@@ -25,13 +35,18 @@ CONFLICT = conflict("Another rule has this name, or its webhook was just deleted
 class RuleIn(BaseModel):
     """An event rule: object and event types (empty = all), conditions, the webhook to call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     name: str = Field(min_length=1, max_length=200)
     object_types: list[str] = Field(default_factory=list, max_length=1000)
     event_types: list[str] = Field(default_factory=list, max_length=1000)
     conditions: dict[str, Any] | None = None
     webhook_id: str
     enabled: bool = True
+
+
+@optional_fields
+class RulePatch(RuleIn):
+    """The fields of a rule to change."""
 
 
 def public(row: Row) -> dict[str, Any]:
@@ -94,10 +109,8 @@ async def get_rule(rule_id: str, store: StoreDep, _: Reader) -> JSON:
 
 
 @router.patch("/rules/{rule_id}", summary="Change some fields of an event rule", responses=CONFLICT)
-async def patch_rule(
-    rule_id: str, store: StoreDep, _: Writer, patch: dict[str, Any] = Body(...)
-) -> JSON:
-    return JSON(public(await change(store, rule_id, patch)))
+async def patch_rule(rule_id: str, store: StoreDep, _: Writer, patch: RulePatch) -> JSON:
+    return JSON(public(await change(store, rule_id, patch.model_dump(exclude_unset=True))))
 
 
 async def change(store: Store, rule_id: str, patch: dict[str, Any]) -> Row:

@@ -20,6 +20,7 @@ from hookhub.ui.forms import field_errors, parse_json
 from hookhub.ui.web import (
     Form,
     User,
+    number,
     optional,
     page_router,
     parse_time,
@@ -47,7 +48,7 @@ def _fields(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
         # A kind the form does not edit (OAuth2): kept as stored; its mask restores the secret.
         auth = current.get("auth")
     retry = dict(current.get("retry") or {})
-    retry.update(max_attempts=text(form, "max_attempts"), strategy=text(form, "strategy"))
+    retry.update(max_attempts=number(form, "max_attempts"), strategy=text(form, "strategy"))
     return {
         "name": text(form, "name"),
         "url": text(form, "url"),
@@ -58,7 +59,7 @@ def _fields(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
         "body_template": str(form.get("body_template") or "").replace("\r\n", "\n") or None,
         "preset": optional(form, "preset"),
         "secret": optional(form, "secret"),
-        "timeout": text(form, "timeout"),
+        "timeout": number(form, "timeout"),
         "ssl_verification": form.get("ssl_verification") == "on",
         "enabled": form.get("enabled") == "on",
         "auth": auth,
@@ -74,7 +75,7 @@ async def list_page(request: Request, _: User) -> Response:
 
 @router.get("/webhooks/new")
 async def new_page(request: Request, _: User) -> Response:
-    defaults = api.WebhookIn.model_validate({"name": "x", "url": "x"}).model_dump()
+    defaults = api.WebhookIn.model_validate({"name": "x", "url": "https://x"}).model_dump()
     return render(request, "webhooks/form.html", webhook={**defaults, "name": "", "url": ""})
 
 
