@@ -64,10 +64,23 @@ def _field(loc: tuple[Any, ...]) -> str | None:
     return ".".join(parts) or None
 
 
-async def _validation(_: Request, exc: Exception) -> JSON:
+def _is_json(content_type: str) -> bool:
+    """Whether a Content-Type is JSON, as FastAPI reads it (`application/json`, `...+json`)."""
+    media = content_type.partition(";")[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+async def _validation(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, RequestValidationError | pydantic.ValidationError)
     errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
     first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    content_type = request.headers.get("content-type")
+    in_body = tuple(first.get("loc", ()))[:1] == ("body",)
+    if in_body and content_type and not _is_json(content_type):
+        # FastAPI leaves a body it does not read as JSON unread: say why, not what it lacks.
+        message = f"send the body as JSON (Content-Type: application/json), not {content_type}"
+        return error_response(415, "unsupported_media_type", message[:300])
     if first.get("type") == "json_invalid":
         ctx = first.get("ctx") or {}
         detail = ctx.get("error", "invalid JSON")

@@ -6,9 +6,9 @@ would surface as a 500 at write time; orjson refuses NaN with a 400 and reads hu
 floats, the way JavaScript and most JSON consumers do.
 
 The error answers follow from what a route takes: a token (401; 403 above the read scope; 503
-when the database that holds tokens is unreachable), a body (400 not JSON, 413 too large), path
-parameters (404), any parameter (422). A route declares the rest itself (409) with a
-description; the error body schema is added here.
+when the database that holds tokens is unreachable), a body (400 not JSON, 413 too large, 415
+not sent as JSON), path parameters (404), any parameter (422). A route declares the rest itself
+(409) with a description; the error body schema is added here.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ ERRORS = {
     404: "No such resource.",
     409: "Conflicts with the current state.",
     413: "The body is over the size limit.",
+    415: "The body is not sent as JSON (`Content-Type: application/json`).",
     422: "A value is invalid; `error.field` names it.",
     503: "The database is busy or unreachable; try again shortly (`Retry-After`).",
 }
@@ -83,7 +84,7 @@ def error_responses(path: str, endpoint: Callable[..., Any], declared: Responses
     if any(scope != "read" for scope in scopes):
         statuses.add(403)
     if any(part.body_params for part in parts):
-        statuses |= {400, 413}
+        statuses |= {400, 413, 415}
     if any(part.path_params for part in parts):
         statuses.add(404)
     if any(part.path_params or part.query_params or part.body_params for part in parts):
