@@ -41,11 +41,17 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def _loads(value: Any) -> Any:
+    # SQLite gives a JSON column numeric affinity: a bare number (an event's `"data": 5`) is
+    # stored, and read back, as a number rather than as its JSON text.
+    return value if isinstance(value, int | float) else orjson.loads(value)
+
+
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     """An async engine for `url`, with SQLite tuned for a queue (WAL, busy timeout, FKs)."""
     target = async_url(url)
     # JSON columns are read and written for every delivery: orjson is several times faster.
-    codec: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+    codec: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": _loads}
     if target.get_backend_name() != "sqlite":
         return create_async_engine(target, pool_size=pool_size, max_overflow=pool_size, **codec)
     path = target.database or ":memory:"
