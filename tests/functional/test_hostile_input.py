@@ -30,6 +30,21 @@ async def test_malformed_event_bodies_are_a_400(hookhub: Hookhub, body: bytes, c
     assert response.json()["error"]["code"] == code
 
 
+async def test_a_body_not_sent_as_json_is_a_415(hookhub: Hookhub) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    refused = await hookhub.admin.post("/webhooks", content=b"name=a&url=https://x", headers=form)
+    assert refused.status_code == 415, refused.text
+    assert refused.json()["error"]["code"] == "unsupported_media_type"
+    # JSON under another JSON media type is read; a query error stays a 422.
+    merge = {"Content-Type": "application/merge-patch+json"}
+    sample = await hookhub.reader.post(
+        "/workflows/parse-sample", content=b'{"url": "a=1"}', headers=merge
+    )
+    assert sample.status_code == 200, sample.text
+    page = await hookhub.reader.get("/webhooks?limit=0", headers={"Content-Type": "text/plain"})
+    assert page.status_code == 422
+
+
 async def test_deep_data_the_rules_can_walk_is_accepted_or_refused_cleanly(
     hookhub: Hookhub,
 ) -> None:

@@ -93,6 +93,23 @@ async def test_replay_a_time_range_creates_new_deliveries(
     assert backwards.json()["error"]["field"] == "until"
 
 
+async def test_events_whose_data_is_a_bare_number_are_delivered_and_replayed(
+    hookhub: Hookhub, receiver: Receiver
+) -> None:
+    """SQLite stores a bare JSON number in a JSON column as a number: it is read back as one."""
+    webhook_id = await webhook(hookhub, receiver.url, body_template="{{ data | tojson }}")
+    start = time.time()
+    await hookhub.admin.post("/events", json=[{**EVENT, "data": data} for data in (5, 2.5)])
+    await receiver.wait_for(2)
+    replayed = await hookhub.admin.post(
+        f"/webhooks/{webhook_id}/replay", json={"since": iso(start - 1)}
+    )
+    assert replayed.status_code == 202, replayed.text
+    assert replayed.json() == {"events": 2, "deliveries": 2}
+    await receiver.wait_for(4)
+    assert sorted(request.body for request in receiver.requests) == [b"2.5", b"2.5", b"5", b"5"]
+
+
 async def test_send_test_returns_the_receivers_answer(hookhub: Hookhub, receiver: Receiver) -> None:
     receiver.reply = lambda _: Reply(status=202, body="thanks")
     webhook_id = await webhook(

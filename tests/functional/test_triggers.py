@@ -279,3 +279,7 @@ async def test_parse_sample_lists_paths(hookhub: Hookhub) -> None:
     assert bad.json()["error"]["field"] == "json"
     neither = await hookhub.reader.post("/workflows/parse-sample", json={})
     assert neither.status_code == 422
+    both = await hookhub.reader.post("/workflows/parse-sample", json={"url": "a=1", "json": 1})
+    assert both.status_code == 422, both.text
+    null = await hookhub.reader.post("/workflows/parse-sample", json={"json": None})
+    assert null.json() == {"source": "body", "value": None, "paths": []}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hookhub.api.routing import GUARDS, refuse_unknown_query
 from hookhub.db.store import SCOPES, Row, Store
@@ -56,32 +56,37 @@ class TokenUse:
         await asyncio.gather(*self._writes, return_exceptions=True)
 
 
-def bearer_token(header: str) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header value, if it is one."""
-    kind, _, presented = header.partition(" ")
-    presented = presented.strip()
-    return presented if kind.lower() == "bearer" and presented else None
+# Declares the scheme in the OpenAPI document; a missing or malformed header is ours to refuse.
+_bearer = HTTPBearer(auto_error=False, description="an API token (`hookhub token create`)")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def require(scope: str) -> Callable[[Request], Awaitable[dict[str, Any]]]:
-    """A dependency that admits tokens whose scope is at least `scope`; then, with the token
-    checked (401 and 403 come first), refuses query parameters the route doesn't take."""
-    needed = SCOPES.index(scope)
+class TokenScope:
+    """A dependency that admits tokens whose scope is at least `scope` (and returns the token);
+    then, with the token checked (401 and 403 come first), refuses query parameters the route
+    doesn't take."""
 
-    async def check(request: Request) -> dict[str, Any]:
-        presented = bearer_token(request.headers.get("authorization", ""))
-        if presented is None:
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.needed = SCOPES.index(scope)
+
+    async def __call__(self, request: Request, credentials: Credentials) -> dict[str, Any]:
+        if credentials is None:
             raise Unauthorized()
         store: Store = request.app.state.store
-        token = await store.token_by_plaintext(presented)
+        token = await store.token_by_plaintext(credentials.credentials)
         if token is None:
             raise Unauthorized("invalid or revoked API token")
-        if SCOPES.index(token["scope"]) < needed:
-            raise Forbidden(f"this action needs a token with scope {scope!r} or higher")
+        if SCOPES.index(token["scope"]) < self.needed:
+            raise Forbidden(f"this action needs a token with scope {self.scope!r} or higher")
         token_use: TokenUse = request.app.state.token_use
         token_use.seen(token, time.time())
         refuse_unknown_query(request)
         return token
 
-    GUARDS.add(check)
-    return check
+
+def require(scope: str) -> TokenScope:
+    """A dependency that admits tokens whose scope is at least `scope`."""
+    guard = TokenScope(scope)
+    GUARDS[guard] = scope
+    return guard

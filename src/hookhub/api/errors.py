@@ -10,12 +10,27 @@ import pydantic
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 from hookhub.api.responses import JSON
 from hookhub.errors import HookhubError, Unauthorized, Unavailable, validation_message
 
 log = logging.getLogger("hookhub.api")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["invalid", "not_found", "conflict"])
+    message: str
+    field: str | None = Field(description="the offending field, dotted (`retry.interval`)")
+
+
+class Error(BaseModel):
+    """Every error answer's body (the OpenAPI schema of each documented 4xx/5xx)."""
+
+    error: ErrorDetail
 
 
 def error_response(
@@ -50,10 +65,23 @@ def _field(loc: tuple[Any, ...]) -> str | None:
     return ".".join(parts) or None
 
 
-async def _validation(_: Request, exc: Exception) -> JSON:
+def _is_json(content_type: str) -> bool:
+    """Whether a Content-Type is JSON, as FastAPI reads it (`application/json`, `...+json`)."""
+    media = content_type.partition(";")[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+async def _validation(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, RequestValidationError | pydantic.ValidationError)
     errors: list[dict[str, Any]] = [dict(e) for e in exc.errors()]
     first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    content_type = request.headers.get("content-type")
+    in_body = tuple(first.get("loc", ()))[:1] == ("body",)
+    if in_body and content_type and not _is_json(content_type):
+        # FastAPI leaves a body it does not read as JSON unread: say why, not what it lacks.
+        message = f"send the body as JSON (Content-Type: application/json), not {content_type}"
+        return error_response(415, "unsupported_media_type", message[:300])
     if first.get("type") == "json_invalid":
         ctx = first.get("ctx") or {}
         detail = ctx.get("error", "invalid JSON")
@@ -79,10 +107,28 @@ async def _hookhub(request: Request, exc: Exception) -> JSON:
     return error_response(exc.status, exc.code, exc.message, exc.field, headers)
 
 
-async def _http(_: Request, exc: Exception) -> JSON:
+async def _http(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    allowed = _allowed(request) if exc.status_code == 405 else []
+    if allowed:
+        # The route that matched first knows only its own methods; the path has them all.
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """The methods of the routes on the request's path (`Allow` of a 405). A literal path
+    (`/workflows/parse-sample`) is not also the value of a parameter (`/workflows/{id}`)."""
+    path = request.scope["path"]
+    matches = [
+        (route.path, route.methods)
+        for route in iter_route_contexts(request.app.router.routes)
+        if route.path and route.methods and compile_path(route.path)[0].match(path)
+    ]
+    literal = [(template, methods) for template, methods in matches if template == path]
+    return sorted({method for _, methods in literal or matches for method in methods})
 
 
 # Database errors that say something about the request or the code, not about availability.

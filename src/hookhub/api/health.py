@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Iterable
 
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, Field
 
 from hookhub.api.responses import JSON
 from hookhub.db.store import Store
@@ -26,17 +28,35 @@ READY_TIMEOUT = 2.0  # seconds each readiness check may take
 STALE_POLLS = 20
 
 
+class Alive(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(examples=["ready", "unavailable"])
+    checks: dict[str, str] = Field(
+        description="database, migrations and (with workers) workers: `ok` or what is wrong"
+    )
+
+
 def schema_heads() -> frozenset[str]:
     """The migration revisions this version of hookhub expects the database to be at."""
     return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
-@router.get("/healthz", summary="Liveness: the process is up")
+@router.get("/healthz", summary="Liveness: the process is up", responses={200: {"model": Alive}})
 async def healthz() -> JSON:
     return JSON({"status": "ok"})
 
 
-@router.get("/readyz", summary="Readiness: database reachable, schema current, workers alive")
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable, schema current, workers alive",
+    responses={
+        200: {"model": Readiness, "description": "Every check is `ok`."},
+        503: {"model": Readiness, "description": "Some check failed; it says what is wrong."},
+    },
+)
 async def readyz(request: Request) -> JSON:
     """Each check is "ok" or says what is wrong; any failing check makes the answer 503."""
     state = request.app.state
@@ -53,7 +73,12 @@ async def readyz(request: Request) -> JSON:
     return JSON(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics (text exposition format)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
     if not registry.authorized(request.headers.get("authorization")):

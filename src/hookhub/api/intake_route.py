@@ -16,10 +16,11 @@ from typing import Any
 
 import orjson
 import pydantic
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from hookhub.api.auth import TokenUse, bearer_token
+from hookhub.api.auth import TokenUse
 from hookhub.api.errors import response_for
 from hookhub.api.v1.events import EventsIn, accept
 from hookhub.db.store import SCOPES, Store
@@ -44,8 +45,10 @@ class EventsRoute:
             await self.fallback(scope, receive, send)
             return
         store: Store = self.state.store
-        presented = bearer_token(_header(scope, b"authorization"))
-        token = await store.token_by_plaintext(presented) if presented else None
+        # Read as the route's own HTTPBearer reads it.
+        kind, presented = get_authorization_scheme_param(_header(scope, b"authorization"))
+        bearer = kind.lower() == "bearer" and presented
+        token = await store.token_by_plaintext(presented) if bearer else None
         messages, body = await _read(receive, self.body_limit)
         replay = _replaying(messages, receive)
         if token is None or SCOPES.index(token["scope"]) < _WRITE or body is None:

@@ -1,5 +1,6 @@
-"""The route class of every management API route: JSON bodies whatever their label, parsed
-with orjson, and no query parameter the route doesn't declare.
+"""The route class of the management API: JSON bodies whatever their label, parsed with orjson;
+no query parameter the route doesn't declare; and every error answer a route can give
+documented in the OpenAPI schema, with the error body.
 
 - orjson, the parser the storage layer uses: the standard parser accepts what the database
   can't store (integers beyond 64 bits, NaN), which would surface as a 500 at write time;
@@ -7,27 +8,53 @@ with orjson, and no query parameter the route doesn't declare.
 - A body that parses as JSON is read as JSON whatever its `Content-Type` (`curl -d` labels it
   a form, as the trigger URLs already allow); one that doesn't, under a label that isn't JSON,
   gets 415 naming `Content-Type: application/json` rather than a puzzling 422.
-- A query parameter the route doesn't declare (`/deliveries?object_type=x`) gets 400 naming
-  it, rather than being ignored: the declared ones are read from the route itself, so a filter
+- A query parameter the route doesn't declare (`/deliveries?model=x`) gets 400 naming it,
+  rather than being ignored: the declared ones are read from the route itself, so a filter
   added to a route is accepted with no further change.
+- The error answers follow from what a route takes: a token (401; 403 above the read scope;
+  503 when the database that holds tokens is unreachable), a body (400 not JSON, 413 too large,
+  415 not sent as JSON), path parameters (404), any parameter (400 unknown, 422 invalid). A
+  route declares the rest itself (409) with a description; the error body schema is added here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import orjson
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hookhub.api.errors import Error
 from hookhub.errors import UnknownParameter, UnsupportedMediaType
 from hookhub.inbound.parsing import is_json
 
 _JSON_LABEL = (b"content-type", b"application/json")
+
+ERRORS = {
+    400: "The body is not JSON or is missing, or a query parameter is unknown.",
+    401: "No valid API token (`Authorization: Bearer <token>`).",
+    403: "The token's scope is too small for this action.",
+    404: "No such resource.",
+    409: "Conflicts with the current state.",
+    413: "The body is over the size limit.",
+    415: "The body is not sent as JSON (`Content-Type: application/json`).",
+    422: "A value is invalid; `error.field` names it.",
+    503: "The database is busy or unreachable; try again shortly (`Retry-After`).",
+}
+
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+def conflict(description: str) -> Responses:
+    """The 409 answer of a route, described (for `responses=`)."""
+    return {409: {"description": description}}
 
 
 class _Request(Request):
@@ -53,9 +80,10 @@ def query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-# The token checks (hookhub.api.auth): they call `refuse_unknown_query` once the token is
-# admitted, so that a request without a valid token gets its 401 first.
-GUARDS: set[Callable[..., Any]] = set()
+# The token checks (hookhub.api.auth), each with the scope it needs: they call
+# `refuse_unknown_query` once the token is admitted, so that a request without a valid token
+# gets its 401 first; and their scopes decide which error answers a route documents.
+GUARDS: dict[Callable[..., Any], str] = {}
 _UNKNOWN = "hookhub.unknown_query"  # request scope key: (name, the names the route takes)
 
 
@@ -111,8 +139,13 @@ async def _as_json(request: _Request) -> _Request:
 
 
 class JSONRoute(APIRoute):
-    """An APIRoute that reads JSON bodies with orjson whatever their label, and refuses
-    undeclared query parameters."""
+    """An APIRoute that reads JSON bodies with orjson whatever their label, refuses undeclared
+    query parameters, and documents its error answers."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        declared = kwargs.pop("responses", None) or {}
+        kwargs["responses"] = error_responses(path, endpoint, declared)
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """FastAPI's handler, given a checked request that decodes JSON with orjson."""
@@ -129,3 +162,36 @@ class JSONRoute(APIRoute):
             return await handler(checked)
 
         return route
+
+
+def error_responses(path: str, endpoint: Callable[..., Any], declared: Responses) -> Responses:
+    """`declared` with the error answers the endpoint can give, each with the error body."""
+    dependant = get_dependant(path=path, call=endpoint)
+    parts = list(_walk(dependant))
+    scopes = [GUARDS[part.call] for part in parts if part.call in GUARDS]
+    statuses = set()
+    if scopes:
+        statuses |= {401, 503}
+    if any(scope != "read" for scope in scopes):
+        statuses.add(403)
+    if any(part.body_params for part in parts):
+        statuses |= {400, 413, 415}
+    if any(part.path_params for part in parts):
+        statuses.add(404)
+    if any(part.path_params or part.query_params or part.body_params for part in parts):
+        statuses.add(422)
+    statuses.add(400)  # an unknown query parameter, on any route
+    responses: Responses = {
+        status: {"description": ERRORS[status], "model": Error} for status in sorted(statuses)
+    }
+    for status, response in declared.items():
+        is_error = int(status) >= 400
+        default = {"description": ERRORS.get(int(status), ""), "model": Error} if is_error else {}
+        responses[status] = {**default, **response}
+    return dict(sorted(responses.items(), key=lambda item: str(item[0])))
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _walk(sub)

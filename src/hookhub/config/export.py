@@ -35,7 +35,7 @@ PREFIX = "HOOKHUB_SECRET_"
 AUTH_SECRETS = ("password", "token", "client_secret")
 SINGULAR = {"headers": "header", "cookies": "cookie"}  # in variable names
 _RULE_DEFAULTS = RuleIn.model_validate({"name": "-", "webhook_id": "-"}).model_dump()
-_DEFAULTS = WebhookIn.model_validate({"name": "-", "url": "-"}).model_dump()
+_DEFAULTS = WebhookIn.model_validate({"name": "-", "url": "https://-"}).model_dump()
 
 
 def env_name(*parts: str) -> str:

@@ -223,6 +223,18 @@ def text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def number(form: FormData, name: str) -> int | float | str:
+    """A form field as the JSON number the API takes (an integer when it is one); the text
+    itself when it is not a number, for the model to refuse naming the field."""
+    value = text(form, name)
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
 def optional(form: FormData, name: str) -> str | None:
     """A form field as text, None when empty."""
     return text(form, name) or None

@@ -13,7 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from hookhub.core import limits
 from hookhub.core.conditions import ConditionError, validate_conditions
@@ -37,8 +46,25 @@ Status = Annotated[int, Range(limits.MIN_STATUS, limits.MAX_STATUS)]
 Template = Annotated[str, Field(max_length=100_000)]
 
 
+class _OnlyNamed:
+    """In the JSON schema of a dict whose keys match a pattern, no other key is allowed (as
+    validation has it; pydantic's schema would let any other key through)."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        documented = handler(schema)
+        documented["additionalProperties"] = False
+        return documented
+
+
+_ONLY_NAMED = _OnlyNamed()
+HeaderTemplates = Annotated[dict[HeaderName, Template], _ONLY_NAMED]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # JSON types as the schema says them: no `false` for a number, no `"5"` for an integer.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 # -- trigger ------------------------------------------------------------------------------------
@@ -98,7 +124,7 @@ class Parse(_Model):
 
 class TriggerResponse(_Model):
     status: Status = 200
-    headers: dict[HeaderName, Template] = Field(default_factory=dict)
+    headers: HeaderTemplates = Field(default_factory=dict)
     body: Template = "ok"
 
 
@@ -159,6 +185,14 @@ class Trigger(_Model):
 
 
 class ConditionNode(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["conditions"], "properties": {"conditions": {"type": "object"}}},
+                {"required": ["expression"], "properties": {"expression": {"type": "string"}}},
+            ]
+        }
+    )
     id: NodeId
     type: Literal["condition"]
     conditions: dict[str, Any] | None = None
@@ -183,7 +217,10 @@ class RequestNode(_Model):
     type: Literal["request"]
     url: Template = Field(min_length=1)
     method: Method = "POST"
-    headers: dict[HeaderName, Template] = Field(default_factory=dict)
+    # `Name: Value` lines are read as the object (`_header_lines`): the schema shows both.
+    headers: HeaderTemplates | Annotated[str, Field(description="`Name: Value` lines")] = Field(
+        default_factory=dict
+    )
     body: Template | None = None
     content_type: str = Field("application/json", min_length=1, max_length=200)
     timeout: Annotated[float, Range(limits.MIN_TIMEOUT, limits.MAX_TIMEOUT, "seconds")] = Field(
@@ -218,7 +255,7 @@ class EmitNode(_Model):
 class SetNode(_Model):
     id: NodeId
     type: Literal["set"]
-    values: dict[VarName, Template] = Field(min_length=1, max_length=200)
+    values: Annotated[dict[VarName, Template], _ONLY_NAMED] = Field(min_length=1, max_length=200)
     next: NodeId | None = None
 
 
@@ -226,7 +263,7 @@ class ResponseNode(_Model):
     id: NodeId
     type: Literal["response"]
     status: Status = 200
-    headers: dict[HeaderName, Template] = Field(default_factory=dict)
+    headers: HeaderTemplates = Field(default_factory=dict)
     body: Template = ""
 
 
@@ -291,14 +328,30 @@ _ON_ERROR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # as NodeId
 NOT_IN_LOOPS = ("response", "delay", "foreach")
 
 
+class _AsNodes:
+    """The JSON schema of a list of `Node`s for a list read as plain objects: each node is
+    checked on its own (`_node`), for messages that name it."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        documented = handler(schema)
+        documented["items"] = handler(_NODE.core_schema)
+        return documented
+
+
 class WorkflowIn(_Model):
     """A workflow as users write it (JSON or YAML): trigger, start node, nodes."""
 
     name: str = Field(min_length=1, max_length=200)
     enabled: bool = True
     trigger: Trigger = Field(default_factory=Trigger)
-    start: NodeId
-    nodes: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_NODES)
+    start: NodeId = Field(description="the id of the node the run starts at")
+    nodes: Annotated[list[dict[str, Any]], _AsNodes()] = Field(
+        min_length=1,
+        max_length=MAX_NODES,
+        description="unique ids; `then`, `else` and `next` name other nodes, without cycles",
+    )
 
 
 FIELDS = tuple(WorkflowIn.model_fields)

@@ -6,12 +6,12 @@ import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from hookhub.api.responses import JSON
-from hookhub.api.routing import JSONRoute
+from hookhub.api.routing import JSONRoute, conflict
 from hookhub.api.v1 import deliveries
-from hookhub.api.v1.common import StoreDep, Writer, store_of, wake_workers
+from hookhub.api.v1.common import STRICT, Moment, StoreDep, Writer, store_of, wake_workers
 from hookhub.core.events import EventIn
 from hookhub.db.tables import webhooks
 from hookhub.outbound import operations
@@ -27,16 +27,18 @@ class SampleEvent(EventIn):
 
 
 class RetryFailedIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    since: datetime | None = Field(
+    model_config = STRICT
+    since: Moment | None = Field(
         None, description="only deliveries that failed at or after this time (ISO 8601)"
     )
 
 
 class ReplayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    since: datetime = Field(description="events received at or after this time (ISO 8601)")
-    until: datetime | None = Field(None, description="and before this time; default now")
+    model_config = STRICT
+    since: Moment = Field(description="events received at or after this time (ISO 8601)")
+    until: Moment | None = Field(
+        None, description="and before this time, after `since` (422 if not); default now"
+    )
     all_events: bool = Field(
         False, description="every event in the range, not only those the webhook's rules match"
     )
@@ -48,7 +50,10 @@ def _epoch(moment: datetime) -> float:
 
 
 @router.post(
-    "/deliveries/{delivery_id}/retry", status_code=202, summary="Send a delivery again now"
+    "/deliveries/{delivery_id}/retry",
+    status_code=202,
+    summary="Send a delivery again now",
+    responses=conflict("A worker is sending this delivery right now."),
 )
 async def retry_delivery(delivery_id: str, store: StoreDep, _: Writer, request: Request) -> JSON:
     row = await store.retry_delivery(delivery_id)

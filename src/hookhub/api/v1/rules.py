@@ -5,12 +5,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Body
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from hookhub.api.responses import JSON
-from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.api.routing import JSONRoute, conflict
+from hookhub.api.v1.common import (
+    STRICT,
+    Cursor,
+    Limit,
+    Reader,
+    StoreDep,
+    Writer,
+    iso,
+    optional_fields,
+    page,
+)
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.db.store import Row, Store
 from hookhub.db.tables import rules, webhooks
@@ -20,17 +30,24 @@ from hookhub.outbound.rules import save_warnings
 
 router = APIRouter(tags=["rules"], route_class=JSONRoute)
 
+CONFLICT = conflict("Another rule has this name, or its webhook was just deleted.")
+
 
 class RuleIn(BaseModel):
     """An event rule: object and event types (empty = all), conditions, the webhook to call."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     name: str = Field(min_length=1, max_length=200)
     object_types: list[str] = Field(default_factory=list, max_length=1000)
     event_types: list[str] = Field(default_factory=list, max_length=1000)
     conditions: dict[str, Any] | None = None
     webhook_id: str
     enabled: bool = True
+
+
+@optional_fields
+class RulePatch(RuleIn):
+    """The fields of a rule to change."""
 
 
 def public(row: Row) -> dict[str, Any]:
@@ -58,7 +75,7 @@ async def _columns(rule: RuleIn, store: Store) -> dict[str, Any]:
     return values
 
 
-@router.post("/rules", status_code=201, summary="Create an event rule")
+@router.post("/rules", status_code=201, summary="Create an event rule", responses=CONFLICT)
 async def create_rule(rule: RuleIn, store: StoreDep, _: Writer) -> JSON:
     return JSON(await saved(store, await create(store, rule)), status_code=201)
 
@@ -98,11 +115,10 @@ async def get_rule(rule_id: str, store: StoreDep, _: Reader) -> JSON:
     return JSON(public(await store.get(rules, rule_id)))
 
 
-@router.patch("/rules/{rule_id}", summary="Change some fields of an event rule")
-async def patch_rule(
-    rule_id: str, store: StoreDep, _: Writer, patch: dict[str, Any] = Body(...)
-) -> JSON:
-    return JSON(await saved(store, await change(store, rule_id, patch)))
+@router.patch("/rules/{rule_id}", summary="Change some fields of an event rule", responses=CONFLICT)
+async def patch_rule(rule_id: str, store: StoreDep, _: Writer, patch: RulePatch) -> JSON:
+    changes = patch.model_dump(exclude_unset=True)
+    return JSON(await saved(store, await change(store, rule_id, changes)))
 
 
 async def change(store: Store, rule_id: str, patch: dict[str, Any]) -> Row:

@@ -119,7 +119,20 @@ async def rerun(
     request: Request,
     store: StoreDep,
     _: Writer,
-    options: dict[str, Any] | None = Body(None, examples=[{"webhook": {"url": "https://..."}}]),
+    options: dict[str, Any] | None = Body(
+        None,
+        examples=[{"webhook": {"url": "https://..."}}],
+        # Read by `validate_callback`, for its messages; the schema says what it takes.
+        json_schema_extra={
+            "properties": {
+                "webhook": {
+                    "type": ["object", "null"],
+                    "description": "where to send the outcome (see docs/callbacks.md)",
+                }
+            },
+            "additionalProperties": False,
+        },
+    ),
 ) -> JSON:
     original = await store.get(runs, run_id)
     options = options or {}

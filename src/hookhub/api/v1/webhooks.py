@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from hookhub.api.responses import JSON
-from hookhub.api.routing import JSONRoute
+from hookhub.api.routing import JSONRoute, conflict
 from hookhub.api.v1.common import (
+    STRICT,
     Cursor,
     Limit,
     Reader,
     StoreDep,
     Writer,
     iso,
+    optional_fields,
     page,
     store_of,
     wake_workers,
@@ -37,21 +40,26 @@ from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
 
 router = APIRouter(tags=["webhooks"], route_class=JSONRoute)
 
+NAME_TAKEN = conflict("Another webhook has this name.")
+
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"  # with a host
+# http:// or https://, or a template (`{{ ... }}`, `{% ... %}`) that renders the URL.
+URL_OR_TEMPLATE = r"^(?:[Hh][Tt][Tt][Pp][Ss]?://\S|[\s\S]*\{[{%])"
 # Auto-disable defaults: 50 failed attempts in a row, the first over a day before the last.
 DEFAULT_FAILURE_THRESHOLD = 50
 DEFAULT_FAILURE_WINDOW = 86400.0
 
 
 class BasicAuth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     type: Literal["basic"]
     username: str
     password: str
 
 
 class BearerAuth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     type: Literal["bearer"]
     token: str = Field(min_length=1)
 
@@ -59,9 +67,10 @@ class BearerAuth(BaseModel):
 class OAuth2Auth(BaseModel):
     """OAuth2 client credentials: a token from `token_url`, sent as `Authorization: Bearer`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     type: Literal["oauth2"]
-    token_url: str = Field(min_length=1, max_length=4096)
+    # The pattern for the schema; the validator says what is wrong in words.
+    token_url: str = Field(min_length=1, max_length=4096, json_schema_extra={"pattern": HTTP_URL})
     client_id: str = Field(min_length=1, max_length=1000)
     client_secret: str = Field(min_length=1, max_length=1000)
     scope: str | None = Field(None, max_length=1000, description="space-separated scopes")
@@ -87,7 +96,7 @@ Secret = Annotated[str, AfterValidator(_checked_secret)]
 class SecretRotation(BaseModel):
     """A new signing secret; the old one keeps signing for `grace` seconds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     secret: Secret | None = Field(
         None, min_length=1, max_length=1000, description="null = generate a whsec_ secret"
     )
@@ -103,7 +112,7 @@ Rate = Annotated[float, Range(limits.MIN_RATE, limits.MAX_RATE, "per second")]
 class Retry(BaseModel):
     """How often a failed delivery is tried again (see docs/webhooks.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
     max_attempts: Annotated[int, Range(0, limits.MAX_ATTEMPTS)] = Field(
         4, description="tries in all; 0 or 1 = one try"
     )
@@ -118,9 +127,24 @@ class Retry(BaseModel):
 class WebhookIn(BaseModel):
     """A webhook as written by users; templates are checked when it is saved."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        **STRICT,
+        # A body template replaces the preset's body: not both.
+        json_schema_extra={
+            "not": {
+                "required": ["body_template", "preset"],
+                "properties": {"body_template": {"type": "string"}, "preset": {"type": "string"}},
+            }
+        },
+    )
     name: str = Field(min_length=1, max_length=200)
-    url: str = Field(min_length=1, max_length=4096, description="Jinja2 template")
+    url: str = Field(
+        min_length=1,
+        max_length=4096,
+        json_schema_extra={"pattern": URL_OR_TEMPLATE},
+        description="an http(s) URL, Jinja2 (`https://{{ data.host }}/x`); or a template that "
+        "renders one (`{{ data.callback }}`)",
+    )
     method: Method = "POST"
     content_type: str = Field("application/json", min_length=1, max_length=200)
     headers: str | dict[str, str] = Field("", description="`Name: Value` lines, Jinja2")
@@ -156,6 +180,15 @@ class WebhookIn(BaseModel):
         description="seconds the failures must span before the webhook is disabled",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _url_or_template(cls, value: str) -> str:
+        if not re.match(URL_OR_TEMPLATE, value):
+            raise ValueError(
+                f"expected an http:// or https:// URL or a Jinja2 template, got {value[:80]!r}"
+            )
+        return value
+
     @field_validator("headers")
     @classmethod
     def _header_text(cls, value: str | dict[str, str]) -> str:
@@ -169,6 +202,11 @@ class WebhookIn(BaseModel):
         if value and not os.path.isfile(value):
             raise ValueError(f"no such file: {value}")
         return value or None
+
+
+@optional_fields
+class WebhookPatch(WebhookIn):
+    """The fields of a webhook to change; masked values sent back keep their secrets."""
 
 
 def public(row: Row) -> dict[str, Any]:
@@ -312,7 +350,7 @@ def fresh(columns: Row, now: float) -> Row:
     }
 
 
-@router.post("/webhooks", status_code=201, summary="Create a webhook")
+@router.post("/webhooks", status_code=201, summary="Create a webhook", responses=NAME_TAKEN)
 async def create_webhook(webhook: WebhookIn, store: StoreDep, _: Writer, request: Request) -> JSON:
     return JSON(public(await create(request, webhook)), status_code=201)
 
@@ -335,15 +373,18 @@ async def get_webhook(webhook_id: str, store: StoreDep, _: Reader) -> JSON:
     return JSON(public(await store.get(webhooks, webhook_id)))
 
 
-@router.patch("/webhooks/{webhook_id}", summary="Change some fields of a webhook")
+@router.patch(
+    "/webhooks/{webhook_id}", summary="Change some fields of a webhook", responses=NAME_TAKEN
+)
 async def patch_webhook(
     webhook_id: str,
     store: StoreDep,
     _: Writer,
     request: Request,
-    patch: dict[str, Any] = Body(...),
+    patch: WebhookPatch,
 ) -> JSON:
-    return JSON(public(await change(request, webhook_id, patch)))
+    changes = patch.model_dump(exclude_unset=True)
+    return JSON(public(await change(request, webhook_id, changes)))
 
 
 async def change(request: Request, webhook_id: str, patch: dict[str, Any]) -> Row:

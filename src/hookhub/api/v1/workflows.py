@@ -8,12 +8,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
-from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page, store_of
+from hookhub.api.routing import JSONRoute, conflict
+from hookhub.api.v1.common import (
+    Cursor,
+    Limit,
+    Reader,
+    StoreDep,
+    Writer,
+    iso,
+    optional_fields,
+    page,
+    store_of,
+)
 from hookhub.db.store import Row
 from hookhub.db.tables import workflows
 from hookhub.errors import ValidationError
@@ -27,7 +37,14 @@ from hookhub.workflows.secrets import masked, unmasked
 
 router = APIRouter(tags=["workflows"], route_class=JSONRoute)
 
+NAME_TAKEN = conflict("Another workflow has this name.")
+
 KEY_BYTES = 18  # 24 URL-safe characters: unguessable
+
+
+@optional_fields
+class WorkflowPatch(WorkflowIn):
+    """The fields of a workflow to change; masked values sent back keep their secrets."""
 
 
 def _base_url(request: Request) -> str:
@@ -75,7 +92,12 @@ def _forget(request: Request, key: str) -> None:
     request.app.state.triggers.forget(key)
 
 
-@router.post("/workflows", status_code=201, summary="Create a workflow and its trigger URL")
+@router.post(
+    "/workflows",
+    status_code=201,
+    summary="Create a workflow and its trigger URL",
+    responses=NAME_TAKEN,
+)
 async def create_workflow(
     workflow: WorkflowIn, request: Request, store: StoreDep, _: Writer
 ) -> JSON:
@@ -116,15 +138,18 @@ async def get_workflow(workflow_id: str, request: Request, store: StoreDep, _: R
     return JSON(public(await store.get(workflows, workflow_id), request))
 
 
-@router.patch("/workflows/{workflow_id}", summary="Change some fields of a workflow")
+@router.patch(
+    "/workflows/{workflow_id}", summary="Change some fields of a workflow", responses=NAME_TAKEN
+)
 async def patch_workflow(
     workflow_id: str,
     request: Request,
     store: StoreDep,
     _: Writer,
-    patch: dict[str, Any] = Body(...),
+    patch: WorkflowPatch,
 ) -> JSON:
-    return JSON(public(await change(request, workflow_id, patch), request))
+    changes = patch.model_dump(exclude_unset=True, by_alias=True)
+    return JSON(public(await change(request, workflow_id, changes), request))
 
 
 async def change(request: Request, workflow_id: str, patch: dict[str, Any]) -> Row:
@@ -155,18 +180,23 @@ async def remove(request: Request, workflow_id: str) -> None:
 
 
 class Sample(BaseModel):
-    """A sample request URL (or just its query string), or a sample JSON body."""
+    """A sample request URL (or just its query string), or a sample JSON body: one of the two."""
 
-    model_config = ConfigDict(extra="forbid")
-    url: str | None = Field(None, max_length=100_000, examples=["https://x/hooks/k?a[0].b=1"])
-    json_: Any = Field(None, alias="json", description="a JSON value, or JSON text")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"oneOf": [{"required": ["url"]}, {"required": ["json"]}]},
+    )
+    url: str = Field("", max_length=100_000, examples=["https://x/hooks/k?a[0].b=1"])
+    json_: Any = Field(None, alias="json", description="a JSON value (null too), or JSON text")
 
 
 @router.post("/workflows/parse-sample", summary="List the paths in a sample URL or JSON body")
 async def parse_sample(sample: Sample, _: Reader) -> JSON:
-    if (sample.url is None) == (sample.json_ is None):
+    given = sample.model_fields_set
+    if ("url" in given) == ("json_" in given):
         raise ValidationError("give either url or json", field="url")
-    if sample.url is not None:
+    if "url" in given:
         source, value = "query", parse_query(_query_part(sample.url))
     else:
         source, value = "body", _json(sample.json_)

@@ -23,6 +23,7 @@ from hookhub.ui.web import (
     PAGE,
     Form,
     User,
+    number,
     optional,
     page_router,
     paging,
@@ -51,7 +52,7 @@ def _fields(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
         # A kind the form does not edit (OAuth2): kept as stored; its mask restores the secret.
         auth = current.get("auth")
     retry = dict(current.get("retry") or {})
-    retry.update(max_attempts=text(form, "max_attempts"), strategy=text(form, "strategy"))
+    retry.update(max_attempts=number(form, "max_attempts"), strategy=text(form, "strategy"))
     return {
         "name": text(form, "name"),
         "url": text(form, "url"),
@@ -62,7 +63,7 @@ def _fields(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
         "body_template": str(form.get("body_template") or "").replace("\r\n", "\n") or None,
         "preset": optional(form, "preset"),
         "secret": optional(form, "secret"),
-        "timeout": text(form, "timeout"),
+        "timeout": number(form, "timeout"),
         "ssl_verification": form.get("ssl_verification") == "on",
         "enabled": form.get("enabled") == "on",
         "auth": auth,
@@ -102,7 +103,7 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
 
 @router.get("/webhooks/new")
 async def new_page(request: Request, _: User) -> Response:
-    defaults = api.WebhookIn.model_validate({"name": "x", "url": "x"}).model_dump()
+    defaults = api.WebhookIn.model_validate({"name": "x", "url": "https://x"}).model_dump()
     return render(request, "webhooks/form.html", webhook={**defaults, "name": "", "url": ""})
 
 
