@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from hookhub.api.errors import Error
 from hookhub.errors import UnknownParameter, UnsupportedMediaType
@@ -166,7 +167,8 @@ class JSONRoute(APIRoute):
 
 def error_responses(path: str, endpoint: Callable[..., Any], declared: Responses) -> Responses:
     """`declared` with the error answers the endpoint can give, each with the error body."""
-    dependant = get_dependant(path=path, call=endpoint)
+    # As APIRoute does: `{id:path}` is the path parameter `id`.
+    dependant = get_dependant(path=compile_path(path)[1], call=endpoint)
     parts = list(_walk(dependant))
     scopes = [GUARDS[part.call] for part in parts if part.call in GUARDS]
     statuses = set()
