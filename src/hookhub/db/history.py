@@ -154,7 +154,7 @@ class HistoryStore:
         self, where: EventFilter, cursor: str | None, limit: int
     ) -> tuple[list[Row], str | None]:
         """A page of events matching `where`, and the cursor of the next page (or None)."""
-        after = None if cursor is None else _event_position(cursor)
+        after = _event_position(cursor) if cursor else None  # an empty one, as `page` does
         async with self.store.read() as conn:
             found = direct.rows_of(await conn.execute(events_query(where, after, limit + 1)))
         more = len(found) > limit

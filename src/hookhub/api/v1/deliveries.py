@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, epoch, iso, page
+from hookhub.api.v1.common import Cursor, Limit, Moment, Reader, StoreDep, epoch, iso, page
 from hookhub.core.masking import mask_url
 from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Row
@@ -75,9 +74,9 @@ async def list_deliveries(
         int | None, Query(ge=100, le=599, description="the last answer's HTTP status")
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="created at or after this time (ISO 8601)")
+        Moment | None, Query(description="created at or after this time (ISO 8601)")
     ] = None,
-    until: Annotated[datetime | None, Query(description="created before this time")] = None,
+    until: Annotated[Moment | None, Query(description="created before this time")] = None,
     search: Annotated[
         str | None, Query(max_length=200, description="a delivery id or an event id")
     ] = None,

@@ -3,7 +3,6 @@ What was reported can be listed, filtered, and read with its deliveries."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -11,7 +10,17 @@ from fastapi import APIRouter, Query, Request
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
 from hookhub.api.v1 import deliveries
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, epoch, iso, page
+from hookhub.api.v1.common import (
+    Cursor,
+    Limit,
+    Moment,
+    Reader,
+    StoreDep,
+    Writer,
+    epoch,
+    iso,
+    page,
+)
 from hookhub.core.events import EventIn
 from hookhub.db.history import EventFilter
 from hookhub.db.store import Row
@@ -25,9 +34,9 @@ MAX_BATCH = 1000  # events per request
 EventsIn = EventIn | list[EventIn]  # the body of POST /events
 
 Since = Annotated[
-    datetime | None, Query(description="received at or after this time (ISO 8601, UTC default)")
+    Moment | None, Query(description="received at or after this time (ISO 8601, UTC default)")
 ]
-Until = Annotated[datetime | None, Query(description="received before this time (ISO 8601)")]
+Until = Annotated[Moment | None, Query(description="received before this time (ISO 8601)")]
 
 
 def public(row: Row) -> dict[str, Any]:
