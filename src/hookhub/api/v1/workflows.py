@@ -103,6 +103,13 @@ async def create(request: Request, workflow: WorkflowIn) -> Row:
     return row
 
 
+def draft(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """A workflow document as it would be saved, checked like a save, stored nowhere: what a
+    preview of an unsaved document draws."""
+    workflow = WorkflowIn.model_validate(data)
+    return checked(workflow.model_dump(by_alias=True), _command_dirs(request))
+
+
 @router.get("/workflows", summary="List workflows")
 async def list_workflows(
     request: Request, store: StoreDep, _: Reader, cursor: Cursor = None, limit: Limit = 50
