@@ -232,7 +232,11 @@ async def test_operator_actions(
             not in (await browser.get(f"/deliveries?webhook_id={hook_id}")).text
         ):
             await asyncio.sleep(0.05)
-    retried = await browser.post(f"/webhooks/{hook_id}/retry-failed", data={"csrf": csrf})
+    # Asked first, with the count; nothing is re-sent until confirmed.
+    asked = await browser.post(f"/webhooks/{hook_id}/retry-failed", data={"csrf": csrf})
+    assert asked.status_code == 200 and "re-send <strong>1</strong> failed delivery" in asked.text
+    confirm = {"csrf": csrf, "confirm": "yes"}
+    retried = await browser.post(f"/webhooks/{hook_id}/retry-failed", data=confirm)
     assert retried.status_code == 303 and "Retrying+1+failed" in retried.headers["location"]
     await receiver.wait_for(3)
 

@@ -5,8 +5,9 @@ document.addEventListener("click", (event) => {
     const text = document.getElementById(button.dataset.copy).textContent.trim();
     navigator.clipboard.writeText(text).then(() => { button.textContent = "Copied"; });
   }
-  const confirming = event.target.closest("button.confirm");
-  if (confirming && !window.confirm(confirming.textContent.trim() + "?")) event.preventDefault();
+  const confirming = event.target.closest("button.confirm, button[data-confirm]");
+  const question = confirming && (confirming.dataset.confirm || confirming.textContent.trim() + "?");
+  if (confirming && !window.confirm(question)) event.preventDefault();
 });
 
 // Show only the credential fields of the chosen authentication type.
@@ -29,3 +30,11 @@ document.addEventListener("DOMContentLoaded", () => {
     if (response.ok) box.innerHTML = await response.text();
   }, 2000);
 });
+
+// A one-off notice (?notice=...) is dropped from the address once shown: reloading the page or
+// coming back to it later does not show it again as if it were news.
+if (new URLSearchParams(window.location.search).has("notice")) {
+  const url = new URL(window.location.href);
+  url.searchParams.delete("notice");
+  window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+}
