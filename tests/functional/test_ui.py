@@ -181,9 +181,14 @@ async def test_workflow_document_errors_and_token_shown_once(browser: httpx.Asyn
         },
     )
     assert bad.status_code == 422
-    assert 'role="alert">start: no node with id &#39;nowhere&#39;' in bad.text
-    unparsable = await browser.post("/workflows/new", data={"csrf": csrf, "document": "a: [1"})
+    # Each message names the line it is about, and the editor marks it.
+    assert "<strong>line 2</strong>: start: no node with id &#39;nowhere&#39;" in bad.text
+    assert 'data-error-line="2"' in bad.text
+    unparsable = await browser.post(
+        "/workflows/new", data={"csrf": csrf, "document": "x: 1\na: b: c\nd: 1"}
+    )
     assert unparsable.status_code == 422 and "not valid YAML or JSON" in unparsable.text
+    assert 'data-error-line="2"' in unparsable.text
     created = await browser.post("/tokens", data={"csrf": csrf, "name": "ci", "scope": "read"})
     token = re.search(r'id="new-token">([^<]+)<', created.text)
     assert token

@@ -38,3 +38,27 @@ if (new URLSearchParams(window.location.search).has("notice")) {
   url.searchParams.delete("notice");
   window.history.replaceState(null, "", url.pathname + url.search + url.hash);
 }
+
+// The workflow editor: line numbers beside the document, the line of an error marked.
+document.addEventListener("DOMContentLoaded", () => {
+  const editor = document.querySelector("textarea[data-lines]");
+  if (!editor) return;
+  const gutter = document.createElement("pre");
+  gutter.className = "gutter";
+  gutter.setAttribute("aria-hidden", "true");
+  editor.before(gutter);
+  const marked = Number(editor.dataset.errorLine || 0);
+  const number = () => {
+    const count = editor.value.split("\n").length;
+    gutter.innerHTML = Array.from({ length: count }, (_, i) =>
+      i + 1 === marked ? `<span class="error-line">${i + 1}</span>` : String(i + 1)).join("\n");
+    gutter.scrollTop = editor.scrollTop;
+  };
+  editor.addEventListener("input", number);
+  editor.addEventListener("scroll", () => { gutter.scrollTop = editor.scrollTop; });
+  number();
+  if (marked) {
+    const lineHeight = editor.scrollHeight / Math.max(editor.value.split("\n").length, 1);
+    editor.scrollTop = Math.max(0, (marked - 5) * lineHeight);
+  }
+});
