@@ -62,3 +62,24 @@ document.addEventListener("DOMContentLoaded", () => {
     editor.scrollTop = Math.max(0, (marked - 5) * lineHeight);
   }
 });
+
+// Narrow screens show each table row as a stack of "Heading: value" lines (style.css):
+// every cell learns its column's heading.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("table").forEach((table) => {
+    const headings = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    table.querySelectorAll("tbody tr").forEach((row) => {
+      [...row.children].forEach((cell, index) => {
+        if (headings[index] && !cell.dataset.label) cell.dataset.label = headings[index];
+      });
+    });
+  });
+});
+
+// A region that scrolls (a long body, a wide chart) can be scrolled from the keyboard too.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("pre:not(.gutter), .scroll").forEach((el) => {
+    const scrolls = el.scrollHeight > el.clientHeight || el.scrollWidth > el.clientWidth;
+    if (scrolls && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
+  });
+});
