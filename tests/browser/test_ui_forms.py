@@ -338,6 +338,17 @@ async def test_workflow_editor_lines_graph_preview_run_filter_and_rerun(
     assert marked and "then: nowhere" in lines[int(marked) - 1], (marked, lines)
     await _shot(page, "workflow-error-line")
 
+    # Two broken nodes: both messages at once, each with its line.
+    broken = document.replace('body: "hello {{ body.name }}"', 'body: "hello {{ body.name"')
+    await editor.fill(broken.replace("status: 400", "status: many"))
+    await page.get_by_role("button", name="Save workflow").click()
+    problems = page.locator("#problems li")
+    await expect(problems).to_have_count(2)
+    await expect(
+        problems.filter(has_text="node 'greet': body: template syntax error")
+    ).to_contain_text("line 15")
+    await expect(problems.filter(has_text="node 'ask': status")).to_contain_text("line 18")
+
     await editor.fill(document)
     await page.get_by_role("button", name="Preview graph").click()
     await expect(page.get_by_text("The document is valid (not saved yet).")).to_be_visible()

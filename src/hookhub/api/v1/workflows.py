@@ -21,8 +21,9 @@ from hookhub.ids import new_id
 from hookhub.inbound.compiled import CompiledTrigger
 from hookhub.inbound.paths import parse_query, paths_of
 from hookhub.inbound.route import PATHS
-from hookhub.workflows.document import FIELDS, WorkflowIn, validate_workflow
+from hookhub.workflows.document import FIELDS, WorkflowIn, node_errors, validate_workflow
 from hookhub.workflows.engine import CompiledWorkflow
+from hookhub.workflows.nodes import compile_node
 from hookhub.workflows.secrets import masked, unmasked
 
 router = APIRouter(tags=["workflows"], route_class=JSONRoute)
@@ -63,6 +64,18 @@ def checked(data: dict[str, Any], command_dirs: Sequence[str] | None = None) -> 
     CompiledTrigger(doc["trigger"])
     CompiledWorkflow(doc)
     return doc
+
+
+def problems(data: dict[str, Any]) -> list[ValidationError]:
+    """Every node's own problem at once, its fields and then its templates, where `checked`
+    stops at the first: what the UI's editor lists together."""
+    nodes, found = node_errors(data)
+    for node in nodes:
+        try:
+            compile_node(node)
+        except ValidationError as exc:  # it names the node and field already
+            found.append(exc)
+    return found
 
 
 def _command_dirs(request: Request) -> tuple[str, ...]:

@@ -52,18 +52,26 @@ def _document(shown: dict[str, Any]) -> str:
 Problem = tuple[int | None, str]  # (line in the document or None, message)
 
 
-def _problems(raw: str, exc: HookhubError | pydantic.ValidationError) -> list[Problem]:
-    """Each message with the line of the document it is about, when that can be found."""
+def _problems(
+    raw: str, exc: HookhubError | pydantic.ValidationError, doc: dict[str, Any]
+) -> list[Problem]:
+    """Each message with the line of the document it is about, when that can be found: the
+    refusal's, then every other node's (the save stops at the first)."""
     if isinstance(exc, HookhubError):
-        path = (exc.field or "").split(".") if exc.field else []
-        return [(line_of(raw, path), exc.message)]
-    found: list[Problem] = []
-    for error in exc.errors():
-        parts = [str(p) for p in error["loc"] if not str(p)[:1].isupper() and "[" not in str(p)]
+        found: list[Problem] = []
+        for error in [exc, *api.problems(doc)]:
+            path = error.field.split(".") if error.field else []
+            problem = (line_of(raw, path), error.message)
+            if problem not in found:
+                found.append(problem)
+        return found
+    shape: list[Problem] = []
+    for detail in exc.errors():
+        parts = [str(p) for p in detail["loc"] if not str(p)[:1].isupper() and "[" not in str(p)]
         where = ".".join(parts)
-        message = f"{where}: {error['msg']}" if where else str(error["msg"])
-        found.append((line_of(raw, parts), message))
-    return found
+        message = f"{where}: {detail['msg']}" if where else str(detail["msg"])
+        shape.append((line_of(raw, parts), message))
+    return shape
 
 
 def _parsed(raw: str) -> tuple[dict[str, Any] | None, list[Problem]]:
@@ -113,7 +121,7 @@ async def _submit(request: Request, raw: str, workflow_id: str | None) -> Respon
                 row = await api.change(request, workflow_id, doc)
             return redirect(f"/workflows/{row['id']}", "Workflow saved.")
         except (HookhubError, pydantic.ValidationError) as exc:
-            problems = _problems(raw, exc)
+            problems = _problems(raw, exc, doc)
     return _form(request, raw, workflow_id, problems)
 
 
@@ -127,7 +135,7 @@ async def preview(request: Request, form: Form) -> Response:
         try:
             doc = api.draft(request, doc)
         except (HookhubError, pydantic.ValidationError) as exc:
-            problems = _problems(raw, exc)
+            problems = _problems(raw, exc, doc)
     return _form(request, raw, workflow_id, problems, drawing=_drawing(doc), previewed=True)
 
 
