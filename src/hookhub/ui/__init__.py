@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 from fastapi import APIRouter, FastAPI, Request
@@ -10,7 +11,7 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from hookhub.ui.pages import auth, dashboard, deliveries, inbox, rules, tokens, webhooks, workflows
-from hookhub.ui.web import HERE, render
+from hookhub.ui.web import HERE, current_user, render
 
 __all__ = ["install"]
 
@@ -40,6 +41,9 @@ def install(app: FastAPI) -> None:
         if not wants_page or request.url.path.startswith(MACHINE_PATHS):
             answer = as_json(request, exc)
             return await answer if inspect.isawaitable(answer) else answer
+        # Logged in, the page shows the navigation too; logged out, the page alone.
+        with contextlib.suppress(HTTPException):
+            await current_user(request)
         message = f"There is no page at {request.url.path}."
         return render(request, "error.html", 404, message=message, heading="Page not found")
 
