@@ -182,9 +182,14 @@ async def test_workflow_document_errors_and_token_shown_once(browser: httpx.Asyn
         },
     )
     assert bad.status_code == 422
-    assert 'role="alert">start: no node with id &#39;nowhere&#39;' in bad.text
-    unparsable = await browser.post("/workflows/new", data={"csrf": csrf, "document": "a: [1"})
+    # Each message names the line it is about, and the editor marks it.
+    assert "<strong>line 2</strong>: start: no node with id &#39;nowhere&#39;" in bad.text
+    assert 'data-error-line="2"' in bad.text
+    unparsable = await browser.post(
+        "/workflows/new", data={"csrf": csrf, "document": "x: 1\na: b: c\nd: 1"}
+    )
     assert unparsable.status_code == 422 and "not valid YAML or JSON" in unparsable.text
+    assert 'data-error-line="2"' in unparsable.text
     created = await browser.post("/tokens", data={"csrf": csrf, "name": "ci", "scope": "read"})
     token = re.search(r'id="new-token">([^<]+)<', created.text)
     assert token
@@ -233,7 +238,11 @@ async def test_operator_actions(
             not in (await browser.get(f"/deliveries?webhook_id={hook_id}")).text
         ):
             await asyncio.sleep(0.05)
-    retried = await browser.post(f"/webhooks/{hook_id}/retry-failed", data={"csrf": csrf})
+    # Asked first, with the count; nothing is re-sent until confirmed.
+    asked = await browser.post(f"/webhooks/{hook_id}/retry-failed", data={"csrf": csrf})
+    assert asked.status_code == 200 and "re-send <strong>1</strong> failed delivery" in asked.text
+    confirm = {"csrf": csrf, "confirm": "yes"}
+    retried = await browser.post(f"/webhooks/{hook_id}/retry-failed", data=confirm)
     assert retried.status_code == 303 and "Retrying+1+failed" in retried.headers["location"]
     await receiver.wait_for(3)
 

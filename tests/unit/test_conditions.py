@@ -932,3 +932,28 @@ def test_arbitrary_json_conditions_only_raise_condition_error(raw: Any) -> None:
             evaluate(raw, {"a": 1, "b": "ab", "tags": [{"slug": "a"}]})
         except ConditionError:
             assert not valid
+
+
+def test_explain_tries_every_condition_without_short_cuts() -> None:
+    from hookhub.core.conditions import explain
+
+    rule = {
+        "or": [
+            {"attr": "status.value", "value": "active"},
+            {"attr": "site", "value": "fra", "negate": True},
+            {"and": [{"attr": "missing.path", "op": "gt", "value": 1}]},
+        ]
+    }
+    data = {"status": {"value": "active"}, "site": "ams"}
+    found = explain(rule, data)
+    # `or` would stop at the first; every condition is reported, in document order.
+    assert [c.path for c in found] == [
+        "conditions.or.0",
+        "conditions.or.1",
+        "conditions.or.2.and.0",
+    ]
+    assert [c.matched for c in found] == [True, True, None]
+    assert [c.actual for c in found] == ["active", "ams", None]
+    assert [c.resolved for c in found] == [True, True, False]
+    assert found[1].negate and found[2].op == "gt"
+    assert explain(None, data) == [] and evaluate(rule, data)

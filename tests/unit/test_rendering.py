@@ -109,3 +109,29 @@ def test_sensitive_headers_are_masked() -> None:
         "Cookie": "********",
         "A": "b",
     }
+
+
+def test_template_errors_reports_every_field_at_once() -> None:
+    from hookhub.outbound.rendering import template_errors
+
+    found = template_errors(
+        {"url": "https://x/{{ a", "headers": "no colon", "body_template": "{% if %}", "x": 1}
+    )
+    assert set(found) == {"url", "headers", "body_template"}
+    assert found["headers"].startswith("line 1:")
+    assert template_errors({"url": "https://x/{{ data.id }}", "body_template": None}) == {}
+
+
+def test_template_warnings_name_what_no_event_defines() -> None:
+    from hookhub.outbound.rendering import template_warnings
+
+    found = template_warnings(
+        {
+            "url": "https://x/{{ data.id }}/{{ range(2)|list|length }}",
+            "headers": "X-User: {{ usr.name }}",
+            "body_template": "{% set n = 1 %}{{ n }} {{ snapshots }} {{ webhok }}",
+        }
+    )
+    assert set(found) == {"headers", "body_template"}
+    assert found["headers"].startswith("reads usr, which no event defines")
+    assert "reads webhok," in found["body_template"] and "webhook" in found["body_template"]

@@ -33,6 +33,7 @@ import importlib
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = [
@@ -41,8 +42,10 @@ __all__ = [
     "MAX_REGEX_SUBJECT",
     "MAX_STRING_LENGTH",
     "OPERATORS",
+    "Checked",
     "ConditionError",
     "evaluate",
+    "explain",
     "validate_conditions",
 ]
 
@@ -392,6 +395,62 @@ def evaluate(
         validate_conditions(conditions)
         # Valid conditions, so something exotic in non-JSON data: fail closed.
         return False
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One condition of a rule tried against an event: what it asks, what it found, and whether
+    it matched (None: unknown, as when the attribute is missing)."""
+
+    path: str  # where it sits in the document, e.g. conditions.and.1
+    attr: str
+    op: str
+    value: Any
+    negate: bool
+    actual: Any  # the value found at `attr` (None when it does not resolve)
+    resolved: bool
+    matched: bool | None
+
+
+def explain(
+    conditions: Mapping[str, Any] | None,
+    data: Mapping[str, Any],
+    snapshots: Mapping[str, Any] | None = None,
+) -> list[Checked]:
+    """Every condition in `conditions` (valid ones) tried on its own against `data`, in document
+    order, without `evaluate`'s short cuts: what a "test this rule" screen shows."""
+    found: list[Checked] = []
+
+    def walk(node: Mapping[str, Any], path: str) -> None:
+        if "attr" not in node:
+            key = "and" if "and" in node else "or"
+            for index, item in enumerate(node[key]):
+                walk(item, f"{path}.{key}.{index}")
+            return
+        op, keys = node.get("op", "eq"), str(node["attr"]).split(".")
+        if op in SNAPSHOT_OPERATORS:
+            actual: Any = _snapshot_value(snapshots, "postchange", keys)
+            resolved = True
+        else:
+            actual = _resolve(data, keys)
+            resolved = actual is not _UNRESOLVED
+        matched = _eval_node(node, data, snapshots, 1)
+        found.append(
+            Checked(
+                path=path,
+                attr=str(node["attr"]),
+                op=op,
+                value=node.get("value"),
+                negate=bool(node.get("negate")),
+                actual=actual if resolved else None,
+                resolved=resolved,
+                matched=matched,
+            )
+        )
+
+    if conditions:
+        walk(conditions, ROOT)
+    return found
 
 
 def _eval_node(

@@ -135,6 +135,20 @@ def compile_template(source: str, field: str) -> Template:
     return template
 
 
+def undeclared_names(source: str) -> set[str]:
+    """The top-level names a template reads (`usr` in `{{ usr.name }}`); empty when it does not
+    parse (compile_template reports that)."""
+    try:
+        return set(meta.find_undeclared_variables(_ENV.parse(source)))
+    except (TemplateSyntaxError, RecursionError):
+        return set()
+
+
+def globals_names() -> set[str]:
+    """Names every template can read whatever the context (`range`, `dict`, ...)."""
+    return set(_GLOBALS)
+
+
 def _trial(template: Template, names: set[str], field: str) -> None:
     """Render once with placeholder inputs, so that a template of constants that breaks a
     limit (`{{ 9 ** (9 ** 9) }}`) is refused when saved rather than at every send."""

@@ -730,6 +730,14 @@ class Store:
             raise Conflict(f"delivery {delivery_id!r} is being sent right now; retry it later")
         return dict(row._mapping)
 
+    async def failed_count(self, webhook_id: str) -> int:
+        """How many deliveries of a webhook are failed: what a retry of them all would re-send."""
+        query = select(func.count()).where(
+            deliveries.c.webhook_id == webhook_id, deliveries.c.status == "failed"
+        )
+        async with self.read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
     async def retry_failed(self, webhook_id: str, since: float | None, due: bool = True) -> int:
         """Make every failed delivery of a webhook (finished at or after `since`) pending, due
         now, or once the webhook is re-enabled when not `due`."""

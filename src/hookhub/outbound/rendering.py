@@ -18,7 +18,15 @@ from hookhub.core import signing
 from hookhub.core.masking import MASK as MASK
 from hookhub.core.masking import SENSITIVE_HEADER as SENSITIVE_HEADER
 from hookhub.core.retry import RetryPolicy
-from hookhub.core.templates import RenderError, Text, compile_template, compile_text, render
+from hookhub.core.templates import (
+    RenderError,
+    Text,
+    compile_template,
+    compile_text,
+    globals_names,
+    render,
+    undeclared_names,
+)
 from hookhub.errors import ValidationError
 from hookhub.outbound.client import OutboundRequest
 from hookhub.outbound.presets import PRESETS, TEST_BODIES
@@ -36,6 +44,44 @@ def check_templates(values: Mapping[str, Any]) -> None:
         compile_template(values["body_template"], "body_template")
     if values.get("ordering_key"):
         compile_template(values["ordering_key"], "ordering_key")
+
+
+TEMPLATE_FIELDS = ("url", "headers", "body_template", "ordering_key")  # Jinja2 in a webhook
+
+
+def template_errors(values: Mapping[str, Any]) -> dict[str, str]:
+    """Every template field that does not compile, with its message: all at once, where
+    `check_templates` stops at the first (a form shows each beside its field)."""
+    found: dict[str, str] = {}
+    for field in TEMPLATE_FIELDS:
+        source = values.get(field)
+        if not isinstance(source, str) or not source:
+            continue
+        try:
+            if field == "headers":
+                compile_headers(source)
+            else:
+                compile_template(source, field)
+        except ValidationError as exc:
+            found[exc.field or field] = exc.message
+    return found
+
+
+def template_warnings(values: Mapping[str, Any]) -> dict[str, str]:
+    """Template fields reading a name no event provides (`{{ usr.name }}` for `data.user`):
+    they render empty or fail at send time, so they are worth a warning when saved."""
+    known = set(event_context({"event": "", "object_type": "", "timestamp": 0, "id": ""}, "", ""))
+    available = ", ".join(sorted(known))
+    known |= globals_names()
+    found: dict[str, str] = {}
+    for field in TEMPLATE_FIELDS:
+        source = values.get(field)
+        unknown = sorted(undeclared_names(source) - known) if isinstance(source, str) else []
+        if unknown:
+            found[field] = (
+                f"reads {', '.join(unknown)}, which no event defines (templates see {available})"
+            )
+    return found
 
 
 def compile_headers(text: str) -> list[tuple[str, Text]]:

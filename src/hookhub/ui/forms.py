@@ -48,3 +48,43 @@ def parse_document(raw: str, field: str, errors: dict[str, str]) -> Any:
     except yaml.YAMLError as exc:
         errors[field] = f"not valid YAML or JSON: {exc}"
         return None
+
+
+def line_of(raw: str, path: list[str]) -> int | None:
+    """The line (from 1) of `path` (`["nodes", "greet", "body"]`: a list item by index or by its
+    `id`) in a YAML/JSON document: the deepest part of the path found."""
+    try:
+        node: Any = yaml.compose(raw)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in path:
+        found = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    line, found = key.start_mark.line + 1, value
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                if part in (str(index), _id_of(item)):
+                    line, found = item.start_mark.line + 1, item
+                    break
+        if found is None:
+            break
+        node = found
+    return line
+
+
+def _id_of(item: Any) -> str | None:
+    if isinstance(item, yaml.MappingNode):
+        for key, value in item.value:
+            if key.value == "id" and isinstance(value, yaml.ScalarNode):
+                return str(value.value)
+    return None
+
+
+def yaml_error_line(exc: yaml.YAMLError) -> int | None:
+    """The line (from 1) a YAML syntax error points at, if it says."""
+    mark = getattr(exc, "problem_mark", None)
+    return int(mark.line) + 1 if mark is not None else None

@@ -376,6 +376,20 @@ def validate_workflow(
     return doc
 
 
+def node_errors(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[ValidationError]]:
+    """Each node checked on its own: the normalized nodes that pass, and every other node's
+    problem, where validate_workflow stops at the first (a form shows them together)."""
+    raw = data.get("nodes")
+    good: list[dict[str, Any]] = []
+    found: list[ValidationError] = []
+    for index, node in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            good.append(_node(node if isinstance(node, dict) else {}, index))
+        except ValidationError as exc:
+            found.append(exc)
+    return good, found
+
+
 def _node(raw: dict[str, Any], index: int) -> dict[str, Any]:
     node_id = raw.get("id")
     label = repr(node_id) if isinstance(node_id, str) else f"#{index}"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Request
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page, store_of
 from hookhub.core.masking import mask_url
 from hookhub.db.runs import NewRun
 from hookhub.db.store import Row
@@ -134,8 +134,13 @@ async def rerun(
         },
     ),
 ) -> JSON:
+    return JSON(summary(await rerun_of(request, run_id, options or {})), status_code=202)
+
+
+async def rerun_of(request: Request, run_id: str, options: dict[str, Any]) -> Row:
+    """Queue a new async run of a run's trigger request (the API and the UI); the new run."""
+    store = store_of(request)
     original = await store.get(runs, run_id)
-    options = options or {}
     unknown = sorted(set(options) - {"webhook"})
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}; only webhook", field=unknown[0])
@@ -167,4 +172,4 @@ async def rerun(
     }
     await store.runs.enqueue([NewRun(row)], now)
     request.app.state.triggers.runner.wake()
-    return JSON(summary(row), status_code=202)
+    return row

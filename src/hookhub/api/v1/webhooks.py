@@ -360,6 +360,17 @@ async def create(request: Request, webhook: WebhookIn) -> Row:
     return await store_of(request).insert(webhooks, new_row(webhook, _cert_dir(request)))
 
 
+def draft(request: Request, values: dict[str, Any], row: Row | None) -> Row:
+    """The row a webhook would have with `values` (masked values keep `row`'s secrets), checked
+    like a save but stored nowhere: what a preview or test of unsaved edits renders."""
+    if row is None:
+        return new_row(WebhookIn.model_validate(values), _cert_dir(request))
+    current = {name: row[name] for name in WebhookIn.model_fields}
+    merged = WebhookIn.model_validate({**current, **unmask(dict(values), row)})
+    columns = _columns(merged, _cert_dir(request))
+    return {**row, **columns, "previous_secrets": row["previous_secrets"]}
+
+
 @router.get("/webhooks", summary="List webhooks")
 async def list_webhooks(
     store: StoreDep, _: Reader, cursor: Cursor = None, limit: Limit = 50

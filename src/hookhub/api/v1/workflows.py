@@ -31,8 +31,9 @@ from hookhub.ids import new_id
 from hookhub.inbound.compiled import CompiledTrigger
 from hookhub.inbound.paths import parse_query, paths_of
 from hookhub.inbound.route import PATHS
-from hookhub.workflows.document import FIELDS, WorkflowIn, validate_workflow
+from hookhub.workflows.document import FIELDS, WorkflowIn, node_errors, validate_workflow
 from hookhub.workflows.engine import CompiledWorkflow
+from hookhub.workflows.nodes import compile_node
 from hookhub.workflows.secrets import masked, unmasked
 
 router = APIRouter(tags=["workflows"], route_class=JSONRoute)
@@ -82,6 +83,18 @@ def checked(data: dict[str, Any], command_dirs: Sequence[str] | None = None) -> 
     return doc
 
 
+def problems(data: dict[str, Any]) -> list[ValidationError]:
+    """Every node's own problem at once, its fields and then its templates, where `checked`
+    stops at the first: what the UI's editor lists together."""
+    nodes, found = node_errors(data)
+    for node in nodes:
+        try:
+            compile_node(node)
+        except ValidationError as exc:  # it names the node and field already
+            found.append(exc)
+    return found
+
+
 def _command_dirs(request: Request) -> tuple[str, ...]:
     dirs: tuple[str, ...] = request.app.state.settings.command_dirs
     return dirs
@@ -123,6 +136,13 @@ async def create(request: Request, workflow: WorkflowIn) -> Row:
     await store_of(request).insert(workflows, row)
     _forget(request, row["key"])
     return row
+
+
+def draft(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """A workflow document as it would be saved, checked like a save, stored nowhere: what a
+    preview of an unsaved document draws."""
+    workflow = WorkflowIn.model_validate(data)
+    return checked(workflow.model_dump(by_alias=True), _command_dirs(request))
 
 
 @router.get("/workflows", summary="List workflows")

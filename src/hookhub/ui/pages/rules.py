@@ -1,4 +1,4 @@
-"""Event rules: list, create and edit with a JSON conditions editor."""
+"""Event rules: list, create and edit with a JSON conditions editor; test one on an event."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from hookhub.api.v1 import rules as api
-from hookhub.db.tables import rules, webhooks
+from hookhub.api.v1.operations import SampleEvent
+from hookhub.core.conditions import ConditionError, explain, validate_conditions
+from hookhub.db.tables import events, rules, webhooks
 from hookhub.errors import HookhubError
-from hookhub.outbound.rules import save_warnings
+from hookhub.outbound.rules import matches, save_warnings
 from hookhub.ui.forms import field_errors, parse_json
 from hookhub.ui.web import (
     COUNT_CAP,
@@ -50,15 +52,23 @@ def _shown(values: dict[str, Any], raw_conditions: str | None = None) -> dict[st
     }
 
 
+EVENTS_OFFERED = 20  # latest stored events offered to test a rule against
+SAMPLE = orjson.dumps(
+    {"object_type": "dcim.device", "event": "updated", "data": {"status": {"value": "active"}}},
+    option=orjson.OPT_INDENT_2,
+).decode()
+
+
 async def _form(request: Request, status: int = 200, **context: Any) -> Response:
-    hooks, _next = await store_of(request).page(webhooks, {}, None, 500)
-    return render(request, "rules/form.html", status, webhooks=hooks, **context)
+    store = store_of(request)
+    hooks, _next = await store.page(webhooks, {}, None, 500)
+    recent, _next = await store.page(events, {}, None, EVENTS_OFFERED)
+    context.setdefault("sample", SAMPLE)
+    return render(request, "rules/form.html", status, webhooks=hooks, events=recent, **context)
 
 
-async def _submit(request: Request, form: FormData, rule_id: str | None) -> Response:
-    errors: dict[str, str] = {}
-    raw = str(form.get("conditions") or "")
-    values = {
+def _values(form: FormData, raw: str, errors: dict[str, str]) -> dict[str, Any]:
+    return {
         "name": text(form, "name"),
         "object_types": _words(form, "object_types"),
         "event_types": _words(form, "event_types"),
@@ -66,6 +76,12 @@ async def _submit(request: Request, form: FormData, rule_id: str | None) -> Resp
         "webhook_id": text(form, "webhook_id"),
         "enabled": form.get("enabled") == "on",
     }
+
+
+async def _submit(request: Request, form: FormData, rule_id: str | None) -> Response:
+    errors: dict[str, str] = {}
+    raw = str(form.get("conditions") or "")
+    values = _values(form, raw, errors)
     if not errors:
         try:
             store = store_of(request)
@@ -81,7 +97,69 @@ async def _submit(request: Request, form: FormData, rule_id: str | None) -> Resp
     # shown under the conditions editor.
     for key in [k for k in errors if k not in api.RuleIn.model_fields and k != "_"]:
         errors["conditions"] = errors.pop(key)
-    return await _form(request, 422, rule=_shown(values, raw), id=rule_id, errors=errors)
+    return await _form(
+        request,
+        422,
+        rule=_shown(values, raw),
+        id=rule_id,
+        errors=errors,
+        sample=str(form.get("sample") or SAMPLE),
+        event_id=text(form, "event_id"),
+    )
+
+
+async def _event(request: Request, form: FormData, errors: dict[str, str]) -> dict[str, Any]:
+    """The event to test against: a stored one picked by id, else the pasted JSON."""
+    event_id = text(form, "event_id")
+    if event_id:
+        return await store_of(request).get(events, event_id)
+    pasted = parse_json(str(form.get("sample") or ""), "sample", errors)
+    if errors:
+        return {}
+    try:
+        return SampleEvent.model_validate(pasted or {}).model_dump()
+    except pydantic.ValidationError as exc:
+        errors["sample"] = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
+        return {}
+
+
+@router.post("/rules/test")
+async def test_rule(request: Request, form: Form) -> Response:
+    """The form's rule, saved or not, tried against a stored or pasted event: which parts
+    matched. Nothing is saved or sent."""
+    errors: dict[str, str] = {}
+    raw = str(form.get("conditions") or "")
+    values = _values(form, raw, errors)
+    if not errors and values["conditions"] is not None:
+        try:
+            validate_conditions(values["conditions"])
+        except ConditionError as exc:
+            errors["conditions"] = str(exc)
+    event = await _event(request, form, errors)
+    outcome: dict[str, Any] | None = None
+    if not errors:
+        data = event.get("data")
+        outcome = {
+            "event": event,
+            "object_type": not values["object_types"]
+            or event["object_type"] in values["object_types"],
+            "event_type": not values["event_types"] or event["event"] in values["event_types"],
+            "checked": explain(
+                values["conditions"], data if isinstance(data, dict) else {}, event.get("snapshots")
+            ),
+            "matched": matches(values, event),
+        }
+    rule_id = text(form, "id") or None
+    return await _form(
+        request,
+        422 if errors else 200,
+        rule=_shown(values, raw),
+        id=rule_id,
+        errors=errors,
+        outcome=outcome,
+        sample=str(form.get("sample") or ""),
+        event_id=text(form, "event_id"),
+    )
 
 
 @router.get("/rules")

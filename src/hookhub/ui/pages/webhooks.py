@@ -16,6 +16,7 @@ from hookhub.api.v1.operations import SampleEvent, retry_failed_of
 from hookhub.db.tables import webhooks
 from hookhub.errors import HookhubError
 from hookhub.outbound import operations
+from hookhub.outbound.rendering import CompiledWebhook, template_errors, template_warnings
 from hookhub.ui import charts
 from hookhub.ui.forms import field_errors, parse_json
 from hookhub.ui.web import (
@@ -101,31 +102,75 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
     )
 
 
+def _errors(exc: pydantic.ValidationError | HookhubError, values: dict[str, Any]) -> dict[str, str]:
+    """Every problem of the form at once: the fields' own, then each template's (a bad timeout
+    no longer hides a bad URL template and a bad body template)."""
+    errors = field_errors(exc)
+    for field, message in template_errors(values).items():
+        errors.setdefault(field, message)
+    return errors
+
+
+def _sample(form: FormData, errors: dict[str, str]) -> dict[str, Any] | None:
+    """The "Try it" sample event of the form; None for none (the API's default test event)."""
+    sample = parse_json(str(form.get("sample") or ""), "sample", errors)
+    if errors or not sample:
+        return None
+    try:
+        return SampleEvent.model_validate(sample).model_dump(exclude_none=True)
+    except pydantic.ValidationError as exc:
+        errors["sample"] = "; ".join(field_errors(exc).values())
+        return None
+
+
+def _warnings(row: dict[str, Any], form: FormData) -> dict[str, str]:
+    """Templates reading names no event has, and what the form's sample event fails to render."""
+    warnings = template_warnings(row)
+    errors: dict[str, str] = {}
+    event = _sample(form, errors)
+    if not errors:
+        try:
+            operations.sample_request(CompiledWebhook(row), event)
+        except HookhubError as exc:
+            warnings.setdefault(
+                exc.field or "body_template", f"with the sample event: {exc.message}"
+            )
+    return warnings
+
+
+async def _page(request: Request, webhook_id: str | None, **context: Any) -> Response:
+    """The form: a stored webhook's (edit) or a new one's, with what `context` overrides."""
+    row = await store_of(request).get(webhooks, webhook_id) if webhook_id else None
+    if row is not None:
+        context.setdefault("webhook", api.public(row))
+        context.setdefault("failed", await store_of(request).failed_count(row["id"]))
+        health, sparks = await _health(request, [row["id"]])
+        context.update(health=health[row["id"]], spark=sparks[row["id"]])
+    context.setdefault("sample", SAMPLE)
+    status = context.pop("status", 200)
+    return render(request, "webhooks/form.html", status, id=webhook_id, **context)
+
+
 @router.get("/webhooks/new")
 async def new_page(request: Request, _: User) -> Response:
-    defaults = api.WebhookIn.model_validate({"name": "x", "url": "https://x"}).model_dump()
-    return render(request, "webhooks/form.html", webhook={**defaults, "name": "", "url": ""})
+    defaults = api.WebhookIn.model_validate({"name": "x", "url": "x"}).model_dump()
+    return await _page(request, None, webhook={**defaults, "name": "", "url": ""})
 
 
 @router.post("/webhooks/new")
 async def create(request: Request, form: Form) -> Response:
     values = _fields(form, {})
+    sample = str(form.get("sample") or SAMPLE)
     try:
         row = await api.create(request, api.WebhookIn.model_validate(values))
     except (pydantic.ValidationError, HookhubError) as exc:
-        return render(request, "webhooks/form.html", 422, webhook=values, errors=field_errors(exc))
+        errors = _errors(exc, values)
+        return await _page(request, None, webhook=values, errors=errors, sample=sample, status=422)
+    warnings = _warnings(row, form)
+    if warnings:
+        notice = "Webhook created, with warnings: check the fields marked below."
+        return await _page(request, row["id"], warnings=warnings, notice=notice, sample=sample)
     return redirect(f"/webhooks/{row['id']}", "Webhook created.")
-
-
-async def _page(request: Request, webhook_id: str, **context: Any) -> Response:
-    row = await store_of(request).get(webhooks, webhook_id)
-    context.setdefault("webhook", api.public(row))
-    context.setdefault("sample", SAMPLE)
-    health, sparks = await _health(request, [row["id"]])
-    context.update(health=health[row["id"]], spark=sparks[row["id"]])
-    return render(
-        request, "webhooks/form.html", context.pop("status", 200), id=row["id"], **context
-    )
 
 
 @router.get("/webhooks/{webhook_id}")
@@ -137,37 +182,67 @@ async def edit_page(request: Request, webhook_id: str, _: User) -> Response:
 async def save(request: Request, webhook_id: str, form: Form) -> Response:
     current = await store_of(request).get(webhooks, webhook_id)
     values = _fields(form, api.public(current))
+    sample = str(form.get("sample") or SAMPLE)
     try:
-        await api.change(request, webhook_id, values)
+        row = await api.change(request, webhook_id, values)
     except (pydantic.ValidationError, HookhubError) as exc:
         shown = {**api.public(current), **values}
-        return await _page(request, webhook_id, webhook=shown, errors=field_errors(exc), status=422)
+        errors = _errors(exc, values)
+        return await _page(
+            request, webhook_id, webhook=shown, errors=errors, sample=sample, status=422
+        )
+    warnings = _warnings(row, form)
+    if warnings:
+        notice = "Saved, with warnings: check the fields marked below."
+        return await _page(request, webhook_id, warnings=warnings, notice=notice, sample=sample)
     return redirect(f"/webhooks/{webhook_id}", "Saved.")
 
 
 @router.post("/webhooks/{webhook_id}/try")
 async def try_sample(request: Request, webhook_id: str, form: Form) -> Response:
-    """Preview the request a sample event produces, or send it now (`action=test`)."""
+    """Preview the request a sample event produces, or send it now (`action=test`), with the
+    webhook as the form has it, saved or not (`webhook_id` "new": a webhook not created yet)."""
     errors: dict[str, str] = {}
-    raw = str(form.get("sample") or "")
-    sample = parse_json(raw, "sample", errors)
+    current = None if webhook_id == "new" else await store_of(request).get(webhooks, webhook_id)
+    values = _fields(form, api.public(current) if current else {})
+    if not values["name"]:
+        values["name"] = "unsaved"  # a preview needs no name yet
+    event = _sample(form, errors)
     result: dict[str, Any] | None = None
-    if not errors:
-        try:
-            # An empty sample is no event, as in the API (a `sqle` test sends SQLE's text).
-            event = (
-                SampleEvent.model_validate(sample).model_dump(exclude_none=True) if sample else None
-            )
-            webhook = await operations.compiled(store_of(request), webhook_id)
-            if form.get("action") == "test":
-                result = await operations.send_test(request.app.state.sender, webhook, event)
-            else:
-                prepared, _ = operations.sample_request(webhook, event)
-                result = {"request": operations.describe_request(prepared)}
-        except (pydantic.ValidationError, HookhubError) as exc:
-            errors["sample"] = "; ".join(field_errors(exc).values())
-    status = 422 if errors else 200
-    return await _page(request, webhook_id, sample=raw, result=result, errors=errors, status=status)
+    try:
+        # A post with only a sample (a script, an old page) tries the webhook as saved.
+        unsaved = current is None or "url" in form
+        row = api.draft(request, values, current) if unsaved or current is None else current
+        webhook = CompiledWebhook(row)
+        if not errors and form.get("action") == "test":
+            result = await operations.send_test(request.app.state.sender, webhook, event)
+        elif not errors:
+            prepared, _ = operations.sample_request(webhook, event)
+            result = {"request": operations.describe_request(prepared)}
+    except (pydantic.ValidationError, HookhubError) as exc:
+        for field, message in _errors(exc, values).items():
+            errors.setdefault(field, message)
+    shown = {**(api.public(current) if current else {}), **values, "name": text(form, "name")}
+    if not unsaved and current is not None:
+        shown = api.public(current)
+    return await _page(
+        request,
+        current["id"] if current else None,
+        webhook=shown,
+        sample=str(form.get("sample") or ""),
+        result=result,
+        errors=errors,
+        status=422 if errors else 200,
+    )
+
+
+@router.get("/webhooks/{webhook_id}/retry-failed")
+async def retry_failed_page(request: Request, webhook_id: str, _: User) -> Response:
+    """Ask first: how many deliveries would be re-sent, and where."""
+    store = store_of(request)
+    row = await store.get(webhooks, webhook_id)
+    count = await store.failed_count(webhook_id)
+    return render(request, "webhooks/retry.html", webhook=api.public(row), count=count)
 
 
 @router.post("/webhooks/{webhook_id}/toggle")
@@ -185,7 +260,9 @@ async def remove(request: Request, webhook_id: str, _: Form) -> Response:
 
 
 @router.post("/webhooks/{webhook_id}/retry-failed")
-async def retry_failed(request: Request, webhook_id: str, _: Form) -> Response:
+async def retry_failed(request: Request, webhook_id: str, form: Form) -> Response:
+    if form.get("confirm") != "yes":
+        return await retry_failed_page(request, webhook_id, request.state.user)
     retried = await retry_failed_of(request, webhook_id, None)
     return redirect(
         f"/deliveries?webhook_id={webhook_id}", f"Retrying {retried} failed deliveries."

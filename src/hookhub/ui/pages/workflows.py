@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pydantic
 import yaml
 from fastapi import Request
+from markupsafe import Markup
 from starlette.responses import Response
 
 from hookhub.api.v1 import runs as runs_api
 from hookhub.api.v1 import workflows as api
 from hookhub.db.tables import runs, workflows
-from hookhub.errors import HookhubError, ValidationError
+from hookhub.errors import HookhubError
 from hookhub.ui import graph
-from hookhub.ui.forms import field_errors, parse_document
+from hookhub.ui.forms import line_of, yaml_error_line
 from hookhub.ui.web import (
     COUNT_CAP,
     PAGE,
     Form,
     User,
+    optional,
     page_router,
     paging,
     redirect,
@@ -58,24 +60,94 @@ def _document(shown: dict[str, Any]) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
+Problem = tuple[int | None, str]  # (line in the document or None, message)
+
+
+def _problems(
+    raw: str, exc: HookhubError | pydantic.ValidationError, doc: dict[str, Any]
+) -> list[Problem]:
+    """Each message with the line of the document it is about, when that can be found: the
+    refusal's, then every other node's (the save stops at the first)."""
+    if isinstance(exc, HookhubError):
+        found: list[Problem] = []
+        for error in [exc, *api.problems(doc)]:
+            path = error.field.split(".") if error.field else []
+            problem = (line_of(raw, path), error.message)
+            if problem not in found:
+                found.append(problem)
+        return found
+    shape: list[Problem] = []
+    for detail in exc.errors():
+        parts = [str(p) for p in detail["loc"] if not str(p)[:1].isupper() and "[" not in str(p)]
+        where = ".".join(parts)
+        message = f"{where}: {detail['msg']}" if where else str(detail["msg"])
+        shape.append((line_of(raw, parts), message))
+    return shape
+
+
+def _parsed(raw: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The document as a mapping, or why not (with the YAML error's line)."""
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        return None, [(yaml_error_line(exc), f"not valid YAML or JSON: {exc}")]
+    if not isinstance(doc, dict):
+        return None, [(1, "the document must be a mapping (name, trigger, nodes...)")]
+    return doc, []
+
+
+def _drawing(doc: dict[str, Any] | None) -> Markup | None:
+    """The graph of a document that has a start and a list of nodes with ids, valid or not."""
+    nodes = doc.get("nodes") if doc else None
+    if not doc or not isinstance(nodes, list) or not nodes:
+        return None
+    if not all(isinstance(n, dict) and isinstance(n.get("id"), str) for n in nodes):
+        return None
+    return graph.draw(str(doc.get("start") or nodes[0]["id"]), nodes)
+
+
+def _form(
+    request: Request, raw: str, workflow_id: str | None, problems: list[Problem], **context: Any
+) -> Response:
+    lines = [line for line, _ in problems if line]
+    return render(
+        request,
+        "workflows/form.html",
+        422 if problems else 200,
+        document=raw,
+        id=workflow_id,
+        problems=problems,
+        error_line=lines[0] if lines else None,
+        **context,
+    )
+
+
 async def _submit(request: Request, raw: str, workflow_id: str | None) -> Response:
-    errors: dict[str, str] = {}
-    doc = parse_document(raw, "document", errors)
-    if not errors:
+    doc, problems = _parsed(raw)
+    if doc is not None:
         try:
-            if not isinstance(doc, dict):
-                raise ValidationError("the document must be a mapping (name, trigger, nodes...)")
             if workflow_id is None:
                 row = await api.create(request, WorkflowIn.model_validate(doc))
             else:
                 row = await api.change(request, workflow_id, doc)
             return redirect(f"/workflows/{row['id']}", "Workflow saved.")
-        except HookhubError as exc:
-            errors = {"document": exc.message}  # it names the field or node already
-        except pydantic.ValidationError as exc:
-            found = field_errors(exc).items()
-            errors = {"document": "; ".join(f"{k}: {v}" if k != "_" else v for k, v in found)}
-    return render(request, "workflows/form.html", 422, document=raw, id=workflow_id, errors=errors)
+        except (HookhubError, pydantic.ValidationError) as exc:
+            problems = _problems(raw, exc, doc)
+    return _form(request, raw, workflow_id, problems)
+
+
+@router.post("/workflows/preview")
+async def preview(request: Request, form: Form) -> Response:
+    """Check the document and draw its graph without saving it."""
+    raw = str(form.get("document") or "")
+    workflow_id = optional(form, "id")
+    doc, problems = _parsed(raw)
+    if doc is not None:
+        try:
+            doc = api.draft(request, doc)
+        except (HookhubError, pydantic.ValidationError) as exc:
+            problems = _problems(raw, exc, doc)
+    return _form(request, raw, workflow_id, problems, drawing=_drawing(doc), previewed=True)
 
 
 @router.get("/workflows")
@@ -93,7 +165,7 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
 
 @router.get("/workflows/new")
 async def new_page(request: Request, _: User) -> Response:
-    return render(request, "workflows/form.html", document=EXAMPLE, id=None)
+    return _form(request, EXAMPLE, None, [])
 
 
 @router.post("/workflows/new")
@@ -103,11 +175,13 @@ async def create(request: Request, form: Form) -> Response:
 
 @router.get("/workflows/{workflow_id}")
 async def detail_page(
-    request: Request, workflow_id: str, _: User, cursor: str | None = None
+    request: Request, workflow_id: str, _: User, cursor: str | None = None, status: str = ""
 ) -> Response:
     store = store_of(request)
     shown = api.public(await store.get(workflows, workflow_id), request)
-    of_workflow = {"workflow_id": workflow_id}
+    statuses = get_args(runs_api.Status)
+    chosen = status if status in statuses else None
+    of_workflow = {"workflow_id": workflow_id, "status": chosen}
     recent, next_cursor = await store.page(runs, of_workflow, cursor or None, PAGE)
     total = await store.count(runs, of_workflow, COUNT_CAP)
     return render(
@@ -117,13 +191,15 @@ async def detail_page(
         drawing=graph.draw(shown["start"], shown["nodes"]),
         runs=[runs_api.summary(row) for row in recent],
         paging=paging(request, total, "run", next_cursor),
+        statuses=statuses,
+        run_status=chosen or "",
     )
 
 
 @router.get("/workflows/{workflow_id}/edit")
 async def edit_page(request: Request, workflow_id: str, _: User) -> Response:
     shown = api.public(await store_of(request).get(workflows, workflow_id), request)
-    return render(request, "workflows/form.html", document=_document(shown), id=workflow_id)
+    return _form(request, _document(shown), workflow_id, [])
 
 
 @router.post("/workflows/{workflow_id}/edit")
@@ -141,3 +217,10 @@ async def remove(request: Request, workflow_id: str, _: Form) -> Response:
 async def run_page(request: Request, run_id: str, _: User) -> Response:
     run = runs_api.detail(await store_of(request).get(runs, run_id))
     return render(request, "workflows/run.html", run=run)
+
+
+@router.post("/runs/{run_id}/rerun")
+async def rerun(request: Request, run_id: str, _: Form) -> Response:
+    """A new run of the same trigger request (queued, async), as `POST /runs/{id}/rerun`."""
+    row = await runs_api.rerun_of(request, run_id, {})
+    return redirect(f"/runs/{row['id']}", "Re-run queued with the same input.")
