@@ -153,7 +153,7 @@ async def _page(request: Request, webhook_id: str | None, **context: Any) -> Res
 
 @router.get("/webhooks/new")
 async def new_page(request: Request, _: User) -> Response:
-    defaults = api.WebhookIn.model_validate({"name": "x", "url": "x"}).model_dump()
+    defaults = api.WebhookIn.model_validate({"name": "x", "url": "https://x"}).model_dump()
     return await _page(request, None, webhook={**defaults, "name": "", "url": ""})
 
 
