@@ -65,6 +65,20 @@ def _text(data: bytes, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="replace")
 
 
+def _request_log(request: OutboundRequest, body_limit: int) -> dict[str, Any]:
+    """What an attempt keeps of the request: credentials masked, the body up to the limit;
+    for a broker destination, where the message went too (exchange, subject, stream, topic)."""
+    logged: dict[str, Any] = {
+        "url": mask_url(request.url, template=False),
+        "method": request.method,
+        "headers": mask_headers(request.headers),
+        "body": _text(request.body, body_limit),
+    }
+    if request.destination is not None:
+        logged["destination"] = {"type": request.destination.kind, **request.destination.options}
+    return logged
+
+
 def _response(outcome: Outcome, body_limit: int) -> dict[str, Any]:
     """What an attempt keeps of a response: the headers up to the STORED_ limits, masked."""
     kept: dict[str, str] = {}
@@ -326,15 +340,10 @@ class Dispatcher:
             "number": number,
             "started_at": started,
             "duration_ms": round(outcome.duration_ms, 3),
-            "request": {}
-            if request is None
-            else {
-                "url": mask_url(request.url, template=False),
-                "method": request.method,
-                "headers": mask_headers(request.headers),
-                "body": _text(request.body, limit),
-            },
-            "response": None if outcome.status is None else _response(outcome, limit),
+            "request": {} if request is None else _request_log(request, limit),
+            "response": None
+            if outcome.status is None and not outcome.confirmed
+            else _response(outcome, limit),
             "error": outcome.error,
             "succeeded": outcome.ok,
         }

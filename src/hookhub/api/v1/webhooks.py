@@ -31,7 +31,7 @@ from hookhub.db.store import Row
 from hookhub.db.tables import webhooks
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
-from hookhub.outbound import certs
+from hookhub.outbound import certs, destinations
 from hookhub.outbound.client import check_client_certificate
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
 
@@ -120,7 +120,12 @@ class WebhookIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    url: str = Field(min_length=1, max_length=4096, description="Jinja2 template")
+    url: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Jinja2 template; amqp(s)://, nats://, redis(s):// or mqtt(s):// "
+        "delivers to a broker (see destination)",
+    )
     method: Method = "POST"
     content_type: str = Field("application/json", min_length=1, max_length=200)
     headers: str | dict[str, str] = Field("", description="`Name: Value` lines, Jinja2")
@@ -154,6 +159,13 @@ class WebhookIn(BaseModel):
     failure_window: Annotated[float, Range(0, limits.MAX_FAILURE_WINDOW, "seconds")] = Field(
         DEFAULT_FAILURE_WINDOW,
         description="seconds the failures must span before the webhook is disabled",
+    )
+    destination: dict[str, Any] | None = Field(
+        None,
+        description="a broker destination's options, targets as Jinja2 templates: amqp "
+        '{"exchange", "routing_key", "persistent", "mandatory"}, nats {"subject", "stream", '
+        '"deduplicate"}, redis_stream {"stream", "maxlen"}, mqtt {"topic", "qos", "retain"}; '
+        "null for http(s) URLs (docs/destinations.md)",
     )
 
     @field_validator("headers")
@@ -204,6 +216,7 @@ def public(row: Row) -> dict[str, Any]:
         "ordering_key": row["ordering_key"],
         "failure_threshold": row["failure_threshold"],
         "failure_window": row["failure_window"],
+        "destination": row["destination"],
         "consecutive_failures": row["consecutive_failures"],
         "failing_since": iso(row["failing_since"]),
         "disabled_reason": row["disabled_reason"],
@@ -254,6 +267,7 @@ def _split(line: str) -> tuple[str, str]:
 def _columns(webhook: WebhookIn, cert_dir: str) -> dict[str, Any]:
     values = webhook.model_dump()
     check_templates(values)
+    values["destination"] = destinations.check(values["url"], values["destination"])
     certs.check_paths(values, cert_dir)
     if values["ca_file_path"]:
         certs.check_ca_file(values["ca_file_path"])
