@@ -146,7 +146,12 @@ def compile_destination(stored: Mapping[str, Any] | None) -> CompiledDestination
             f"no {kind!r} destination is installed (known: {', '.join(kinds())})",
             field="destination.type",
         )
-    options = {k: v for k, v in stored.items() if k != "type"}
+    # Defaults under what is stored: options added by a later version have their default.
+    options = {k: v for k, v in cls.defaults.items() if v is not None}
+    options.update((k, v) for k, v in stored.items() if k != "type")
+    missing = [name for name in cls.defaults if name not in options]
+    if missing:
+        raise ValidationError(f"{missing[0]} is required", field=f"destination.{missing[0]}")
     templates = tuple(
         (name, compile_text(options.pop(name), f"destination.{name}"))
         for name in cls.templates
