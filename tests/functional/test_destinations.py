@@ -328,3 +328,39 @@ async def test_an_unreachable_broker_is_a_failed_attempt_with_the_error(
     assert sent.status_code == 200, sent.text
     assert sent.json()["ok"] is False
     assert sent.json()["error"]
+
+
+async def test_the_api_stores_a_destination_masks_its_url_and_refuses_bad_options(
+    hookhub: Hookhub,
+) -> None:
+    body = {
+        "name": "mq",
+        "url": "amqp://hookhub:s3cret@mq.example.com/netbox",
+        "destination": {"exchange": "netbox", "routing_key": "{{ model }}.{{ event }}"},
+    }
+    created = await hookhub.admin.post("/webhooks", json=body)
+    assert created.status_code == 201, created.text
+    webhook = created.json()
+    assert webhook["url"] == "amqp://hookhub:********@mq.example.com/netbox"
+    assert webhook["destination"] == {
+        "type": "amqp",
+        "exchange": "netbox",
+        "routing_key": "{{ model }}.{{ event }}",
+        "persistent": True,
+        "mandatory": True,
+    }
+    # The masked URL sent back keeps the stored password; a PATCH changes an option.
+    patched = await hookhub.admin.patch(
+        f"/webhooks/{webhook['id']}",
+        json={"url": webhook["url"], "destination": {"routing_key": "devices"}},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["destination"]["routing_key"] == "devices"
+    preview = await hookhub.admin.post(f"/webhooks/{webhook['id']}/preview", json=None)
+    assert preview.json()["url"] == "amqp://hookhub:********@mq.example.com/netbox"
+
+    bad = await hookhub.admin.post(
+        "/webhooks", json={**body, "name": "bad", "destination": {"exchange": "x"}}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "destination.routing_key"
