@@ -294,6 +294,7 @@ def describe(figures: Figures) -> str:
         lines.append(
             f"  {name:6} hookhub {b['hookhub_per_s']:7.0f} deliveries/s "
             f"({b['hookhub_cpu_us']:.0f} µs CPU each) | bare client {b['bare_per_s']:7.0f}/s "
+            f"({b['bare_cpu_us']:.0f} µs CPU each) "
             f"| ratio {b['ratio']:.2f} (bar ≥ {BAR}x)"
         )
     lines += [f"  {name:6} skipped: {why}" for name, why in figures.skipped.items()]

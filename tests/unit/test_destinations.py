@@ -184,3 +184,20 @@ async def test_the_pool_shares_one_connection_and_backs_off_after_failures() -> 
     assert await pool.get("amqp://mq/") != first
     await pool.close()
     assert pool.connections == {}
+
+
+def test_routes_reading_only_the_event_names_are_remembered() -> None:
+    by_name = destinations.compile_destination(
+        {"type": "nats", "subject": "netbox.{{ model }}.{{ event | upper }}"}
+    )
+    assert by_name is not None and by_name.reads == ("event", "model")
+    first = by_name.route({"model": "dcim.device", "event": "updated", "data": {"id": 1}})
+    again = by_name.route({"model": "dcim.device", "event": "updated", "data": {"id": 2}})
+    other = by_name.route({"model": "ipam.ip", "event": "created", "data": {}})
+    assert first is again
+    assert first.options["subject"] == "netbox.dcim.device.UPDATED"
+    assert other.options["subject"] == "netbox.ipam.ip.CREATED"
+    by_data = destinations.compile_destination({"type": "nats", "subject": "d.{{ data.id }}"})
+    assert by_data is not None and by_data.reads is None
+    assert by_data.route({"data": {"id": 1}}).options["subject"] == "d.1"
+    assert by_data.route({"data": {"id": 2}}).options["subject"] == "d.2"

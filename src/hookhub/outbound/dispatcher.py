@@ -120,6 +120,7 @@ class Dispatcher:
         self._held: dict[asyncio.Task[None], tuple[str, str]] = {}  # task → (delivery, lease)
         self._results: asyncio.Queue[Recorded | None] = asyncio.Queue()
         self._recorded = asyncio.Event()
+        self._sent = asyncio.Event()  # a send finished (what `drain` waits for)
         self._backlog = False  # the last claim was full: more is probably due
 
     def wake(self) -> None:
@@ -149,6 +150,8 @@ class Dispatcher:
         recorder = asyncio.create_task(self._record_loop())
         try:
             while True:
+                self._sent.clear()
+                self._wake.clear()
                 await self._claim_once()
                 if not self._inflight:
                     if not self._results.empty():
@@ -156,7 +159,11 @@ class Dispatcher:
                         await self._recorded.wait()
                         continue
                     break
-                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                # Both set by `_done` (asyncio.wait over every send in flight would add and
+                # remove a callback on each of them per finished send). With more due, claim
+                # again once half the slots are free, as `run` does: a claim per finished send
+                # is a transaction per delivery when acks arrive one at a time.
+                await (self._wake if self._backlog else self._sent).wait()
         finally:
             await self._finish(recorder)
 
@@ -224,6 +231,7 @@ class Dispatcher:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         self._held.pop(task, None)
+        self._sent.set()
         # Refill in batches: wake the claimer once half the slots are free, not per delivery.
         if self._backlog and len(self._inflight) <= self.settings.concurrency // 2:
             self._wake.set()

@@ -15,11 +15,18 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from hookhub.core.templates import RenderError, Text, compile_text, literal_parts, render
+from hookhub.core.templates import (
+    RenderError,
+    Text,
+    compile_text,
+    literal_parts,
+    render,
+    variables,
+)
 from hookhub.errors import MissingExtra, ValidationError
 from hookhub.outbound.destinations.amqp import AmqpDestination
 from hookhub.outbound.destinations.base import Destination
@@ -42,6 +49,9 @@ BUILTIN: tuple[type[Destination[Any]], ...] = (
     MqttDestination,
 )
 MAX_TARGET = 1000  # characters of a rendered target (routing key, subject, stream, topic)
+# Context names whose values (strings) may key remembered routes, and how many are kept.
+MEMO_NAMES = frozenset({"event", "model", "object_type", "webhook", "username"})
+MEMO_SIZE = 4096  # routes per webhook version; emptied when full
 
 
 @functools.cache
@@ -115,14 +125,37 @@ def check(url: str, destination: Mapping[str, Any] | None) -> dict[str, Any] | N
 
 @dataclass(frozen=True)
 class CompiledDestination:
-    """A webhook's destination options, templates compiled: renders each message's Route."""
+    """A webhook's destination options, templates compiled: renders each message's Route.
+
+    Targets usually read only the event's names (`{{ model }}.{{ event }}`): when every
+    template reads only MEMO_NAMES, the routes are remembered by those names' values, so a
+    message costs a dictionary lookup instead of one render per target.
+    """
 
     kind: str
     fixed: Mapping[str, Any]
     templates: tuple[tuple[str, Text], ...]
+    reads: tuple[str, ...] | None = None  # the MEMO_NAMES read; None: not memoizable
+    _routes: dict[tuple[Any, ...], Route] = field(default_factory=dict, compare=False)
 
     def route(self, context: Mapping[str, Any]) -> Route:
-        """The options for one message; RenderError when a target renders empty or too long."""
+        """The options for one message; RenderError when a target renders too long."""
+        if self.reads is None:
+            return self._render(context)
+        key = tuple(context.get(name) for name in self.reads)
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (a template-written event, perhaps)
+            return self._render(context)
+        route = self._render(context)
+        if len(self._routes) >= MEMO_SIZE:
+            self._routes.clear()
+        self._routes[key] = route
+        return route
+
+    def _render(self, context: Mapping[str, Any]) -> Route:
         from hookhub.outbound.client import Route
 
         options = dict(self.fixed)
@@ -152,12 +185,13 @@ def compile_destination(stored: Mapping[str, Any] | None) -> CompiledDestination
     missing = [name for name in cls.defaults if name not in options]
     if missing:
         raise ValidationError(f"{missing[0]} is required", field=f"destination.{missing[0]}")
+    sources = {name: options.pop(name) for name in cls.templates if name in options}
     templates = tuple(
-        (name, compile_text(options.pop(name), f"destination.{name}"))
-        for name in cls.templates
-        if name in options
+        (name, compile_text(source, f"destination.{name}")) for name, source in sources.items()
     )
-    return CompiledDestination(kind, options, templates)
+    read = frozenset().union(*(variables(source) for source in sources.values()))
+    reads = tuple(sorted(read)) if read <= MEMO_NAMES else None
+    return CompiledDestination(kind, options, templates, reads)
 
 
 def open_destination(kind: str, policy: NetworkPolicy | None) -> Destination[Any]:
