@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -316,6 +317,26 @@ async def test_test_send_and_preview_reach_the_broker(
             await asyncio.sleep(0.02)
     body, headers = (await consumer.messages())[0]
     assert _verify(body, headers)["data"] == {"n": -1}
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+async def test_ordering_keys_and_rate_limits_hold_for_a_broker(
+    hookhub: Hookhub, broker: tuple[Broker, CutRelay]
+) -> None:
+    consumer, relay = broker
+    await _webhook(hookhub, consumer, relay, ordering_key="{{ data.n % 3 }}", rate_limit=100)
+    started = time.monotonic()
+    accepted = await hookhub.admin.post("/events", json=_events(0, 60))
+    assert accepted.status_code == 202, accepted.text
+    async with asyncio.timeout(DEADLINE):
+        while await _arrived(consumer) < 60:
+            await asyncio.sleep(0.02)
+    # 100 per second: the 60th cannot go before ~0.59 s.
+    assert time.monotonic() - started >= 0.5
+    numbers = [_verify(body, headers)["data"]["n"] for body, headers in await consumer.messages()]
+    for key in range(3):
+        same_key = [n for n in numbers if n % 3 == key]
+        assert same_key == sorted(same_key)  # one at a time, in order, per key
 
 
 async def test_an_unreachable_broker_is_a_failed_attempt_with_the_error(
