@@ -1,7 +1,7 @@
 """Broker destinations: hookhub's durable path vs a bare client publish loop, same broker, same run.
 
     .venv/bin/python benchmarks/destinations.py [--count 5000] [--concurrency 100]
-        [--brokers amqp,nats,redis,mqtt] [--json]
+        [--brokers amqp,nats,redis,mqtt] [--repeat 1] [--json]
 
 For each broker on 127.0.0.1 (RabbitMQ 5672, NATS JetStream 4222, Redis 6379, Mosquitto 1883):
 phase 1 publishes `count` messages of a ~300-byte body with its client library alone
@@ -10,7 +10,8 @@ phase 1 publishes `count` messages of a ~300-byte body with its client library a
 `count` events are ingested into a fresh SQLite database (not timed), then a Dispatcher claims
 them, renders the body template and the routing target, signs, publishes over its pooled
 connection, awaits the ack and records each attempt; the database is then checked for every
-delivery succeeded. The figure is phase 2's deliveries/s over phase 1's messages/s (bar 0.5x).
+delivery succeeded. The figure is phase 2's deliveries/s over phase 1's messages/s (bar 0.5x),
+the median of `--repeat` rounds (each with fresh queues, streams and database).
 A broker that is not reachable is reported and left out.
 """
 
@@ -47,7 +48,7 @@ BAR = 0.5  # hookhub's deliveries/s over the bare loop's messages/s
 class Figures:
     count: int
     concurrency: int
-    brokers: dict[str, dict[str, float]] = field(default_factory=dict)
+    brokers: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     ratio: float = 0.0  # the lowest broker's ratio: what run_all judges
 
@@ -254,6 +255,32 @@ async def through_hookhub(broker: Broker, count: int, concurrency: int) -> tuple
     return elapsed, cpu
 
 
+async def one_round(name: str, count: int, concurrency: int) -> dict[str, float]:
+    """Both phases against broker `name`, with names of their own; the figures."""
+    broker = BROKERS[name]()
+    await broker.setup()
+    try:
+        publish = await broker.publisher()
+        bare, bare_cpu = await outbound.bounded(
+            f"bare {name}", bare_loop(publish, count, concurrency)
+        )
+        elapsed, cpu = await outbound.bounded(
+            f"hookhub {name}", through_hookhub(broker, count, concurrency)
+        )
+        held = await broker.received()
+        if held is not None and held < count:
+            raise outbound.BenchError(f"{name}: the broker holds {held} of {count}")
+    finally:
+        await broker.teardown()
+    return {
+        "bare_per_s": count / bare,
+        "bare_cpu_us": bare_cpu / count * 1e6,
+        "hookhub_per_s": count / elapsed,
+        "hookhub_cpu_us": cpu / count * 1e6,
+        "ratio": bare / elapsed,
+    }
+
+
 async def run(args: argparse.Namespace) -> Figures:
     figures = Figures(args.count, args.concurrency)
     for name in args.brokers:
@@ -261,27 +288,14 @@ async def run(args: argparse.Namespace) -> Figures:
         if problem:
             figures.skipped[name] = problem
             continue
-        broker = BROKERS[name]()
-        await broker.setup()
-        try:
-            publish = await broker.publisher()
-            bare, bare_cpu = await outbound.bounded(
-                f"bare {name}", bare_loop(publish, args.count, args.concurrency)
-            )
-            elapsed, cpu = await outbound.bounded(
-                f"hookhub {name}", through_hookhub(broker, args.count, args.concurrency)
-            )
-            held = await broker.received()
-            if held is not None and held < args.count:
-                raise outbound.BenchError(f"{name}: the broker holds {held} of {args.count}")
-        finally:
-            await broker.teardown()
+        # On a shared machine one round can be off by a factor of two: the median round counts.
+        rounds = sorted(
+            [await one_round(name, args.count, args.concurrency) for _ in range(args.repeat)],
+            key=lambda figures: figures["ratio"],
+        )
         figures.brokers[name] = {
-            "bare_per_s": args.count / bare,
-            "bare_cpu_us": bare_cpu / args.count * 1e6,
-            "hookhub_per_s": args.count / elapsed,
-            "hookhub_cpu_us": cpu / args.count * 1e6,
-            "ratio": bare / elapsed,
+            **rounds[(len(rounds) - 1) // 2],
+            "ratios": [round(r["ratio"], 2) for r in rounds],
         }
     if figures.brokers:
         figures.ratio = min(b["ratio"] for b in figures.brokers.values())
@@ -295,7 +309,7 @@ def describe(figures: Figures) -> str:
             f"  {name:6} hookhub {b['hookhub_per_s']:7.0f} deliveries/s "
             f"({b['hookhub_cpu_us']:.0f} µs CPU each) | bare client {b['bare_per_s']:7.0f}/s "
             f"({b['bare_cpu_us']:.0f} µs CPU each) "
-            f"| ratio {b['ratio']:.2f} (bar ≥ {BAR}x)"
+            f"| ratio {b['ratio']:.2f} (rounds: {b['ratios']}; bar ≥ {BAR}x)"
         )
     lines += [f"  {name:6} skipped: {why}" for name, why in figures.skipped.items()]
     return "\n".join(lines)
@@ -306,6 +320,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--count", type=outbound.positive, default=5000)
     parser.add_argument("--concurrency", type=outbound.positive, default=100)
     parser.add_argument("--brokers", default=",".join(BROKERS))
+    parser.add_argument("--repeat", type=outbound.positive, default=1, help="rounds per broker")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     args.brokers = [b.strip() for b in args.brokers.split(",") if b.strip()]
