@@ -339,6 +339,25 @@ async def test_ordering_keys_and_rate_limits_hold_for_a_broker(
         assert same_key == sorted(same_key)  # one at a time, in order, per key
 
 
+@pytest.mark.parametrize(
+    ("broker", "target", "error"),
+    [
+        ("amqp", {"routing_key": "hh-nobody-{{ event }}"}, "NO_ROUTE"),
+        ("nats", {"subject": "hh.nobody.{{ event }}"}, "no JetStream stream captures subject"),
+    ],
+    indirect=["broker"],
+)
+async def test_a_message_nothing_takes_is_a_failed_attempt(
+    hookhub: Hookhub, broker: tuple[Broker, CutRelay], target: dict[str, Any], error: str
+) -> None:
+    consumer, relay = broker
+    webhook_id = await _webhook(hookhub, consumer, relay, destination=target)
+    sent = await hookhub.admin.post(f"/webhooks/{webhook_id}/test", json={"event": "x"})
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["ok"] is False
+    assert error in sent.json()["error"]
+
+
 async def test_an_unreachable_broker_is_a_failed_attempt_with_the_error(
     hookhub: Hookhub, broker: tuple[Broker, CutRelay]
 ) -> None:

@@ -29,7 +29,7 @@ from hookhub.core.templates import (
 )
 from hookhub.errors import MissingExtra, ValidationError
 from hookhub.outbound.destinations.amqp import AmqpDestination
-from hookhub.outbound.destinations.base import Destination
+from hookhub.outbound.destinations.base import BrokerError, Destination
 from hookhub.outbound.destinations.mqtt import MqttDestination
 from hookhub.outbound.destinations.nats import NatsDestination
 from hookhub.outbound.destinations.redis_stream import RedisStreamDestination
@@ -209,6 +209,8 @@ def describe(exc: BaseException, timeout: float) -> str:
         return f"no acknowledgement from the broker within {timeout:g} s"
     if isinstance(exc, MissingExtra | ValidationError):
         return exc.message
+    if isinstance(exc, BrokerError):
+        return str(exc)
     text = str(exc).strip() or repr(exc)
     name = type(exc).__name__
     return text if text.startswith(name) else f"{name}: {text}"
@@ -216,6 +218,7 @@ def describe(exc: BaseException, timeout: float) -> str:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "BrokerError",
     "CompiledDestination",
     "Destination",
     "check",

@@ -25,6 +25,10 @@ C = TypeVar("C")
 SKIPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "host"})
 
 
+class BrokerError(Exception):
+    """A broker did not take a message; the message is written for the attempt log as is."""
+
+
 class Destination(ABC, Generic[C]):
     """Publishes rendered, signed messages to one kind of broker (docs/destinations.md).
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from hookhub.brokers import endpoint, require
 from hookhub.errors import ValidationError
-from hookhub.outbound.destinations.base import Destination, message_headers
+from hookhub.outbound.destinations.base import BrokerError, Destination, message_headers
 
 if TYPE_CHECKING:
     from hookhub.outbound.client import OutboundRequest
@@ -29,7 +29,7 @@ client_log = logging.getLogger("hookhub.destinations.mqtt")
 client_log.setLevel(logging.ERROR)
 
 
-class ConnectionLost(ConnectionError):
+class ConnectionLost(BrokerError):
     """The connection to the MQTT broker was lost before the ack arrived."""
 
 

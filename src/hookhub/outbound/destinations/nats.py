@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hookhub.brokers import require
-from hookhub.outbound.destinations.base import Destination, message_headers
+from hookhub.outbound.destinations.base import BrokerError, Destination, message_headers
 
 if TYPE_CHECKING:
     from hookhub.outbound.client import OutboundRequest
@@ -23,8 +23,12 @@ CONNECT_TIMEOUT = 5.0  # seconds
 ACK_TIMEOUT = 120.0  # seconds; the webhook's own timeout bounds every publish before this
 
 
-class ConnectionLost(ConnectionError):
+class ConnectionLost(BrokerError):
     """The connection to the NATS server was lost before the ack arrived."""
+
+
+class NoStream(BrokerError):
+    """No JetStream stream captures the subject."""
 
 
 class NatsConnection:
@@ -94,6 +98,11 @@ class NatsDestination(Destination[NatsConnection]):
                 stream=options["stream"] or None,
                 headers=headers,
             )
+        except require(*self.library or ()).js.errors.NoStreamResponseError:
+            raise NoStream(
+                f"no JetStream stream captures subject {options['subject']!r} "
+                "(nats: no response from stream)"
+            ) from None
         except asyncio.CancelledError:
             # nats-py cancels what waits on a connection it closes; our own cancellation
             # (a timeout, a shutdown) is told apart by the task being cancelled.
