@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from hookhub.outbound.client import OutboundRequest
 
 CONNECT_TIMEOUT = 10.0  # seconds
-ACK_TIMEOUT = 120.0  # seconds; the webhook's own timeout bounds every publish before this
 MAX_INFLIGHT = 1000  # QoS 1/2 messages awaiting their ack per connection (paho's default: 20)
 # aiomqtt warns of every publish beyond ten awaiting an ack; hundreds in flight are by design.
 client_log = logging.getLogger("hookhub.destinations.mqtt")
@@ -62,6 +61,7 @@ class MqttDestination(Destination[Any]):
             logger=client_log,
         )
         await client.__aenter__()
+        client._disconnected.add_done_callback(lambda _: _fail_pending(client))
         return client
 
     async def disconnect(self, connection: Any) -> None:
@@ -76,6 +76,7 @@ class MqttDestination(Destination[Any]):
     async def send(
         self, connection: Any, request: OutboundRequest, options: Mapping[str, Any]
     ) -> str:
+        from paho.mqtt.client import MQTT_ERR_SUCCESS, error_string
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
@@ -85,25 +86,47 @@ class MqttDestination(Destination[Any]):
         if content_type:
             properties.ContentType = content_type
         properties.UserProperty = list(headers.items())
-        publish = asyncio.ensure_future(
-            connection.publish(
-                options["topic"],
-                request.body,
-                qos=options["qos"],
-                retain=options["retain"],
-                properties=properties,
-                timeout=ACK_TIMEOUT,
-            )
+        ack = f"acknowledged by the broker (QoS {options['qos']}), topic {options['topic']!r}"
+        # paho directly, with a future for the ack: aiomqtt's publish runs two tasks (its
+        # wait_for, and ours racing it against a lost connection) per message.
+        info = connection._client.publish(
+            options["topic"], request.body, options["qos"], options["retain"], properties
         )
-        # paho keeps an unacknowledged message for a reconnect that this client never makes:
-        # a lost connection fails the publish now instead of at its timeout.
-        lost = connection._disconnected
-        try:
-            await asyncio.wait({publish, lost}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not publish.done():
-                publish.cancel()
-        if not publish.done() or publish.cancelled():
+        if info.rc != MQTT_ERR_SUCCESS:
+            raise ConnectionLost(f"the MQTT client could not publish: {error_string(info.rc)}")
+        if options["qos"] == 0 or info.is_published():
+            return ack
+        if connection._disconnected.done():
             raise ConnectionLost("the connection to the MQTT broker was lost")
-        publish.result()
-        return f"acknowledged by the broker (QoS {options['qos']}), topic {options['topic']!r}"
+        acked = _Ack()
+        # aiomqtt's on_publish calls `.set()` on what waits under the message id.
+        connection._pending_publishes[info.mid] = acked
+        try:
+            await acked.future
+        finally:
+            if connection._pending_publishes.get(info.mid) is acked:
+                del connection._pending_publishes[info.mid]
+        return ack
+
+
+class _Ack:
+    """Stands for aiomqtt's Event in its pending publishes: `set` by the broker's ack."""
+
+    def __init__(self) -> None:
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def set(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+    def fail(self) -> None:
+        if not self.future.done():
+            self.future.set_exception(ConnectionLost("the connection to the MQTT broker was lost"))
+
+
+def _fail_pending(client: Any) -> None:
+    """A lost connection fails the publishes awaiting an ack now, not at their timeout (paho
+    keeps them for a reconnect that this client never makes)."""
+    for pending in list(client._pending_publishes.values()):
+        if isinstance(pending, _Ack):
+            pending.fail()
