@@ -23,12 +23,12 @@ CONNECT_TIMEOUT = 10.0  # seconds to open a connection and its channel
 
 
 class AmqpConnection:
-    """A connection with its one confirming channel and the exchanges used on it."""
+    """A connection and its one confirming channel (aio-pika's, and aiormq's beneath it)."""
 
-    def __init__(self, connection: Any, channel: Any) -> None:
+    def __init__(self, connection: Any, channel: Any, underlay: Any) -> None:
         self.connection = connection
         self.channel = channel
-        self.exchanges: dict[str, Any] = {"": channel.default_exchange}
+        self.underlay = underlay
 
 
 class AmqpDestination(Destination[AmqpConnection]):
@@ -48,10 +48,11 @@ class AmqpDestination(Destination[AmqpConnection]):
         connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT)
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            underlay = await channel.get_underlay_channel()
         except BaseException:
             await connection.close()
             raise
-        return AmqpConnection(connection, channel)
+        return AmqpConnection(connection, channel, underlay)
 
     async def disconnect(self, connection: AmqpConnection) -> None:
         await connection.connection.close()
@@ -62,21 +63,25 @@ class AmqpDestination(Destination[AmqpConnection]):
     async def send(
         self, connection: AmqpConnection, request: OutboundRequest, options: Mapping[str, Any]
     ) -> str:
-        aio_pika = require(*self.library or ())
-        name = options["exchange"]
-        exchange = connection.exchanges.get(name)
-        if exchange is None:
-            # Not declared: the exchange is the customer's; publishing to a missing one fails.
-            exchange = await connection.channel.get_exchange(name, ensure=False)
-            connection.exchanges[name] = exchange
-        headers = message_headers(request.headers)
-        content_type = headers.pop("Content-Type", None)
-        message = aio_pika.Message(
-            request.body,
+        from pamqp.commands import Basic
+
+        headers: dict[str, Any] = message_headers(request.headers)
+        properties = Basic.Properties(
+            content_type=headers.pop("Content-Type", None),
             headers=headers,
-            content_type=content_type,
             message_id=request.headers.get("webhook-id"),
             delivery_mode=2 if options["persistent"] else 1,
         )
-        await exchange.publish(message, options["routing_key"], mandatory=options["mandatory"])
-        return f"confirmed by the broker: exchange {name!r}, routing key {options['routing_key']!r}"
+        # aiormq's publish, beneath aio-pika's Message and Exchange objects (a third of the
+        # cost). The exchange is the customer's: publishing to a missing one fails.
+        await connection.underlay.basic_publish(
+            request.body,
+            exchange=options["exchange"],
+            routing_key=options["routing_key"],
+            properties=properties,
+            mandatory=options["mandatory"],
+        )
+        return (
+            f"confirmed by the broker: exchange {options['exchange']!r}, "
+            f"routing key {options['routing_key']!r}"
+        )
