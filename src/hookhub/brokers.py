@@ -42,13 +42,14 @@ BACKOFF_MAX = 5.0  # seconds between attempts to connect, at most
 C = TypeVar("C")
 
 
-def require(module: str, package: str, extra: str) -> ModuleType:
-    """`module` imported; MissingExtra naming `pip install 'hookhub[extra]'` if it is absent."""
+def require(module: str, package: str, extra: str, role: str = "destination") -> ModuleType:
+    """`module` imported; MissingExtra naming `pip install 'hookhub[extra]'` if it is absent
+    (`role`: what needs it, "destination" or "source")."""
     try:
         return importlib.import_module(module)
     except ImportError:
         raise MissingExtra(
-            f"the {extra} destination needs the {package} package: pip install 'hookhub[{extra}]'"
+            f"the {extra} {role} needs the {package} package: pip install 'hookhub[{extra}]'"
         ) from None
 
 
