@@ -14,7 +14,7 @@ from hookhub import brokers
 from hookhub.core.masking import mask_url
 from hookhub.errors import MissingExtra, ValidationError
 from hookhub.outbound import destinations
-from hookhub.outbound.client import Outcome
+from hookhub.outbound.client import OutboundRequest, Outcome, Route, Sender
 from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.outbound.rendering import CompiledWebhook
 
@@ -201,3 +201,24 @@ def test_routes_reading_only_the_event_names_are_remembered() -> None:
     assert by_data is not None and by_data.reads is None
     assert by_data.route({"data": {"id": 1}}).options["subject"] == "d.1"
     assert by_data.route({"data": {"id": 2}}).options["subject"] == "d.2"
+
+
+async def test_a_sender_refuses_a_broker_the_policy_denies_before_connecting() -> None:
+    policy = NetworkPolicy(deny=parse_networks("loopback", "HOOKHUB_OUTBOUND_DENY"))
+    sender = Sender(policy=policy)
+    route = Route("amqp", {"exchange": "", "routing_key": "q", "persistent": True})
+    request = OutboundRequest(
+        url="amqp://guest:guest@127.0.0.1:5672/",
+        method="POST",
+        headers={},
+        body=b"{}",
+        timeout=5,
+        destination=route,
+    )
+    try:
+        outcome = await sender.send(request)
+    finally:
+        await sender.close()
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert outcome.error.startswith("refused by the outbound network policy: 127.0.0.1")

@@ -33,7 +33,7 @@ from hookhub.outbound.destinations.base import BrokerError, Destination
 from hookhub.outbound.destinations.mqtt import MqttDestination
 from hookhub.outbound.destinations.nats import NatsDestination
 from hookhub.outbound.destinations.redis_stream import RedisStreamDestination
-from hookhub.outbound.policy import NetworkPolicy
+from hookhub.outbound.policy import NetworkPolicy, PolicyRefused
 
 if TYPE_CHECKING:
     from hookhub.outbound.client import Route
@@ -209,8 +209,8 @@ def describe(exc: BaseException, timeout: float) -> str:
         return f"no acknowledgement from the broker within {timeout:g} s"
     if isinstance(exc, MissingExtra | ValidationError):
         return exc.message
-    if isinstance(exc, BrokerError):
-        return str(exc)
+    if isinstance(exc, BrokerError | PolicyRefused):
+        return str(exc)  # written for the attempt log, as the HTTP client's are
     text = str(exc).strip() or repr(exc)
     name = type(exc).__name__
     return text if text.startswith(name) else f"{name}: {text}"
