@@ -5,7 +5,11 @@ reconnects with backoff, and the network policy is applied to broker hosts."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +19,7 @@ from hookhub.core.masking import mask_url
 from hookhub.errors import MissingExtra, ValidationError
 from hookhub.outbound import destinations
 from hookhub.outbound.client import OutboundRequest, Outcome, Route, Sender
+from hookhub.outbound.destinations.amqp import AmqpDestination
 from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.outbound.rendering import CompiledWebhook
 
@@ -222,3 +227,73 @@ async def test_a_sender_refuses_a_broker_the_policy_denies_before_connecting() -
     assert not outcome.ok
     assert outcome.error is not None
     assert outcome.error.startswith("refused by the outbound network policy: 127.0.0.1")
+
+
+PLUGIN = """
+from hookhub.outbound.destinations.base import Destination
+
+SENT = []
+
+
+class MemoryDestination(Destination):
+    kind = "memory"
+    schemes = ("memory",)
+    defaults = {"box": None}
+    templates = ("box",)
+
+    async def connect(self, url):
+        return SENT
+
+    async def disconnect(self, connection):
+        return None
+
+    async def send(self, connection, request, options):
+        connection.append((options["box"], request.body, dict(request.headers)))
+        return f"kept in {options['box']}"
+
+
+class Taken(MemoryDestination):
+    kind = "amqp"
+"""
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A distribution registering `memory` (and an impostor for `amqp`) as destinations."""
+    info = tmp_path / "hookhub_memory-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hookhub_memory\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[hookhub.destinations]\nmemory = hookhub_memory:MemoryDestination\n"
+        "amqp = hookhub_memory:Taken\nbroken = hookhub_no_such_module:X\n"
+    )
+    (tmp_path / "hookhub_memory.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    destinations.kinds.cache_clear()
+    destinations.schemes.cache_clear()
+    yield
+    destinations.kinds.cache_clear()
+    destinations.schemes.cache_clear()
+
+
+@pytest.mark.usefixtures("plugin")
+async def test_an_entry_point_adds_a_destination(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="hookhub.destinations"):
+        found = destinations.kinds()
+    assert found["memory"].__name__ == "MemoryDestination"
+    assert found["amqp"] is AmqpDestination  # a plugin cannot take a built-in's kind
+    assert "broken" not in found
+    assert len(caplog.records) == 2
+    stored = destinations.check("memory://here", {"box": "{{ event }}-box"})
+    assert stored == {"type": "memory", "box": "{{ event }}-box"}
+    webhook = CompiledWebhook({**ROW, "url": "memory://here", "destination": stored})
+    sender = Sender()
+    try:
+        outcome = await sender.send(webhook.prepare(EVENT, "dlv_9"))
+    finally:
+        await sender.close()
+    assert outcome.ok, outcome.error
+    assert outcome.body == b"kept in updated-box"
+    [(box, _, headers)] = sys.modules["hookhub_memory"].SENT
+    assert box == "updated-box"
+    assert headers["webhook-id"] == "dlv_9"
