@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,11 +20,14 @@ from typing import Any
 
 import aio_pika
 import aiomqtt
+import httpx
 import nats
 import pytest
 import redis.asyncio as redis
 import standardwebhooks
 
+from hookhub.db.store import Store
+from hookhub.ui.data import create_user
 from tests.conftest import Hookhub
 from tests.support.brokers import HOST, CutRelay, require_broker
 
@@ -404,3 +408,40 @@ async def test_the_api_stores_a_destination_masks_its_url_and_refuses_bad_option
     )
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "destination.routing_key"
+
+
+async def test_the_ui_form_edits_a_destination(hookhub: Hookhub, store: Store) -> None:
+    await create_user(store, "ada", "correct horse battery")
+    async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as client:
+        page = await client.get("/login")
+        login = {"username": "ada", "password": "correct horse battery", "next": "/"}
+        await client.post("/login", data={"csrf": _csrf(page.text), **login})
+        page = await client.get("/webhooks/new")
+        form = {
+            "csrf": _csrf(page.text),
+            "name": "mq",
+            "url": "amqp://guest:guest@127.0.0.1:5672/",
+            "method": "POST",
+            "content_type": "application/json",
+            "timeout": "5",
+            "max_attempts": "4",
+            "strategy": "exponential",
+            "enabled": "on",
+        }
+        missing = await client.post("/webhooks/new", data=form)
+        assert missing.status_code == 422
+        assert "routing_key: routing_key is required" in missing.text
+        broken = await client.post("/webhooks/new", data={**form, "destination": "{nope"})
+        assert broken.status_code == 422
+        assert 'name="destination"' in broken.text and "{nope</textarea>" in broken.text
+        target = '{"routing_key": "{{ model }}.{{ event }}"}'
+        created = await client.post("/webhooks/new", data={**form, "destination": target})
+        assert created.status_code == 303, created.text
+    [webhook] = (await hookhub.admin.get("/webhooks")).json()["items"]
+    assert webhook["destination"]["routing_key"] == "{{ model }}.{{ event }}"
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)

@@ -63,7 +63,30 @@ def _fields(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
         "enabled": form.get("enabled") == "on",
         "auth": auth,
         "retry": retry,
+        "destination": _destination(str(form.get("destination") or "")),
     }
+
+
+def _errors(exc: pydantic.ValidationError | HookhubError) -> dict[str, str]:
+    """`field_errors`, a destination option's shown under the destination box."""
+    errors: dict[str, str] = {}
+    for field, message in field_errors(exc).items():
+        name, _, option = field.partition(".")
+        if name == "destination" and option:
+            message = f"{option}: {message}"
+        errors.setdefault(name if name == "destination" else field, message)
+    return errors
+
+
+def _destination(raw: str) -> Any:
+    """A broker destination's options from the form's JSON; text that is not JSON is passed on
+    as it is, for validation to refuse it with a message naming the field."""
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
 
 
 @router.get("/webhooks")
@@ -84,7 +107,7 @@ async def create(request: Request, form: Form) -> Response:
     try:
         row = await api.create(request, api.WebhookIn.model_validate(values))
     except (pydantic.ValidationError, HookhubError) as exc:
-        return render(request, "webhooks/form.html", 422, webhook=values, errors=field_errors(exc))
+        return render(request, "webhooks/form.html", 422, webhook=values, errors=_errors(exc))
     return redirect(f"/webhooks/{row['id']}", "Webhook created.")
 
 
@@ -110,7 +133,7 @@ async def save(request: Request, webhook_id: str, form: Form) -> Response:
         await api.change(request, webhook_id, values)
     except (pydantic.ValidationError, HookhubError) as exc:
         shown = {**api.public(current), **values}
-        return await _page(request, webhook_id, webhook=shown, errors=field_errors(exc), status=422)
+        return await _page(request, webhook_id, webhook=shown, errors=_errors(exc), status=422)
     return redirect(f"/webhooks/{webhook_id}", "Saved.")
 
 
