@@ -16,7 +16,11 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 HOST = "127.0.0.1"
-PORTS = {"amqp": 5672, "nats": 4222, "redis": 6379, "mqtt": 1883}
+# Each broker's port on 127.0.0.1; HOOKHUB_TEST_AMQP_PORT (NATS_, REDIS_, MQTT_) moves one.
+PORTS = {
+    name: int(os.environ.get(f"HOOKHUB_TEST_{name.upper()}_PORT", default))
+    for name, default in {"amqp": 5672, "nats": 4222, "redis": 6379, "mqtt": 1883}.items()
+}
 RELAY_CHUNK = 64 * 1024  # bytes read at once by the relay
 
 
