@@ -29,6 +29,8 @@ import orjson
 HERE = Path(__file__).resolve().parent
 FIGURE_TIMEOUT = 1800.0  # seconds one benchmark script may run (a 1M backlog on a slow disk)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+DESTINATION_COUNT = 5000  # messages per broker: four brokers, two phases each
+DESTINATION_BAR = 0.5  # broker destination deliveries/s over the bare client loop's
 CORES = os.cpu_count() or 1  # what `machine_busy`, a share of all cores, is a share of
 
 
@@ -121,6 +123,28 @@ def outbound_rows(args: argparse.Namespace) -> list[Row]:
 
     figure = "outbound deliveries/s, 1 process, SQLite (durable, templated + signed)"
     return ratio_rows(args, "outbound", figure, describe, 0.9)
+
+
+def destination_rows(args: argparse.Namespace) -> list[Row]:
+    """Broker destinations: deliveries/s per broker vs its bare client publish loop."""
+    count = str(min(args.count, DESTINATION_COUNT))
+    run = script("destinations", "--count", count, "--repeat", str(args.repeat))
+    rows = [
+        Row(
+            f"broker destination deliveries/s, {name}, 1 process, SQLite (acked, signed)",
+            f"{b['hookhub_per_s']:.0f}/s ({b['hookhub_cpu_us']:.0f} µs CPU each)",
+            f"bare client publish loop {b['bare_per_s']:.0f}/s ({b['bare_cpu_us']:.0f} µs CPU)",
+            f"{b['ratio']:.2f} (runs: {', '.join(f'{r:.2f}' for r in b['ratios'])})",
+            f"≥ {DESTINATION_BAR}x",
+            b["ratio"] >= DESTINATION_BAR,
+        )
+        for name, b in run["brokers"].items()
+    ]
+    rows += [
+        Row(f"broker destination, {name}: skipped ({why})", "—", "—", "—", "—", None)
+        for name, why in run["skipped"].items()
+    ]
+    return rows
 
 
 def inbound_rows(args: argparse.Namespace) -> list[Row]:
@@ -353,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: latency_rows(args, None),
         lambda: inbound_rows(args),
         lambda: intake_rows(args),
+        lambda: destination_rows(args),
         lambda: fanout_rows(databases),
         lambda: backlog_rows(args, databases),
     ]

@@ -2,6 +2,7 @@
 
 HookhubError            root; `code` and `status` shape the API's error body
 ├── ConfigError         a setting or flag is invalid (the process refuses to start)
+│   └── MissingExtra    an optional client library is not installed (names the pip extra)
 ├── ValidationError     user input is invalid; `field` names the offending field
 ├── NotFound            an id or key that does not exist
 ├── Conflict            a unique name is already taken, or a state forbids the action
@@ -48,6 +49,12 @@ class ConfigError(HookhubError):
     """Invalid configuration."""
 
     code = "invalid_config"
+
+
+class MissingExtra(ConfigError):
+    """An optional dependency is not installed."""
+
+    code = "missing_extra"
 
 
 class ValidationError(HookhubError):

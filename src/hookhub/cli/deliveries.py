@@ -285,10 +285,17 @@ def send_test(
         settings = migrated(database)
         result = with_store(settings, run)
     request = result["request"]
-    typer.echo(f"{request['method']} {request['url']}")
+    destination = request.get("destination")
+    if destination:  # a broker: where the message went, then the broker's ack
+        targets = ", ".join(f"{k} {v!r}" for k, v in destination.items() if k != "type")
+        typer.echo(f"{destination['type']} {request['url']} ({targets})")
+    else:
+        typer.echo(f"{request['method']} {request['url']}")
     if result["status_code"] is not None:
         typer.echo(f"{result['status_code']} in {result['duration_ms']:.0f} ms")
         typer.echo(result["response_body"])
+    elif result["ok"]:
+        typer.echo(f"{result['response_body']} in {result['duration_ms']:.0f} ms")
     else:
         typer.echo(f"no response: {result['error']}")
     raise typer.Exit(0 if result["ok"] else 1)

@@ -161,6 +161,14 @@ def _trial(template: Template, names: set[str], field: str) -> None:
         # Anything else may well work with a real event.
 
 
+def variables(source: str) -> frozenset[str]:
+    """The names a template reads from its context (ValidationError if it does not parse)."""
+    try:
+        return frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
+    except TemplateSyntaxError as exc:
+        raise ValidationError(f"template syntax error: {exc.message}") from None
+
+
 def compile_text(source: str, field: str) -> Text:
     """Like `compile_template`, but a source without Jinja syntax stays a plain string."""
     # Jinja would turn CR LF into LF: such sources go through it to render exactly as before.

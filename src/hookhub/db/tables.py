@@ -81,6 +81,8 @@ webhooks = Table(
     Column("client_cert_path", Text),
     Column("client_key_path", Text),
     Column("previous_secrets", JSON),
+    # A broker destination's options ({"type": "amqp", "routing_key": ...}); null = HTTP.
+    Column("destination", JSON),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

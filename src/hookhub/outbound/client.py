@@ -1,4 +1,7 @@
-"""The outbound HTTP client: one connection pool per process (http.py); outcomes, not exceptions.
+"""The outbound client: one connection pool per process (http.py); outcomes, not exceptions.
+
+A request whose `destination` is set goes to a message broker instead (outbound/destinations/:
+one pooled connection per broker URL), with the same outcomes.
 
 Receiver credentials that need the network are handled here too, so every caller of `send` gets
 them: OAuth2 client-credentials tokens (oauth2.py) and mTLS client certificates.
@@ -13,16 +16,19 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from errno import ECONNRESET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hookhub import __version__
 from hookhub.core.masking import mask_url
 from hookhub.errors import ValidationError
-from hookhub.outbound import certs
+from hookhub.outbound import certs, destinations
 from hookhub.outbound.http import ClientError, HttpClient, ServerDisconnected, tls_context
 from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
 from hookhub.outbound.policy import NetworkPolicy
 from hookhub.settings import Settings
+
+if TYPE_CHECKING:
+    from hookhub.outbound.destinations.base import Destination
 
 USER_AGENT = f"hookhub/{__version__}"
 # What a request can fail with short of a response (PolicyRefused is an OSError; ValueError: a
@@ -33,6 +39,15 @@ NO_CLIENT_CERTIFICATE = (
     " (a receiver that requires a client certificate drops connections without one:"
     " see client_cert_path)"
 )
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a message for a broker goes: the destination kind (`amqp`, ...) and its options,
+    templates rendered (an exchange and routing key, a subject, a stream, a topic)."""
+
+    kind: str
+    options: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,8 @@ class OutboundRequest:
     client_key_path: str | None = None
     # OAuth2 client credentials (`token_url`, `client_id`, ...): the Sender adds the token.
     oauth2: Mapping[str, Any] | None = None
+    # Set for a broker destination: `url` is the broker's, `headers` travel as message headers.
+    destination: Route | None = None
 
 
 @dataclass(frozen=True)
@@ -62,11 +79,13 @@ class Outcome:
     body: bytes = b""
     error: str | None = None
     duration_ms: float = 0.0
+    # A broker confirmed the message (its ack, described in `body`); brokers give no status.
+    confirmed: bool = False
 
     @property
     def ok(self) -> bool:
-        """2xx is success; anything else, or no response at all, is a failed attempt."""
-        return self.status is not None and 200 <= self.status < 300
+        """2xx or a broker's ack is success; anything else, or no answer, is a failed attempt."""
+        return self.confirmed or (self.status is not None and 200 <= self.status < 300)
 
 
 def describe_error(exc: BaseException, timeout: float) -> str:
@@ -140,6 +159,7 @@ class Sender:
         self._http: HttpClient | None = None
         self._ssl_contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
         self._tokens = TokenCache()
+        self._destinations: dict[str, Destination[Any]] = {}
 
     def _client(self) -> HttpClient:
         if self._http is None:
@@ -171,6 +191,8 @@ class Sender:
 
         The webhook's timeout covers everything, OAuth2 token requests included.
         """
+        if request.destination is not None:
+            return await self._publish(request, request.destination)
         started = time.perf_counter()
         try:
             if request.oauth2:
@@ -192,6 +214,26 @@ class Sender:
             duration_ms = (time.perf_counter() - started) * 1000
             return Outcome(status=status, headers=headers, body=body, duration_ms=duration_ms)
         return Outcome(status=None, error=error, duration_ms=(time.perf_counter() - started) * 1000)
+
+    async def _publish(self, request: OutboundRequest, route: Route) -> Outcome:
+        """Publish to a broker; success is its ack (publisher confirm, JetStream ack, ...)."""
+        started = time.perf_counter()
+        try:
+            destination = self._destinations.get(route.kind)
+            if destination is None:
+                destination = destinations.open_destination(route.kind, self.policy)
+                self._destinations[route.kind] = destination
+            async with asyncio.timeout(request.timeout):
+                ack = await destination.publish(request, route.options)
+        except Exception as exc:
+            error = destinations.describe(exc, request.timeout)
+            if request.url in error:
+                error = error.replace(request.url, mask_url(request.url, template=False))
+            return Outcome(
+                status=None, error=error, duration_ms=(time.perf_counter() - started) * 1000
+            )
+        duration_ms = (time.perf_counter() - started) * 1000
+        return Outcome(status=None, body=ack.encode(), duration_ms=duration_ms, confirmed=True)
 
     async def _exchange(self, request: OutboundRequest) -> tuple[int, dict[str, str], bytes]:
         return await self._client().request(
@@ -248,6 +290,9 @@ class Sender:
 
     async def close(self) -> None:
         """Close the pooled connections."""
+        for destination in self._destinations.values():
+            await destination.close()
+        self._destinations.clear()
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -65,6 +65,20 @@ def _text(data: bytes, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="replace")
 
 
+def _request_log(request: OutboundRequest, body_limit: int) -> dict[str, Any]:
+    """What an attempt keeps of the request: credentials masked, the body up to the limit;
+    for a broker destination, where the message went too (exchange, subject, stream, topic)."""
+    logged: dict[str, Any] = {
+        "url": mask_url(request.url, template=False),
+        "method": request.method,
+        "headers": mask_headers(request.headers),
+        "body": _text(request.body, body_limit),
+    }
+    if request.destination is not None:
+        logged["destination"] = {"type": request.destination.kind, **request.destination.options}
+    return logged
+
+
 def _response(outcome: Outcome, body_limit: int) -> dict[str, Any]:
     """What an attempt keeps of a response: the headers up to the STORED_ limits, masked."""
     kept: dict[str, str] = {}
@@ -109,6 +123,7 @@ class Dispatcher:
         self._sending: dict[str, float] = {}
         self._results: asyncio.Queue[Recorded | None] = asyncio.Queue()
         self._recorded = asyncio.Event()
+        self._sent = asyncio.Event()  # a send finished (what `drain` waits for)
         self._backlog = False  # the last claim was full: more is probably due
 
     def wake(self) -> None:
@@ -138,6 +153,8 @@ class Dispatcher:
         recorder = asyncio.create_task(self._record_loop())
         try:
             while True:
+                self._sent.clear()
+                self._wake.clear()
                 await self._claim_once()
                 if not self._inflight:
                     if not self._results.empty():
@@ -145,7 +162,11 @@ class Dispatcher:
                         await self._recorded.wait()
                         continue
                     break
-                await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+                # Both set by `_done` (asyncio.wait over every send in flight would add and
+                # remove a callback on each of them per finished send). With more due, claim
+                # again once half the slots are free, as `run` does: a claim per finished send
+                # is a transaction per delivery when acks arrive one at a time.
+                await (self._wake if self._backlog else self._sent).wait()
         finally:
             await self._finish(recorder)
 
@@ -215,6 +236,7 @@ class Dispatcher:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         self._held.pop(task, None)
+        self._sent.set()
         # Refill in batches: wake the claimer once half the slots are free, not per delivery.
         if self._backlog and len(self._inflight) <= self.settings.concurrency // 2:
             self._wake.set()
@@ -338,15 +360,10 @@ class Dispatcher:
             "number": number,
             "started_at": started,
             "duration_ms": round(outcome.duration_ms, 3),
-            "request": {}
-            if request is None
-            else {
-                "url": mask_url(request.url, template=False),
-                "method": request.method,
-                "headers": mask_headers(request.headers),
-                "body": _text(request.body, limit),
-            },
-            "response": None if outcome.status is None else _response(outcome, limit),
+            "request": {} if request is None else _request_log(request, limit),
+            "response": None
+            if outcome.status is None and not outcome.confirmed
+            else _response(outcome, limit),
             "error": outcome.error,
             "succeeded": outcome.ok,
         }

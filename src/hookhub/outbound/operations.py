@@ -98,12 +98,19 @@ def sample_request(
 
 def describe_request(request: OutboundRequest) -> dict[str, Any]:
     """A request as the API shows it: credentials masked, the body as text."""
-    return {
+    described: dict[str, Any] = {
         "url": mask_url(request.url, template=False),
         "method": request.method,
         "headers": mask_headers(request.headers),
         "body": request.body.decode("utf-8", errors="replace"),
     }
+    if request.destination is not None:
+        # Where a broker message goes: its kind and rendered targets (exchange, topic, ...).
+        described["destination"] = {
+            "type": request.destination.kind,
+            **request.destination.options,
+        }
+    return described
 
 
 async def send_test(

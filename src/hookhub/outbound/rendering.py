@@ -29,6 +29,7 @@ from hookhub.core.templates import (
 )
 from hookhub.errors import ValidationError
 from hookhub.outbound.client import OutboundRequest
+from hookhub.outbound.destinations import CompiledDestination, compile_destination
 from hookhub.outbound.presets import PRESETS, TEST_BODIES
 
 MAX_KEY = 500  # characters of a rendered ordering key
@@ -219,7 +220,10 @@ class CompiledWebhook:
         self.preset: str = row["preset"] or "netbox"
         self.retry = RetryPolicy.from_json(row["retry"])
         self.compile_error: str | None = None
+        # None: HTTP. Decided here, once per webhook version, not per request.
+        self.destination: CompiledDestination | None = None
         try:
+            self.destination = compile_destination(row.get("destination"))
             self.url = compile_text(row["url"], "url")
             self.headers = compile_headers(row["headers"] or "")
             body = row["body_template"]
@@ -271,4 +275,5 @@ class CompiledWebhook:
             client_cert_path=self.client_cert_path,
             client_key_path=self.client_key_path,
             oauth2=self.auth if self.auth and self.auth.get("type") == "oauth2" else None,
+            destination=None if self.destination is None else self.destination.route(context),
         )

@@ -34,7 +34,7 @@ from hookhub.db.store import Row
 from hookhub.db.tables import webhooks
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
-from hookhub.outbound import certs
+from hookhub.outbound import certs, destinations
 from hookhub.outbound.client import check_client_certificate
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
 
@@ -44,8 +44,9 @@ NAME_TAKEN = conflict("Another webhook has this name.")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]"  # with a host
-# http:// or https://, or a template (`{{ ... }}`, `{% ... %}`) that renders the URL.
-URL_OR_TEMPLATE = r"^(?:[Hh][Tt][Tt][Pp][Ss]?://\S|[\s\S]*\{[{%])"
+# A URL with a scheme (http(s)://, or a broker's: amqp://...), or a template (`{{ ... }}`,
+# `{% ... %}`) that renders one.
+URL_OR_TEMPLATE = r"^(?:[A-Za-z][A-Za-z0-9+.-]*://\S|[\s\S]*\{[{%])"
 # Auto-disable defaults: 50 failed attempts in a row, the first over a day before the last.
 DEFAULT_FAILURE_THRESHOLD = 50
 DEFAULT_FAILURE_WINDOW = 86400.0
@@ -142,8 +143,9 @@ class WebhookIn(BaseModel):
         min_length=1,
         max_length=4096,
         json_schema_extra={"pattern": URL_OR_TEMPLATE},
-        description="an http(s) URL, Jinja2 (`https://{{ data.host }}/x`); or a template that "
-        "renders one (`{{ data.callback }}`)",
+        description="an http(s) URL, Jinja2 (`https://{{ data.host }}/x`), or a template that "
+        "renders one (`{{ data.callback }}`); amqp(s)://, nats://, redis(s):// or mqtt(s):// "
+        "delivers to a broker (see destination)",
     )
     method: Method = "POST"
     content_type: str = Field("application/json", min_length=1, max_length=200)
@@ -179,13 +181,21 @@ class WebhookIn(BaseModel):
         DEFAULT_FAILURE_WINDOW,
         description="seconds the failures must span before the webhook is disabled",
     )
+    destination: dict[str, Any] | None = Field(
+        None,
+        description="a broker destination's options, targets as Jinja2 templates: amqp "
+        '{"exchange", "routing_key", "persistent", "mandatory"}, nats {"subject", "stream", '
+        '"deduplicate"}, redis_stream {"stream", "maxlen"}, mqtt {"topic", "qos", "retain"}; '
+        "null for http(s) URLs (docs/destinations.md)",
+    )
 
     @field_validator("url")
     @classmethod
     def _url_or_template(cls, value: str) -> str:
         if not re.match(URL_OR_TEMPLATE, value):
             raise ValueError(
-                f"expected an http:// or https:// URL or a Jinja2 template, got {value[:80]!r}"
+                "expected a URL (http://, https://, or a broker's amqp://, nats://, redis://, "
+                f"mqtt://) or a Jinja2 template, got {value[:80]!r}"
             )
         return value
 
@@ -242,6 +252,7 @@ def public(row: Row) -> dict[str, Any]:
         "ordering_key": row["ordering_key"],
         "failure_threshold": row["failure_threshold"],
         "failure_window": row["failure_window"],
+        "destination": row["destination"],
         "consecutive_failures": row["consecutive_failures"],
         "failing_since": iso(row["failing_since"]),
         "disabled_reason": row["disabled_reason"],
@@ -292,6 +303,7 @@ def _split(line: str) -> tuple[str, str]:
 def _columns(webhook: WebhookIn, cert_dir: str) -> dict[str, Any]:
     values = webhook.model_dump()
     check_templates(values)
+    values["destination"] = destinations.check(values["url"], values["destination"])
     certs.check_paths(values, cert_dir)
     if values["ca_file_path"]:
         certs.check_ca_file(values["ca_file_path"])

@@ -69,6 +69,7 @@ def _fields(form: FormData, current: dict[str, Any]) -> dict[str, Any]:
         "enabled": form.get("enabled") == "on",
         "auth": auth,
         "retry": retry,
+        "destination": _destination(str(form.get("destination") or "")),
     }
 
 
@@ -85,6 +86,17 @@ async def _health(request: Request, ids: list[str]) -> tuple[dict[str, Any], dic
         for hook, h in found.items()
     }
     return found, sparks
+
+
+def _destination(raw: str) -> Any:
+    """A broker destination's options from the form's JSON; text that is not JSON is passed on
+    as it is, for validation to refuse it with a message naming the field."""
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
 
 
 @router.get("/webhooks")
@@ -104,8 +116,14 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
 
 def _errors(exc: pydantic.ValidationError | HookhubError, values: dict[str, Any]) -> dict[str, str]:
     """Every problem of the form at once: the fields' own, then each template's (a bad timeout
-    no longer hides a bad URL template and a bad body template)."""
-    errors = field_errors(exc)
+    no longer hides a bad URL template and a bad body template); a destination option's is
+    shown under the destination box."""
+    errors: dict[str, str] = {}
+    for field, message in field_errors(exc).items():
+        name, _, option = field.partition(".")
+        if name == "destination" and option:
+            message = f"{option}: {message}"
+        errors.setdefault(name if name == "destination" else field, message)
     for field, message in template_errors(values).items():
         errors.setdefault(field, message)
     return errors
