@@ -35,6 +35,7 @@ from hookhub.db import direct, notify, queries, sqlite, wake
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.history import HistoryStore
 from hookhub.db.runs import RunStore
+from hookhub.db.sources import SourceStore
 from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
 from hookhub.errors import Conflict, NotFound, Unavailable
 from hookhub.ids import new_id
@@ -745,6 +746,11 @@ class Store:
     def runs(self) -> RunStore:
         """Workflow lookups, the run queue and dedupe keys (see `hookhub.db.runs`)."""
         return RunStore(self)
+
+    @property
+    def sources(self) -> SourceStore:
+        """Enabled sources and the messages they refused (see `hookhub.db.sources`)."""
+        return SourceStore(self)
 
     @property
     def history(self) -> HistoryStore:
