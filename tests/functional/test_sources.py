@@ -79,7 +79,30 @@ async def redis_stream() -> AsyncIterator[tuple[str, Callable[[list[bytes]], Awa
         await client.aclose()
 
 
-ADDRESSES = {"redis": ("redis://127.0.0.1:6379/0", "stream", redis_stream)}
+@asynccontextmanager
+async def amqp_queue() -> AsyncIterator[tuple[str, Callable[[list[bytes]], Awaitable[None]]]]:
+    import aio_pika
+
+    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+    channel = await connection.channel()
+    queue = await channel.declare_queue(f"hookhub-test-{uuid.uuid4().hex}", durable=True)
+
+    async def publish(bodies: list[bytes]) -> None:
+        for body in bodies:
+            message = aio_pika.Message(body, message_id=uuid.uuid4().hex)
+            await channel.default_exchange.publish(message, routing_key=queue.name)
+
+    try:
+        yield queue.name, publish
+    finally:
+        await queue.delete(if_unused=False, if_empty=False)
+        await connection.close()
+
+
+ADDRESSES = {
+    "redis": ("redis://127.0.0.1:6379/0", "stream", redis_stream),
+    "amqp": ("amqp://guest:guest@127.0.0.1:5672/", "queue", amqp_queue),
+}
 
 
 @pytest.mark.parametrize("broker", list(ADDRESSES))
