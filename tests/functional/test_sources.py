@@ -99,9 +99,30 @@ async def amqp_queue() -> AsyncIterator[tuple[str, Callable[[list[bytes]], Await
         await connection.close()
 
 
+@asynccontextmanager
+async def nats_subject() -> AsyncIterator[tuple[str, Callable[[list[bytes]], Awaitable[None]]]]:
+    import nats
+
+    client = await nats.connect("nats://127.0.0.1:4222")
+    js = client.jetstream()
+    name = f"hookhub-test-{uuid.uuid4().hex}"
+    await js.add_stream(name=name, subjects=[f"{name}.>"])
+
+    async def publish(bodies: list[bytes]) -> None:
+        for body in bodies:
+            await js.publish(f"{name}.jobs", body)
+
+    try:
+        yield f"{name}.jobs", publish
+    finally:
+        await js.delete_stream(name)
+        await client.close()
+
+
 ADDRESSES = {
     "redis": ("redis://127.0.0.1:6379/0", "stream", redis_stream),
     "amqp": ("amqp://guest:guest@127.0.0.1:5672/", "queue", amqp_queue),
+    "nats": ("nats://127.0.0.1:4222", "subject", nats_subject),
 }
 
 
