@@ -3,12 +3,20 @@ malformed message recorded as a failure, not a crash loop; credentials masked; c
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from hookhub.config.apply import apply, current, plan_for
+from hookhub.config.document import DocumentError, parse
+from hookhub.config.export import dump
 from hookhub.db.store import Store
+from hookhub.ui.data import create_user
 from tests.conftest import Hookhub
 from tests.support.brokers import (
     ADDRESSES,
@@ -115,3 +123,108 @@ async def test_invalid_sources_are_refused_naming_the_field(
     error = answer.json()["error"]
     assert error["field"] == field
     assert words in error["message"]
+
+
+HOOKS = """
+sources:
+  - name: jobs
+    url: redis://:${PW}@127.0.0.1:6379/0
+    stream: netpulse:results
+    enabled: false
+    mapping:
+      object_type: netpulse.job
+      event: "job.{{ body.status }}"
+"""
+
+
+async def test_apply_creates_updates_and_exports_sources(store: Store) -> None:
+    todo = await plan_for(store, parse(HOOKS, "hooks.yaml", {"PW": "pw1"}))
+    assert [(c.action, c.kind, c.name) for c in todo.changes] == [("create", "source", "jobs")]
+    await apply(store, todo, 0)
+    again = await plan_for(store, parse(HOOKS, "hooks.yaml", {"PW": "pw1"}))
+    assert [c.action for c in again.changes] == ["unchanged"]
+    exported = dump(await current(store))
+    assert "pw1" not in exported
+    assert "${HOOKHUB_SECRET_SOURCE_JOBS_URL_PASSWORD}" in exported
+    secrets = {"HOOKHUB_SECRET_SOURCE_JOBS_URL_PASSWORD": "pw1"}
+    round_trip = await plan_for(store, parse(exported, "exported.yaml", secrets))
+    assert [c.action for c in round_trip.changes] == ["unchanged"]
+    moved = HOOKS.replace("netpulse:results", "netpulse:other")
+    update = await plan_for(store, parse(moved, "hooks.yaml", {"PW": "pw1"}))
+    assert [(c.action, c.fields) for c in update.changes] == [("update", ("stream",))]
+    await apply(store, update, 0)
+    [row] = (await current(store)).sources.values()
+    assert (row["address"], row["url"]) == ("netpulse:other", "redis://:pw1@127.0.0.1:6379/0")
+
+
+async def test_apply_refuses_a_source_naming_the_line_and_field() -> None:
+    wrong = HOOKS.replace("stream:", "queue:")
+    with pytest.raises(DocumentError) as caught:
+        parse(wrong, "hooks.yaml", {"PW": "x"})
+    assert (
+        str(caught.value) == "hooks.yaml:5: sources[jobs].queue: this URL's broker consumes a"
+        " stream; queue does not apply"
+    )
+
+
+def _example() -> str:
+    text = (Path(__file__).parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
+    return text[text.index("## Example: NetPulse job results") :]
+
+
+async def test_the_netpulse_example_runs_as_written(hookhub: Hookhub, store: Store) -> None:
+    require("redis")
+    from redis.asyncio import Redis
+
+    example = _example()
+    [source_json] = re.findall(r"```json\n(.*?)```", example, flags=re.DOTALL)
+    [xadd] = re.findall(r"^\$ redis-cli XADD (\S+) '\*' (\w+) '(.*)'$", example, flags=re.M)
+    stream = f"netpulse-test-{uuid.uuid4().hex}"
+    source = json.loads(source_json)
+    assert source["stream"] == xadd[0]
+    source["stream"] = stream
+    client = Redis.from_url(source["url"])
+    try:
+        created = await hookhub.admin.post("/sources", json=source)
+        assert created.status_code == 201, created.text
+        await client.xadd(stream, {xadd[1]: xadd[2]})
+        await client.xadd(stream, {xadd[1]: xadd[2]})  # appended twice: one event
+        [event_id] = re.findall(r"GET /api/v1/events/(\S+)`", example)
+
+        async def arrived() -> bool:
+            return (await hookhub.reader.get(f"/events/{event_id}")).status_code == 200
+
+        await until(arrived, timeout=60)
+        shown = (await hookhub.reader.get(f"/events/{event_id}")).json()
+        assert (shown["object_type"], shown["event"]) == ("netpulse.job", "job.finished")
+        assert shown["data"]["device"] == "core-sw-01"
+        await hookhub.admin.delete(f"/sources/{created.json()['id']}")
+    finally:
+        await client.delete(stream)
+        await client.aclose()
+
+
+async def test_the_ui_lists_sources_masked_with_their_refused_messages(
+    hookhub: Hookhub, store: Store
+) -> None:
+    created = await hookhub.admin.post(
+        "/sources",
+        json={"name": "ui", "url": "amqp://hh:s3cret@127.0.0.1:1/", "queue": "q", "enabled": False},
+    )
+    source = created.json()
+    failure = {"id": "sfl_1", "message_id": "m1", "error": "the body is not JSON: x"}
+    await store.sources.record_failures(source["id"], [{**failure, "body": "<b>", "created_at": 1}])
+    await create_user(store, "ada", "correct horse battery")
+    async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as browser:
+        page = await browser.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf
+        login = {"csrf": csrf.group(1), "username": "ada", "password": "correct horse battery"}
+        assert (await browser.post("/login", data={**login, "next": "/"})).status_code == 303
+        listed = await browser.get("/sources")
+        assert listed.status_code == 200
+        assert "amqp://hh:********@127.0.0.1:1/" in listed.text and "s3cret" not in listed.text
+        assert "the body is not JSON: x" in listed.text
+        detail = await browser.get(f"/sources/{source['id']}")
+        assert detail.status_code == 200
+        assert "&lt;b&gt;" in detail.text and "m1" in detail.text

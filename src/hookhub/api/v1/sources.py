@@ -4,6 +4,7 @@ Redis streams, MQTT topics); see docs/sources.md."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Body
@@ -81,7 +82,7 @@ def columns(source: SourceIn) -> Row:
     }
 
 
-def written(row: Row) -> dict[str, Any]:
+def written(row: Mapping[str, Any]) -> dict[str, Any]:
     """A stored source in the form it is written (`SourceIn`'s fields), URL unmasked."""
     return {
         "name": row["name"],
@@ -94,7 +95,7 @@ def written(row: Row) -> dict[str, Any]:
     }
 
 
-def _address_field(row: Row) -> str:
+def _address_field(row: Mapping[str, Any]) -> str:
     try:
         return broker_for(row["url"]).address_field
     except ValidationError:
