@@ -228,3 +228,21 @@ async def test_the_ui_lists_sources_masked_with_their_refused_messages(
         detail = await browser.get(f"/sources/{source['id']}")
         assert detail.status_code == 200
         assert "&lt;b&gt;" in detail.text and "m1" in detail.text
+
+
+async def test_an_unreachable_broker_is_shown_as_the_sources_last_error(hookhub: Hookhub) -> None:
+    created = await hookhub.admin.post(
+        "/sources", json={"name": "away", "url": "redis://127.0.0.1:1/0", "stream": "s"}
+    )
+    assert created.status_code == 201, created.text
+    source_id = created.json()["id"]
+
+    async def shown() -> bool:
+        answer = (await hookhub.reader.get(f"/sources/{source_id}")).json()
+        return bool(answer["last_error"])
+
+    await until(shown, timeout=30)
+    answer = (await hookhub.reader.get(f"/sources/{source_id}")).json()
+    assert "Connect" in answer["last_error"] or "connect" in answer["last_error"]
+    assert answer["failures"] == 0  # a connection problem is no refused message
+    assert (await hookhub.reader.get("/sources")).status_code == 200  # the server carries on

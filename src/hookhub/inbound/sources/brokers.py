@@ -34,14 +34,17 @@ def schemes() -> list[str]:
     return sorted({*BUILT_IN, *(point.name for point in entry_points(group=ENTRY_POINTS))})
 
 
-@cache
 def broker_for(url: str) -> Broker:
     """The broker for `url`'s scheme; ValidationError if none is known. Its client library may
     still be missing (`Broker.check`)."""
-    return _broker(urlsplit(url).scheme.lower())
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise ValidationError(f"not a URL: {exc}", field="url") from None
+    return _broker(scheme)
 
 
-@cache
+@cache  # per scheme; an unknown one raises, and is not cached
 def _broker(scheme: str) -> Broker:
     module = BUILT_IN.get(scheme)
     if module is not None:
