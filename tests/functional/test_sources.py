@@ -246,3 +246,30 @@ async def test_an_unreachable_broker_is_shown_as_the_sources_last_error(hookhub:
     assert "Connect" in answer["last_error"] or "connect" in answer["last_error"]
     assert answer["failures"] == 0  # a connection problem is no refused message
     assert (await hookhub.reader.get("/sources")).status_code == 200  # the server carries on
+
+
+PLUGINS = Path(__file__).parent.parent / "support" / "plugins"
+
+
+@pytest.fixture
+def plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test broker plugin (tests/support/plugins, `memory://`) on sys.path, as if installed."""
+    monkeypatch.syspath_prepend(str(PLUGINS))
+
+
+@pytest.mark.usefixtures("plugin")
+async def test_a_broker_plugin_is_found_by_its_url_scheme(hookhub: Hookhub, store: Store) -> None:
+    from hookhub_test_source import TOPICS  # type: ignore[import-not-found]
+
+    topic = uuid.uuid4().hex
+    created = await hookhub.admin.post(
+        "/sources", json={"name": "plugged", "url": "memory://", "topic": topic}
+    )
+    assert created.status_code == 201, created.text
+    for number in range(3):
+        TOPICS[topic].put_nowait(event(number))
+
+    async def stored_all() -> bool:
+        return await stored(store, created.json()["id"]) == 3
+
+    await until(stored_all, timeout=30)
