@@ -21,7 +21,9 @@ from tests.conftest import Hookhub
 from tests.support.brokers import (
     ADDRESSES,
     MQTT_MAPPING,
+    Proxy,
     event,
+    redis_stream,
     require,
     stored,
     subscribed,
@@ -273,3 +275,39 @@ async def test_a_broker_plugin_is_found_by_its_url_scheme(hookhub: Hookhub, stor
         return await stored(store, created.json()["id"]) == 3
 
     await until(stored_all, timeout=30)
+
+
+async def test_a_source_reconnects_when_its_broker_drops_the_connection(
+    hookhub: Hookhub, store: Store
+) -> None:
+    require("redis")
+    proxy = await Proxy("127.0.0.1", 6379).start()
+    try:
+        async with redis_stream() as (stream, publish):
+            created = await hookhub.admin.post(
+                "/sources",
+                json={
+                    "name": "flaky",
+                    "url": f"redis://127.0.0.1:{proxy.port}/0",
+                    "stream": stream,
+                },
+            )
+            source_id = created.json()["id"]
+            await publish([event(n) for n in range(200)])
+
+            async def some() -> bool:
+                return await stored(store, source_id) > 0
+
+            await until(some, timeout=30)
+            proxy.cut()  # the broker goes away mid-stream
+            await publish([event(n) for n in range(200, 400)])
+
+            async def all_in() -> bool:
+                return await stored(store, source_id) == 400
+
+            await until(all_in, timeout=60)
+            shown = (await hookhub.reader.get(f"/sources/{source_id}")).json()
+            assert shown["last_error"]  # the drop was recorded
+            assert shown["failures"] == 0
+    finally:
+        await proxy.stop()
