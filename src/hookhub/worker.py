@@ -36,7 +36,12 @@ class Background:
         self.settings = settings
         self.dispatcher = Dispatcher(store, settings, sender, metrics)
         self.runner = Runner(store, settings, sender, self.dispatcher.wake, metrics)
-        self.sources = SourceRunner(store, self.dispatcher.wake, settings.source_consumer or None)
+        self.sources = SourceRunner(
+            store,
+            self.dispatcher.wake,
+            settings.source_consumer or None,
+            max_body=settings.max_request_body,
+        )
         # PostgreSQL: wake-ups from other processes (API nodes, other workers) via LISTEN.
         self.listener = (
             notify.Listener(settings.database_url, self._wake)

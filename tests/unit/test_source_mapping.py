@@ -104,3 +104,10 @@ def test_a_missing_client_library_names_the_extra(monkeypatch: pytest.MonkeyPatc
     assert caught.value.message == (
         "this source needs the aiomqtt client library: pip install 'hookhub[mqtt]'"
     )
+
+
+def test_a_message_over_the_size_limit_is_refused_naming_the_setting() -> None:
+    with pytest.raises(
+        Refused, match=r"11 bytes, over the limit of 10 \(HOOKHUB_MAX_REQUEST_BODY\)"
+    ):
+        Mapper(_spec(), max_body=10).event(Message("1", b'{"a": "bc"}'))

@@ -28,6 +28,7 @@ FIELDS = ("object_type", "event", "data", "id", "username", "request_id", "times
 REQUIRED = ("object_type", "event")
 DEFAULT_DATA = "{{ body | tojson }}"
 MAX_ID = 200  # characters of an event id
+MAX_BODY = 5 * 1024 * 1024  # bytes of a message, as a request body (HOOKHUB_MAX_REQUEST_BODY)
 
 
 class Refused(Exception):
@@ -59,8 +60,9 @@ def check_mapping(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:
 class Mapper:
     """One source's messages to events, its templates compiled once."""
 
-    def __init__(self, source: SourceSpec) -> None:
+    def __init__(self, source: SourceSpec, max_body: int = MAX_BODY) -> None:
         self.source = source
+        self.max_body = max_body  # bytes
         mapping = dict(source.mapping) if source.mapping is not None else None
         if mapping is not None:
             mapping.setdefault("data", DEFAULT_DATA)
@@ -72,6 +74,11 @@ class Mapper:
 
     def event(self, message: Message) -> dict[str, Any]:
         """The event for `message`, checked as the API checks one; `Refused` says why not."""
+        if len(message.body) > self.max_body:
+            raise Refused(
+                f"the message is {len(message.body):,} bytes, over the limit of "
+                f"{self.max_body:,} (HOOKHUB_MAX_REQUEST_BODY)"
+            )
         text = message.body.decode("utf-8", errors="replace")
         try:
             body = orjson.loads(message.body)

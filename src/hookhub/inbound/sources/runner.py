@@ -23,7 +23,7 @@ from hookhub.errors import HookhubError
 from hookhub.ids import new_id
 from hookhub.inbound.sources.base import MAX_SHOWN_BODY, Message, SourceSpec
 from hookhub.inbound.sources.brokers import broker_for
-from hookhub.inbound.sources.mapping import Mapper, Refused
+from hookhub.inbound.sources.mapping import MAX_BODY, Mapper, Refused
 from hookhub.outbound.intake import ingest
 
 log = logging.getLogger("hookhub.sources")
@@ -37,7 +37,7 @@ class SourceRunner:
     """Consumers of every enabled source, for one worker process; `on_work` wakes the
     dispatcher when events created deliveries. `consumer` names this process to brokers
     (default: the host name, stable across restarts so a restarted process takes back what
-    its predecessor left unacked)."""
+    its predecessor left unacked); a larger message than `max_body` bytes is refused."""
 
     def __init__(
         self,
@@ -45,7 +45,9 @@ class SourceRunner:
         on_work: Callable[[], None] | None = None,
         consumer: str | None = None,
         reload_interval: float = RELOAD_INTERVAL,
+        max_body: int = MAX_BODY,
     ) -> None:
+        self.max_body = max_body
         self.store = store
         self.on_work = on_work
         self.consumer = consumer or socket.gethostname()
@@ -100,7 +102,7 @@ class _Consumer:
         backoff = FIRST_BACKOFF
         while True:
             try:
-                self.mapper = Mapper(self.spec)
+                self.mapper = Mapper(self.spec, self.runner.max_body)
                 broker = broker_for(self.spec.url)
                 broker.check()
                 await broker.consume(self.spec, self.runner.consumer, self.handle)
