@@ -3,6 +3,7 @@ malformed message recorded as a failure, not a crash loop; credentials masked; c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -12,10 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from hookhub.api.v1 import sources as sources_api
 from hookhub.config.apply import apply, current, plan_for
 from hookhub.config.document import DocumentError, parse
 from hookhub.config.export import dump
 from hookhub.db.store import Store
+from hookhub.inbound.sources import runner as runner_module
+from hookhub.inbound.sources.runner import SourceRunner
 from hookhub.ui.data import create_user
 from tests.conftest import Hookhub
 from tests.support.brokers import (
@@ -311,3 +315,40 @@ async def test_a_source_reconnects_when_its_broker_drops_the_connection(
             assert shown["failures"] == 0
     finally:
         await proxy.stop()
+
+
+@pytest.mark.parametrize("broker", ["redis", "amqp", "nats"])
+async def test_two_workers_share_a_source_each_message_handled_once(
+    broker: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require(broker)
+    url, field, channel = ADDRESSES[broker]
+    handled: dict[str, int] = {"w1": 0, "w2": 0}
+    original = runner_module._Consumer.handle
+
+    async def counting(self: Any, messages: Any) -> None:
+        await original(self, messages)
+        handled[self.runner.consumer] += len(messages)
+
+    monkeypatch.setattr(runner_module._Consumer, "handle", counting)
+    async with channel() as (address, publish):
+        spec = sources_api.SourceIn.model_validate({"name": "shared", "url": url, field: address})
+        source = await sources_api.create(store, spec)
+        stop = asyncio.Event()
+        workers = [
+            asyncio.create_task(SourceRunner(store, consumer=name, reload_interval=0.2).run(stop))
+            for name in handled
+        ]
+        try:
+            for start in range(0, COUNT, 100):
+                await publish([event(n) for n in range(start, start + 100)])
+
+            async def all_in() -> bool:
+                return await stored(store, source["id"]) == COUNT
+
+            await until(all_in)
+        finally:
+            stop.set()
+            await asyncio.gather(*workers)
+    print(f"two workers ({broker}): {handled}")
+    assert sum(handled.values()) == COUNT  # none handled twice
