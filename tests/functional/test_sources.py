@@ -352,3 +352,27 @@ async def test_two_workers_share_a_source_each_message_handled_once(
             await asyncio.gather(*workers)
     print(f"two workers ({broker}): {handled}")
     assert sum(handled.values()) == COUNT  # none handled twice
+
+
+async def test_an_event_the_database_refuses_is_recorded_and_the_others_stored(
+    hookhub: Hookhub, store: Store
+) -> None:
+    require("redis")
+    async with redis_stream() as (stream, publish):
+        created = await hookhub.admin.post(
+            "/sources", json={"name": "nul", "url": "redis://127.0.0.1:6379/0", "stream": stream}
+        )
+        source_id = created.json()["id"]
+        nul = b'{"object_type": "a\\u0000b", "event": "x"}'  # PostgreSQL text holds no NUL
+        await publish([event(1), nul, event(2)])
+        postgresql = store.dialect == "postgresql"
+
+        async def settled() -> bool:
+            answer = (await hookhub.reader.get(f"/sources/{source_id}")).json()
+            count = await stored(store, source_id)
+            return count == 2 and answer["failures"] == 1 if postgresql else count == 3
+
+        await until(settled, timeout=30)
+        if postgresql:
+            answer = (await hookhub.reader.get(f"/sources/{source_id}")).json()
+            assert answer["last_error"].startswith("the database refused the event: ")

@@ -6,12 +6,27 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DataError, DBAPIError
 
 from hookhub.db import direct
 from hookhub.db.tables import source_failures, sources
 
 if TYPE_CHECKING:
     from hookhub.db.store import Row, Store
+
+
+def refused_value(exc: BaseException) -> bool:
+    """Whether the database refused a value written (a NUL character in PostgreSQL text, a
+    number out of range): the data's fault, not the database's availability or schema."""
+    if isinstance(exc, DataError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    # asyncpg's errors reach SQLAlchemy's generic Error; SQLSTATE class 22 is "data exception".
+    driver = exc.orig
+    cause = driver.__cause__ if driver is not None else None
+    state = getattr(driver, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    return isinstance(state, str) and state.startswith("22")
 
 
 class SourceStore:

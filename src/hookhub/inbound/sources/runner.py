@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 
+from hookhub.db.sources import refused_value
 from hookhub.db.store import Row, Store
 from hookhub.errors import HookhubError
 from hookhub.ids import new_id
@@ -124,20 +125,38 @@ class _Consumer:
     async def handle(self, messages: Sequence[Message]) -> None:
         """Store the events of `messages` and record the ones refused; the broker acks after."""
         assert self.mapper is not None
-        found: list[Row] = []
+        found: list[tuple[Message, Row]] = []
         refused: list[Row] = []
         for message in messages:
             try:
-                found.append(self.mapper.event(message))
+                found.append((message, self.mapper.event(message)))
             except Refused as exc:
                 refused.append(_failure(message, str(exc)))
+        if found:
+            try:
+                await ingest(self.store, [event for _, event in found], self.runner.on_work)
+            except Exception as exc:
+                if not refused_value(exc):
+                    raise  # the database away: nothing acked, the batch comes again
+                # One event's value the database refuses: the others are stored one by one.
+                refused.extend(await self._one_by_one(found))
         if refused:
             last = refused[-1]["error"]
             log.info("source %s refused %d message(s): %s", self.spec.name, len(refused), last)
             await self.store.sources.record_failures(self.spec.id, refused)
-        if found:
-            await ingest(self.store, found, self.runner.on_work)
         self.handled = True
+
+    async def _one_by_one(self, found: Sequence[tuple[Message, Row]]) -> list[Row]:
+        refused: list[Row] = []
+        for message, event in found:
+            try:
+                await ingest(self.store, [event], self.runner.on_work)
+            except Exception as exc:
+                if not refused_value(exc):
+                    raise
+                why = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                refused.append(_failure(message, f"the database refused the event: {why}"))
+        return refused
 
 
 def _failure(message: Message, error: str) -> Row:
