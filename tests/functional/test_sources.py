@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from hookhub.config.apply import apply, current, plan_for
 from hookhub.config.document import DocumentError, parse
 from hookhub.config.export import dump
 from hookhub.db.store import Store
+from hookhub.db.tables import sources
 from hookhub.inbound.sources import runner as runner_module
 from hookhub.inbound.sources.runner import SourceRunner
+from hookhub.outbound import retention
 from hookhub.ui.data import create_user
 from tests.conftest import Hookhub
 from tests.support.brokers import (
@@ -35,6 +38,7 @@ from tests.support.brokers import (
 )
 
 COUNT = 1000
+DAY = 86400.0  # seconds
 
 
 @pytest.mark.parametrize("broker", list(ADDRESSES))
@@ -376,3 +380,18 @@ async def test_an_event_the_database_refuses_is_recorded_and_the_others_stored(
         if postgresql:
             answer = (await hookhub.reader.get(f"/sources/{source_id}")).json()
             assert answer["last_error"].startswith("the database refused the event: ")
+
+
+async def test_refused_messages_are_purged_with_the_retention(store: Store) -> None:
+    spec = {"name": "old", "url": "redis://127.0.0.1:1/0", "stream": "s", "enabled": False}
+    source = await sources_api.create(store, sources_api.SourceIn.model_validate(spec))
+    now = time.time()
+    rows = [
+        {"id": "sfl_0", "message_id": "m0", "error": "e", "body": "", "created_at": now - 40 * DAY},
+        {"id": "sfl_1", "message_id": "m1", "error": "e", "body": "", "created_at": now},
+    ]
+    await store.sources.record_failures(source["id"], rows)
+    assert await retention.purge_once(store, 30) == 1
+    left = await store.sources.failures(source["id"], None, 10)
+    assert [row["id"] for row in left] == ["sfl_1"]
+    assert (await store.get(sources, source["id"]))["failures"] == 2  # the count stays
