@@ -25,6 +25,7 @@ from hookhub.inbound.sources.runner import SourceRunner
 from hookhub.outbound import retention
 from hookhub.ui.data import create_user
 from tests.conftest import Hookhub
+from tests.functional.test_cli_objects import lines, run, through
 from tests.support.brokers import (
     ADDRESSES,
     MQTT_MAPPING,
@@ -395,3 +396,19 @@ async def test_refused_messages_are_purged_with_the_retention(store: Store) -> N
     left = await store.sources.failures(source["id"], None, 10)
     assert [row["id"] for row in left] == ["sfl_1"]
     assert (await store.get(sources, source["id"]))["failures"] == 2  # the count stays
+
+
+async def test_sources_list_on_the_database_and_through_the_api(
+    hookhub: Hookhub, database_url: str
+) -> None:
+    body = {"name": "jobs", "url": "amqp://hh:s3cret@127.0.0.1:1/", "queue": "q", "enabled": False}
+    assert (await hookhub.admin.post("/sources", json=body)).status_code == 201
+    local = await asyncio.to_thread(run, "sources", "list", "--json", "--database", database_url)
+    [found] = lines(local)
+    assert (found["name"], found["queue"]) == ("jobs", "q")
+    assert found["url"] == "amqp://hh:********@127.0.0.1:1/"
+    remote = await asyncio.to_thread(run, "sources", "list", "--json", env=through(hookhub))
+    assert lines(remote) == [found]
+    table = await asyncio.to_thread(run, "sources", "list", env=through(hookhub))
+    assert table.exit_code == 0, table.output
+    assert "queue q" in table.stdout and "s3cret" not in table.stdout
