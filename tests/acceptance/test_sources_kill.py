@@ -1,6 +1,6 @@
 """kill -9 of a real `hookhub serve` while it consumes a source: after a restart every message
 published is stored as exactly one event (acked only after the store; ids from the broker's
-message ids, or from the mapping for MQTT)."""
+message ids, or from the mapping for MQTT). And `hookhub worker` consumes sources as well."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hookhub.api.v1 import sources as sources_api
 from hookhub.db.store import Store
 from tests.acceptance.test_cli import _process, _ready, _token
 from tests.support.brokers import (
@@ -91,5 +92,27 @@ async def test_kill_9_mid_stream_loses_no_message(broker: str, tmp_path: Path) -
                 await until(all_in, timeout=180)
                 assert await stored(store, prefix) == expected
             print(f"kill -9 ({broker}): {at_kill} of {expected} stored at the kill, all after")
+    finally:
+        await store.close()
+
+
+async def test_hookhub_worker_consumes_sources_too(tmp_path: Path) -> None:
+    require("redis")
+    url, field, channel = ADDRESSES["redis"]
+    database = f"sqlite:///{tmp_path / 'h.db'}"
+    _token(database)  # creates and migrates the database
+    store = Store.open(database)
+    try:
+        async with channel() as (address, publish):
+            spec = sources_api.SourceIn.model_validate({"name": "w", "url": url, field: address})
+            source = await sources_api.create(store, spec)
+            await publish([event(n) for n in range(100)])
+            with _process(["worker"], database) as worker:
+
+                async def all_in() -> bool:
+                    assert worker.poll() is None, "hookhub worker exited"
+                    return await stored(store, source["id"]) == 100
+
+                await until(all_in, timeout=60)
     finally:
         await store.close()
