@@ -195,6 +195,9 @@ class Settings:
     outbound_allow: str = ""
     # Directory the webhooks' certificate and CA files must be in; empty = anywhere.
     cert_dir: str = ""
+    # The name this process consumes sources as (Redis consumer, MQTT client id); empty = the
+    # host name. Stable across restarts; distinct for each worker process on one host.
+    source_consumer: str = ""
     # Folders the programs of workflow `command` nodes must be in; empty = command nodes off.
     command_dirs: tuple[str, ...] = ()
     # Log lines as text, or as one JSON object each (for log collectors): "text" or "json".
@@ -272,6 +275,7 @@ class Settings:
             outbound_allow=outbound["allow"],
             cert_dir=_env_dir(env, "HOOKHUB_CERT_DIR"),
             command_dirs=_env_dirs(env, "HOOKHUB_COMMAND_DIRS"),
+            source_consumer=env.get("HOOKHUB_SOURCE_CONSUMER", "").strip(),
             log_format=_env_choice(env, "HOOKHUB_LOG_FORMAT", LOG_FORMATS, cls.log_format),
             log_level=_env_level(env, "HOOKHUB_LOG_LEVEL", cls.log_level),
             metrics_port=_env_port(env, "HOOKHUB_METRICS_PORT"),

@@ -1,4 +1,5 @@
-"""Background work of a worker process: the dispatcher, the workflow runner and retention;
+"""Background work of a worker process: the dispatcher, the workflow runner, the sources'
+consumers and retention;
 `hookhub worker` runs it without HTTP, `hookhub serve` beside the API."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import signal
 
 from hookhub.db import notify
 from hookhub.db.store import Store
+from hookhub.inbound.sources.runner import SourceRunner
 from hookhub.metrics import Metrics, serve_metrics
 from hookhub.outbound.client import Sender
 from hookhub.outbound.dispatcher import Dispatcher
@@ -24,8 +26,8 @@ YOUNG_GC_THRESHOLD = 10_000  # net new objects between young-generation collecti
 
 
 class Background:
-    """The tasks a worker process runs until stopped: deliveries, queued workflow runs, and
-    purging old records."""
+    """The tasks a worker process runs until stopped: deliveries, queued workflow runs,
+    consuming sources (message brokers), and purging old records."""
 
     def __init__(
         self, store: Store, settings: Settings, sender: Sender, metrics: Metrics | None = None
@@ -34,6 +36,12 @@ class Background:
         self.settings = settings
         self.dispatcher = Dispatcher(store, settings, sender, metrics)
         self.runner = Runner(store, settings, sender, self.dispatcher.wake, metrics)
+        self.sources = SourceRunner(
+            store,
+            self.dispatcher.wake,
+            settings.source_consumer or None,
+            max_body=settings.max_request_body,
+        )
         # PostgreSQL: wake-ups from other processes (API nodes, other workers) via LISTEN.
         self.listener = (
             notify.Listener(settings.database_url, self._wake)
@@ -55,6 +63,7 @@ class Background:
         self._tasks = [
             asyncio.create_task(self.dispatcher.run(self._stop)),
             asyncio.create_task(self.runner.run(self._stop)),
+            asyncio.create_task(self.sources.run(self._stop)),
             asyncio.create_task(
                 run_retention(self.store, self.settings.retention_days, self._stop)
             ),

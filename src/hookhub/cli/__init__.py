@@ -12,7 +12,7 @@ from hookhub.cli import config
 from hookhub.cli.common import Database, migrated, with_store
 from hookhub.cli.deliveries import deliveries_app, send_test
 from hookhub.cli.events import events_app
-from hookhub.cli.resources import runs_app, webhooks_app, workflows_app
+from hookhub.cli.resources import runs_app, sources_app, webhooks_app, workflows_app
 from hookhub.cli.tokens import list_tokens, revoke_token
 from hookhub.cli.users import users_app
 from hookhub.errors import HookhubError
@@ -33,6 +33,7 @@ app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(runs_app, name="runs")
+app.add_typer(sources_app, name="sources")
 app.add_typer(users_app, name="user")
 app.command("send-test")(send_test)
 app.command("apply")(config.apply)

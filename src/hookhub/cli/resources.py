@@ -1,4 +1,5 @@
-"""`hookhub webhooks list`, `workflows list` and `runs list`: what is configured and what ran,
+"""`hookhub webhooks list`, `workflows list`, `sources list` and `runs list`: what is configured
+and what ran,
 from the database or (`--url`, `--token`) a running server; a table, or `--json` for scripts."""
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from rich.table import Table
 from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
 from hookhub.cli.deliveries import console
 from hookhub.db.store import Store
-from hookhub.db.tables import runs, webhooks, workflows
+from hookhub.db.tables import runs, sources, webhooks, workflows
 from hookhub.errors import NotFound
 
 webhooks_app = typer.Typer(help="List webhooks.", no_args_is_help=True)
 workflows_app = typer.Typer(help="List workflows and their trigger URLs.", no_args_is_help=True)
 runs_app = typer.Typer(help="List workflow runs.", no_args_is_help=True)
+sources_app = typer.Typer(help="List sources (message brokers).", no_args_is_help=True)
 RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 PAGE = 500
 
@@ -52,6 +54,40 @@ def list_webhooks(
             item["url"],
             enabled,
             str(item["consecutive_failures"]),
+        )
+    console.print(table)
+
+
+@sources_app.command("list")
+def list_sources(
+    as_json: Json = False, database: Database = None, url: Url = None, token: Token = None
+) -> None:
+    """List every source, by name: its broker URL (credentials masked), what it consumes, the
+    messages it refused and its last error."""
+    from hookhub.api.v1.sources import ADDRESS_FIELDS, public
+
+    async def fetch(store: Store) -> list[dict[str, Any]]:
+        return [public(row) for row in await _all(store, sources, {})]
+
+    server = remote(url, token)
+    found = list(server.items("/sources", {"limit": PAGE})) if server else _local(database, fetch)
+    found.sort(key=lambda item: item["name"])
+    if as_json:
+        _lines(found)
+        return
+    table = Table()
+    for name in ("id", "name", "url", "consumes", "enabled", "failures", "last error"):
+        table.add_column(name, no_wrap=name in ("id", "name"))
+    for item in found:
+        consumes = [f"{key} {item[key]}" for key in (*ADDRESS_FIELDS, "address") if key in item]
+        table.add_row(
+            item["id"],
+            item["name"],
+            item["url"],
+            " ".join(consumes),
+            "yes" if item["enabled"] else "no",
+            str(item["failures"]),
+            item["last_error"] or "",
         )
     console.print(table)
 

@@ -14,25 +14,27 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hookhub.api.v1 import sources as sources_api
 from hookhub.api.v1 import webhooks as webhooks_api
 from hookhub.api.v1 import workflows as workflows_api
 from hookhub.config.document import Document
 from hookhub.config.plan import Current, Plan, by_name, plan
 from hookhub.core import signing
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import rules, webhooks, workflows
+from hookhub.db.tables import rules, sources, webhooks, workflows
 from hookhub.errors import Conflict
 from hookhub.ids import new_id
 from hookhub.outbound.rules import save_warnings
 
-TABLES = {"webhook": webhooks, "rule": rules, "workflow": workflows}
+TABLES = {"webhook": webhooks, "rule": rules, "workflow": workflows, "source": sources}
 PAGE = 500
 
 
 async def current(store: Store) -> Current:
-    """Every webhook, rule and workflow in the database, by name."""
+    """Every webhook, rule, workflow and source in the database, by name."""
     found: dict[str, dict[str, Row]] = {}
-    for name, table in (("webhooks", webhooks), ("rules", rules), ("workflows", workflows)):
+    kinds = (("webhooks", webhooks), ("rules", rules), ("workflows", workflows))
+    for name, table in (*kinds, ("sources", sources)):
         rows: list[Row] = []
         cursor: str | None = None
         while True:
@@ -88,6 +90,8 @@ async def _write(conn: AsyncConnection, todo: Plan, grace: float) -> None:
         values: dict[str, Any] = dict(getattr(doc, change.kind + "s")[change.name])
         if change.kind == "rule":
             values["webhook_id"] = webhook_ids[values.pop("webhook")]
+        if change.kind == "source":  # written form → columns, as the API stores them
+            values = sources_api.columns(sources_api.SourceIn.model_validate(values))
         if change.action == "create":
             row = _new(change.kind, values, now)
             await conn.execute(insert(table).values(**row))
@@ -109,6 +113,8 @@ def _new(kind: str, values: dict[str, Any], now: float) -> Row:
         return {**values, "id": new_id("rule"), "created_at": now, "updated_at": now}
     if kind == "workflow":
         return workflows_api.fresh(values, now)
+    if kind == "source":
+        return sources_api.fresh(values, now)
     return webhooks_api.fresh(values, now)
 
 

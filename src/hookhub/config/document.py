@@ -1,8 +1,8 @@
 """The config file (`hooks.yaml`): read, `${ENV}` references filled in, validated.
 
 The same pydantic models as the API check every object (`WebhookIn`, `RuleIn`, `WorkflowIn`
-and the workflow graph rules), so the file accepts exactly what the API accepts. Every problem
-is reported, not only the first, each as `file:line: field: message`, e.g.
+and the workflow graph rules, `SourceIn`), so the file accepts exactly what the API accepts.
+Every problem is reported, not only the first, each as `file:line: field: message`, e.g.
 `hooks.yaml:12: webhooks[crm].timeout: must be from 0.5 to 120 seconds, got 500`.
 
 Rules name their webhook (`webhook: crm`) instead of carrying its id.
@@ -21,6 +21,7 @@ from typing import Any
 import pydantic
 import yaml
 
+from hookhub.api.v1 import sources as sources_api
 from hookhub.api.v1.rules import RuleIn
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.api.v1.workflows import checked
@@ -28,7 +29,7 @@ from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.errors import HookhubError, ValidationError, validation_message
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 
-KINDS = ("webhooks", "rules", "workflows")
+KINDS = ("webhooks", "rules", "workflows", "sources")
 VERSION = 1
 # `${NAME}` is replaced by the environment variable NAME; `$${` stands for a literal `${`.
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -73,6 +74,8 @@ class Document:
     # Rules keep their webhook's name under "webhook" (the id is known only when applying).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Sources in their written form (`api.v1.sources.written`).
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: dict[Path_, int] = field(default_factory=dict)
     index: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -181,6 +184,9 @@ def _validate(
             doc.webhooks[raw["name"]] = {name: row[name] for name in WEBHOOK_FIELDS}
         elif kind == "rules":
             doc.rules[raw["name"]] = _rule(raw)
+        elif kind == "sources":
+            source = sources_api.columns(sources_api.SourceIn.model_validate(raw))
+            doc.sources[raw["name"]] = sources_api.written(source)
         else:
             workflow = checked(raw, command_dirs)
             doc.workflows[raw["name"]] = {name: workflow[name] for name in WORKFLOW_FIELDS}

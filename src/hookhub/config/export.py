@@ -1,4 +1,4 @@
-"""The database's webhooks, rules and workflows as a config document (`hookhub export`).
+"""The database's webhooks, rules, workflows and sources as a config document (`hookhub export`).
 
 Fields at their default are left out. Credentials are never written: each becomes a reference
 to an environment variable named after its object and place, e.g. `${HOOKHUB_SECRET_CRM}`
@@ -7,7 +7,9 @@ to an environment variable named after its object and place, e.g. `${HOOKHUB_SEC
 `${HOOKHUB_SECRET_CRM_URL_PASSWORD}` (the password in the URL's userinfo; `_URL_USERNAME` when the
 user name is the credential), `${HOOKHUB_SECRET_CRM_URL_QUERY_TOKEN}` (`?token=` in the URL),
 `${HOOKHUB_SECRET_WORKFLOW_GITHUB_TRIGGER_AUTH_SECRET}`,
-`${HOOKHUB_SECRET_WORKFLOW_GITHUB_NODE_CALL_URL_PASSWORD}`. A literal `${` is written `$${`.
+`${HOOKHUB_SECRET_WORKFLOW_GITHUB_NODE_CALL_URL_PASSWORD}`,
+`${HOOKHUB_SECRET_SOURCE_JOBS_URL_PASSWORD}` (source `jobs`'s broker password). A literal `${`
+is written `$${`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import pydantic
 import yaml
 
+from hookhub.api.v1 import sources as sources_api
 from hookhub.api.v1.rules import RuleIn
 from hookhub.api.v1.webhooks import WebhookIn
 from hookhub.api.v1.workflows import checked
@@ -36,6 +39,8 @@ AUTH_SECRETS = ("password", "token", "client_secret")
 SINGULAR = {"headers": "header", "cookies": "cookie"}  # in variable names
 _RULE_DEFAULTS = RuleIn.model_validate({"name": "-", "webhook_id": "-"}).model_dump()
 _DEFAULTS = WebhookIn.model_validate({"name": "-", "url": "https://-"}).model_dump()
+_SOURCE_DEFAULTS = sources_api.SourceIn.model_validate({"name": "-", "url": "-"}).model_dump()
+_NO_DEFAULT = object()
 
 
 def env_name(*parts: str) -> str:
@@ -62,8 +67,10 @@ def document(current: Current) -> tuple[dict[str, Any], list[str]]:
         for _, row in sorted(current.rules.items())
     ]
     flows = [_workflow(row, names) for _, row in sorted(current.workflows.items())]
+    feeds = [_source(row, names) for _, row in sorted(current.sources.items())]
     doc: dict[str, Any] = {"version": VERSION}
-    for key, items in (("webhooks", hooks), ("rules", rule_docs), ("workflows", flows)):
+    kinds = (("webhooks", hooks), ("rules", rule_docs), ("workflows", flows), ("sources", feeds))
+    for key, items in kinds:
         if items:
             doc[key] = items
     return doc, names
@@ -101,6 +108,17 @@ def _webhook(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
         out["headers"] = "\n".join(
             _header(line, name, names) for line in row["headers"].split("\n")
         )
+    return out
+
+
+def _source(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    """A source as written, its URL's credentials as variables, defaults left out."""
+    out: dict[str, Any] = {}
+    for key, value in sources_api.written(row).items():
+        if key == "url":
+            out["url"] = _url(value, names, "source", row["name"])
+        elif key == "name" or value != _SOURCE_DEFAULTS.get(key, _NO_DEFAULT):
+            out[key] = _escape(value)
     return out
 
 

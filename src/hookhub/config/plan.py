@@ -11,15 +11,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hookhub.api.v1 import sources as sources_api
 from hookhub.api.v1.webhooks import unmask
 from hookhub.config.document import RULE_FIELDS, WEBHOOK_FIELDS, Document, DocumentError
+from hookhub.core.masking import unmask_url
 from hookhub.db.store import Row
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 
 Action = Literal["create", "update", "delete", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "unchanged")
 # Singular names, in the order changes are listed (and applied: webhooks before their rules).
-KINDS = {"webhooks": "webhook", "workflows": "workflow", "rules": "rule"}
+KINDS = {"webhooks": "webhook", "workflows": "workflow", "rules": "rule", "sources": "source"}
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,12 @@ class Change:
 
 @dataclass(frozen=True)
 class Current:
-    """The database's webhooks, rules and workflows, each by name."""
+    """The database's webhooks, rules, workflows and sources, each by name."""
 
     webhooks: dict[str, Row] = field(default_factory=dict)
     rules: dict[str, Row] = field(default_factory=dict)
     workflows: dict[str, Row] = field(default_factory=dict)
+    sources: dict[str, Row] = field(default_factory=dict)
 
     def webhook_name(self, webhook_id: str) -> str | None:
         for name, row in self.webhooks.items():
@@ -55,6 +58,8 @@ class Current:
             return {name: row[name] for name in WEBHOOK_FIELDS}
         if kind == "workflows":
             return {name: row[name] for name in WORKFLOW_FIELDS}
+        if kind == "sources":
+            return sources_api.written(row)
         return {
             **{name: row[name] for name in RULE_FIELDS},
             "webhook": self.webhook_name(row["webhook_id"]),
@@ -98,6 +103,8 @@ def plan(document: Document, current: Current, prune: bool = False) -> Plan:
                 # As with PATCH, a credential sent back masked keeps the stored one (a file
                 # written from `webhooks list --json` or the API's answers).
                 values = wanted[name] = unmask(dict(values), row)
+            if kind == "sources":  # likewise the credentials in a source's URL
+                values["url"] = unmask_url(values["url"], row["url"])
             stored = current.stored(kind, row)
             differ = tuple(key for key in values if values[key] != stored.get(key))
             changes.append(Change("update" if differ else "unchanged", noun, name, differ))

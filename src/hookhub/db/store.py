@@ -36,7 +36,16 @@ from hookhub.db.activity import ActivityStore
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.history import HistoryStore
 from hookhub.db.runs import RunStore
-from hookhub.db.tables import attempts, deliveries, events, rules, tokens, webhooks
+from hookhub.db.sources import SourceStore
+from hookhub.db.tables import (
+    attempts,
+    deliveries,
+    events,
+    rules,
+    source_failures,
+    tokens,
+    webhooks,
+)
 from hookhub.db.token_cache import TokenCache
 from hookhub.errors import Conflict, NotFound, Unavailable
 from hookhub.ids import id_time, new_id
@@ -806,8 +815,9 @@ class Store:
     # -- retention ------------------------------------------------------------------------------
 
     async def purge(self, cutoff: float, batch: int) -> int:
-        """Delete up to `batch` each of attempts started, finished deliveries last changed, and
-        delivery-less events received before `cutoff`. Returns the rows deleted."""
+        """Delete up to `batch` each of attempts started, finished deliveries last changed,
+        delivery-less events received, and sources' refused messages recorded before `cutoff`.
+        Returns the rows deleted."""
         old_attempts = select(attempts.c.id).where(attempts.c.started_at < cutoff)
         finished = select(deliveries.c.id).where(
             deliveries.c.updated_at < cutoff, queries.IS_FINISHED
@@ -816,8 +826,14 @@ class Store:
             events.c.received_at < cutoff,
             ~select(deliveries.c.id).where(deliveries.c.event_id == events.c.id).exists(),
         )
+        refused = select(source_failures.c.id).where(source_failures.c.created_at < cutoff)
         deleted = 0
-        for table, ids in ((attempts, old_attempts), (deliveries, finished), (events, orphans)):
+        for table, ids in (
+            (attempts, old_attempts),
+            (deliveries, finished),
+            (events, orphans),
+            (source_failures, refused),
+        ):
             # One short transaction per batch: the dispatcher's writes interleave.
             statement = delete(table).where(table.c.id.in_(ids.limit(batch).scalar_subquery()))
             async with self.write(offload=True) as conn:
@@ -840,6 +856,11 @@ class Store:
     def runs(self) -> RunStore:
         """Workflow lookups, the run queue and dedupe keys (see `hookhub.db.runs`)."""
         return RunStore(self)
+
+    @property
+    def sources(self) -> SourceStore:
+        """Enabled sources and the messages they refused (see `hookhub.db.sources`)."""
+        return SourceStore(self)
 
     @property
     def history(self) -> HistoryStore:

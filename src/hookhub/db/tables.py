@@ -312,3 +312,37 @@ ui_keys = Table(
     Column("value", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    # amqp://, nats://, redis://, mqtt:// ...: the scheme picks the broker (inbound/sources).
+    Column("url", Text, nullable=False),
+    # The queue (AMQP), subject (NATS), stream (Redis) or topic (MQTT) consumed.
+    Column("address", String(1000), nullable=False),
+    # Redis consumer group, NATS durable consumer, MQTT shared-subscription group.
+    Column("consumer_group", String(200), nullable=False),
+    Column("mapping", JSON),
+    Column("enabled", Boolean, nullable=False),
+    Column("tenant_id", String(200)),  # reserved for tenants (DESIGN P8); stored, not used
+    # Messages refused (not JSON, a template failed, not an event): counted, the last one's why.
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", Text),
+    Column("last_error_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+source_failures = Table(
+    "source_failures",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("source_id", String(40), ForeignKey("sources.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", String(200)),
+    Column("error", Text, nullable=False),
+    Column("body", Text),  # the message's first characters (see inbound.sources.base)
+    Column("created_at", Float, nullable=False),
+    Index(None, "source_id", "id"),
+)

@@ -17,6 +17,7 @@ from hookhub.ui.pages import (
     events,
     inbox,
     rules,
+    sources,
     tokens,
     webhooks,
     workflows,
@@ -33,7 +34,19 @@ def install(app: FastAPI) -> None:
     """Add the UI's pages, its stylesheet and icon, and an HTML "not found" page for browsers
     (outside the OpenAPI schema)."""
     router = APIRouter(include_in_schema=False)
-    for module in (auth, dashboard, webhooks, deliveries, events, rules, workflows, tokens, inbox):
+    pages = (
+        auth,
+        dashboard,
+        webhooks,
+        deliveries,
+        events,
+        rules,
+        workflows,
+        sources,
+        tokens,
+        inbox,
+    )
+    for module in pages:
         router.include_router(module.router)
 
     @router.get("/favicon.ico")

@@ -8,13 +8,14 @@ from hookhub.api.v1 import (
     operations,
     rules,
     runs,
+    sources,
     tokens,
     webhooks,
     workflows,
 )
 
 router = APIRouter(prefix="/api/v1")
-for module in (webhooks, rules, events, deliveries, operations, workflows, runs, tokens):
+for module in (webhooks, rules, events, deliveries, operations, workflows, runs, sources, tokens):
     router.include_router(module.router)
 
 __all__ = ["router"]
