@@ -58,7 +58,7 @@ async def test_send_test_publishes_to_rabbitmq_and_prints_the_ack(tmp_path: Path
             f"webhooks:\n  - name: mq\n    url: amqp://guest:guest@{HOST}:{port}/\n"
             f"    destination: {{routing_key: {queue}}}\n",
         )
-        assert hookhub(database, "apply", "-f", hooks).returncode == 0
+        assert (await asyncio.to_thread(hookhub, database, "apply", "-f", hooks)).returncode == 0
         done = await asyncio.to_thread(hookhub, database, "send-test", "mq")
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"amqp amqp://guest:********@{HOST}:{port}/" in done.stdout

@@ -103,8 +103,8 @@ async def test_async_runs_call_their_callback_webhook(hookhub: Hookhub, receiver
     }
     failed = payloads[bad.headers["hookhub-run-id"]]
     assert failed["status"] == "failed"
-    # On failure, `result` is the output of the last node that succeeded (docs/callbacks.md).
-    assert failed["result"] == {"result": False}
+    # On failure, `result` is the error text, as NetPulse sends it (docs/callbacks.md).
+    assert failed["result"] == failed["error"]
     assert "node 'boom' (set) failed" in failed["error"]
     rerun = await hookhub.admin.post(
         f"/runs/{run['id']}/rerun", json={"webhook": {"url": receiver.url + "/again"}}

@@ -224,7 +224,9 @@ async def test_the_ui_lists_sources_masked_with_their_refused_messages(
     )
     source = created.json()
     failure = {"id": "sfl_1", "message_id": "m1", "error": "the body is not JSON: x"}
-    await store.sources.record_failures(source["id"], [{**failure, "body": "<b>", "created_at": 1}])
+    # Now, not long ago: retention, running in the server, would purge an old one.
+    refused = {**failure, "body": "<b>", "created_at": time.time()}
+    await store.sources.record_failures(source["id"], [refused])
     await create_user(store, "ada", "correct horse battery")
     async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as browser:
         page = await browser.get("/login")
