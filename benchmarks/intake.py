@@ -28,15 +28,21 @@ from sqlalchemy.engine import make_url
 from hookhub.db.store import Store
 from hookhub.db.tables import events, rules, webhooks
 from hookhub.migrations import upgrade_async
-from inbound import HOST, Rate, _hookhub_main, _run_loop, create_workflow, measure, server
+from inbound import (
+    HOST,
+    _hookhub_main,
+    _run_loop,
+    cpu_text,
+    create_workflow,
+    measure,
+    parse_args,
+    server,
+)
 from outbound import (
     BenchError,
-    add_database,
     bounded,
-    check_database,
     failed,
     fresh_database,
-    positive,
     rule_row,
     show,
     webhook_row,
@@ -128,33 +134,13 @@ async def run(args: argparse.Namespace) -> Figures:
     )
 
 
-def _cpu(rate: Rate) -> str:
-    return "" if rate.cpu_us is None else f", {rate.cpu_us:.0f} µs server CPU each"
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--count", type=positive, default=20000, help="requests per phase")
-    parser.add_argument("--concurrency", type=positive, default=32, help="connections")
-    add_database(parser)
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
-    args = parser.parse_args(argv)
-    check_database(parser, args.database)
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse_args(argv, __doc__, concurrency=32)
     try:
         figures = _run_loop(run(args))
     except BenchError as exc:
         return failed(exc)
-    cpu = ""
-    if figures.trigger_cpu_us is not None and figures.single_cpu_us is not None:
-        cpu = (
-            f"   server CPU/request {figures.trigger_cpu_us:.0f} µs trigger, "
-            f"{figures.single_cpu_us:.0f} µs events"
-        )
+    cpu = cpu_text(("trigger", figures.trigger_cpu_us), ("events", figures.single_cpu_us))
     text = (
         f"trigger: {figures.trigger_per_s:.0f}/s   POST /api/v1/events ({figures.database}, "
         f"durable): {figures.single_per_s:.0f} events/s one per request, ratio "
