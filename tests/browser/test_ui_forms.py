@@ -453,6 +453,9 @@ async def _seed(hookhub: Hookhub, receiver: Receiver) -> dict[str, str]:
     run_id = (await hookhub.admin.get(f"/runs?workflow_id={workflow['id']}")).json()["items"][0][
         "id"
     ]
+    event_id = (await hookhub.admin.get("/events")).json()["items"][0]["id"]
+    source = {"name": "mq", "url": "amqp://u:p@127.0.0.1:1/", "queue": "q", "enabled": False}
+    source_id = (await hookhub.admin.post("/sources", json=source)).json()["id"]
     return {
         "dashboard": "/",
         "webhooks": "/webhooks",
@@ -468,6 +471,10 @@ async def _seed(hookhub: Hookhub, receiver: Receiver) -> dict[str, str]:
         "run": f"/runs/{run_id}",
         "deliveries": "/deliveries",
         "delivery": f"/deliveries/{delivery_id}",
+        "events": "/events",
+        "event": f"/events/{event_id}",
+        "sources": "/sources",
+        "source": f"/sources/{source_id}",
         "tokens": "/tokens",
         "inbox": "/inbox",
         "not-found": "/no/such/page",
