@@ -22,18 +22,18 @@ from hookhub.db.store import Store
 from hookhub.ui.data import create_user
 from hookhub.ui.pages.workflows import EXAMPLE
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.support import (
+    PASSWORD,
+    WAIT,
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+)
 from tests.conftest import IN_CI, Hookhub
 from tests.support.receiver import Receiver, Reply
 
-try:
-    from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
-except ImportError:  # pragma: no cover - depends on the machine
-    if IN_CI:
-        raise
-    pytest.skip("playwright not installed", allow_module_level=True)
-
-PASSWORD = "correct horse battery"
-WAIT = 15.0  # seconds any one thing may take to show up
 SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 AXE_DIR = Path(__file__).parent.parent.parent / ".cache" / "axe"  # gitignored
 AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"

@@ -8,23 +8,13 @@ import asyncio
 import re
 from typing import Any
 
-import pytest
-
 from hookhub.db.store import Store
 from hookhub.ui.data import create_user
 from tests.browser.conftest import ARTIFACTS
-from tests.conftest import IN_CI, Hookhub
+from tests.browser.support import PASSWORD, WAIT, Browser, Page, expect
+from tests.conftest import Hookhub
 from tests.support.receiver import Received, Receiver, Reply
 
-try:
-    from playwright.async_api import Browser, Page, expect
-except ImportError:  # pragma: no cover - depends on the machine
-    if IN_CI:
-        raise
-    pytest.skip("playwright not installed", allow_module_level=True)
-
-PASSWORD = "correct horse battery"
-WAIT = 15.0  # seconds any one thing may take to show up
 EVENTS = 60  # plus one more, "evt-needle": 61 events, 122 deliveries (more than a page of 50)
 EXACT_UTC = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$")
 RELATIVE = re.compile(r"^(just now|\d+ (min|h|d) ago|in \d+ (min|h|d))$")

@@ -8,23 +8,14 @@ import asyncio
 from typing import Any
 
 import httpx
-import pytest
 
 from hookhub.db.store import Store
 from hookhub.ui.data import create_user
 from tests.browser.conftest import ARTIFACTS
-from tests.conftest import IN_CI, Hookhub
+from tests.browser.support import PASSWORD, WAIT, Browser, Page, expect
+from tests.conftest import Hookhub
 from tests.support.receiver import Receiver, Reply
 
-try:
-    from playwright.async_api import Browser, Page, expect
-except ImportError:  # pragma: no cover - depends on the machine
-    if IN_CI:
-        raise
-    pytest.skip("playwright not installed", allow_module_level=True)
-
-PASSWORD = "correct horse battery"
-WAIT = 15.0  # seconds any one thing may take to show up
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 
 
