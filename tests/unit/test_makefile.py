@@ -16,8 +16,14 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 def _would_run(tmp_path: Path, *args: str) -> list[str]:
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
+    # Under `make test` this make is nested: without --no-print-directory it would print
+    # "make[1]: Entering directory ..." around what it would run.
     done = subprocess.run(
-        ["make", "-n", *args], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        ["make", "-n", "--no-print-directory", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
