@@ -235,7 +235,30 @@ async def test_interim_responses_are_skipped(client: HttpClient, server: RawServ
     )
     response = await post(client, server.url())
     assert (response.status, response.body) == (201, b"done")
-    assert response.headers == {"X-Id": "2", "Content-Length": "4"}  # a repeat keeps the last
+    assert response.headers == {"X-Id": "1, 2", "Content-Length": "4"}
+
+
+async def test_repeated_headers_are_joined_in_order(client: HttpClient, server: RawServer) -> None:
+    server.answer = always(
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nContent-Length: 2\r\nset-cookie: b=2\r\n"
+        b"Vary: Accept\r\nVARY: Origin\r\n\r\nok"
+    )
+    response = await post(client, server.url())
+    assert response.headers == {
+        "Set-Cookie": "a=1, b=2",
+        "Content-Length": "2",
+        "Vary": "Accept, Origin",
+    }
+
+
+async def test_a_head_answer_ends_with_its_headers(client: HttpClient, server: RawServer) -> None:
+    # It announces the length a GET would have, and sends no body: waiting for one would hang.
+    server.answer = always(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-A: 1\r\n\r\n")
+    for _ in range(2):
+        response = await client.request("HEAD", server.url(), {}, b"", 5.0)
+        assert (response.status, response.headers["X-A"], response.body) == (200, "1", b"")
+    assert server.connections == 1
+    assert server.requests[0].startswith(b"HEAD /hook HTTP/1.1\r\n")
 
 
 def _head(*lines: bytes) -> bytes:

@@ -62,7 +62,11 @@ Address = tuple[int, tuple[str, int]]
 
 
 class Response(NamedTuple):
-    """Status, headers (a repeated header keeps its last value), body up to the body limit."""
+    """Status, headers, body up to the body limit.
+
+    A header sent more than once has its values joined with ", " in the order received, under
+    the name as first spelled (names are matched case-insensitively), as requests and httpx do.
+    """
 
     status: int
     headers: dict[str, str]
@@ -226,6 +230,8 @@ class _Connection(asyncio.Protocol):
         self._answered = False
         self._status = 0
         self._headers: dict[str, str] = {}
+        self._names: dict[str, str] = {}  # lower-case name: the name as first received
+        self._head = False  # the request was HEAD: the answer has no body, whatever it says
         self._body: list[bytes] = []
         self._size = 0
         self._framed = False  # Content-Length or chunked: the body's end is known
@@ -239,14 +245,14 @@ class _Connection(asyncio.Protocol):
         self._progressed = False  # a header or body byte came out of the data fed
         self._stalled = 0  # bytes fed since one did
 
-    def send(self, data: bytes, limit: int) -> asyncio.Future[Response]:
-        """Write a request; the future gets its response."""
+    def send(self, data: bytes, limit: int, head: bool) -> asyncio.Future[Response]:
+        """Write a request (`head`: a HEAD request); the future gets its response."""
         assert self.transport is not None
         self._future = future = self.client.loop.create_future()
         self._parser = httptools.HttpResponseParser(self)
-        self._limit = limit
+        self._limit, self._head = limit, head
         self._answered = self._headers_done = self._cut = self._interim = self.reusable = False
-        self._headers, self._body, self._size = {}, [], 0
+        self._headers, self._names, self._body, self._size = {}, {}, [], 0
         self._framed, self._encoding, self._decoder = False, "", None
         self._header_count = self._header_bytes = self._stalled = 0
         self.transport.write(data)
@@ -332,8 +338,13 @@ class _Connection(asyncio.Protocol):
             raise ProtocolError(f"response headers exceed {MAX_HEADER_BYTES} bytes")
         key = name.decode("latin-1")
         text = value.decode("utf-8", "replace")
-        self._headers[key] = text
         lower = key.lower()
+        first = self._names.setdefault(lower, key)
+        if first in self._headers:
+            # RFC 9110 5.3: repeated field lines combine, in order, into one comma-separated.
+            self._headers[first] += ", " + text
+        else:
+            self._headers[key] = text
         if lower == "content-length":
             self._framed = True
         elif lower == "transfer-encoding":
@@ -347,10 +358,16 @@ class _Connection(asyncio.Protocol):
         if 100 <= status < 200 and status != 101:
             # 100 Continue, 103 Early Hints: the real response follows.
             self._interim = True
-            self._headers, self._framed, self._encoding = {}, False, ""
+            self._headers, self._names, self._framed, self._encoding = {}, {}, False, ""
             return
         self._status = status
         self._headers_done = True
+        if self._head:
+            # httptools can't be told the method, and would wait for the Content-Length bytes
+            # a HEAD answer announces but never sends: the answer ends here. The next request
+            # on this connection gets a new parser.
+            self._finish(self._parser.should_keep_alive())
+            return
         if self._encoding in ("gzip", "x-gzip", "deflate"):
             self._decoder = _Decoder("deflate" if self._encoding == "deflate" else "gzip")
 
@@ -478,6 +495,7 @@ class HttpClient:
         key = (target.https, target.host, target.port, context)
         data = request_head(method, target, headers, len(body), self.user_agent) + body
         deadline = self.loop.time() + timeout
+        head = method == "HEAD"
         if self._slots.locked():
             async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
@@ -487,7 +505,7 @@ class HttpClient:
             connection = self._pooled(key)
             if connection is not None:
                 try:
-                    return await self._exchange(connection, data, deadline)
+                    return await self._exchange(connection, data, deadline, head)
                 except ServerDisconnected as exc:
                     # Closed without a word: the server had given up on the idle connection as
                     # the request went out. A reset may come after it read the request: no retry.
@@ -495,7 +513,7 @@ class HttpClient:
                         raise
             async with asyncio.timeout_at(deadline):
                 connection = await self._connect(target, key)
-            return await self._exchange(connection, data, deadline)
+            return await self._exchange(connection, data, deadline, head)
         finally:
             self._slots.release()
 
@@ -520,10 +538,12 @@ class HttpClient:
 
     # -- exchange
 
-    async def _exchange(self, connection: _Connection, data: bytes, deadline: float) -> Response:
+    async def _exchange(
+        self, connection: _Connection, data: bytes, deadline: float, head: bool
+    ) -> Response:
         slot = self._deadlines.add(connection, deadline)
         try:
-            response = await connection.send(data, self.body_limit)
+            response = await connection.send(data, self.body_limit, head)
         except BaseException:
             connection.close()  # timed out or cancelled mid-response: the rest is unread
             raise
