@@ -1,0 +1,282 @@
+"""Imports follow DESIGN section 3 "Layers" (docs/architecture.md): every module imports only
+from its own layer or below, the doors never import each other, only storage imports SQLAlchemy
+or a database driver, and there is no import cycle.
+
+The imports are read with `ast` from the source, so an import inside a function or under
+`TYPE_CHECKING` counts as much as one at the top of a module: each is a dependency.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src/hookhub"
+ROOT = "hookhub"
+
+# The layers, lowest first. An entry is a package or module directly under src/hookhub/ (its
+# whole subtree); "" is hookhub/__init__.py, which re-exports the SDK's public names.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    # conditions, templates, signing, retry, policy; settings, errors, ids, logs: no I/O
+    ("core", "settings", "errors", "ids", "logs", "version"),
+    # storage (the only code that runs SQL), and the process plumbing beside it
+    ("db", "migrations", "metrics", "server"),
+    # engines: intake, rules, dispatcher, transports, triggers, runner; brokers.py is what
+    # outbound destinations and inbound sources share; the debug receiver
+    ("outbound", "inbound", "workflows", "brokers", "receiver"),
+    # every domain operation and its invariants; the worker process
+    ("services", "worker"),
+    # the Python SDK (and the package root that re-exports it), the outbox, framework glue
+    ("sdk", "contrib", ""),
+    # the doors: translate input and output, call services; never import each other
+    ("api", "ui", "config"),
+    # the composition root: builds the ASGI app, the workers, the settings
+    ("app",),
+    # the command line; `python -m hookhub`
+    ("cli", "__main__"),
+)
+DOORS = frozenset({"api", "ui", "config"})
+CLI_MAY_USE = frozenset({"config"})  # of the doors: the CLI may use config-as-code, no other
+DRIVERS = ("sqlalchemy", "sqlite3", "asyncpg", "aiosqlite", "alembic")
+# Storage; and the outbox, which writes through the caller's own connection.
+MAY_IMPORT_DRIVERS = ("db", "migrations", "contrib", "sdk.outbox")
+
+# Imports that break the rules today, each to be removed by the engineer named above it (issue
+# 21). THIS LIST MUST SHRINK TO EMPTY: never add to it. Remove an entry in the commit that
+# removes its import: the test fails while an entry names an import that no longer exists or no
+# longer breaks a rule, so the list can't rot. An entry: (importing module, imported module).
+ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
+    # svc-config: webhooks, rules and operations through services; config/ stops importing api/
+    ("hookhub.cli.resources", "hookhub.api.v1.webhooks"),
+    ("hookhub.config.apply", "hookhub.api.v1.webhooks"),
+    ("hookhub.config.apply", "sqlalchemy"),
+    ("hookhub.config.apply", "sqlalchemy.exc"),
+    ("hookhub.config.apply", "sqlalchemy.ext.asyncio"),
+    ("hookhub.config.document", "hookhub.api.v1.rules"),
+    ("hookhub.config.document", "hookhub.api.v1.webhooks"),
+    ("hookhub.config.export", "hookhub.api.v1.rules"),
+    ("hookhub.config.export", "hookhub.api.v1.webhooks"),
+    ("hookhub.config.plan", "hookhub.api.v1.webhooks"),
+    ("hookhub.ui.pages.rules", "hookhub.api.v1.operations"),
+    ("hookhub.ui.pages.rules", "hookhub.api.v1.rules"),
+    ("hookhub.ui.pages.webhooks", "hookhub.api.v1.operations"),
+    ("hookhub.ui.pages.webhooks", "hookhub.api.v1.webhooks"),
+    # svc-rest: events, deliveries, runs, workflows, tokens, users through services; ui/data.py's
+    # SQL into db/
+    ("hookhub.cli.deliveries", "hookhub.api.v1.common"),
+    ("hookhub.cli.deliveries", "hookhub.api.v1.deliveries"),
+    ("hookhub.cli.events", "hookhub.api.v1.events"),
+    ("hookhub.cli.resources", "hookhub.api.v1.runs"),
+    ("hookhub.cli.resources", "hookhub.api.v1.workflows"),
+    ("hookhub.cli.tokens", "hookhub.api.v1.tokens"),
+    ("hookhub.cli.users", "hookhub.ui.data"),
+    ("hookhub.config.apply", "hookhub.api.v1.workflows"),
+    ("hookhub.config.document", "hookhub.api.v1.workflows"),
+    ("hookhub.config.export", "hookhub.api.v1.workflows"),
+    ("hookhub.ui.data", "sqlalchemy"),
+    ("hookhub.ui.data", "sqlalchemy.exc"),
+    ("hookhub.ui.pages.deliveries", "hookhub.api.v1.common"),
+    ("hookhub.ui.pages.deliveries", "hookhub.api.v1.deliveries"),
+    ("hookhub.ui.pages.deliveries", "hookhub.api.v1.events"),
+    ("hookhub.ui.pages.events", "hookhub.api.v1.deliveries"),
+    ("hookhub.ui.pages.events", "hookhub.api.v1.events"),
+    ("hookhub.ui.pages.workflows", "hookhub.api.v1.runs"),
+    ("hookhub.ui.pages.workflows", "hookhub.api.v1.workflows"),
+    # brokers: sources through services
+    ("hookhub.cli.resources", "hookhub.api.v1.sources"),
+    ("hookhub.config.apply", "hookhub.api.v1.sources"),
+    ("hookhub.config.document", "hookhub.api.v1.sources"),
+    ("hookhub.config.export", "hookhub.api.v1.sources"),
+    ("hookhub.config.plan", "hookhub.api.v1.sources"),
+    ("hookhub.ui.pages.sources", "hookhub.api.v1.sources"),
+    # engine: the store's parts import the store back (cycles through db/store.py)
+    ("hookhub.db.activity", "hookhub.db.store"),
+    ("hookhub.db.history", "hookhub.db.store"),
+    ("hookhub.db.runs", "hookhub.db.store"),
+    ("hookhub.db.sources", "hookhub.db.store"),
+    # layers: the composition root, the imports back up from inbound/, settings.py and the
+    # outbound client, the inbound/workflows and client/destinations cycles
+    ("hookhub.api.app", "hookhub.ui"),
+    ("hookhub.api.errors", "sqlalchemy.exc"),
+    ("hookhub.api.health", "alembic.script"),
+    ("hookhub.brokers", "hookhub.outbound.policy"),
+    ("hookhub.cli", "hookhub.api.app"),
+    ("hookhub.inbound.errors", "hookhub.api.errors"),
+    ("hookhub.inbound.triggers", "hookhub.api.errors"),
+    ("hookhub.outbound.client", "hookhub"),
+    ("hookhub.outbound.destinations", "hookhub.outbound.client"),
+    ("hookhub.outbound.destinations.base", "hookhub.outbound.client"),
+    ("hookhub.settings", "hookhub.outbound.policy"),
+    ("hookhub.workflows.document", "hookhub.inbound.paths"),
+    ("hookhub.workflows.runner", "hookhub.inbound.errors"),
+    ("hookhub.workflows.runner", "hookhub.inbound.parsing"),
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str  # dotted: hookhub.outbound.intake; hookhub for the package root
+    path: Path
+    is_package: bool
+
+    @property
+    def unit(self) -> str:
+        """The entry of LAYERS this module belongs to: its first name under hookhub."""
+        parts = self.name.split(".")
+        return parts[1] if len(parts) > 1 else ""
+
+
+@cache
+def modules() -> dict[str, Module]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = [ROOT, *path.relative_to(PACKAGE).with_suffix("").parts]
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts)
+        found[name] = Module(name, path, is_package)
+    return found
+
+
+def _targets(module: Module, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
+    """The modules an import statement names (a package's submodule when it imports one)."""
+    if isinstance(node, ast.Import):
+        yield from (alias.name for alias in node.names)
+        return
+    if node.level:
+        base = module.name.split(".")
+        base = base[: len(base) - node.level + (1 if module.is_package else 0)]
+        source = ".".join([*base, *([node.module] if node.module else [])])
+    else:
+        source = node.module or ""
+    for alias in node.names:
+        submodule = f"{source}.{alias.name}"
+        yield submodule if submodule in modules() else source
+
+
+@cache
+def imports() -> frozenset[tuple[str, str]]:
+    """Every (importing module, imported module) pair in src/hookhub."""
+    edges = set()
+    for module in modules().values():
+        for node in ast.walk(ast.parse(module.path.read_text(), str(module.path))):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                edges.update((module.name, target) for target in _targets(module, node))
+    return frozenset(edges)
+
+
+def _unit(name: str) -> str:
+    return modules()[name].unit
+
+
+def _layer(unit: str) -> int:
+    for index, units in enumerate(LAYERS):
+        if unit in units:
+            return index
+    raise AssertionError(f"src/hookhub/{unit or '__init__.py'} has no row in LAYERS")
+
+
+def _is_reexport(source: str, target: str) -> bool:
+    """A package's __init__ importing one of its own modules."""
+    return modules()[source].is_package and target.startswith(source + ".")
+
+
+def _rule_broken(source: str, target: str) -> str | None:
+    """Which rule the import breaks (not counting cycles), or None."""
+    unit = _unit(source)
+    if target.split(".")[0] in DRIVERS:
+        allowed = any(
+            source == f"{ROOT}.{p}" or source.startswith(f"{ROOT}.{p}.") for p in MAY_IMPORT_DRIVERS
+        )
+        return None if allowed else "only storage imports SQLAlchemy or a database driver"
+    if target not in modules():
+        return None
+    other = _unit(target)
+    if unit == other:
+        return None
+    if unit in DOORS and other in DOORS:
+        return "the doors (api/, ui/, config/) never import each other"
+    if unit == "cli" and other in DOORS - CLI_MAY_USE:
+        return "the CLI may use config/, no other door"
+    if _layer(other) > _layer(unit):
+        return "a module imports only from its own layer or below"
+    return None
+
+
+def _graph(skip: frozenset[tuple[str, str]]) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {name: set() for name in modules()}
+    for source, target in imports() - skip:
+        if target in modules() and target != source and not _is_reexport(source, target):
+            graph[source].add(target)
+    return graph
+
+
+def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+    """A path from start to goal, or None."""
+    previous: dict[str, str] = {start: start}
+    todo = [start]
+    while todo:
+        here = todo.pop()
+        if here == goal:
+            path = [goal]
+            while path[-1] != start:
+                path.append(previous[path[-1]])
+            return path[::-1]
+        for there in sorted(graph[here] - previous.keys()):
+            previous[there] = here
+            todo.append(there)
+    return None
+
+
+def _cycles(skip: frozenset[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """Each import that closes a cycle, between modules or between folders, with the cycle."""
+    graph = _graph(skip)
+    folders: dict[str, set[str]] = {}
+    for source, targets in graph.items():
+        folders.setdefault(_unit(source), set()).update(_unit(t) for t in targets)
+    found = []
+    for source in sorted(graph):
+        for target in sorted(graph[source]):
+            if path := _reaches(graph, target, source):
+                found.append((source, target, " → ".join([source, *path])))
+            elif _unit(source) != _unit(target) and (
+                path := _reaches(folders, _unit(target), _unit(source))
+            ):
+                found.append((source, target, "folders " + " → ".join([_unit(source), *path])))
+    return found
+
+
+def violations() -> list[tuple[str, str, str]]:
+    """Every import that breaks a rule, or closes a cycle without one that does."""
+    found = [(s, t, rule) for s, t in sorted(imports()) if (rule := _rule_broken(s, t))]
+    return found + _cycles(frozenset((s, t) for s, t, _ in found))
+
+
+def test_every_module_has_a_layer() -> None:
+    for module in modules().values():
+        _layer(module.unit)
+
+
+def test_imports_point_down_and_doors_stay_apart() -> None:
+    broken = [
+        f"{source} imports {target}: {rule}"
+        for source, target in sorted(imports() - ALLOWED_TODAY)
+        if (rule := _rule_broken(source, target))
+    ]
+    assert broken == []
+
+
+def test_no_import_cycle() -> None:
+    """Between modules, and between folders (inbound/ and workflows/ may not import each other)."""
+    cycles = [
+        f"{source} imports {target}: {cycle}" for source, target, cycle in _cycles(ALLOWED_TODAY)
+    ]
+    assert cycles == []
+
+
+def test_every_allowlisted_import_still_exists_and_breaks_a_rule() -> None:
+    """An entry whose import is gone must leave the list with it."""
+    live = {(source, target) for source, target, _ in violations()}
+    assert sorted(ALLOWED_TODAY - live) == []
