@@ -20,13 +20,12 @@ from sqlalchemy.exc import DBAPIError
 from hookhub.db import notify
 from hookhub.db.store import Store
 from hookhub.db.tables import deliveries, runs
-from hookhub.outbound import dispatcher as dispatcher_module
+from hookhub.outbound import lease_worker
 from hookhub.outbound.client import Sender
 from hookhub.outbound.dispatcher import Dispatcher
 from hookhub.outbound.intake import ingest
 from hookhub.settings import Settings
 from hookhub.worker import Background
-from hookhub.workflows import runner as runner_module
 from hookhub.workflows.runner import Runner
 from tests.functional.test_crash_safety import _route_to
 from tests.support import WAIT
@@ -200,7 +199,7 @@ async def test_shutdown_releases_unfinished_deliveries_at_once(
 ) -> None:
     """A worker stopping gracefully hands back what it could not finish, instead of leaving
     it leased until the lease expires."""
-    monkeypatch.setattr(dispatcher_module, "SHUTDOWN_GRACE", 0.3)
+    monkeypatch.setattr(lease_worker, "SHUTDOWN_GRACE", 0.3)
     await _route_to(store, receiver.url, timeout=30)  # a long lease: 30 s + margin
     receiver.reply = lambda _: Reply(delay=2)
     assert (await ingest(store, [EVENT, EVENT, EVENT])).deliveries == 3
@@ -240,7 +239,7 @@ async def test_shutdown_releases_unfinished_runs_at_once(
 ) -> None:
     """Queued workflow runs too: a stopping runner hands back the runs it could not finish,
     without counting the interrupted claim against the run."""
-    monkeypatch.setattr(runner_module, "SHUTDOWN_GRACE", 0.3)
+    monkeypatch.setattr(lease_worker, "SHUTDOWN_GRACE", 0.3)
     receiver.reply = lambda _: Reply(delay=2)
     _, token = await store.create_token("t", "admin")
     call = {"id": "call", "type": "request", "url": receiver.url, "method": "POST"}

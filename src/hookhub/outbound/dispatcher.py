@@ -1,15 +1,15 @@
 """The dispatcher: claim → render → sign → send → record → schedule a retry or finish.
 
-One asyncio loop per process claims due deliveries in batches under a lease, sends them
-concurrently over the shared session, and a single recorder task writes outcomes back in
-batches. A crash at any point loses nothing: unrecorded deliveries are re-claimed when
-their lease expires (at-least-once; the receiver deduplicates on `webhook-id`).
+One asyncio loop per process (`hookhub.outbound.lease_worker`) claims due deliveries in
+batches under a lease, sends them concurrently over the shared session, and a single recorder
+task writes outcomes back in batches. A crash at any point loses nothing: unrecorded
+deliveries are re-claimed when their lease expires (at-least-once; the receiver
+deduplicates on `webhook-id`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -28,6 +28,7 @@ from hookhub.ids import new_id
 from hookhub.metrics import Metrics
 from hookhub.outbound import callbacks, intake
 from hookhub.outbound.client import OutboundRequest, Outcome, Sender
+from hookhub.outbound.lease_worker import Held, Leased, LeaseWorker
 from hookhub.outbound.rendering import CompiledWebhook, mask_headers
 from hookhub.settings import Settings
 
@@ -36,7 +37,6 @@ log = logging.getLogger("hookhub.dispatcher")
 RECORD_BATCH = 500  # outcomes written per transaction, at most
 RECORD_WAIT = 0.002  # seconds an outcome waits for others to share its transaction
 DB_RETRY_DELAY = 1.0  # seconds before retrying a failed database write
-SHUTDOWN_GRACE = 10.0  # seconds in-flight sends get to finish on shutdown; the rest re-lease
 CALLBACK_RETRY = RetryPolicy()  # callbacks have no webhook row to carry a policy
 # A receiver answering with this header asks us to stop retrying the delivery.
 ABORT_HEADER, ABORT_VALUE = "webhook-delivery", "abort-message"
@@ -98,7 +98,7 @@ def _response(outcome: Outcome, body_limit: int) -> dict[str, Any]:
     return response
 
 
-class Dispatcher:
+class Dispatcher(LeaseWorker):
     """Delivers due webhooks until stopped; `drain()` delivers what is due and returns."""
 
     def __init__(
@@ -108,138 +108,86 @@ class Dispatcher:
         sender: Sender | None = None,
         metrics: Metrics | None = None,
     ) -> None:
+        super().__init__(
+            concurrency=settings.concurrency,
+            batch=settings.claim_batch,
+            poll_interval=settings.poll_interval,
+            noun="deliveries",
+            log=log,
+        )
         self.store = store
         self.settings = settings
         self.sender = sender or Sender.for_settings(settings)
         self.metrics = metrics
-        # time.monotonic() of the claim loop's last turn (None before `run`): /readyz reads it.
-        self.last_tick: float | None = None
         self._webhooks: dict[str, CompiledWebhook] = {}
-        self._wake = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._held: dict[asyncio.Task[None], tuple[str, str]] = {}  # task → (delivery, lease)
         # Delivery id → time.time() its request started, while the request runs: one cut off
         # by a shutdown may have reached the receiver.
         self._sending: dict[str, float] = {}
         self._results: asyncio.Queue[Recorded | None] = asyncio.Queue()
         self._recorded = asyncio.Event()
-        self._sent = asyncio.Event()  # a send finished (what `drain` waits for)
-        self._backlog = False  # the last claim was full: more is probably due
-
-    def wake(self) -> None:
-        """New work exists: claim now instead of at the next poll."""
-        self._wake.set()
+        self._recorder: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and deliver until `stop` is set, then finish in-flight sends and record them."""
-        recorder = asyncio.create_task(self._record_loop())
         # SQLite: other processes' commits (hookhub.emit) wake us through a datagram.
         waker = wake.Receiver.open(self.settings.database_url, self.wake)
         try:
-            while not stop.is_set():
-                self.last_tick = time.monotonic()
-                self._wake.clear()
-                if await self._claim_once():
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+            await super().run(stop)
         finally:
             if waker is not None:
                 waker.close()
-            await self._finish(recorder)
 
-    async def drain(self) -> None:
-        """Deliver everything due now, including retries falling due meanwhile, then return."""
-        recorder = asyncio.create_task(self._record_loop())
-        try:
-            while True:
-                self._sent.clear()
-                self._wake.clear()
-                await self._claim_once()
-                if not self._inflight:
-                    if not self._results.empty():
-                        self._recorded.clear()
-                        await self._recorded.wait()
-                        continue
-                    break
-                # Both set by `_done` (asyncio.wait over every send in flight would add and
-                # remove a callback on each of them per finished send). With more due, claim
-                # again once half the slots are free, as `run` does: a claim per finished send
-                # is a transaction per delivery when acks arrive one at a time.
-                await (self._wake if self._backlog else self._sent).wait()
-        finally:
-            await self._finish(recorder)
+    # -- the lease loop's steps ----------------------------------------------------------------
 
-    async def _finish(self, recorder: asyncio.Task[None]) -> None:
-        abandoned: list[tuple[str, str]] = []
-        if self._inflight:
-            _, unfinished = await asyncio.wait(self._inflight, timeout=SHUTDOWN_GRACE)
-            held = [(task, self._held.get(task)) for task in unfinished]
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
-            abandoned = [claim for task, claim in held if claim and task.cancelled()]
+    async def _start(self) -> None:
+        self._recorder = asyncio.create_task(self._record_loop())
+
+    async def _flush(self) -> None:
         self._results.put_nowait(None)
-        await recorder
-        if abandoned:
-            # Unrecorded: due again now for another worker, rather than when the lease ends;
-            # a send cut off midway is logged as an attempt of unknown outcome.
-            sending = {d: self._sending[d] for d, _ in abandoned if d in self._sending}
-            try:
-                released = await self.store.release(abandoned, sending)
-            except Exception:
-                log.exception("releasing %d unfinished deliveries failed", len(abandoned))
-            else:
-                log.info("released %d unfinished deliveries on shutdown", released)
+        if self._recorder is not None:
+            await self._recorder
+
+    async def _settle(self) -> bool:
+        if self._results.empty():
+            return False
+        self._recorded.clear()
+        await self._recorded.wait()
+        return True
+
+    async def _release(self, abandoned: Sequence[Held]) -> int:
+        # Unrecorded: due again now for another worker, rather than when the lease ends;
+        # a send cut off midway is logged as an attempt of unknown outcome.
+        sending = {d: self._sending[d] for d, _ in abandoned if d in self._sending}
+        return await self.store.release(abandoned, sending)
 
     # -- claim ------------------------------------------------------------------------------------
 
-    async def _claim_once(self) -> bool:
-        """Claim a batch into free slots and start sending it; True if the batch was full."""
-        free = self.settings.concurrency - len(self._inflight)
-        if free <= 0:
-            return False
-        wanted = min(free, self.settings.claim_batch)
-        try:
-            lease_id, claimed, events, rows, broken = await self.store.claim(
-                wanted, self.settings.lease_margin
-            )
-        except Exception:
-            log.exception("claiming deliveries failed; retrying at the next poll")
-            return False
-        self._backlog = len(claimed) == wanted
+    async def _claim(self, wanted: int) -> tuple[list[Leased], bool]:
+        lease_id, claimed, events, rows, broken = await self.store.claim(
+            wanted, self.settings.lease_margin
+        )
+        full = len(claimed) == wanted
         webhooks, unusable = self._compiled(rows)
         if unusable:
             # Unsent: given back before their webhook is disabled, which makes them wait.
-            await self._release(
+            await self._give_back(
                 [(d["id"], lease_id) for d in claimed if d["webhook_id"] in unusable]
             )
             claimed = [d for d in claimed if d["webhook_id"] not in unusable]
         if broken or unusable:
             await self._disable({**broken, **unusable})
         by_id = {event["id"]: event for event in events}
+        work = []
         for delivery in claimed:
             delivery["lease_id"] = lease_id
             webhook_id = delivery["webhook_id"]
-            task = asyncio.create_task(
-                self._deliver(
-                    delivery,
-                    by_id.get(delivery["event_id"] or ""),
-                    None if webhook_id is None else webhooks.get(webhook_id),
-                )
+            sending = self._deliver(
+                delivery,
+                by_id.get(delivery["event_id"] or ""),
+                None if webhook_id is None else webhooks.get(webhook_id),
             )
-            self._inflight.add(task)
-            self._held[task] = (delivery["id"], lease_id)
-            task.add_done_callback(self._done)
-        return self._backlog
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._held.pop(task, None)
-        self._sent.set()
-        # Refill in batches: wake the claimer once half the slots are free, not per delivery.
-        if self._backlog and len(self._inflight) <= self.settings.concurrency // 2:
-            self._wake.set()
+            work.append(Leased(delivery["id"], lease_id, sending))
+        return work, full
 
     def _compiled(self, rows: list[Row]) -> tuple[dict[str, CompiledWebhook], dict[str, str]]:
         """The claimed webhooks, compiled (cached per version); and those whose stored row
@@ -261,7 +209,7 @@ class Dispatcher:
         }
         return usable, unusable
 
-    async def _release(self, held: list[tuple[str, str]]) -> None:
+    async def _give_back(self, held: list[Held]) -> None:
         """Give claimed deliveries back unsent (`(delivery id, lease id)` pairs)."""
         try:
             await self.store.release(held)

@@ -1,13 +1,13 @@
 """The run runner: claim queued runs → execute → record the outcome → call the callback back.
 
-Like the dispatcher, it claims under a lease: a runner that dies leaves its runs to be claimed
-again when the lease expires (at-least-once; emit nodes use ids that make a repeat harmless).
+Like the dispatcher, it is a lease worker (`hookhub.outbound.lease_worker`): a runner that
+dies leaves its runs to be claimed again when the lease expires (at-least-once; emit nodes use
+ids that make a repeat harmless).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +21,7 @@ from hookhub.inbound.parsing import context, from_record
 from hookhub.metrics import Metrics
 from hookhub.outbound import callbacks
 from hookhub.outbound.client import Sender
+from hookhub.outbound.lease_worker import Held, Leased, LeaseWorker
 from hookhub.settings import Settings
 from hookhub.workflows.engine import CompiledWorkflow, Engine, RunResult
 from hookhub.workflows.nodes import Services
@@ -29,7 +30,6 @@ log = logging.getLogger("hookhub.runner")
 
 MAX_ATTEMPTS = 3  # claims of one run before it is failed instead of tried again
 DB_RETRY_DELAY = 1.0  # seconds before retrying a failed database write
-SHUTDOWN_GRACE = 10.0  # seconds in-flight runs get to finish on shutdown; the rest re-lease
 PURGE_INTERVAL = 600.0  # seconds between purges of expired dedupe keys
 INTERRUPTED = (
     "interrupted: the process answering this synchronous run stopped before it finished"
@@ -37,7 +37,7 @@ INTERRUPTED = (
 )
 
 
-class Runner:
+class Runner(LeaseWorker):
     """Executes runs: queued ones from the database (`run`, `drain`) and sync ones handed in."""
 
     def __init__(
@@ -48,6 +48,13 @@ class Runner:
         on_work: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
+        super().__init__(
+            concurrency=settings.run_concurrency,
+            batch=settings.run_concurrency,
+            poll_interval=settings.poll_interval,
+            noun="runs",
+            log=log,
+        )
         self.store = store
         self.settings = settings
         self.on_work = on_work
@@ -55,14 +62,7 @@ class Runner:
         self.engine = Engine(Services(store, sender, on_work, settings.command_dirs))
         self._writer = GroupWriter[Row, None](self._write)
         self._compiled: dict[str, CompiledWorkflow] = {}
-        self._wake = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._held: dict[asyncio.Task[None], tuple[str, str]] = {}  # task → (run, lease)
         self._purged_at = 0.0
-
-    def wake(self) -> None:
-        """New runs are queued: claim now instead of at the next poll."""
-        self._wake.set()
 
     def compiled(self, row: Mapping[str, Any]) -> CompiledWorkflow:
         """The compiled form of a workflow row, cached per (id, version)."""
@@ -71,72 +71,31 @@ class Runner:
             cached = self._compiled[row["id"]] = CompiledWorkflow(row)
         return cached
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Claim and execute runs until `stop` is set, then let in-flight runs finish."""
-        try:
-            while not stop.is_set():
-                self._wake.clear()
-                if await self._claim_once():
-                    continue
-                await self._purge()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
-        finally:
-            await self._finish_inflight()
+    # -- the lease loop's steps ----------------------------------------------------------------
 
-    async def drain(self) -> None:
-        """Execute every run due now, then return."""
-        while True:
-            await self._claim_once()
-            if not self._inflight:
-                return
-            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
-
-    async def _finish_inflight(self) -> None:
-        abandoned: list[tuple[str, str]] = []
-        if self._inflight:
-            _, unfinished = await asyncio.wait(self._inflight, timeout=SHUTDOWN_GRACE)
-            held = [(task, self._held.get(task)) for task in unfinished]
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
-            abandoned = [claim for task, claim in held if claim and task.cancelled()]
-        await self._writer.close()
-        if abandoned:
-            # Unrecorded: queued again now for another runner, rather than when the lease ends.
-            try:
-                released = await self.store.runs.release(abandoned, time.time())
-            except Exception:
-                log.exception("releasing %d unfinished runs failed", len(abandoned))
-            else:
-                log.info("released %d unfinished runs on shutdown", released)
-
-    async def _claim_once(self) -> bool:
-        """Claim due runs into free slots and start them; True if every slot was filled."""
-        free = self.settings.run_concurrency - len(self._inflight)
-        if free <= 0:
-            return False
-        try:
-            lease_id, claimed = await self.store.runs.claim(
-                free, self.settings.run_lease, time.time()
-            )
-            rows = await self.store.runs.workflows_by_id({run["workflow_id"] for run in claimed})
-        except Exception:
-            log.exception("claiming runs failed; retrying at the next poll")
-            return False
+    async def _claim(self, wanted: int) -> tuple[list[Leased], bool]:
+        lease_id, claimed = await self.store.runs.claim(
+            wanted, self.settings.run_lease, time.time()
+        )
+        rows = await self.store.runs.workflows_by_id({run["workflow_id"] for run in claimed})
         workflows = {row["id"]: row for row in rows}
-        for run in claimed:
-            task = asyncio.create_task(
-                self._execute(run, lease_id, workflows.get(run["workflow_id"]))
+        work = [
+            Leased(
+                run["id"], lease_id, self._execute(run, lease_id, workflows.get(run["workflow_id"]))
             )
-            self._inflight.add(task)
-            self._held[task] = (run["id"], lease_id)
-            task.add_done_callback(self._done)
-        return len(claimed) == free
+            for run in claimed
+        ]
+        return work, len(claimed) == wanted
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._held.pop(task, None)
+    async def _flush(self) -> None:
+        await self._writer.close()
+
+    async def _release(self, abandoned: Sequence[Held]) -> int:
+        # Unrecorded: queued again now for another runner, rather than when the lease ends.
+        return await self.store.runs.release(abandoned, time.time())
+
+    async def _idle(self) -> None:
+        await self._purge()
 
     async def _execute(self, run: Row, lease_id: str, row: Row | None) -> None:
         identity = {"id": run["id"], "workflow_id": run["workflow_id"]}
