@@ -8,15 +8,17 @@ import re
 import socket
 import ssl
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 import trustme
 
 from hookhub.outbound import http
-from hookhub.outbound.http import ConnectError, HttpClient, ProtocolError, ServerDisconnected
+from hookhub.outbound.dns import Found
+from hookhub.outbound.http import HttpClient
 from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
+from hookhub.outbound.transport import ConnectError, ProtocolError, ServerDisconnected
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 RESET = b"<reset>"  # an answer that drops the connection with a TCP RST
@@ -467,3 +469,42 @@ async def test_tls_checks_the_certificate_unless_told_not_to(
         await post(client, server.url(), tls=True)
     # One connection per TLS setting; the refused handshake never reached the server's handler.
     assert (server.connections, len(server.requests)) == (2, 2)
+
+
+@pytest.fixture
+def black_hole(server: RawServer) -> Iterator[str]:
+    """127.0.0.2 on the server's port, listening with its accept queue full: SYNs go unanswered."""
+    hole = socket.socket()
+    fillers: list[socket.socket] = []
+    try:
+        hole.bind(("127.0.0.2", server.port))
+        hole.listen(0)
+        while True:  # fill the queue until a connection attempt is no longer answered
+            filler = socket.socket()
+            fillers.append(filler)
+            filler.settimeout(0.2)
+            try:
+                filler.connect(("127.0.0.2", server.port))
+            except TimeoutError:
+                break
+        yield "127.0.0.2"
+    finally:
+        for sock in (*fillers, hole):
+            sock.close()
+
+
+async def test_an_address_that_drops_connections_costs_a_delay_not_the_timeout(
+    server: RawServer, black_hole: str
+) -> None:
+    async def lookup(host: str, port: int) -> list[Found]:
+        assert host == "hookhub.test"
+        live = "127.0.0.1"
+        return [Found(socket.AF_INET, (a, port), 60.0) for a in (black_hole, live)]
+
+    lean = HttpClient("hookhub-test", lookup=lookup)
+    try:
+        # Without a race, the first address would eat the whole timeout.
+        response = await post(lean, f"http://hookhub.test:{server.port}/hook")
+    finally:
+        await lean.close()
+    assert response.status == 200

@@ -22,9 +22,10 @@ from hookhub import __version__
 from hookhub.core.masking import mask_url
 from hookhub.errors import ValidationError
 from hookhub.outbound import certs, destinations
-from hookhub.outbound.http import ClientError, HttpClient, ServerDisconnected, tls_context
+from hookhub.outbound.http import HttpClient
 from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
 from hookhub.outbound.policy import NetworkPolicy
+from hookhub.outbound.transport import ClientError, ServerDisconnected, tls_context
 from hookhub.settings import Settings
 
 if TYPE_CHECKING:

@@ -1,96 +1,59 @@
 """A lean HTTP/1.1 client for outbound requests: keep-alive pool, deadlines on a shared grid.
 
 Made for hookhub's one job, sending a small request and reading a bounded answer, at a fraction
-of a general client's CPU cost per request. No redirects, no cookies, no proxies.
-
-Exceptions, besides TimeoutError (the request's timeout), PolicyRefused and ValueError (a URL or
-header that cannot be sent):
-
-    ClientError
-    ├── ConnectError          no connection: DNS, TCP or TLS failed ("Cannot connect to host ...")
-    ├── ServerDisconnected    the connection ended before the whole response arrived
-    └── ProtocolError         the response is not valid HTTP, its body cannot be decoded, or
-                              its headers are over the limits (MAX_HEADERS, ...)
+of a general client's CPU cost per request. No redirects, no cookies, no proxies (proxied.py
+sends through those). A name's addresses come from dns.py, and a connection races them (happy
+eyeballs, RFC 8305), so one that drops connections silently costs HAPPY_EYEBALLS_DELAY, not the
+whole timeout. Its exceptions are transport.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import math
-import os
 import re
 import socket
 import ssl
 import zlib
 from typing import NamedTuple, cast
 
+import aiohappyeyeballs
 import httptools
 import yarl
 
+from hookhub.outbound.dns import Address, Lookup, Resolver
 from hookhub.outbound.policy import NetworkPolicy
+from hookhub.outbound.transport import (
+    MAX_HEADER_BYTES,
+    MAX_HEADER_LINE,
+    MAX_HEADERS,
+    Contexts,
+    ProtocolError,
+    Response,
+    ServerDisconnected,
+    cannot_connect,
+    reason,
+)
 
 IDLE_TIMEOUT = 15.0  # seconds an unused keep-alive connection stays open
-DNS_TTL = 60.0  # seconds a name's resolved addresses are reused
-CACHE_SIZE = 1024  # parsed URLs and resolved names kept; a cache is emptied when full
+CACHE_SIZE = 1024  # parsed URLs kept; the cache is emptied when full
+# seconds before the next of a name's addresses is tried while one is still connecting (the
+# Connection Attempt Delay RFC 8305 recommends; aiohttp's too).
+HAPPY_EYEBALLS_DELAY = 0.25
 # seconds: answers are awaited until their deadline rounded up to this grid, one loop timer per
 # grid point in use. A timer per request (asyncio.timeout) was a third of a request's CPU.
 DEADLINE_GRID = 0.02
-# What a response's headers may hold, interim (1xx) responses and trailers included, as h11,
-# httpx and aiohttp bound theirs: past a limit the request fails with a ProtocolError and its
-# connection is closed, so a receiver cannot make hookhub parse or keep more. Receivers answer
-# with a dozen or two headers of well under 1 KiB each.
-MAX_HEADERS = 100  # header lines (aiohttp's max_headers: 128)
-MAX_HEADER_LINE = 8 * 1024  # bytes of one header's name and value (aiohttp's max_field_size)
-# Bytes of all the headers' names and values; also of a line the parser is holding unfinished
-# (a status, header or trailer line, or chunk framing), counted by the reads that brought it.
-MAX_HEADER_BYTES = 64 * 1024
 # RFC 9110 token: what header names and methods may be made of.
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # A line break or NUL in a header value would let it inject headers or a second request.
 UNSAFE_VALUE = re.compile(r"[\r\n\x00]")
-SSL_SOURCE = re.compile(r" \(_ssl\.c:\d+\)$")
 # Set from the body itself: a caller's value could desynchronise a kept-alive connection.
 FRAMING = frozenset({"content-length", "transfer-encoding"})
 WITHOUT_BODY = frozenset({"GET", "DELETE", "HEAD", "OPTIONS"})
 
 # (https, host, port, TLS context): requests may share a connection only with the same key.
 Key = tuple[bool, str, int, ssl.SSLContext | None]
-# (address family, socket address) of a host, in the order to try them.
-Address = tuple[int, tuple[str, int]]
-
-
-class Response(NamedTuple):
-    """Status, headers, body up to the body limit.
-
-    A header sent more than once has its values joined with ", " in the order received, under
-    the name as first spelled (names are matched case-insensitively), as requests and httpx do.
-    """
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-class ClientError(Exception):
-    """The exchange failed short of a complete response."""
-
-
-class ConnectError(ClientError):
-    """No connection could be made to the host."""
-
-
-class ServerDisconnected(ClientError):
-    """The connection ended before the whole response arrived."""
-
-    def __init__(self, message: str, answered: bool) -> None:
-        super().__init__(message)
-        self.answered = answered  # whether any byte of a response arrived
-
-
-class ProtocolError(ClientError):
-    """The response is not valid HTTP, or its body cannot be decoded."""
 
 
 class Target(NamedTuple):
@@ -153,48 +116,6 @@ def request_head(
     lines.extend(f"{k}: {v}" for k, v in headers.items() if k.lower() not in FRAMING)
     lines.append("\r\n")
     return "\r\n".join(lines).encode()
-
-
-def _no_password() -> str:
-    # Without a callback OpenSSL would prompt on the terminal for an encrypted key's passphrase.
-    raise ValueError("the private key is encrypted; give hookhub an unencrypted key file")
-
-
-def tls_context(
-    verify: bool, ca_file: str | None, cert: str | None, key: str | None
-) -> ssl.SSLContext:
-    """A client TLS context: checks the server (against `ca_file` if given), shows `cert`.
-
-    Raises ssl.SSLError, OSError or ValueError when a file is missing or unreadable, the key is
-    encrypted, or the key does not match the certificate.
-    """
-    context = ssl.create_default_context(cafile=ca_file)
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if cert:
-        context.load_cert_chain(cert, key, password=_no_password)
-    return context
-
-
-def _reason(exc: BaseException | None) -> str:
-    """A short reason for an OS or TLS error: "Connection refused", "[SSL: ...] ..."."""
-    if isinstance(exc, ssl.SSLError):
-        return SSL_SOURCE.sub("", str(exc))
-    if isinstance(exc, OSError) and exc.errno is not None and exc.errno > 0:
-        return os.strerror(exc.errno)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror  # getaddrinfo's errors have negative codes
-    return (str(exc) or type(exc).__name__) if exc is not None else "no address"
-
-
-def _cannot_connect(host: str, port: int, exc: BaseException | None) -> ConnectError:
-    return ConnectError(f"Cannot connect to host {host}:{port} ({_reason(exc)})")
-
-
-def _retrieved(task: asyncio.Task[list[Address]]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 class _Decoder:
@@ -313,7 +234,7 @@ class _Connection(asyncio.Protocol):
         if exc is None and self._headers_done and not self._framed:
             self._finish(keep_alive=False)  # a body without length ends when the server closes
             return
-        message = "Server disconnected" + (f": {_reason(exc)}" if exc is not None else "")
+        message = "Server disconnected" + (f": {reason(exc)}" if exc is not None else "")
         error = ServerDisconnected(message, self._answered)
         error.__cause__ = exc
         future.set_exception(error)
@@ -455,12 +376,14 @@ class HttpClient:
         limit: int = 100,
         body_limit: int = 64 * 1024,
         policy: NetworkPolicy | None = None,
+        lookup: Lookup | None = None,
     ) -> None:
+        """`policy`: the addresses it may connect to; `lookup`: how names are looked up."""
         self.loop = asyncio.get_running_loop()
         self.user_agent = user_agent
         self.limit = limit
         self.body_limit = body_limit
-        self.policy = policy if policy is not None and policy.active else None
+        self._resolver = Resolver(policy, lookup)
         self._slots = asyncio.Semaphore(limit)
         self._deadlines = _Deadlines(self.loop)
         self._idle: dict[Key, list[_Connection]] = {}
@@ -468,9 +391,7 @@ class HttpClient:
         self._connecting = 0
         self._sweeper: asyncio.TimerHandle | None = None
         self._targets: dict[str, Target] = {}
-        self._dns: dict[tuple[str, int], tuple[float, list[Address]]] = {}
-        self._resolving: dict[tuple[str, int], asyncio.Task[list[Address]]] = {}
-        self._contexts: dict[bool, ssl.SSLContext] = {}
+        self._contexts = Contexts()
 
     async def request(
         self,
@@ -491,7 +412,7 @@ class HttpClient:
             if len(self._targets) >= CACHE_SIZE:
                 self._targets.clear()
             self._targets[url] = target
-        context = self._context(tls) if target.https else None
+        context = self._contexts.get(tls) if target.https else None
         key = (target.https, target.host, target.port, context)
         data = request_head(method, target, headers, len(body), self.user_agent) + body
         deadline = self.loop.time() + timeout
@@ -523,8 +444,7 @@ class HttpClient:
             self._sweeper.cancel()
             self._sweeper = None
         self._deadlines.cancel()
-        for task in self._resolving.values():
-            task.cancel()
+        await self._resolver.close()
         for connection in list(self._open):
             connection.close()
         self._idle.clear()
@@ -591,17 +511,8 @@ class HttpClient:
 
     # -- connect
 
-    def _context(self, verify: ssl.SSLContext | bool) -> ssl.SSLContext:
-        if isinstance(verify, ssl.SSLContext):
-            return verify
-        context = self._contexts.get(verify)
-        if context is None:
-            context = tls_context(verify, None, None, None)
-            self._contexts[verify] = context
-        return context
-
     async def _connect(self, target: Target, key: Key) -> _Connection:
-        addresses = await self._addresses(target)
+        addresses = await self._resolver.addresses(target.host, target.port)
         if len(self._open) + self._connecting >= self.limit:
             self._evict()
         self._connecting += 1
@@ -613,81 +524,26 @@ class HttpClient:
     async def _open_connection(
         self, target: Target, key: Key, addresses: list[Address]
     ) -> _Connection:
-        error: OSError | None = None
-        context = key[3]
-        for family, address in addresses:  # in order, the next one when one fails
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setblocking(False)
-                await self.loop.sock_connect(sock, address)
-            except OSError as exc:
-                sock.close()
-                error = exc
-                continue
-            except BaseException:
-                sock.close()
-                raise
-            try:
-                _, connection = await self.loop.create_connection(
-                    lambda: _Connection(self, key),
-                    sock=sock,
-                    ssl=context,
-                    server_hostname=target.host if context is not None else None,
-                )
-            except OSError as exc:  # TLS: not worth another address, the certificate is the same
-                sock.close()
-                raise _cannot_connect(target.host, target.port, exc) from exc
-            except BaseException:
-                sock.close()
-                raise
-            self._open.add(connection)
-            return connection
-        raise _cannot_connect(target.host, target.port, error) from error
-
-    # -- DNS
-
-    async def _addresses(self, target: Target) -> list[Address]:
-        """Where to connect, in order; PolicyRefused when the policy forbids every address."""
-        host, port = target.host, target.port
+        infos = [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", a) for family, a in addresses]
         try:
-            literal = ipaddress.ip_address(host)
-        except ValueError:
-            pass
-        else:
-            if self.policy is not None:
-                self.policy.check_host(host)
-            family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
-            return [(family, (host, port))]
-        found = self._dns.get((host, port))
-        if found is None or found[0] < self.loop.time():
-            pending = self._resolving.get((host, port))
-            if pending is None:
-                pending = self.loop.create_task(self._resolve(host, port))
-                # Its error is seen by the waiters, if any are left when it fails.
-                pending.add_done_callback(_retrieved)
-                self._resolving[(host, port)] = pending
-            # Shielded: a request that times out must not cancel others' shared lookup.
-            addresses = await asyncio.shield(pending)
-        else:
-            addresses = found[1]
-        if self.policy is None:
-            return addresses
-        permitted = set(self.policy.permitted(host, [address[0] for _, address in addresses]))
-        return [entry for entry in addresses if entry[1][0] in permitted]
-
-    async def _resolve(self, host: str, port: int) -> list[Address]:
-        try:
-            infos = await self.loop.getaddrinfo(
-                host, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG
+            sock = await aiohappyeyeballs.start_connection(
+                infos, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY, loop=self.loop
             )
         except OSError as exc:
-            raise _cannot_connect(host, port, exc) from exc
-        finally:
-            del self._resolving[(host, port)]
-        addresses: list[Address] = [
-            (family, cast(tuple[str, int], address)) for family, *_, address in infos
-        ]
-        if len(self._dns) >= CACHE_SIZE:
-            self._dns.clear()
-        self._dns[(host, port)] = (self.loop.time() + DNS_TTL, addresses)
-        return addresses
+            raise cannot_connect(target.host, target.port, exc) from exc
+        context = key[3]
+        try:
+            _, connection = await self.loop.create_connection(
+                lambda: _Connection(self, key),
+                sock=sock,
+                ssl=context,
+                server_hostname=target.host if context is not None else None,
+            )
+        except OSError as exc:  # TLS: not worth another address, the certificate is the same
+            sock.close()
+            raise cannot_connect(target.host, target.port, exc) from exc
+        except BaseException:
+            sock.close()
+            raise
+        self._open.add(connection)
+        return connection
