@@ -66,9 +66,6 @@ ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
     ("hookhub.ui.pages.webhooks", "hookhub.api.v1.webhooks"),
     # svc-rest: events, deliveries, runs, workflows, tokens, users through services; ui/data.py's
     # SQL into db/
-    ("hookhub.cli.deliveries", "hookhub.api.v1.common"),
-    ("hookhub.cli.deliveries", "hookhub.api.v1.deliveries"),
-    ("hookhub.cli.events", "hookhub.api.v1.events"),
     ("hookhub.cli.resources", "hookhub.api.v1.runs"),
     ("hookhub.cli.resources", "hookhub.api.v1.workflows"),
     ("hookhub.cli.tokens", "hookhub.api.v1.tokens"),
@@ -78,11 +75,6 @@ ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
     ("hookhub.config.export", "hookhub.api.v1.workflows"),
     ("hookhub.ui.data", "sqlalchemy"),
     ("hookhub.ui.data", "sqlalchemy.exc"),
-    ("hookhub.ui.pages.deliveries", "hookhub.api.v1.common"),
-    ("hookhub.ui.pages.deliveries", "hookhub.api.v1.deliveries"),
-    ("hookhub.ui.pages.deliveries", "hookhub.api.v1.events"),
-    ("hookhub.ui.pages.events", "hookhub.api.v1.deliveries"),
-    ("hookhub.ui.pages.events", "hookhub.api.v1.events"),
     ("hookhub.ui.pages.workflows", "hookhub.api.v1.runs"),
     ("hookhub.ui.pages.workflows", "hookhub.api.v1.workflows"),
     # brokers: sources through services

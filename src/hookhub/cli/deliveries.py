@@ -19,13 +19,14 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.core.times import iso
 from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Store
-from hookhub.db.tables import webhooks
 from hookhub.errors import HookhubError
 from hookhub.outbound import operations
 from hookhub.outbound.client import Sender
 from hookhub.outbound.rendering import CompiledWebhook
+from hookhub.services import deliveries
 
 deliveries_app = typer.Typer(help="Inspect, retry and replay deliveries.", no_args_is_help=True)
 # Piped output (grep, files) gets whole lines rather than an 80-column wrap.
@@ -89,8 +90,6 @@ def list_deliveries(
     token: Token = None,
 ) -> None:
     """List deliveries, newest first; --since and --until are when they were created."""
-    from hookhub.api.v1.deliveries import public
-
     where = DeliveryFilter(
         event_id=event,
         status=status,
@@ -103,11 +102,10 @@ def list_deliveries(
     )
 
     async def fetch(store: Store) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        webhook_id = None if webhook is None else (await store.find_webhook(webhook))["id"]
-        rows, _ = await store.history.deliveries(
-            dataclasses.replace(where, webhook_id=webhook_id), None, limit
-        )
-        return [public(row) for row in rows], await _names(store)
+        webhook_id = None if webhook is None else (await deliveries.webhook(store, webhook))["id"]
+        chosen = dataclasses.replace(where, webhook_id=webhook_id)
+        found, _ = await deliveries.search(store, chosen, None, limit)
+        return found, await deliveries.webhook_names(store)
 
     server = remote(url, token)
     if server:
@@ -161,12 +159,12 @@ def retry(
 
     async def run(store: Store) -> int:
         if webhook:
-            found = await store.find_webhook(webhook)
-            return await store.retry_failed(found["id"], after, due=found["enabled"])
+            found = await deliveries.webhook(store, webhook)
+            return await deliveries.retry_failed(store, found["id"], after, None)
         for delivery_id in ids or []:
             # One bad id doesn't stop the others; each problem is reported at the end.
             try:
-                await store.retry_delivery(delivery_id)
+                await deliveries.retry(store, delivery_id, None)
             except HookhubError as exc:
                 problems.append(f"{delivery_id}: {exc.message}")
         return len(ids or []) - len(problems)
@@ -211,10 +209,10 @@ def replay(
     end = time.time() if until is None else parse_time(until, "--until")
 
     async def run(store: Store) -> operations.Replayed:
-        found = await store.find_webhook(webhook)
+        found = await deliveries.webhook(store, webhook)
         with _spinner("replaying to {task.fields[name]}: {task.completed} events read") as progress:
             task = progress.add_task("replay", name=found["name"], total=None)
-            return await operations.replay(
+            return await deliveries.replay(
                 store,
                 found["id"],
                 start,
@@ -231,23 +229,9 @@ def replay(
             done = server.replay(found["id"], start, end, all_events)
     else:
         done = with_store(migrated(database), run)
-    # The API's spelling of times; imported here: hookhub.api loads FastAPI (a second at start).
-    from hookhub.api.v1.common import iso
-
     typer.echo(
         f"{done.events} events from {iso(start)} to {iso(end)}: {done.deliveries} deliveries queued"
     )
-
-
-async def _names(store: Store) -> dict[str, str]:
-    """Every webhook's name by id (the list shows names)."""
-    names: dict[str, str] = {}
-    cursor: str | None = None
-    while True:
-        rows, cursor = await store.page(webhooks, {}, cursor, 500)
-        names.update((row["id"], row["name"]) for row in rows)
-        if cursor is None:
-            return names
 
 
 def _spinner(text: str) -> Progress:

@@ -13,6 +13,7 @@ from hookhub.cli.common import Database, Token, Url, migrated, remote, with_stor
 from hookhub.cli.deliveries import Since, console, parse_time
 from hookhub.db.history import EventFilter
 from hookhub.db.store import Store
+from hookhub.services import events
 
 events_app = typer.Typer(help="List events.", no_args_is_help=True)
 
@@ -32,8 +33,6 @@ def list_events(
     token: Token = None,
 ) -> None:
     """List events, newest received first; --since and --until are when hookhub received them."""
-    from hookhub.api.v1.events import public
-
     where = EventFilter(
         object_type=object_type,
         event=event,
@@ -42,8 +41,8 @@ def list_events(
     )
 
     async def fetch(store: Store) -> list[dict[str, Any]]:
-        rows, _ = await store.history.events(where, None, limit)
-        return [public(row) for row in rows]
+        found, _ = await events.search(store, where, None, limit)
+        return found
 
     server = remote(url, token)
     found = server.events(where, limit) if server else with_store(migrated(database), fetch)

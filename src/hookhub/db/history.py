@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
 
 from hookhub.db import direct
-from hookhub.db.tables import deliveries, events
+from hookhub.db.tables import deliveries, events, webhooks
 from hookhub.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -200,3 +200,9 @@ class HistoryStore:
         )
         async with self.store.read() as conn:
             return direct.rows_of(await conn.execute(query))
+
+    async def webhook_names(self) -> dict[str, str]:
+        """Every webhook's name by id: what the lists show instead of ids."""
+        async with self.store.read() as conn:
+            found = await conn.execute(select(webhooks.c.id, webhooks.c.name))
+            return {row[0]: row[1] for row in found}

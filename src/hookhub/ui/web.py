@@ -124,6 +124,12 @@ def store_of(request: Request) -> Store:
     return store
 
 
+def wake_of(request: Request) -> Callable[[], None] | None:
+    """What tells this process's workers that work is due now; None when it runs none."""
+    wake: Callable[[], None] | None = request.app.state.on_work
+    return wake
+
+
 async def _key(request: Request) -> bytes:
     state = request.app.state
     if getattr(state, "ui_key", None) is None:

@@ -4,7 +4,7 @@ request bodies are read (strict JSON types, ISO 8601 times, PATCH bodies)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
@@ -75,20 +75,6 @@ def store_of(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(store_of)]
-
-
-def iso(epoch: float | None) -> str | None:
-    """An epoch time as ISO 8601 UTC, or None."""
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
-
-
-def epoch(moment: datetime | None) -> float | None:
-    """An API time as epoch seconds; a time without a zone is UTC, like every time shown."""
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute, conflict
-from hookhub.api.v1 import deliveries
-from hookhub.api.v1.common import STRICT, Moment, StoreDep, Writer, store_of, wake_workers
+from hookhub.api.v1.common import STRICT, Moment, StoreDep, Writer
 from hookhub.core.events import EventIn
-from hookhub.db.tables import webhooks
+from hookhub.core.times import epoch
 from hookhub.outbound import operations
+from hookhub.services import deliveries
 
 router = APIRouter(tags=["operations"], route_class=JSONRoute)
 
@@ -44,11 +43,6 @@ class ReplayIn(BaseModel):
     )
 
 
-def _epoch(moment: datetime) -> float:
-    # A time without a zone is UTC, like every time the API shows.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
 @router.post(
     "/deliveries/{delivery_id}/retry",
     status_code=202,
@@ -56,9 +50,8 @@ def _epoch(moment: datetime) -> float:
     responses=conflict("A worker is sending this delivery right now."),
 )
 async def retry_delivery(delivery_id: str, store: StoreDep, _: Writer, request: Request) -> JSON:
-    row = await store.retry_delivery(delivery_id)
-    wake_workers(request)
-    return JSON(deliveries.public(row), status_code=202)
+    row = await deliveries.retry(store, delivery_id, request.app.state.on_work)
+    return JSON(row, status_code=202)
 
 
 @router.post(
@@ -73,18 +66,9 @@ async def retry_failed(
     request: Request,
     body: RetryFailedIn | None = Body(None),
 ) -> JSON:
-    retried = await retry_failed_of(request, webhook_id, body.since if body else None)
+    since = epoch(body.since) if body else None
+    retried = await deliveries.retry_failed(store, webhook_id, since, request.app.state.on_work)
     return JSON({"retried": retried}, status_code=202)
-
-
-async def retry_failed_of(request: Request, webhook_id: str, since: datetime | None) -> int:
-    """Queue every failed delivery of a webhook again (the API and the UI); how many."""
-    store = store_of(request)
-    webhook = await store.get(webhooks, webhook_id)
-    after = None if since is None else _epoch(since)
-    retried = await store.retry_failed(webhook_id, after, due=webhook["enabled"])
-    wake_workers(request)
-    return retried
 
 
 @router.post(
@@ -95,14 +79,14 @@ async def retry_failed_of(request: Request, webhook_id: str, since: datetime | N
 async def replay(
     webhook_id: str, body: ReplayIn, store: StoreDep, _: Writer, request: Request
 ) -> JSON:
-    until = time.time() if body.until is None else _epoch(body.until)
-    done = await operations.replay(
+    since, until = epoch(body.since), epoch(body.until)
+    done = await deliveries.replay(
         store,
         webhook_id,
-        _epoch(body.since),
-        until,
+        since,
+        time.time() if until is None else until,
         every_event=body.all_events,
-        on_work=request.app.state.on_work,
+        wake=request.app.state.on_work,
     )
     return JSON({"events": done.events, "deliveries": done.deliveries}, status_code=202)
 

@@ -17,11 +17,11 @@ from hookhub.api.v1.common import (
     Reader,
     StoreDep,
     Writer,
-    iso,
     optional_fields,
     page,
 )
 from hookhub.core.conditions import ConditionError, validate_conditions
+from hookhub.core.times import iso
 from hookhub.db.store import Row, Store
 from hookhub.db.tables import rules, webhooks
 from hookhub.errors import NotFound, ValidationError

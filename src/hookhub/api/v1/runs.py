@@ -9,8 +9,9 @@ from fastapi import APIRouter, Body, Request
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page, store_of
+from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, page, store_of
 from hookhub.core.masking import mask_url
+from hookhub.core.times import iso
 from hookhub.db.runs import NewRun
 from hookhub.db.store import Row
 from hookhub.db.tables import runs

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, iso, page
+from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, page
 from hookhub.core.masking import mask_url, unmask_url
+from hookhub.core.times import iso
 from hookhub.db.store import Row, Store
 from hookhub.db.tables import sources
 from hookhub.errors import ValidationError

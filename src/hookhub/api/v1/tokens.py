@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Admin, Cursor, Limit, StoreDep, iso, page
+from hookhub.api.v1.common import Admin, Cursor, Limit, StoreDep, page
+from hookhub.core.times import iso
 from hookhub.db.store import Row
 from hookhub.db.tables import tokens
 

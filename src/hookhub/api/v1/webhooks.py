@@ -20,7 +20,6 @@ from hookhub.api.v1.common import (
     Reader,
     StoreDep,
     Writer,
-    iso,
     optional_fields,
     page,
     store_of,
@@ -30,6 +29,7 @@ from hookhub.core import limits, signing
 from hookhub.core.limits import Range
 from hookhub.core.masking import mask_url, unmask_url
 from hookhub.core.retry import DEFAULT_SCHEDULE, RetryPolicy
+from hookhub.core.times import iso
 from hookhub.db.store import Row
 from hookhub.db.tables import webhooks
 from hookhub.errors import ValidationError

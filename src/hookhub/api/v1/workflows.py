@@ -19,11 +19,11 @@ from hookhub.api.v1.common import (
     Reader,
     StoreDep,
     Writer,
-    iso,
     optional_fields,
     page,
     store_of,
 )
+from hookhub.core.times import iso
 from hookhub.db.store import Row
 from hookhub.db.tables import workflows
 from hookhub.errors import ValidationError

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 from fastapi import Request
 from starlette.responses import Response
 
-from hookhub.api.v1 import deliveries as api
-from hookhub.api.v1 import events as events_api
-from hookhub.api.v1.common import wake_workers
-from hookhub.db.history import PAYLOAD_SEARCH_MAX, DeliveryFilter
-from hookhub.db.tables import deliveries, events, webhooks
-from hookhub.errors import HookhubError, NotFound
+from hookhub.db.history import DeliveryFilter
+from hookhub.errors import HookhubError
+from hookhub.services import deliveries, events
 from hookhub.ui.web import (
     COUNT_CAP,
     PAGE,
@@ -24,38 +19,36 @@ from hookhub.ui.web import (
     redirect,
     render,
     store_of,
+    wake_of,
 )
 
 router = page_router()
 
-STATUSES = get_args(api.Status)
 FILTERS = ("q", "webhook_id", "status", "status_code", "object_type", "event_type", "payload")
 
 
 def _filter(values: dict[str, str], errors: dict[str, str]) -> DeliveryFilter:
     """The list's filter from the form's fields; a message per field that can't be read."""
-    status, code, payload = values["status"], values["status_code"], values["payload"]
-    if status and status not in STATUSES:
-        errors["status"] = f"unknown status {status!r}"
+    code = values["status_code"]
     status_code = None
     if code:
         if code.isdigit() and 100 <= int(code) <= 599:
             status_code = int(code)
         else:
             errors["status_code"] = f"an HTTP status is a number from 100 to 599, got {code!r}"
-    if len(payload) > PAYLOAD_SEARCH_MAX:
-        errors["payload"] = f"at most {PAYLOAD_SEARCH_MAX} characters"
-    return DeliveryFilter(
+    where = DeliveryFilter(
         webhook_id=values["webhook_id"] or None,
-        status=status or None,
+        status=values["status"] or None,
         status_code=status_code,
         object_type=values["object_type"] or None,
         event_type=values["event_type"] or None,
         search=values["q"] or None,
-        payload=payload or None,
+        payload=values["payload"] or None,
         since=parse_time(values["since"], "since", errors),
         until=parse_time(values["until"], "until", errors),
     )
+    errors.update(deliveries.filter_problems(where))
+    return where
 
 
 @router.get("/deliveries")
@@ -66,24 +59,23 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
     }
     errors: dict[str, str] = {}
     where = _filter(values, errors)
-    rows: list[dict[str, object]] = []
+    found: list[dict[str, object]] = []
     total, next_cursor = 0, None
     if not errors:
         try:
-            rows, next_cursor = await store.history.deliveries(where, cursor or None, PAGE)
+            found, next_cursor = await deliveries.search(store, where, cursor or None, PAGE)
         except HookhubError as exc:
             errors["_"] = exc.message
-        total = await store.history.count_deliveries(where, COUNT_CAP)
-    about = await store.history.events_by_id([str(r["event_id"]) for r in rows if r["event_id"]])
-    hooks, _next = await store.page(webhooks, {}, None, 500)
+        total = await deliveries.count(store, where, COUNT_CAP)
+    about = await events.by_id(store, [str(d["event_id"]) for d in found if d["event_id"]])
     return render(
         request,
         "deliveries/list.html",
         400 if errors else 200,
-        deliveries=[api.public(row) for row in rows],
+        deliveries=found,
         events=about,
-        names={hook["id"]: hook["name"] for hook in hooks},
-        statuses=STATUSES,
+        names=await deliveries.webhook_names(store),
+        statuses=deliveries.STATUSES,
         filters=values,
         errors=errors,
         paging=paging(request, total, "delivery", next_cursor),
@@ -92,28 +84,18 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
 
 @router.get("/deliveries/{delivery_id}")
 async def detail_page(request: Request, delivery_id: str, _: User) -> Response:
-    store = store_of(request)
-    row = await store.get(deliveries, delivery_id)
-    hook = await store.get(webhooks, row["webhook_id"]) if row["webhook_id"] else None
-    event = None
-    if row["event_id"]:
-        try:
-            event = events_api.public(await store.get(events, row["event_id"]))
-        except NotFound:
-            event = None  # purged by retention
-    attempts = [api.public_attempt(a) for a in await store.attempts_of(delivery_id)]
+    shown = await deliveries.detail(store_of(request), delivery_id)
     return render(
         request,
         "deliveries/detail.html",
-        delivery=api.public(row),
-        webhook=hook,
-        event=event,
-        attempts=list(reversed(attempts)),
+        delivery=shown.delivery,
+        webhook=shown.webhook,
+        event=shown.event,
+        attempts=list(reversed(shown.attempts)),
     )
 
 
 @router.post("/deliveries/{delivery_id}/retry")
 async def retry(request: Request, delivery_id: str, _: Form) -> Response:
-    await store_of(request).retry_delivery(delivery_id)
-    wake_workers(request)
+    await deliveries.retry(store_of(request), delivery_id, wake_of(request))
     return redirect(f"/deliveries/{delivery_id}", "Queued to be sent again now.")

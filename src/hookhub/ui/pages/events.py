@@ -8,11 +8,9 @@ import json
 from fastapi import Request
 from starlette.responses import Response
 
-from hookhub.api.v1 import deliveries as deliveries_api
-from hookhub.api.v1 import events as api
-from hookhub.db.history import PAYLOAD_SEARCH_MAX, EventFilter
-from hookhub.db.tables import events, webhooks
+from hookhub.db.history import EventFilter
 from hookhub.errors import HookhubError
+from hookhub.services import deliveries, events
 from hookhub.ui.web import COUNT_CAP, PAGE, User, page_router, paging, parse_time, render, store_of
 
 router = page_router()
@@ -29,8 +27,6 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
     store = store_of(request)
     values = {name: request.query_params.get(name, "").strip() for name in FIELDS}
     errors: dict[str, str] = {}
-    if len(values["payload"]) > PAYLOAD_SEARCH_MAX:
-        errors["payload"] = f"at most {PAYLOAD_SEARCH_MAX} characters"
     where = EventFilter(
         object_type=values["object_type"] or None,
         event=values["event"] or None,
@@ -39,19 +35,20 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
         payload=values["payload"] or None,
         search=values["q"] or None,
     )
-    rows: list[dict[str, object]] = []
+    errors.update(events.filter_problems(where))
+    found: list[dict[str, object]] = []
     total, next_cursor = 0, None
     if not errors:
         try:
-            rows, next_cursor = await store.history.events(where, cursor or None, PAGE)
+            found, next_cursor = await events.search(store, where, cursor or None, PAGE)
         except HookhubError as exc:
             errors["_"] = exc.message  # a cursor this list did not give
-        total = await store.history.count_events(where, COUNT_CAP)
+        total = await events.count(store, where, COUNT_CAP)
     return render(
         request,
         "events/list.html",
         400 if errors else 200,
-        events=[api.public(row) for row in rows],
+        events=found,
         filters=values,
         errors=errors,
         paging=paging(request, total, "event", next_cursor),
@@ -61,15 +58,13 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
 @router.get("/events/{event_id:path}")
 async def detail_page(request: Request, event_id: str, _: User) -> Response:
     store = store_of(request)
-    row = await store.get(events, event_id)
-    sent = await store.history.deliveries_of(event_id)
-    hooks, _next = await store.page(webhooks, {}, None, 500)
+    event = await events.get(store, event_id)
     return render(
         request,
         "events/detail.html",
-        event=api.public(row),
-        data=_indented(row["data"]),
-        snapshots=_indented(row["snapshots"]) if row["snapshots"] else None,
-        deliveries=[deliveries_api.public(d) for d in sent],
-        names={hook["id"]: hook["name"] for hook in hooks},
+        event=event,
+        data=_indented(event["data"]),
+        snapshots=_indented(event["snapshots"]) if event["snapshots"] else None,
+        deliveries=event["deliveries"],
+        names=await deliveries.webhook_names(store),
     )

@@ -12,11 +12,12 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from hookhub.api.v1 import webhooks as api
-from hookhub.api.v1.operations import SampleEvent, retry_failed_of
+from hookhub.api.v1.operations import SampleEvent
 from hookhub.db.tables import webhooks
 from hookhub.errors import HookhubError
 from hookhub.outbound import operations
 from hookhub.outbound.rendering import CompiledWebhook, template_errors, template_warnings
+from hookhub.services import deliveries
 from hookhub.ui import charts
 from hookhub.ui.forms import field_errors, parse_json
 from hookhub.ui.web import (
@@ -33,6 +34,7 @@ from hookhub.ui.web import (
     render,
     store_of,
     text,
+    wake_of,
 )
 
 router = page_router()
@@ -281,7 +283,7 @@ async def remove(request: Request, webhook_id: str, _: Form) -> Response:
 async def retry_failed(request: Request, webhook_id: str, form: Form) -> Response:
     if form.get("confirm") != "yes":
         return await retry_failed_page(request, webhook_id, request.state.user)
-    retried = await retry_failed_of(request, webhook_id, None)
+    retried = await deliveries.retry_failed(store_of(request), webhook_id, None, wake_of(request))
     return redirect(
         f"/deliveries?webhook_id={webhook_id}", f"Retrying {retried} failed deliveries."
     )
@@ -297,12 +299,8 @@ async def replay(request: Request, webhook_id: str, form: Form) -> Response:
     if errors or since is None:
         return await _page(request, webhook_id, errors=errors, status=422)
     try:
-        done = await operations.replay(
-            store_of(request),
-            webhook_id,
-            since,
-            until or time.time(),
-            on_work=request.app.state.on_work,
+        done = await deliveries.replay(
+            store_of(request), webhook_id, since, until or time.time(), wake=wake_of(request)
         )
     except HookhubError as exc:
         return await _page(request, webhook_id, errors=field_errors(exc), status=422)
