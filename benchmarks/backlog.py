@@ -7,7 +7,11 @@
    the backlog to `backlog` and times the same claim again (median of CLAIM_TRIES each). On
    PostgreSQL the claim is timed twice at the large backlog: straight after the bulk insert, as
    a worker sees it before autovacuum has analyzed the table, and after ANALYZE.
-2. In a second database, bulk-inserts `rss-backlog` due deliveries to a local receiver, starts
+2. Delivery throughput of a real `hookhub worker` process with `backlog` pending (the same
+   database, its webhook pointed at a local receiver) vs with `rate-baseline` pending (a fresh
+   one): deliveries/s counted at the receiver over `rate-count` deliveries, after the first
+   RATE_WARMUP.
+3. In another database, bulk-inserts `rss-backlog` due deliveries to a local receiver, starts
    a real `hookhub worker` process and samples its resident memory for `seconds` while it
    delivers: it holds at most `concurrency` deliveries at a time, so memory stays flat however
    long the backlog is.
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, text, update
 
 from hookhub.db.store import Store
-from hookhub.db.tables import deliveries, events
+from hookhub.db.tables import deliveries, events, webhooks
 from hookhub.ids import new_id
 from hookhub.migrations import upgrade_async
 
@@ -51,6 +55,7 @@ CLAIM_TRIES = 7  # timed claims per measurement; the median is reported
 BASELINE = 1000  # pending deliveries of the baseline claim
 INSERT_CHUNK = 10_000  # rows per bulk-insert transaction
 EVENT_FANOUT = 1000  # deliveries sharing one event in the bulk backlog
+RATE_WARMUP = 1000  # deliveries a worker makes before its rate is timed
 RSS_SAMPLE = 0.25  # seconds between memory samples
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SETUP_TIMEOUT = 900.0  # seconds a bulk insert may take (a million rows on a slow disk)
@@ -65,6 +70,9 @@ class Figures:
     claim_ms_small: float
     claim_ms_backlog: float
     claim_ms_backlog_analyzed: float | None  # PostgreSQL only
+    rate_baseline: int
+    rate_per_s_small: float
+    rate_per_s_backlog: float
     rss_backlog: int
     rss_mib_start: float
     rss_mib_peak: float
@@ -129,8 +137,11 @@ async def median_claim_ms(store: Store) -> float:
     return sorted(times)[len(times) // 2]
 
 
-async def claims(args: argparse.Namespace) -> tuple[str, float, float, float | None]:
-    """Engine, and claim milliseconds with BASELINE, `backlog`, and (PostgreSQL) analyzed."""
+async def claims(
+    args: argparse.Namespace, receiver: Receiver
+) -> tuple[str, float, float, float | None, float]:
+    """Engine; claim milliseconds with BASELINE, `backlog`, and (PostgreSQL) analyzed; and a
+    worker's deliveries/s with `backlog` pending."""
     async with fresh_database(args.database) as url:
         await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
@@ -147,9 +158,44 @@ async def claims(args: argparse.Namespace) -> tuple[str, float, float, float | N
                 async with store.write() as conn:
                     await conn.execute(text("ANALYZE deliveries"))
                 analyzed = await median_claim_ms(store)
-            return store.dialect, small, large, analyzed
+            async with store.write() as conn:  # now deliver them, counted
+                await conn.execute(update(webhooks).values(url=receiver.url))
+            rate = await bounded("rate with the backlog", worker_rate(url, args, receiver))
+            return store.dialect, small, large, analyzed, rate
         finally:
             await store.close()
+
+
+async def worker_rate(url: str, args: argparse.Namespace, receiver: Receiver) -> float:
+    """Deliveries/s of one `hookhub worker` on the backlog of `url`, counted at the receiver
+    over `rate_count` deliveries after the first RATE_WARMUP."""
+    workers = Workers(url, 1, args.concurrency)
+    try:
+        await workers.ready()
+        before = receiver.count
+        started = 0.0
+        while (done := receiver.count - before) < RATE_WARMUP + args.rate_count:
+            if workers.processes[0].poll() is not None:
+                raise BenchError("the hookhub worker exited")
+            if not started and done >= RATE_WARMUP:
+                started, at = time.perf_counter(), done
+            await asyncio.sleep(0.002)
+        return (done - at) / (time.perf_counter() - started)
+    finally:
+        await asyncio.to_thread(workers.stop)
+
+
+async def small_backlog_rate(args: argparse.Namespace, receiver: Receiver) -> float:
+    """A worker's deliveries/s with `rate_baseline` pending."""
+    async with fresh_database(args.database) as url:
+        await bounded("migrate", upgrade_async(url))
+        store = Store.open(url)
+        try:
+            webhook_id = await create_webhook(store, receiver.url)
+            await add_backlog(store, webhook_id, args.rate_baseline)
+        finally:
+            await store.close()
+        return await bounded("rate with a small backlog", worker_rate(url, args, receiver))
 
 
 async def worker_memory(args: argparse.Namespace, receiver: Receiver) -> tuple[float, float, int]:
@@ -179,7 +225,8 @@ async def worker_memory(args: argparse.Namespace, receiver: Receiver) -> tuple[f
 
 
 async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
-    engine, small, large, analyzed = await claims(args)
+    rate_small = await small_backlog_rate(args, receiver)
+    engine, small, large, analyzed, rate_backlog = await claims(args, receiver)
     start, peak, delivered = await worker_memory(args, receiver)
     return Figures(
         engine=engine,
@@ -187,6 +234,9 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
         claim_ms_small=round(small, 2),
         claim_ms_backlog=round(large, 2),
         claim_ms_backlog_analyzed=None if analyzed is None else round(analyzed, 2),
+        rate_baseline=args.rate_baseline,
+        rate_per_s_small=round(rate_small, 1),
+        rate_per_s_backlog=round(rate_backlog, 1),
         rss_backlog=args.rss_backlog,
         rss_mib_start=round(start, 1),
         rss_mib_peak=round(peak, 1),
@@ -197,6 +247,10 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--backlog", type=positive, default=1_000_000, help="pending deliveries")
+    parser.add_argument(
+        "--rate-baseline", type=positive, default=30_000, help="pending, baseline throughput"
+    )
+    parser.add_argument("--rate-count", type=positive, default=10_000, help="deliveries timed")
     parser.add_argument("--rss-backlog", type=positive, default=100_000, help="for the worker")
     parser.add_argument("--seconds", type=positive, default=10, help="memory sampling time")
     parser.add_argument("--concurrency", type=positive, default=100, help="worker's sends")
@@ -205,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.backlog < 2 * BASELINE:
         parser.error(f"--backlog must be at least {2 * BASELINE}")
+    if min(args.backlog, args.rate_baseline) < RATE_WARMUP + args.rate_count:
+        parser.error("--backlog and --rate-baseline must exceed --rate-count by 1,000")
     receiver = Receiver()
     try:
         receiver.start()
@@ -219,9 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         f"pending, {figures.claim_ms_backlog} ms with {figures.backlog:,} "
         f"(ratio {figures.claim_ms_backlog / figures.claim_ms_small:.2f})"
         + ("" if analyzed is None else f", {analyzed} ms after ANALYZE")
+        + f"\nworker deliveries/s: {figures.rate_per_s_backlog:.0f} with {figures.backlog:,} "
+        f"pending, {figures.rate_per_s_small:.0f} with {figures.rate_baseline:,} (ratio "
+        f"{figures.rate_per_s_backlog / figures.rate_per_s_small:.2f})"
         + f"\nworker memory: {figures.rss_mib_start} MiB ready, peak {figures.rss_mib_peak} "
         f"MiB with {figures.rss_backlog:,} pending, delivering "
-        f"{figures.delivered_while_sampling:,} in {args.seconds} s (cpus {os.cpu_count()})"
+        f"{figures.delivered_while_sampling:,} in {args.seconds} s "
+        f"(cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f})"
     )
     show(figures, args.json, text)
     return 0

@@ -9,6 +9,9 @@ and sends it `count` POSTs of a small JSON body. Phase 2 serves hookhub the same
 parsed, and stored as a queued run before the answer) and sends the same requests to an async
 trigger. The trigger rate is the figure compared with the bare route; DESIGN.md §5 asks
 ≥ 5,000 requests/s. Afterwards the database must hold exactly one queued run per request.
+Phase 3 does the same with a default `serve` (workers on, as a user runs it: the same process
+also runs the queued runs meanwhile), on a fresh database; it must hold one run per request,
+none failed.
 
 The client is a minimal keep-alive HTTP/1.1 client on asyncio (uvloop when present), so it costs
 far less CPU per request than the servers it measures; it still shares the machine's cores. On a
@@ -93,11 +96,16 @@ def _bare_main(port: int) -> None:
     _serve(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), port)
 
 
-def _hookhub_main(port: int, database_url: str) -> None:
+def _hookhub_main(port: int, database_url: str, workers: bool = False) -> None:
     from hookhub.api.app import create_app
     from hookhub.settings import Settings
 
-    _serve(create_app(Settings(database_url=database_url), workers=False), port)
+    _serve(create_app(Settings(database_url=database_url), workers=workers), port)
+
+
+def _default_serve_main(port: int, database_url: str) -> None:
+    """`hookhub serve` as a user runs it: the API and the workers in one process."""
+    _hookhub_main(port, database_url, workers=True)
 
 
 @dataclass(frozen=True)
@@ -222,14 +230,11 @@ async def create_workflow(store: Store) -> str:
     return key
 
 
-async def queued_runs(store: Store) -> int:
-    """How many runs the database holds, all of which must still be queued."""
+async def runs_by_status(store: Store) -> dict[str, int]:
+    """How many runs the database holds, by status."""
     async with store.read() as conn:
         by_status = select(runs.c.status, func.count()).group_by(runs.c.status)
-        found: dict[str, int] = {status: n for status, n in (await conn.execute(by_status)).all()}
-    if set(found) - {"queued"}:
-        raise BenchError(f"expected only queued runs, found {found}")
-    return found.get("queued", 0)
+        return {status: n for status, n in (await conn.execute(by_status)).all()}
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -248,6 +253,10 @@ class Figures:
     # The server process's CPU time per request, in µs (None where it can't be read).
     bare_cpu_us: float | None
     hookhub_cpu_us: float | None
+    # The same trigger on a default `serve` (workers on), against the same bare route.
+    default_per_s: float
+    default_ratio: float
+    default_cpu_us: float | None
 
 
 @dataclass(frozen=True)
@@ -279,32 +288,45 @@ async def measure(
     return Rate(count / elapsed, None if used is None else round(used / count * 1e6, 1))
 
 
-async def run(args: argparse.Namespace) -> Figures:
-    with server(_bare_main) as served:
-        bare = await measure(served, "/hook", args, "bare starlette")
+async def trigger_phase(args: argparse.Namespace, target: Any, name: str) -> tuple[str, Rate]:
+    """The database's engine, and the rate of async trigger requests to a hookhub server run by
+    `target` on a fresh database; checks that it stored one run per request answered, none
+    failed, and (API only) all still queued."""
     async with fresh_database(args.database) as url:
         await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
         try:
             key = await create_workflow(store)
-            with server(_hookhub_main, url) as served:
-                hookhub = await measure(served, f"/hooks/{key}", args, "hookhub trigger")
-            stored = await queued_runs(store)
+            with server(target, url) as served:
+                rate = await measure(served, f"/hooks/{key}", args, name)
+            found = await runs_by_status(store)
         finally:
             await store.close()
-        sent = args.count + args.count // 10
-        if stored != sent:
-            raise BenchError(f"{sent} requests were answered 200 but {stored} runs are stored")
-        return Figures(
-            count=args.count,
-            concurrency=args.concurrency,
-            database="sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql",
-            bare_per_s=round(bare.per_s, 1),
-            hookhub_per_s=round(hookhub.per_s, 1),
-            ratio=round(hookhub.per_s / bare.per_s, 3),
-            bare_cpu_us=bare.cpu_us,
-            hookhub_cpu_us=hookhub.cpu_us,
-        )
+    sent = args.count + args.count // 10
+    allowed = {"queued"} if target is _hookhub_main else {"queued", "running", "succeeded"}
+    if sum(found.values()) != sent or set(found) - allowed:
+        raise BenchError(f"{name}: {sent} requests were answered 200; the runs stored: {found}")
+    return ("sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql"), rate
+
+
+async def run(args: argparse.Namespace) -> Figures:
+    with server(_bare_main) as served:
+        bare = await measure(served, "/hook", args, "bare starlette")
+    database, hookhub = await trigger_phase(args, _hookhub_main, "hookhub trigger")
+    _, default = await trigger_phase(args, _default_serve_main, "default serve trigger")
+    return Figures(
+        count=args.count,
+        concurrency=args.concurrency,
+        database=database,
+        bare_per_s=round(bare.per_s, 1),
+        hookhub_per_s=round(hookhub.per_s, 1),
+        ratio=round(hookhub.per_s / bare.per_s, 3),
+        bare_cpu_us=bare.cpu_us,
+        hookhub_cpu_us=hookhub.cpu_us,
+        default_per_s=round(default.per_s, 1),
+        default_ratio=round(default.per_s / bare.per_s, 3),
+        default_cpu_us=default.cpu_us,
+    )
 
 
 def parse_args(
@@ -346,12 +368,18 @@ def main(argv: list[str] | None = None) -> int:
         figures = _run_loop(run(args))
     except BenchError as exc:
         return failed(exc)
-    cpu = cpu_text(("bare", figures.bare_cpu_us), ("hookhub", figures.hookhub_cpu_us))
+    cpu = cpu_text(
+        ("bare", figures.bare_cpu_us),
+        ("hookhub", figures.hookhub_cpu_us),
+        ("default serve", figures.default_cpu_us),
+    )
     text = (
         f"bare starlette: {figures.bare_per_s:.0f}/s   hookhub async trigger "
-        f"({figures.database}, durable): {figures.hookhub_per_s:.0f}/s   "
-        f"ratio {figures.ratio:.2f}{cpu}   ({figures.count} requests, "
-        f"concurrency {figures.concurrency}, cpus {os.cpu_count()})"
+        f"({figures.database}, durable, --no-workers): {figures.hookhub_per_s:.0f}/s "
+        f"ratio {figures.ratio:.2f}   default serve (workers on): {figures.default_per_s:.0f}/s "
+        f"ratio {figures.default_ratio:.2f}{cpu}   ({figures.count} requests, "
+        f"concurrency {figures.concurrency}, cpus {os.cpu_count()}, "
+        f"load {os.getloadavg()[0]:.2f})"
     )
     show(figures, args.json, text)
     return 0

@@ -1,14 +1,22 @@
-"""Latency: from an event accepted to the first byte of its delivery on the wire, at a steady rate.
+"""Latency: from an event sent to the first byte of its delivery on the wire, at a steady rate.
 
-    .venv/bin/python benchmarks/latency.py [--rate 1000] [--seconds 5]
+    .venv/bin/python benchmarks/latency.py [--rate 1000] [--seconds 5] [--in-process]
         [--database sqlite:///path | postgresql://user@host/db] [--json]
 
-One process runs what `hookhub serve` runs for events: intake (rules matched, the event and its
-delivery committed) and a Dispatcher woken by it. A pacer offers `rate` events per second, one
-intake call each, as concurrent API requests would. An event counts as accepted when its intake
-call returns (the moment POST /api/v1/events answers 202). The receiver, in its own process,
-stamps the arrival of each request's first byte with the delivery id (`webhook-id`); the
-database maps deliveries to events. The first `--warmup` seconds are not counted.
+By default (the headline figure) a default `hookhub serve` (API and workers in one process, as
+a user runs it) takes the events through its door: a pacer offers `rate` events per second, ONE
+PER HTTP REQUEST to `POST /api/v1/events` with a `write` token, over up to CONNECTIONS
+keep-alive connections, and an event's clock starts when the client is due to send it (which,
+while a connection is free, is when it writes the request).
+
+With `--in-process` (a profiling figure: no HTTP, no token) one process runs what `serve` runs
+for events: intake (rules matched, the event and its delivery committed) and a Dispatcher woken
+by it; the pacer makes one intake call per `--tick-ms` with the events due by then, and an event
+counts as accepted when its intake call returns.
+
+Either way the receiver, in its own process, stamps the arrival of each request's first byte
+with the delivery id (`webhook-id`); the database maps deliveries to events. The first
+`--warmup` seconds are not counted.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from hookhub.settings import Settings
 from hookhub.worker import freeze_heap
 
 # Run as a script: the sibling benchmark is importable from this folder.
+from inbound import _default_serve_main, _run_loop, server
 from outbound import (
     HOST,
     BenchError,
@@ -52,6 +61,7 @@ from outbound import (
 )
 
 DRAIN_TIMEOUT = 60.0  # seconds the last deliveries may take to arrive after the last event
+CONNECTIONS = 64  # keep-alive connections of the HTTP pacer, at most (more queue)
 
 
 class _StampingProtocol(_ReceiverProtocol):
@@ -109,6 +119,7 @@ class Figures:
     """Milliseconds from accepted to first byte, over the events after the warm-up."""
 
     database: str
+    through: str  # "http" (POST /api/v1/events) or "in-process" (a profiling figure)
     rate: int
     tick_ms: float
     offered_per_s: float
@@ -123,10 +134,15 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(fraction * len(values)))]
 
 
+def event_id(i: int) -> str:
+    """The id of the i-th event: it says its number, so warm-up events can be left out."""
+    return f"evt_latency_{i:07d}"
+
+
 def event(i: int) -> dict[str, Any]:
-    """The i-th event offered; its id says its number, so warm-up events can be left out."""
+    """The i-th event offered."""
     return {
-        "id": f"evt_latency_{i:07d}",
+        "id": event_id(i),
         "object_type": "dcim.device",
         "event": "updated",
         "username": "bench",
@@ -159,6 +175,54 @@ async def offer(store: Store, dispatcher: Dispatcher, args: argparse.Namespace) 
     return accepted
 
 
+async def offer_http(port: int, token: str, args: argparse.Namespace) -> dict[str, float]:
+    """Send `rate` events per second for `seconds`, each in its own `POST /api/v1/events` on
+    one of CONNECTIONS keep-alive connections; returns event id → time it was due to be sent.
+
+    The clock starts when an event is due, not when a free connection writes it: a server too
+    slow for the rate makes events wait for a connection, and that wait counts."""
+    total = args.rate * args.seconds
+    due: asyncio.Queue[int | None] = asyncio.Queue()
+    sent: dict[str, float] = {}
+    refused: list[bytes] = []
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while (i := await due.get()) is not None:
+                body = orjson.dumps(event(i))
+                head = (
+                    f"POST /api/v1/events HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+                    f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                )
+                writer.write(head.encode() + body)
+                answer = await reader.readuntil(b"\r\n\r\n")
+                length = header(answer, b"content-length")
+                await reader.readexactly(int(length or 0))
+                if not answer.startswith(b"HTTP/1.1 202"):
+                    refused.append(answer.split(b"\r\n", 1)[0])
+        finally:
+            writer.close()
+
+    clients = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
+    started, queued = time.monotonic(), 0
+    while queued < total:
+        now_due = min(total, int((time.monotonic() - started) * args.rate) + 1)
+        at = time.time()
+        for i in range(queued, now_due):
+            sent[event_id(i)] = at
+            due.put_nowait(i)
+        queued = now_due
+        await asyncio.sleep(0.001)
+    for _ in clients:
+        due.put_nowait(None)
+    await asyncio.gather(*clients)
+    if refused:
+        raise BenchError(f"{len(refused)} of {total} events refused, e.g. {refused[0]!r}")
+    return sent
+
+
 @dataclass(frozen=True)
 class Offered:
     """What one run did: the rate achieved, when each event was accepted, each delivery's event."""
@@ -176,22 +240,15 @@ async def run(args: argparse.Namespace, receiver: StampingReceiver) -> Offered:
         store = Store.open(url)
         try:
             await create_webhook(store, receiver.url)
-            dispatcher = Dispatcher(store, Settings(database_url=url))
-            stop = asyncio.Event()
-            running = asyncio.create_task(dispatcher.run(stop))
-            freeze_heap()  # as `hookhub serve` does once started
-            began = time.monotonic()
-            accepted = await bounded("offer", offer(store, dispatcher, args))
-            offered = total / (time.monotonic() - began)
-            deadline = time.monotonic() + DRAIN_TIMEOUT
-            while receiver.count < total:
-                if time.monotonic() > deadline:
-                    raise BenchError(f"only {receiver.count} of {total} deliveries arrived")
-                await asyncio.sleep(0.01)
-            stop.set()
-            dispatcher.wake()
-            await running
-            await dispatcher.sender.close()
+            if args.in_process:
+                offered, accepted = await offer_in_process(store, url, receiver, args)
+            else:
+                _, token = await store.create_token("bench", "write")
+                with server(_default_serve_main, url) as served:
+                    began = time.monotonic()
+                    accepted = await bounded("offer", offer_http(served.port, token, args))
+                    offered = total / (time.monotonic() - began)
+                    await arrived(receiver, total)
             async with store.read() as conn:
                 query = select(deliveries.c.id, deliveries.c.event_id)
                 events_of = {d: e for d, e in (await conn.execute(query)).all()}
@@ -199,6 +256,36 @@ async def run(args: argparse.Namespace, receiver: StampingReceiver) -> Offered:
             await store.close()
     database = "sqlite" if url.startswith("sqlite") else "postgresql"
     return Offered(database, offered, accepted, events_of)
+
+
+async def arrived(receiver: StampingReceiver, total: int) -> None:
+    """Wait until the receiver has answered `total` deliveries (BenchError after DRAIN_TIMEOUT)."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while receiver.count < total:
+        if time.monotonic() > deadline:
+            raise BenchError(f"only {receiver.count} of {total} deliveries arrived")
+        await asyncio.sleep(0.01)
+
+
+async def offer_in_process(
+    store: Store, url: str, receiver: StampingReceiver, args: argparse.Namespace
+) -> tuple[float, dict[str, float]]:
+    """The in-process figure: intake calls and a Dispatcher in this process; the rate offered,
+    and event id → time its intake call returned."""
+    dispatcher = Dispatcher(store, Settings(database_url=url))
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    freeze_heap()  # as `hookhub serve` does once started
+    total = args.rate * args.seconds
+    began = time.monotonic()
+    accepted = await bounded("offer", offer(store, dispatcher, args))
+    offered = total / (time.monotonic() - began)
+    await arrived(receiver, total)
+    stop.set()
+    dispatcher.wake()
+    await running
+    await dispatcher.sender.close()
+    return offered, accepted
 
 
 def summarize(args: argparse.Namespace, offered: Offered, stamps: dict[str, float]) -> Figures:
@@ -215,6 +302,7 @@ def summarize(args: argparse.Namespace, offered: Offered, stamps: dict[str, floa
     )
     return Figures(
         database=offered.database,
+        through="in-process" if args.in_process else "http",
         rate=args.rate,
         tick_ms=args.tick_ms,
         offered_per_s=round(offered.per_s, 1),
@@ -233,7 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         "--tick-ms",
         type=float,
         default=10.0,
-        help="one intake call per tick with the events due (1000/s and 10 ms: 10 per call)",
+        help="--in-process: one intake call per tick with the events due (1000/s and 10 ms: "
+        "10 per call)",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="intake calls in this process instead of HTTP requests (a profiling figure)",
     )
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds not counted")
     parser.add_argument("--database", help="postgresql://user@host/db (default: temp SQLite)")
@@ -243,16 +337,18 @@ def main(argv: list[str] | None = None) -> int:
         receiver = StampingReceiver(folder)
         try:
             receiver.start()
-            offered = asyncio.run(run(args, receiver))
+            offered = _run_loop(run(args, receiver))
             figures = summarize(args, offered, receiver.collect())
         except BenchError as exc:
             return failed(exc)
         finally:
             receiver.stop()
+    door = "in-process intake" if args.in_process else "one per POST /api/v1/events"
     text = (
-        f"accepted → first byte at {figures.offered_per_s:.0f} events/s offered "
-        f"({figures.database}): p50 {figures.p50_ms} ms, p99 {figures.p99_ms} ms, "
-        f"max {figures.max_ms} ms over {figures.events} events (cpus {os.cpu_count()})"
+        f"sent → first byte at {figures.offered_per_s:.0f} events/s offered ({door}, "
+        f"{figures.database}): p50 {figures.p50_ms} ms, p99 {figures.p99_ms} ms, "
+        f"max {figures.max_ms} ms over {figures.events} events "
+        f"(cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f})"
     )
     show(figures, args.json, text)
     return 0

@@ -475,25 +475,50 @@ async def wake_workers(store: Store) -> None:
         await store.announce(conn, notify.DELIVERIES)
 
 
+@dataclass(frozen=True)
+class Drained:
+    """One drain by worker processes: its seconds, the share of the machine's CPU that was busy
+    meanwhile (everything on it: workers, database, receiver, this process), and how much the
+    caller's `meter` reading grew meanwhile (None without one)."""
+
+    seconds: float
+    busy: float | None
+    metered: float | None = None
+
+
+Meter = Callable[[Workers], float | None]
+
+
 async def processes_drain(
-    store: Store, url: str, webhook_id: str, receiver: Receiving, args: argparse.Namespace, n: int
-) -> tuple[float, float | None]:
-    """Seconds `n` worker processes take to deliver a fresh backlog of `args.count`, and the share
-    of the machine's CPU time that was busy meanwhile (everything on it: workers, database,
-    receiver, this process)."""
+    store: Store,
+    url: str,
+    webhook_id: str,
+    receiver: Receiving,
+    args: argparse.Namespace,
+    n: int,
+    feed: Callable[[int], Awaitable[object]] | None = None,
+    on_ready: Callable[[Workers], None] | None = None,
+    meter: Meter | None = None,
+) -> Drained:
+    """How `n` worker processes deliver a fresh backlog of `args.count`, made by `feed(count)`
+    (default: in-process intake) while the webhook is disabled. `on_ready(workers)` runs once
+    they are up, before the clock starts; `meter(workers)` is read when it starts and stops."""
     count = args.count
     await set_enabled(store, webhook_id, False)
     _, done = await recorded(store)
-    await ingest_all(store, count)
+    await (feed or (lambda c: ingest_all(store, c)))(count)
     workers = Workers(url, n, args.concurrency)
     try:
         await workers.ready()
+        if on_ready is not None:
+            on_ready(workers)
         before = receiver.count
         await set_enabled(store, webhook_id, True)
         # The clock starts once the backlog is due: nothing can be claimed before that commit,
         # and the bulk UPDATE making it due (~60 ms for 5,000 rows on PostgreSQL) is not
         # delivery work; counted, it understated two workers against one by ~4 %.
         started, machine = time.perf_counter(), machine_cpu()
+        metered = None if meter is None else meter(workers)
         await wake_workers(store)
         while receiver.count - before < count:
             if any(process.poll() is not None for process in workers.processes):
@@ -505,12 +530,15 @@ async def processes_drain(
             if (await recorded(store))[1] >= done + count:
                 break
             await asyncio.sleep(0.05)
+        if meter is not None:
+            end = meter(workers)
+            metered = None if end is None or metered is None else end - metered
     finally:
         await asyncio.to_thread(workers.stop)
     if receiver.count - before != count:
         raise BenchError(f"{n} workers: the receiver saw {receiver.count - before} of {count}")
     await verify_database(store, done + count)
-    return elapsed, busy
+    return Drained(elapsed, busy, metered)
 
 
 def machine_cpu() -> tuple[int, int] | None:
@@ -628,11 +656,11 @@ async def run(args: argparse.Namespace, receiver: Receiving) -> Figures:
             if args.workers > 1:
                 processes, busy = {}, {}
                 for n in (1, args.workers):
-                    seconds, busy[n] = await bounded(
+                    drained = await bounded(
                         f"{n} worker processes",
                         processes_drain(store, url, webhook_id, receiver, args, n),
                     )
-                    processes[n] = round(count / seconds, 1)
+                    processes[n], busy[n] = round(count / drained.seconds, 1), drained.busy
         finally:
             await store.close()
         bare, hookhub = count / bare_s, count / dispatch_s
