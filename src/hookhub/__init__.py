@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from hookhub.version import __version__
+
 if TYPE_CHECKING:
     from hookhub.errors import HookhubError, ValidationError
     from hookhub.sdk.client import ApiError, AsyncClient, Client
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
         verify,
     )
 
-__version__ = "0.1.0"
 __all__ = [
     "ApiError",
     "AsyncClient",

@@ -22,8 +22,8 @@ from types import ModuleType
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
+from hookhub.core.policy import NetworkPolicy
 from hookhub.errors import MissingExtra
-from hookhub.outbound.policy import NetworkPolicy
 
 # Each scheme's port when the URL gives none (the brokers' registered ports).
 DEFAULT_PORTS = {

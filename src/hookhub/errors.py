@@ -23,6 +23,11 @@ from typing import Any
 _PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The body of every error answer, from the API and the trigger URLs alike."""
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
 def validation_message(error: Mapping[str, Any]) -> str:
     """The message of one pydantic error (`ValidationError.errors()` item) for users:
     `no such file: /x.pem`, not pydantic's `Value error, no such file: /x.pem`."""

@@ -10,8 +10,8 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from hookhub.core.policy import NetworkPolicy, parse_networks
 from hookhub.errors import ConfigError
-from hookhub.outbound.policy import NetworkPolicy, parse_networks
 
 DEFAULT_DATABASE_URL = "sqlite:///./hookhub.db"
 LOG_FORMATS = ("text", "json")

@@ -16,11 +16,11 @@ import pytest
 
 from hookhub import brokers
 from hookhub.core.masking import mask_url
+from hookhub.core.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.errors import MissingExtra, ValidationError
 from hookhub.outbound import destinations
 from hookhub.outbound.client import OutboundRequest, Outcome, Route, Sender
 from hookhub.outbound.destinations.amqp import AmqpDestination
-from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.outbound.rendering import CompiledWebhook
 
 ROW: dict[str, Any] = {

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
+from hookhub.core.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.outbound import dns
 from hookhub.outbound.dns import Found, Resolver
-from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.outbound.transport import ConnectError
 
 

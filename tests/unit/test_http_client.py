@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import pytest
 import trustme
 
+from hookhub.core.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.outbound import http
 from hookhub.outbound.dns import Found
 from hookhub.outbound.http import HttpClient
-from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.outbound.transport import ConnectError, ProtocolError, ServerDisconnected
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"

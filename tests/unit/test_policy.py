@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from hookhub.core.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.errors import ConfigError
 from hookhub.outbound.client import OutboundRequest, Sender
-from hookhub.outbound.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.settings import Settings
 from tests.support.receiver import Receiver
 
@@ -108,7 +108,7 @@ def test_an_allowed_embedded_address_or_allowed_ipv6_network_passes() -> None:
 
 
 def test_decisions_are_remembered_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("hookhub.outbound.policy.DECISIONS", 2)
+    monkeypatch.setattr("hookhub.core.policy.DECISIONS", 2)
     loopback = policy(deny="loopback")
     for _ in range(2):
         assert loopback.permitted("h", ["127.0.0.1", "192.0.2.1", "::1", "::2"]) == [

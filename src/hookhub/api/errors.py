@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pydantic
-import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
@@ -16,7 +15,14 @@ from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
 
 from hookhub.api.responses import JSON
-from hookhub.errors import HookhubError, Unauthorized, Unavailable, validation_message
+from hookhub.db.errors import DatabaseError, means_unavailable
+from hookhub.errors import (
+    HookhubError,
+    Unauthorized,
+    Unavailable,
+    error_body,
+    validation_message,
+)
 
 log = logging.getLogger("hookhub.api")
 
@@ -37,8 +43,7 @@ def error_response(
     status: int, code: str, message: str, field: str | None = None, headers: Any = None
 ) -> JSON:
     """The standard error body with `status`."""
-    body = {"error": {"code": code, "message": message, "field": field}}
-    return JSON(body, status_code=status, headers=headers)
+    return JSON(error_body(code, message, field), status_code=status, headers=headers)
 
 
 def _untagged(loc: tuple[Any, ...], body: Any) -> list[Any]:
@@ -131,20 +136,10 @@ def _allowed(request: Request) -> list[str]:
     return sorted({method for _, methods in literal or matches for method in methods})
 
 
-# Database errors that say something about the request or the code, not about availability.
-_NOT_AVAILABILITY = (
-    sqlalchemy.exc.IntegrityError,
-    sqlalchemy.exc.DataError,
-    sqlalchemy.exc.ProgrammingError,
-    sqlalchemy.exc.NotSupportedError,
-)
-
-
 async def _database(request: Request, exc: Exception) -> JSON:
-    if isinstance(exc, _NOT_AVAILABILITY):
+    if not means_unavailable(exc):
         return await _unexpected(request, exc)
     # Locked past the busy timeout, restarting, unreachable: the client may try again later.
-    # (A refused connection arrives as a bare ConnectionError: the API calls nothing else.)
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     message = "the database is busy or unreachable; try again shortly"
     return error_response(503, "unavailable", message, headers={"Retry-After": "1"})
@@ -163,7 +158,7 @@ _HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[JSON]]
     pydantic.ValidationError: _validation,
     HookhubError: _hookhub,
     HTTPException: _http,
-    sqlalchemy.exc.DBAPIError: _database,
+    DatabaseError: _database,
     ConnectionError: _database,
     Exception: _unexpected,
 }

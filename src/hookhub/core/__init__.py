@@ -1,1 +1,2 @@
-"""The domain with no I/O: conditions, templates, signing, retry schedules, numeric limits."""
+"""The domain with no I/O: conditions, templates, signing, retry schedules, numeric limits, the
+outbound network policy."""

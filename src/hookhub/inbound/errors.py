@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from hookhub.api.errors import error_response
+from hookhub.errors import error_body
 
 
 class Refusal(Exception):
@@ -29,6 +29,5 @@ class Refusal(Exception):
 
     def response(self) -> Response:
         """The answer: `{"error": {"code", "message", "field"}}` with `status`."""
-        return error_response(
-            self.status, self.code, self.message, field=self.field, headers=self.headers
-        )
+        body = error_body(self.code, self.message, self.field)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)

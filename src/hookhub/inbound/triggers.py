@@ -18,7 +18,6 @@ from starlette.datastructures import URL
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from hookhub.api.errors import error_response
 from hookhub.core.conditions import evaluate
 from hookhub.core.templates import RenderError
 from hookhub.db.group import GroupWriter
@@ -139,9 +138,8 @@ class Triggers:
             response = refusal.response()
         except Exception:
             log.exception("trigger request failed")
-            response = error_response(
-                500, "internal", "internal error; the server log has the details"
-            )
+            message = "internal error; the server log has the details"
+            response = Refusal(500, "internal", message).response()
         await response(scope, receive, send)
         return response.status_code
 

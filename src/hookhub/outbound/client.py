@@ -18,15 +18,15 @@ from dataclasses import dataclass, field, replace
 from errno import ECONNRESET
 from typing import TYPE_CHECKING, Any
 
-from hookhub import __version__
 from hookhub.core.masking import mask_url
+from hookhub.core.policy import NetworkPolicy
 from hookhub.errors import ValidationError
 from hookhub.outbound import certs, destinations
 from hookhub.outbound.http import HttpClient
 from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
-from hookhub.outbound.policy import NetworkPolicy
 from hookhub.outbound.transport import ClientError, ServerDisconnected, tls_context
 from hookhub.settings import Settings
+from hookhub.version import __version__
 
 if TYPE_CHECKING:
     from hookhub.outbound.destinations.base import Destination

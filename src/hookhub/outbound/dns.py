@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import aiodns
 import aiodns.error
 
-from hookhub.outbound.policy import NetworkPolicy
+from hookhub.core.policy import NetworkPolicy
 from hookhub.outbound.transport import cannot_connect
 
 # seconds: the longest a name's addresses are reused, however long their TTL, so that a record

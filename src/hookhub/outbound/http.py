@@ -22,8 +22,8 @@ import aiohappyeyeballs
 import httptools
 import yarl
 
+from hookhub.core.policy import NetworkPolicy
 from hookhub.outbound.dns import Address, Lookup, Resolver
-from hookhub.outbound.policy import NetworkPolicy
 from hookhub.outbound.transport import (
     MAX_HEADER_BYTES,
     MAX_HEADER_LINE,

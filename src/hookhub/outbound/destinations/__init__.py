@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from hookhub.core.policy import NetworkPolicy, PolicyRefused
 from hookhub.core.templates import (
     RenderError,
     Text,
@@ -33,7 +34,6 @@ from hookhub.outbound.destinations.base import BrokerError, Destination
 from hookhub.outbound.destinations.mqtt import MqttDestination
 from hookhub.outbound.destinations.nats import NatsDestination
 from hookhub.outbound.destinations.redis_stream import RedisStreamDestination
-from hookhub.outbound.policy import NetworkPolicy, PolicyRefused
 
 if TYPE_CHECKING:
     from hookhub.outbound.client import Route

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from hookhub.brokers import Pool, check_network, require
+from hookhub.core.policy import NetworkPolicy
 from hookhub.errors import ValidationError
-from hookhub.outbound.policy import NetworkPolicy
 
 if TYPE_CHECKING:
     from hookhub.outbound.client import OutboundRequest
