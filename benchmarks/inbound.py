@@ -97,7 +97,7 @@ def _bare_main(port: int) -> None:
 
 
 def _hookhub_main(port: int, database_url: str, workers: bool = False) -> None:
-    from hookhub.api.app import create_app
+    from hookhub.app import create_app
     from hookhub.settings import Settings
 
     _serve(create_app(Settings(database_url=database_url), workers=workers), port)

@@ -14,7 +14,7 @@ from typing import Any
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-from hookhub.api.app import create_app
+from hookhub.app import create_app
 from hookhub.settings import Settings
 
 PAGE = "reference/api.md"

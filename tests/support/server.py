@@ -11,7 +11,7 @@ import httpx
 import uvicorn
 
 from hookhub import server as http_server
-from hookhub.api.app import create_app
+from hookhub.app import create_app
 from hookhub.settings import Settings
 from tests.support import WAIT
 

@@ -9,7 +9,7 @@ import httpx
 import pydantic
 import pytest
 
-from hookhub.api.app import create_app
+from hookhub.app import create_app
 from hookhub.settings import Settings
 
 ERROR = {"$ref": "#/components/schemas/Error"}

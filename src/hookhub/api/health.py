@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Iterable
 
-from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -18,7 +17,6 @@ from hookhub.api.responses import JSON
 from hookhub.db.store import Store
 from hookhub.errors import Unauthorized
 from hookhub.metrics import UNAUTHORIZED, Metrics
-from hookhub.migrations import HERE as MIGRATIONS
 from hookhub.outbound.dispatcher import Dispatcher
 
 router = APIRouter(tags=["health"])
@@ -37,11 +35,6 @@ class Readiness(BaseModel):
     checks: dict[str, str] = Field(
         description="database, migrations and (with workers) workers: `ok` or what is wrong"
     )
-
-
-def schema_heads() -> frozenset[str]:
-    """The migration revisions this version of hookhub expects the database to be at."""
-    return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
 @router.get("/healthz", summary="Liveness: the process is up", responses={200: {"model": Alive}})

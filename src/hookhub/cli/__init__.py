@@ -69,7 +69,7 @@ def serve(
 ) -> None:
     """Run the API, triggers and (unless --no-workers) the delivery workers in one process."""
     from hookhub import server
-    from hookhub.api.app import create_app
+    from hookhub.app import create_app
 
     settings = migrated(database, create=True)
     typer.echo(f"hookhub serving on http://{host}:{port} (database {settings.database_url})")

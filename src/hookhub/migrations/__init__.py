@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from hookhub.db.engine import async_url
 
@@ -19,6 +20,11 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(HERE))
     config.attributes["url"] = async_url(url)
     return config
+
+
+def heads() -> frozenset[str]:
+    """The revisions this version of hookhub expects the database to be at."""
+    return frozenset(ScriptDirectory(str(HERE)).get_heads())
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -1,4 +1,8 @@
-"""The one ASGI app: management API, health, and (with workers) the dispatcher beside it."""
+"""The composition root: the one ASGI app (management API, UI, trigger URLs) and, with workers,
+the dispatcher and workflow runner beside it in its event loop.
+
+The only module that assembles the doors and the engines; nothing imports it but the CLI.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hookhub import __version__, ui
-from hookhub.api import errors, health, intake_route, v1
+from hookhub import api, migrations, ui
 from hookhub.api.auth import TokenUse
-from hookhub.api.limits import BodyLimit
 from hookhub.db.store import Store
 from hookhub.inbound.route import App
 from hookhub.inbound.triggers import Triggers
@@ -18,6 +20,7 @@ from hookhub.metrics import Metrics
 from hookhub.outbound.client import Sender
 from hookhub.outbound.intake import Intake
 from hookhub.settings import Settings
+from hookhub.version import __version__
 from hookhub.worker import Background, freeze_heap
 from hookhub.workflows.runner import Runner
 
@@ -76,14 +79,8 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
-    app.state.schema_heads = health.schema_heads()  # read once: the files don't change
-    errors.install(app)
-    app.add_middleware(BodyLimit, limit=settings.max_request_body)
-    app.include_router(v1.router)
-    app.include_router(health.router)
+    app.state.schema_heads = migrations.heads()  # read once: the files don't change
+    api.install(app, settings)
     ui.install(app)
     app.mount_triggers()
-    app.fast_paths[intake_route.PATH] = intake_route.EventsRoute(
-        app.state, app.stack, settings.max_request_body
-    )
     return app
