@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from hookhub.db.store import Router, Row, Store
+from hookhub.db.ingest import Router
+from hookhub.db.store import Row, Store
 from hookhub.outbound.intake import GROUP_EVENTS, Intake
 from tests.conftest import Hookhub
 

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,10 +31,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.core import limits
-from hookhub.db import direct, notify, queries, sqlite, wake
+from hookhub.db import direct, ingest, notify, queries, sqlite, wake
 from hookhub.db.activity import ActivityStore
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.history import HistoryStore
+from hookhub.db.ingest import Router, Target
 from hookhub.db.runs import RunStore
 from hookhub.db.sources import SourceStore
 from hookhub.db.tables import (
@@ -51,13 +52,6 @@ from hookhub.errors import Conflict, NotFound, Unavailable
 from hookhub.ids import id_time, new_id
 
 Row = dict[str, Any]
-Target = tuple[str, str | None]  # (webhook or event id, ordering key)
-# Intake's routing (see `Store.ingest`): (rules, special webhooks, new events) → (targets of
-# each event by id, webhooks whose deliveries wait paused).
-Router = Callable[
-    [list[Row], dict[str, Row], list[Row]],
-    tuple[Mapping[str, Sequence[Target]], Collection[str]],
-]
 # seconds: how far ahead a rate-limited webhook's sends are claimed and scheduled.
 LIMIT_HORIZON = 1.0
 
@@ -404,40 +398,13 @@ class Store:
     async def ingest(
         self, rows: Sequence[Row], route: Router, since: float | None = None
     ) -> dict[str, int]:
-        """Store events (ids seen before are skipped) and a pending delivery per target `route`
-        gives each new one, in one transaction; returns new event id → deliveries created.
-
-        `route(rules, special, new_rows)` sees what intake routes by, read in the same
-        transaction: the enabled rules (disabled webhooks still get deliveries: they wait until
-        re-enabled), and `{webhook id: {"name", "ordering_key", "enabled"}}` for the webhooks
-        intake treats apart (ordered ones, and disabled ones, whose deliveries wait undue). It
-        returns each event's targets and the webhooks whose deliveries are paused. `since`: as
-        in `write`.
-        """
-        if not rows:
-            return {}
-        now = rows[0]["received_at"]
+        """Store events and their deliveries in one transaction (`hookhub.db.ingest.steps`:
+        what `route` sees and returns); returns new event id → deliveries created. `since`: as
+        in `write`."""
         async with self.write(since=since) as conn:
-            result = await conn.execute(
-                queries.insert_events_ignoring_duplicates(self.dialect), rows
-            )
-            new_ids = {row[0] for row in result}
-            # In event order: ids grow with creation, and ordered delivery follows id order.
-            fresh = [row for row in rows if row["id"] in new_ids]
-            if not fresh:
-                return {}
-            rules = direct.rows_of(await conn.execute(queries.enabled_rules()))
-            special = direct.rows_of(await conn.execute(queries.special_webhooks()))
-            targets, paused = route(rules, {row["id"]: row for row in special}, fresh)
-            created = {row["id"]: len(targets.get(row["id"], ())) for row in fresh}
-            planned = [
-                _pending(webhook_id, row["id"], ordering_key, now, webhook_id not in paused)
-                for row in fresh
-                for webhook_id, ordering_key in targets.get(row["id"], ())
-            ]
-            if planned:
-                await conn.execute(insert(deliveries), planned)
-                await self.announce(conn, notify.DELIVERIES)
+            created = await ingest.run_async(conn, ingest.steps(self.dialect, rows, route))
+            if self.dialect == "sqlite" and any(created.values()):
+                self.wake_others()
         return created
 
     async def add_deliveries(
@@ -446,7 +413,7 @@ class Store:
         """New pending deliveries of existing events to one webhook (replay): one per
         `(event id, ordering key)` in `planned`; not `due` while the webhook is disabled."""
         now = time.time()
-        values = [_pending(webhook_id, event_id, key, now, due) for event_id, key in planned]
+        values = [ingest.pending(webhook_id, event_id, key, now, due) for event_id, key in planned]
         if values:
             async with self.write() as conn:
                 await conn.execute(insert(deliveries), values)
@@ -463,7 +430,7 @@ class Store:
     ) -> str:
         """`enqueue_callback` inside the caller's write transaction."""
         row = {
-            **_pending(None, None, None, time.time()),
+            **ingest.pending(None, None, None, time.time()),
             "callback": dict(spec),
             "payload": dict(payload),
         }
@@ -926,27 +893,6 @@ class Store:
         query = text("SELECT version_num FROM alembic_version")
         async with self.read() as conn:
             return {str(row[0]) for row in await conn.execute(query)}
-
-
-def _pending(
-    webhook_id: str | None,
-    event_id: str | None,
-    ordering_key: str | None,
-    now: float,
-    due: bool = True,
-) -> Row:
-    return {
-        "id": new_id("dlv"),
-        "event_id": event_id,
-        "webhook_id": webhook_id,
-        "status": "pending",
-        "attempts": 0,
-        # None while its webhook is disabled: out of the due range, so claims never scan it.
-        "next_attempt_at": now if due else None,
-        "ordering_key": ordering_key,
-        "created_at": now,
-        "updated_at": now,
-    }
 
 
 def _pause(webhook_id: str) -> Update:

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hookhub.db.group import GroupWriter
-from hookhub.db.store import Row, Store, Target
+from hookhub.db.ingest import Target
+from hookhub.db.store import Row, Store
 from hookhub.ids import new_id
 from hookhub.outbound.rendering import ordering_key
 from hookhub.outbound.rules import targets
@@ -70,6 +71,32 @@ async def ingest(
     return (await _ingest_batches(store, [events], on_work))[0]
 
 
+def prepare(batches: Sequence[Sequence[Mapping[str, Any]]], now: float) -> list[list[Row]]:
+    """Each batch's events in their stored form (`normalize`)."""
+    return [[normalize(event, now) for event in batch] for batch in batches]
+
+
+def unique(rows: Sequence[Sequence[Row]]) -> list[Row]:
+    """The events of all batches to store, each id once: the same id twice is one event, like
+    the same id in two batches. The first occurrence wins and order is kept: ordered delivery
+    follows the batches' order."""
+    every = [row for batch in rows for row in batch]
+    return list({row["id"]: row for row in reversed(every)}.values())[::-1]
+
+
+def answer(rows: Sequence[Sequence[Row]], created: Mapping[str, int]) -> list[Accepted]:
+    """Each batch's answer once its events are stored (`created`: new event id → deliveries).
+    An id sent twice counts its deliveries once: where it first appears."""
+    left = dict(created)
+    return [
+        Accepted(
+            ids=[row["id"] for row in batch],
+            deliveries=sum(left.pop(row["id"], 0) for row in batch),
+        )
+        for batch in rows
+    ]
+
+
 async def _ingest_batches(
     store: Store,
     batches: Sequence[Sequence[Mapping[str, Any]]],
@@ -78,23 +105,11 @@ async def _ingest_batches(
 ) -> list[Accepted]:
     """`ingest` for several batches in one transaction, each answered for itself; the first
     was submitted at `since` (`Store.write`)."""
-    now = time.time()
-    rows = [[normalize(event, now) for event in batch] for batch in batches]
-    # The same id twice is one event, like the same id in two batches. The first occurrence
-    # wins and order is kept: ordered delivery follows the batches' order.
-    every = [row for batch in rows for row in batch]
-    unique = list({row["id"]: row for row in reversed(every)}.values())[::-1]
-    created = await store.ingest(unique, route, since)
+    rows = prepare(batches, time.time())
+    created = await store.ingest(unique(rows), route, since)
     if any(created.values()) and on_work is not None:
         on_work()
-    # An id sent twice counts its deliveries once: where it first appears.
-    return [
-        Accepted(
-            ids=[row["id"] for row in batch],
-            deliveries=sum(created.pop(row["id"], 0) for row in batch),
-        )
-        for batch in rows
-    ]
+    return answer(rows, created)
 
 
 class Intake:

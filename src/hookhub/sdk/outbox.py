@@ -2,32 +2,33 @@
 on hookhub's database, so it exists (and is delivered) if and only if that transaction commits.
 
 The event goes through intake exactly as `POST /api/v1/events` does: the same validation, rule
-matching and delivery rows, executed on the caller's synchronous connection. Workers are woken
-when the transaction commits: by NOTIFY on PostgreSQL, by a datagram on SQLite
-(`hookhub.db.wake`); their poll is the fallback.
+matching and delivery rows (`hookhub.db.ingest.steps`, the statements of intake's transaction),
+executed on the caller's connection: `emit` and `emit_many` on a synchronous one,
+`emit_async` and `emit_many_async` on an asyncio one (as procrastinate has `defer_job` and
+`defer_job_async`). Workers are woken when the transaction commits: by NOTIFY on PostgreSQL, by
+a datagram on SQLite (`hookhub.db.wake`); their poll is the fallback.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
-from typing import Any, TypeVar, Unpack, cast
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Unpack
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from hookhub.core.events import validated
-from hookhub.db import wake
-from hookhub.db.store import Store
+from hookhub.db import ingest, wake
+from hookhub.db.store import Row
 from hookhub.errors import ConfigError
 from hookhub.outbound import intake
 from hookhub.sdk.models import EventFields
 
 DIALECTS = ("sqlite", "postgresql")
 WAKE_PENDING = "hookhub_wake_pending"  # key in Connection.info
-T = TypeVar("T")
 
 
 def emit(
@@ -48,59 +49,52 @@ def emit_many(bind: Connection | Session, events: Sequence[Mapping[str, Any]]) -
     """Write several events (dicts of `emit`'s fields) in `bind`'s current transaction, matched
     as one batch; returns their ids in order."""
     conn = bind.connection() if isinstance(bind, Session) else bind
-    accepted = _run(intake.ingest(_CallerStore(conn), [validated(event) for event in events]))
-    if accepted.deliveries and conn.dialect.name == "sqlite":
+    rows = _prepare(conn, events)
+    created = ingest.run(conn, ingest.steps(conn.dialect.name, intake.unique(rows), intake.route))
+    return _accepted(conn, rows, created)
+
+
+async def emit_async(
+    bind: AsyncConnection | AsyncSession,
+    object_type: str,
+    event: str,
+    data: Any = None,
+    **fields: Unpack[EventFields],
+) -> str:
+    """`emit` in an asyncio application: the event joins `bind`'s current transaction."""
+    one = {"object_type": object_type, "event": event, "data": data, **fields}
+    return (await emit_many_async(bind, [one]))[0]
+
+
+async def emit_many_async(
+    bind: AsyncConnection | AsyncSession, events: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """`emit_many` in an asyncio application: the events join `bind`'s current transaction."""
+    conn = await bind.connection() if isinstance(bind, AsyncSession) else bind
+    rows = _prepare(conn.sync_connection, events)
+    transaction = ingest.steps(conn.dialect.name, intake.unique(rows), intake.route)
+    created = await ingest.run_async(conn, transaction)
+    return _accepted(conn.sync_connection, rows, created)
+
+
+def _prepare(conn: Connection | None, events: Sequence[Mapping[str, Any]]) -> list[list[Row]]:
+    """The events validated and in their stored form, once `conn` is on hookhub's database."""
+    dialect = conn.dialect.name if conn is not None else None
+    if dialect not in DIALECTS:
+        raise ConfigError(
+            f"hookhub.emit needs hookhub's own database (SQLite or PostgreSQL), not {dialect!r}"
+        )
+    return intake.prepare([[validated(event) for event in events]], time.time())
+
+
+def _accepted(
+    conn: Connection | None, rows: list[list[Row]], created: Mapping[str, int]
+) -> list[str]:
+    """The events' ids; on SQLite, the workers are woken when the transaction commits."""
+    accepted = intake.answer(rows, created)[0]
+    if accepted.deliveries and conn is not None and conn.dialect.name == "sqlite":
         _wake_on_commit(conn)
     return accepted.ids
-
-
-class _SyncConnection:
-    """The part of `AsyncConnection` the store's intake queries use, over the caller's
-    synchronous connection (the statements run at once; nothing is awaited for real)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        return self.conn.execute(statement, parameters)
-
-
-class _CallerStore(Store):
-    """A store whose reads and writes all run in the caller's transaction, never committing."""
-
-    def __init__(self, conn: Connection) -> None:
-        # No engine of its own: only the intake queries are used, on the caller's connection.
-        self.dialect = conn.dialect.name
-        if self.dialect not in DIALECTS:
-            raise ConfigError(
-                f"hookhub.emit needs hookhub's own database (SQLite or PostgreSQL), "
-                f"not {self.dialect!r}"
-            )
-        self._caller = cast(AsyncConnection, _SyncConnection(conn))
-        self._write_lock = None
-
-    @asynccontextmanager
-    async def read(self, offload: bool = False) -> AsyncIterator[AsyncConnection]:
-        yield self._caller
-
-    @asynccontextmanager
-    async def write(
-        self, offload: bool = False, since: float | None = None
-    ) -> AsyncIterator[AsyncConnection]:
-        yield self._caller  # the caller's transaction waits for locks as the caller set it up
-
-    def wake_others(self) -> None:
-        pass  # woken when the caller's transaction commits (`_wake_on_commit`), if it does
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never suspends (its I/O is synchronous) to completion."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return cast(T, done.value)
-    coroutine.close()
-    raise RuntimeError("intake awaited real I/O; it cannot run on a synchronous connection")
 
 
 def _wake_on_commit(conn: Connection) -> None:

@@ -1,0 +1,113 @@
+"""The intake transaction, written once for every kind of connection.
+
+`steps` is the transaction as a generator: it yields each statement (with its parameters) and is
+sent back the statement's result, so it does no I/O itself. `run` executes it on a synchronous
+SQLAlchemy connection (the outbox's `emit`, in the caller's transaction), `run_async` on an
+asynchronous one (`Store.ingest`; the outbox's `emit_async`). Neither commits: the caller's
+transaction does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Executable, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hookhub.db import direct, notify, queries
+from hookhub.db.tables import deliveries
+from hookhub.ids import new_id
+
+Row = dict[str, Any]
+Target = tuple[str, str | None]  # (webhook or event id, ordering key)
+# Intake's routing: (rules, special webhooks, new events) → (targets of each event by id,
+# webhooks whose deliveries wait paused). See `steps`.
+Router = Callable[
+    [list[Row], dict[str, Row], list[Row]],
+    tuple[Mapping[str, Sequence[Target]], Collection[str]],
+]
+# A statement and its parameters (None, a row, or rows: executemany).
+Statement = tuple[Executable, Any]
+Steps = Generator[Statement, Any, dict[str, int]]
+
+
+def pending(
+    webhook_id: str | None,
+    event_id: str | None,
+    ordering_key: str | None,
+    now: float,
+    due: bool = True,
+) -> Row:
+    """A new pending delivery row."""
+    return {
+        "id": new_id("dlv"),
+        "event_id": event_id,
+        "webhook_id": webhook_id,
+        "status": "pending",
+        "attempts": 0,
+        # None while its webhook is disabled: out of the due range, so claims never scan it.
+        "next_attempt_at": now if due else None,
+        "ordering_key": ordering_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
+    """Store events (ids seen before are skipped) and a pending delivery per target `route`
+    gives each new one; returns new event id → deliveries created.
+
+    `route(rules, special, new_rows)` sees what intake routes by, read in the same
+    transaction: the enabled rules (disabled webhooks still get deliveries: they wait until
+    re-enabled), and `{webhook id: {"name", "ordering_key", "enabled"}}` for the webhooks
+    intake treats apart (ordered ones, and disabled ones, whose deliveries wait undue). It
+    returns each event's targets and the webhooks whose deliveries are paused. On PostgreSQL
+    the workers are notified when the transaction commits; on SQLite waking them is the
+    caller's part (see `hookhub.db.wake`).
+    """
+    if not rows:
+        return {}
+    now = rows[0]["received_at"]
+    result = yield queries.insert_events_ignoring_duplicates(dialect), rows
+    new_ids = {row[0] for row in result}
+    # In event order: ids grow with creation, and ordered delivery follows id order.
+    fresh = [row for row in rows if row["id"] in new_ids]
+    if not fresh:
+        return {}
+    rules = direct.rows_of((yield queries.enabled_rules(), None))
+    special = direct.rows_of((yield queries.special_webhooks(), None))
+    targets, paused = route(rules, {row["id"]: row for row in special}, fresh)
+    created = {row["id"]: len(targets.get(row["id"], ())) for row in fresh}
+    planned = [
+        pending(webhook_id, row["id"], ordering_key, now, webhook_id not in paused)
+        for row in fresh
+        for webhook_id, ordering_key in targets.get(row["id"], ())
+    ]
+    if planned:
+        yield insert(deliveries), planned
+        if dialect == "postgresql":
+            yield notify.announce(notify.DELIVERIES), None
+    return created
+
+
+def run(conn: Connection, transaction: Steps) -> dict[str, int]:
+    """Execute `steps` on a synchronous connection, in its current transaction."""
+    try:
+        statement = next(transaction)
+        while True:
+            statement = transaction.send(conn.execute(*statement))
+    except StopIteration as done:
+        created: dict[str, int] = done.value
+        return created
+
+
+async def run_async(conn: AsyncConnection, transaction: Steps) -> dict[str, int]:
+    """Execute `steps` on an asynchronous connection, in its current transaction."""
+    try:
+        statement = next(transaction)
+        while True:
+            statement = transaction.send(await conn.execute(*statement))
+    except StopIteration as done:
+        created: dict[str, int] = done.value
+        return created
