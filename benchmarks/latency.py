@@ -116,7 +116,8 @@ class StampingReceiver(Receiver):
 
 @dataclass(frozen=True)
 class Figures:
-    """Milliseconds from accepted to first byte, over the events after the warm-up."""
+    """Milliseconds from accepted (HTTP: due to be sent) to first byte, over the events after
+    the warm-up; HTTP: also from due to be sent to answered 202 (the door's share)."""
 
     database: str
     through: str  # "http" (POST /api/v1/events) or "in-process" (a profiling figure)
@@ -127,6 +128,8 @@ class Figures:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    answer_p50_ms: float | None = None
+    answer_p99_ms: float | None = None
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -175,15 +178,19 @@ async def offer(store: Store, dispatcher: Dispatcher, args: argparse.Namespace) 
     return accepted
 
 
-async def offer_http(port: int, token: str, args: argparse.Namespace) -> dict[str, float]:
+async def offer_http(
+    port: int, token: str, args: argparse.Namespace
+) -> tuple[dict[str, float], dict[str, float]]:
     """Send `rate` events per second for `seconds`, each in its own `POST /api/v1/events` on
-    one of CONNECTIONS keep-alive connections; returns event id → time it was due to be sent.
+    one of CONNECTIONS keep-alive connections; returns event id → time it was due to be sent,
+    and event id → time its 202 arrived.
 
     The clock starts when an event is due, not when a free connection writes it: a server too
     slow for the rate makes events wait for a connection, and that wait counts."""
     total = args.rate * args.seconds
     due: asyncio.Queue[int | None] = asyncio.Queue()
     sent: dict[str, float] = {}
+    answered: dict[str, float] = {}
     refused: list[bytes] = []
 
     async def connection() -> None:
@@ -200,6 +207,7 @@ async def offer_http(port: int, token: str, args: argparse.Namespace) -> dict[st
                 answer = await reader.readuntil(b"\r\n\r\n")
                 length = header(answer, b"content-length")
                 await reader.readexactly(int(length or 0))
+                answered[event_id(i)] = time.time()
                 if not answer.startswith(b"HTTP/1.1 202"):
                     refused.append(answer.split(b"\r\n", 1)[0])
         finally:
@@ -220,17 +228,19 @@ async def offer_http(port: int, token: str, args: argparse.Namespace) -> dict[st
     await asyncio.gather(*clients)
     if refused:
         raise BenchError(f"{len(refused)} of {total} events refused, e.g. {refused[0]!r}")
-    return sent
+    return sent, answered
 
 
 @dataclass(frozen=True)
 class Offered:
-    """What one run did: the rate achieved, when each event was accepted, each delivery's event."""
+    """What one run did: the rate achieved, when each event was accepted (HTTP: due to be sent,
+    and answered 202), each delivery's event."""
 
     database: str
     per_s: float
     accepted: dict[str, float]
     events_of: dict[str, str]
+    answered: dict[str, float] | None = None
 
 
 async def run(args: argparse.Namespace, receiver: StampingReceiver) -> Offered:
@@ -242,11 +252,13 @@ async def run(args: argparse.Namespace, receiver: StampingReceiver) -> Offered:
             await create_webhook(store, receiver.url)
             if args.in_process:
                 offered, accepted = await offer_in_process(store, url, receiver, args)
+                answered = None
             else:
                 _, token = await store.create_token("bench", "write")
                 with server(_default_serve_main, url) as served:
                     began = time.monotonic()
-                    accepted = await bounded("offer", offer_http(served.port, token, args))
+                    work = offer_http(served.port, token, args)
+                    accepted, answered = await bounded("offer", work)
                     offered = total / (time.monotonic() - began)
                     await arrived(receiver, total)
             async with store.read() as conn:
@@ -255,7 +267,7 @@ async def run(args: argparse.Namespace, receiver: StampingReceiver) -> Offered:
         finally:
             await store.close()
     database = "sqlite" if url.startswith("sqlite") else "postgresql"
-    return Offered(database, offered, accepted, events_of)
+    return Offered(database, offered, accepted, events_of, answered)
 
 
 async def arrived(receiver: StampingReceiver, total: int) -> None:
@@ -295,6 +307,13 @@ def summarize(args: argparse.Namespace, offered: Offered, stamps: dict[str, floa
         raise BenchError(f"the receiver stamped {len(stamps)} of {total} requests")
     skip = int(args.warmup * args.rate)
     event_of = offered.events_of
+    answers = None
+    if offered.answered is not None:
+        answers = sorted(
+            (offered.answered[e] - offered.accepted[e]) * 1000
+            for e in offered.answered
+            if int(e.rsplit("_", 1)[1]) >= skip
+        )
     latencies = sorted(
         (at - offered.accepted[event_of[delivery]]) * 1000
         for delivery, at in stamps.items()
@@ -310,6 +329,8 @@ def summarize(args: argparse.Namespace, offered: Offered, stamps: dict[str, floa
         p50_ms=round(percentile(latencies, 0.50), 2),
         p99_ms=round(percentile(latencies, 0.99), 2),
         max_ms=round(latencies[-1], 2),
+        answer_p50_ms=None if answers is None else round(percentile(answers, 0.50), 2),
+        answer_p99_ms=None if answers is None else round(percentile(answers, 0.99), 2),
     )
 
 
@@ -350,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         f"max {figures.max_ms} ms over {figures.events} events "
         f"(cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f})"
     )
+    if figures.answer_p50_ms is not None:
+        door = f"p50 {figures.answer_p50_ms} ms, p99 {figures.answer_p99_ms} ms"
+        text += f"\n  of which sent → 202: {door}"
     show(figures, args.json, text)
     return 0
 

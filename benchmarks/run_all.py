@@ -322,11 +322,17 @@ def latency_rows(args: argparse.Namespace, database: str | None) -> list[Row]:
             f"event sent → first byte at {args.rate:,} events/s "
             f"({found['offered_per_s']:.0f}/s offered {how}, {found['database']})"
         )
+        door = (
+            ""
+            if found.get("answer_p50_ms") is None
+            else f"; of which sent → 202 p50 {found['answer_p50_ms']:.1f} ms, "
+            f"p99 {found['answer_p99_ms']:.1f} ms"
+        )
         rows.append(
             Row(
                 figure,
                 f"p50 {found['p50_ms']:.1f} ms, p99 {found['p99_ms']:.1f} ms "
-                f"(max {found['max_ms']:.0f} ms)",
+                f"(max {found['max_ms']:.0f} ms){door}",
                 "—",
                 "—",
                 "report" if in_process else "p50 < 10 ms, p99 < 50 ms",
