@@ -36,6 +36,7 @@ from hookhub.db.activity import ActivityStore
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
 from hookhub.db.history import HistoryStore
 from hookhub.db.ingest import Router, Target
+from hookhub.db.partitions import PartitionStore
 from hookhub.db.runs import RunStore
 from hookhub.db.sources import SourceStore
 from hookhub.db.tables import (
@@ -803,6 +804,9 @@ class Store:
         ):
             # One short transaction per batch: the dispatcher's writes interleave.
             statement = delete(table).where(table.c.id.in_(ids.limit(batch).scalar_subquery()))
+            if table is attempts:
+                # PostgreSQL: ids are looked up in the expired partitions only, not in each.
+                statement = statement.where(attempts.c.started_at < cutoff)
             async with self.write(offload=True) as conn:
                 deleted += (await conn.execute(statement)).rowcount
         return deleted
@@ -828,6 +832,11 @@ class Store:
     def sources(self) -> SourceStore:
         """Enabled sources and the messages they refused (see `hookhub.db.sources`)."""
         return SourceStore(self)
+
+    @property
+    def partitions(self) -> PartitionStore:
+        """PostgreSQL: the daily partitions of attempts (see `hookhub.db.partitions`)."""
+        return PartitionStore(self.engine)
 
     @property
     def history(self) -> HistoryStore:

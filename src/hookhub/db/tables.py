@@ -172,6 +172,8 @@ deliveries = Table(
     ),
 )
 
+# PostgreSQL: partitioned by started_at, one partition per day, and so its primary key there is
+# (id, started_at) (migration 0010, hookhub.db.partitions).
 attempts = Table(
     "attempts",
     metadata,

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from hookhub.db import partitions
 from hookhub.db.engine import create_engine
 from hookhub.db.tables import metadata
 
@@ -17,6 +18,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
+        include_name=partitions.declared,
     )
     with context.begin_transaction():
         context.run_migrations()
