@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from hookhub.db.store import Store
-from hookhub.ui.data import create_user
+from hookhub.services.users import create_user
 from hookhub.ui.pages.workflows import EXAMPLE
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.support import (

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from hookhub.db.store import Store
-from hookhub.ui.data import create_user
+from hookhub.services.users import create_user
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.support import PASSWORD, WAIT, Browser, Page, expect
 from tests.conftest import Hookhub

@@ -90,6 +90,15 @@ async def test_token_list_and_revoke(hookhub: Hookhub, database_url: str) -> Non
     assert "not revoked: no token with id 'tok_nope'" in missing.stderr
 
 
+async def test_token_create_refuses_the_names_the_api_and_the_ui_refuse(database_url: str) -> None:
+    local = ["--database", database_url]
+    for name in ("", "x" * 201):
+        done = await asyncio.to_thread(run, "token", "create", "--name", name, *local)
+        assert done.exit_code == 2, done.output
+        assert "give the token a name (up to 200 characters)" in done.output
+    assert lines(await asyncio.to_thread(run, "token", "list", "--json", *local)) == []
+
+
 async def test_events_list_and_delivery_filters(
     hookhub: Hookhub, database_url: str, receiver: Receiver
 ) -> None:

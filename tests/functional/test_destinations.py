@@ -27,7 +27,7 @@ import redis.asyncio as redis
 import standardwebhooks
 
 from hookhub.db.store import Store
-from hookhub.ui.data import create_user
+from hookhub.services.users import create_user
 from tests.conftest import Hookhub
 from tests.support.brokers import HOST, CutRelay, require_broker
 

@@ -23,7 +23,7 @@ from hookhub.db.tables import sources
 from hookhub.inbound.sources import runner as runner_module
 from hookhub.inbound.sources.runner import SourceRunner
 from hookhub.outbound import retention
-from hookhub.ui.data import create_user
+from hookhub.services.users import create_user
 from tests.conftest import Hookhub
 from tests.functional.test_cli_objects import lines, run, through
 from tests.support.brokers import CutRelay, require_broker

@@ -11,7 +11,7 @@ import pytest
 
 from hookhub.db.store import Store
 from hookhub.db.tables import webhooks
-from hookhub.ui.data import create_user
+from hookhub.services.users import create_user
 from tests.conftest import Hookhub
 from tests.support import WAIT
 from tests.support.receiver import Receiver, Reply

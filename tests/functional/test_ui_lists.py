@@ -15,7 +15,7 @@ import pytest
 
 from hookhub.db.history import DeliveryFilter, EventFilter
 from hookhub.db.store import Store
-from hookhub.ui.data import create_user
+from hookhub.services.users import create_user
 from hookhub.ui.web import when
 from tests.conftest import Hookhub
 from tests.support.receiver import Receiver, Reply
@@ -123,6 +123,34 @@ async def test_pages_show_totals_search_events_and_health(
         assert dashboard.status_code == 200
     assert "Attempts per 2 h, last 7d" in (await browser.get("/?window=7d")).text
     assert re.search(r'<a href="/deliveries\?[^"]*status=failed[^"]*" [^>]*>6</a>', dashboard.text)
+
+
+def _linked(page: str, path: str) -> list[str]:
+    """The ids a list page links to under `path`, in the order shown, each once."""
+    found = re.findall(rf'<a href="{path}/([^"?]+)"', page)
+    return list(dict.fromkeys(found))
+
+
+async def test_the_ui_and_the_api_list_the_same_for_the_same_filters(
+    browser: httpx.AsyncClient, hookhub: Hookhub, receiver: Receiver
+) -> None:
+    """Both doors call the same service: the same rows, in the same order."""
+    ids = await _seed(hookhub, receiver)
+    for filters in (
+        {},
+        {"status": "failed"},
+        {"webhook_id": ids["off"]},
+        {"status_code": "503"},
+        {"object_type": "shop.order", "event_type": "paid", "status": "succeeded"},
+    ):
+        api = (await hookhub.admin.get("/deliveries", params=filters)).json()["items"]
+        page = await browser.get("/deliveries", params=filters)
+        assert page.status_code == 200, filters
+        assert _linked(page.text, "/deliveries") == [item["id"] for item in api], filters
+    for filters in ({}, {"object_type": "shop.order", "event": "paid"}, {"event": "nope"}):
+        api = (await hookhub.admin.get("/events", params=filters)).json()["items"]
+        page = await browser.get("/events", params=filters)
+        assert _linked(page.text, "/events") == [item["id"] for item in api], filters
 
 
 def test_times_are_relative_with_the_exact_utc_time_as_title() -> None:

@@ -7,9 +7,9 @@ import asyncio
 from typer.testing import CliRunner
 
 from hookhub.cli import app
+from hookhub.core.passwords import check_password
 from hookhub.db.store import Store
-from hookhub.ui.data import user_named
-from hookhub.ui.security import check_password
+from hookhub.services.users import user_named
 
 
 def _user(database_url: str, name: str) -> dict[str, object] | None:

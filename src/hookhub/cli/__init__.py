@@ -120,14 +120,16 @@ def token_create(
     database: Database = None,
 ) -> None:
     """Create an API token and print it (alone, on the last line); only its hash is stored."""
-    from hookhub.db.store import SCOPES
+    from hookhub.services import tokens
 
-    if scope not in SCOPES:
-        raise typer.BadParameter(f"must be one of {', '.join(SCOPES)}", param_hint="--scope")
+    problems = tokens.problems(name, scope)
+    if problems:
+        field = "scope" if "scope" in problems else "name"
+        raise typer.BadParameter(problems[field], param_hint=f"--{field}")
     settings = migrated(database)
-    _, plaintext = with_store(settings, lambda store: store.create_token(name, scope))
+    created = with_store(settings, lambda store: tokens.create(store, name, scope))
     typer.echo(f"Created {scope} token {name!r}. It is shown only now:", err=True)
-    typer.echo(plaintext)
+    typer.echo(created.plaintext)
 
 
 def main() -> None:

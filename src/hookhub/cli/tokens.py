@@ -13,8 +13,8 @@ from rich.table import Table
 from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
 from hookhub.cli.deliveries import console
 from hookhub.db.store import Store
-from hookhub.db.tables import tokens
 from hookhub.errors import NotFound
+from hookhub.services import tokens
 
 PAGE = 500  # tokens per page when reading them all
 
@@ -26,14 +26,13 @@ def list_tokens(
     token: Token = None,
 ) -> None:
     """List API tokens, newest first: name, scope, prefix, created, last used, revoked."""
-    from hookhub.api.v1.tokens import public
 
     async def fetch(store: Store) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            rows, cursor = await store.page(tokens, {}, cursor, PAGE)
-            found.extend(public(row) for row in rows)
+            batch, cursor = await tokens.listed(store, cursor, PAGE)
+            found.extend(batch)
             if cursor is None:
                 return found
 
@@ -75,7 +74,7 @@ def revoke_token(
         for token_id in ids:
             # One unknown id doesn't stop the others; each problem is reported at the end.
             try:
-                await store.revoke_token(token_id)
+                await tokens.revoke(store, token_id)
                 typer.echo(f"revoked {token_id}")
             except NotFound as exc:
                 problems.append(exc.message)

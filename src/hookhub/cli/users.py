@@ -8,11 +8,9 @@ from typing import Annotated
 import typer
 
 from hookhub.cli.common import Database, migrated, with_store
-from hookhub.errors import Conflict
+from hookhub.errors import ValidationError
 
 users_app = typer.Typer(help="Manage web UI users.", no_args_is_help=True)
-
-MIN_PASSWORD = 8  # characters
 
 
 @users_app.command("create")
@@ -25,20 +23,20 @@ def create(
     database: Database = None,
 ) -> None:
     """Create a web UI user; the password is prompted for (or read with --password-stdin)."""
-    from hookhub.ui.data import create_user
+    from hookhub.services.users import checked_password, checked_username, create_user
 
-    name = username.strip()
-    if not name or len(name) > 200:
-        raise typer.BadParameter("give a name of 1 to 200 characters", param_hint="--username")
+    try:
+        name = checked_username(username)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--username") from None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD:
-        raise typer.BadParameter(f"the password needs at least {MIN_PASSWORD} characters")
-    settings = migrated(database)
     try:
-        with_store(settings, lambda store: create_user(store, name, password))
-    except Conflict:
-        raise Conflict(f"a user named {name!r} already exists") from None
+        checked_password(password)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.message) from None
+    settings = migrated(database)
+    with_store(settings, lambda store: create_user(store, name, password))
     typer.echo(f"Created user {name!r}; log in at /login.")

@@ -21,9 +21,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import users
-from hookhub.errors import HookhubError, NotFound
-from hookhub.ui import data
+from hookhub.errors import HookhubError
+from hookhub.services import users
 from hookhub.ui.security import COOKIE, SESSION_MAX_AGE, Session, seal, unseal
 
 HERE = Path(__file__).parent
@@ -138,7 +137,7 @@ async def _key(request: Request) -> bytes:
         state.ui_key = (
             hashlib.sha256(configured.encode()).digest()
             if configured
-            else await data.session_key(store_of(request))
+            else await users.session_key(store_of(request))
         )
     key: bytes = state.ui_key
     return key
@@ -169,10 +168,7 @@ async def current_user(request: Request) -> Row:
     session = await session_of(request)
     user = None
     if session is not None and session.user_id is not None:
-        try:
-            user = await store_of(request).get(users, session.user_id)
-        except NotFound:
-            user = None  # deleted since logging in
+        user = await users.user_by_id(store_of(request), session.user_id)  # None once deleted
     if user is None or session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         # Handled by the app's HTTPException handler, which keeps the Location header.

@@ -3,7 +3,7 @@ its hash is stored, and lists show neither."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,9 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import Admin, Cursor, Limit, StoreDep, page
-from hookhub.core.times import iso
-from hookhub.db.store import Row
-from hookhub.db.tables import tokens
+from hookhub.services import tokens
 
 router = APIRouter(tags=["tokens"], route_class=JSONRoute)
 
@@ -28,39 +26,22 @@ class TokenIn(BaseModel):
     )
 
 
-def public(row: Row) -> dict[str, Any]:
-    """A token as the API shows it: never its value nor its hash."""
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "scope": row["scope"],
-        "prefix": row["prefix"],
-        "created_at": iso(row["created_at"]),
-        "last_used_at": iso(row["last_used_at"]),
-        "revoked_at": iso(row["revoked_at"]),
-    }
-
-
 @router.post("/tokens", status_code=201, summary="Create an API token; its value is shown once")
 async def create_token(body: TokenIn, store: StoreDep, _: Admin) -> JSON:
-    row, plaintext = await store.create_token(body.name, body.scope)
-    return JSON(
-        {**public({**row, "last_used_at": None, "revoked_at": None}), "token": plaintext},
-        status_code=201,
-    )
+    created = await tokens.create(store, body.name, body.scope)
+    return JSON({**created.token, "token": created.plaintext}, status_code=201)
 
 
 @router.get("/tokens", summary="List API tokens, newest first (revoked ones too)")
 async def list_tokens(store: StoreDep, _: Admin, cursor: Cursor = None, limit: Limit = 50) -> JSON:
-    rows, next_cursor = await store.page(tokens, {}, cursor, limit)
-    return JSON(page([public(row) for row in rows], next_cursor))
+    return JSON(page(*await tokens.listed(store, cursor, limit)))
 
 
 @router.get("/tokens/{token_id}", summary="Get an API token (not its value)")
 async def get_token(token_id: str, store: StoreDep, _: Admin) -> JSON:
-    return JSON(public(await store.get(tokens, token_id)))
+    return JSON(await tokens.get(store, token_id))
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token")
 async def revoke_token(token_id: str, store: StoreDep, _: Admin) -> None:
-    await store.revoke_token(token_id)
+    await tokens.revoke(store, token_id)

@@ -6,8 +6,8 @@ from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from hookhub.ui import data
-from hookhub.ui.security import COOKIE, Session, check_password
+from hookhub.services import users
+from hookhub.ui.security import COOKIE, Session
 from hookhub.ui.web import (
     Form,
     page_router,
@@ -44,13 +44,11 @@ async def login(request: Request) -> Response:
     if session is None or not session.accepts(token if isinstance(token, str) else None):
         raise HTTPException(403, "CSRF token missing or invalid: reload the page and try again")
     username, password = text(form, "username"), form.get("password")
-    user = await data.user_named(store_of(request), username)
     target = _next(text(form, "next"))
-    if user is None or not isinstance(password, str):
-        valid = False
-    else:
-        valid = check_password(password, user["password_hash"])
-    if not valid or user is None:
+    user = None
+    if isinstance(password, str):
+        user = await users.log_in(store_of(request), username, password)
+    if user is None:
         request.state.session = session
         return render(
             request,

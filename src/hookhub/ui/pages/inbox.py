@@ -8,35 +8,19 @@ import time
 from fastapi import Request
 from starlette.responses import PlainTextResponse, Response
 
-from hookhub.db.tables import users
-from hookhub.ids import new_id
-from hookhub.receiver import signature_verdicts
-from hookhub.ui import data
+from hookhub.services import inbox, users
 from hookhub.ui.web import Form, User, optional, page_router, pretty, redirect, render, store_of
 
 router = page_router()
 
-CAPTURE_LIMIT = 256 * 1024  # bytes of a captured body kept; the rest is counted as truncated
-RATE = 20  # captures per second and inbox, per process; more get 429
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-_recent: dict[str, tuple[int, int]] = {}  # inbox key -> (second, captures in it)
-
-
-def _allowed(key: str, now: float) -> bool:
-    second = int(now)
-    start, count = _recent.get(key, (second, 0))
-    count = count + 1 if start == second else 1
-    if len(_recent) > 10_000:
-        _recent.clear()  # bounded memory: forgetting the counts only loosens the limit a moment
-    _recent[key] = (second, count)
-    return count <= RATE
 
 
 async def _body(request: Request) -> tuple[bytes, bool]:
     kept = bytearray()
     truncated = False
     async for chunk in request.stream():
-        room = CAPTURE_LIMIT - len(kept)
+        room = inbox.CAPTURE_LIMIT - len(kept)
         kept += chunk[:room]
         truncated = truncated or len(chunk) > room
     return bytes(kept), truncated
@@ -47,39 +31,22 @@ async def _body(request: Request) -> tuple[bytes, bool]:
 async def capture(request: Request, key: str) -> Response:
     """Record the request in the inbox of `key` and answer 200."""
     store, now = store_of(request), time.time()
-    owner = await data.inbox_owner(store, key)
+    owner = await inbox.owner(store, key)
     if owner is None:
         return PlainTextResponse("no such capture inbox\n", status_code=404)
-    if not _allowed(key, now):
+    if not inbox.allowed(key, now):
         return PlainTextResponse("too many requests to this inbox\n", status_code=429)
     body, truncated = await _body(request)
     headers = {name.lower(): value for name, value in request.headers.items()}
-    secret = owner["inbox_secret"]
-    verdict = (
-        signature_verdicts(secret, headers, body)
-        if secret
-        else ["Signature: not checked (set a secret on the inbox page)"]
+    received = inbox.Received(
+        request.method, request.url.path, request.url.query, headers, body, truncated
     )
-    await data.record_capture(
-        store,
-        {
-            "id": new_id("cap"),
-            "inbox_key": key,
-            "received_at": now,
-            "method": request.method,
-            "path": request.url.path,
-            "query": request.url.query,
-            "headers": headers,
-            "body": body,
-            "truncated": truncated,
-            "verdict": verdict,
-        },
-    )
+    await inbox.capture(store, owner, received, now)
     return PlainTextResponse("ok\n")
 
 
 async def _captures(request: Request, user: dict[str, object]) -> list[dict[str, object]]:
-    rows = await data.captures_of(store_of(request), str(user["inbox_key"]))
+    rows = await inbox.captured(store_of(request), str(user["inbox_key"]))
     return [{**row, "text": pretty(row["body"].decode("utf-8", errors="replace"))} for row in rows]
 
 
@@ -102,5 +69,5 @@ async def inbox_captures(request: Request, user: User) -> Response:
 
 @router.post("/inbox/secret")
 async def set_secret(request: Request, user: User, form: Form) -> Response:
-    await store_of(request).update(users, user["id"], {"inbox_secret": optional(form, "secret")})
+    await users.set_inbox_secret(store_of(request), user["id"], optional(form, "secret"))
     return redirect("/inbox", "Secret saved: new captures are checked with it.")

@@ -1,0 +1,74 @@
+"""API tokens: create one (its value is shown once; only its hash is kept), list, read, revoke.
+Lists never show a token's value nor its hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hookhub.core.times import iso
+from hookhub.db.store import SCOPES as SCOPES  # read < write < admin, what a door offers
+from hookhub.db.store import Row, Store
+from hookhub.db.tables import tokens
+from hookhub.errors import ValidationError
+
+MAX_NAME = 200  # characters
+
+
+@dataclass(frozen=True)
+class Created:
+    """A new token as shown, and its value: shown this once, never stored."""
+
+    token: dict[str, Any]
+    plaintext: str
+
+
+def shown(row: Row) -> dict[str, Any]:
+    """A token as every door shows it: never its value nor its hash."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "scope": row["scope"],
+        "prefix": row["prefix"],
+        "created_at": iso(row["created_at"]),
+        "last_used_at": iso(row["last_used_at"]),
+        "revoked_at": iso(row["revoked_at"]),
+    }
+
+
+def problems(name: str, scope: str) -> dict[str, str]:
+    """What is wrong with a new token's name and scope, by field (empty when nothing is)."""
+    found = {}
+    if not name or len(name) > MAX_NAME:
+        found["name"] = f"give the token a name (up to {MAX_NAME} characters)"
+    if scope not in SCOPES:
+        found["scope"] = f"must be one of {', '.join(SCOPES)}"
+    return found
+
+
+async def create(store: Store, name: str, scope: str) -> Created:
+    """A new token of `scope` (read < write < admin); ValidationError for a bad name or scope."""
+    found = problems(name, scope)
+    if found:
+        field, message = next(iter(found.items()))
+        raise ValidationError(message, field=field)
+    row, plaintext = await store.create_token(name, scope)
+    return Created(shown({**row, "last_used_at": None, "revoked_at": None}), plaintext)
+
+
+async def listed(
+    store: Store, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of tokens, newest first (revoked ones too), and the next page's cursor."""
+    rows, next_cursor = await store.page(tokens, {}, cursor, limit)
+    return [shown(row) for row in rows], next_cursor
+
+
+async def get(store: Store, token_id: str) -> dict[str, Any]:
+    """One token as shown; NotFound if there is none."""
+    return shown(await store.get(tokens, token_id))
+
+
+async def revoke(store: Store, token_id: str) -> dict[str, Any]:
+    """Refuse a token from now on (revoking twice keeps the first time); NotFound if none."""
+    return shown(await store.revoke_token(token_id))

@@ -1,0 +1,83 @@
+"""Web UI users: create one (only the password's hash is kept), log one in, find one, the
+secret of their capture inbox; and the session-signing key every node shares."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from hookhub.core.passwords import check_password, hash_password
+from hookhub.db import users
+from hookhub.db.store import Row, Store
+from hookhub.errors import Conflict, ValidationError
+from hookhub.ids import new_id
+
+MIN_PASSWORD = 8  # characters
+MAX_USERNAME = 200  # characters
+INBOX_KEY_BYTES = 18  # 24 URL-safe characters: unguessable
+SESSION_KEY_BYTES = 32
+
+
+def checked_username(username: str) -> str:
+    """The login name as kept (stripped); ValidationError unless 1 to 200 characters."""
+    name = username.strip()
+    if not name or len(name) > MAX_USERNAME:
+        raise ValidationError(f"give a name of 1 to {MAX_USERNAME} characters", field="username")
+    return name
+
+
+def checked_password(password: str) -> str:
+    """The password, if long enough to keep; ValidationError if not."""
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(
+            f"the password needs at least {MIN_PASSWORD} characters", field="password"
+        )
+    return password
+
+
+async def create_user(store: Store, username: str, password: str) -> Row:
+    """A new UI user with their own capture inbox; ValidationError for a bad name or a short
+    password, Conflict if the name is taken."""
+    name = checked_username(username)
+    row = {
+        "id": new_id("usr"),
+        "username": name,
+        "password_hash": hash_password(checked_password(password)),
+        "inbox_key": secrets.token_urlsafe(INBOX_KEY_BYTES),
+        "inbox_secret": None,
+        "created_at": time.time(),
+    }
+    try:
+        return await users.add(store, row)
+    except Conflict:
+        raise Conflict(f"a user named {name!r} already exists") from None
+
+
+async def user_named(store: Store, username: str) -> Row | None:
+    """The user with this name, if any."""
+    return await users.named(store, username)
+
+
+async def user_by_id(store: Store, user_id: str) -> Row | None:
+    """The user with this id, if any (None once deleted)."""
+    return await users.by_id(store, user_id)
+
+
+async def log_in(store: Store, username: str, password: str) -> Row | None:
+    """The user these credentials are of, or None (an unknown name or a wrong password)."""
+    user = await users.named(store, username)
+    if user is None or not check_password(password, user["password_hash"]):
+        return None
+    return user
+
+
+async def set_inbox_secret(store: Store, user_id: str, secret: str | None) -> Row:
+    """Check the signatures of the requests a user's inbox captures from now on with `secret`
+    (none when None)."""
+    return await users.set_inbox_secret(store, user_id, secret)
+
+
+async def session_key(store: Store) -> bytes:
+    """The generated session-signing key every node shares, created on first use."""
+    fresh = secrets.token_hex(SESSION_KEY_BYTES)
+    return bytes.fromhex(await users.shared_key(store, "session", fresh))
