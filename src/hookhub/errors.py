@@ -11,7 +11,8 @@ HookhubError            root; `code` and `status` shape the API's error body
 ├── UnsupportedMediaType  a request body that isn't JSON, sent to a JSON API route
 ├── Unauthorized        missing or invalid API token
 ├── Forbidden           the token's scope is too small
-└── Unavailable         the database is busy (locked by another process) or unreachable
+├── Unavailable         the database is busy (locked by another process) or unreachable
+└── Refusal             a trigger URL's answer instead of a run: any status, with headers
 """
 
 from __future__ import annotations
@@ -123,3 +124,20 @@ class UnsupportedMediaType(HookhubError):
 
     code = "unsupported_media_type"
     status = 415
+
+
+class Refusal(HookhubError):
+    """The trigger answers `status` with the standard error body and `headers`; no run is made."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, field)
+        self.status = status
+        self.code = code
+        self.headers = dict(headers or {})

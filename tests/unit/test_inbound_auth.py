@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from hookhub.core.signing import standard_signature
+from hookhub.errors import Refusal
 from hookhub.inbound.auth import check_ip, client_ip, networks, verify
-from hookhub.inbound.errors import Refusal
 
 BODY = b'{"event": "paid"}'
 NOW = 1_700_000_000.0

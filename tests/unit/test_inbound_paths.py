@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hookhub.inbound.paths import PathError, check_path, get_path, parse_query, paths_of
+from hookhub.core.paths import PathError, check_path, get_path, parse_query, paths_of
 
 
 @pytest.mark.parametrize(

@@ -85,12 +85,6 @@ ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
     ("hookhub.db.history", "hookhub.db.store"),
     ("hookhub.db.runs", "hookhub.db.store"),
     ("hookhub.db.sources", "hookhub.db.store"),
-    # layers: the inbound/workflows and client/destinations cycles
-    ("hookhub.outbound.destinations", "hookhub.outbound.client"),
-    ("hookhub.outbound.destinations.base", "hookhub.outbound.client"),
-    ("hookhub.workflows.document", "hookhub.inbound.paths"),
-    ("hookhub.workflows.runner", "hookhub.inbound.errors"),
-    ("hookhub.workflows.runner", "hookhub.inbound.parsing"),
 })  # fmt: skip
 
 

@@ -33,7 +33,7 @@ from starlette.routing import compile_path
 
 from hookhub.api.errors import Error
 from hookhub.errors import UnknownParameter, UnsupportedMediaType
-from hookhub.inbound.parsing import is_json
+from hookhub.workflows.request import is_json
 
 _JSON_LABEL = (b"content-type", b"application/json")
 

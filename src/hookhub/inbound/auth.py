@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hookhub.core.signing import verify_standard
-from hookhub.inbound.errors import Refusal
+from hookhub.errors import Refusal
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

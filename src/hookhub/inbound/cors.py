@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from starlette.responses import Response
 
-from hookhub.inbound.errors import Refusal
+from hookhub.errors import Refusal
 
 MAX_AGE = 600  # seconds browsers may cache a preflight answer
 

@@ -23,19 +23,19 @@ from hookhub.core.templates import RenderError
 from hookhub.db.group import GroupWriter
 from hookhub.db.runs import NewRun
 from hookhub.db.store import Row, Store
-from hookhub.errors import ValidationError
+from hookhub.errors import Refusal, ValidationError
 from hookhub.ids import new_id
 from hookhub.inbound import cors
 from hookhub.inbound.answers import Answer, text_answer
 from hookhub.inbound.auth import check_ip, client_ip, networks, verify
 from hookhub.inbound.compiled import CompiledTrigger
-from hookhub.inbound.errors import Refusal
-from hookhub.inbound.parsing import Received, context, parse_body, record
+from hookhub.inbound.errors import refused
 from hookhub.inbound.route import PREFIXES
 from hookhub.outbound import callbacks
 from hookhub.outbound.callbacks import looks_like_callback, validate_callback
 from hookhub.settings import Settings
 from hookhub.workflows.engine import CompiledWorkflow, RunResult
+from hookhub.workflows.request import Received, context, parse_body, record
 from hookhub.workflows.runner import Runner
 
 log = logging.getLogger("hookhub.triggers")
@@ -135,11 +135,11 @@ class Triggers:
         try:
             response = await self._respond(scope, receive)
         except Refusal as refusal:
-            response = refusal.response()
+            response = refused(refusal)
         except Exception:
             log.exception("trigger request failed")
             message = "internal error; the server log has the details"
-            response = Refusal(500, "internal", message).response()
+            response = refused(Refusal(500, "internal", message))
         await response(scope, receive, send)
         return response.status_code
 

@@ -24,6 +24,8 @@ from hookhub.errors import ValidationError
 from hookhub.outbound import certs, destinations
 from hookhub.outbound.http import HttpClient
 from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
+from hookhub.outbound.request import OutboundRequest as OutboundRequest
+from hookhub.outbound.request import Route as Route
 from hookhub.outbound.transport import ClientError, ServerDisconnected, tls_context
 from hookhub.settings import Settings
 from hookhub.version import __version__
@@ -40,35 +42,6 @@ NO_CLIENT_CERTIFICATE = (
     " (a receiver that requires a client certificate drops connections without one:"
     " see client_cert_path)"
 )
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a message for a broker goes: the destination kind (`amqp`, ...) and its options,
-    templates rendered (an exchange and routing key, a subject, a stream, a topic)."""
-
-    kind: str
-    options: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class OutboundRequest:
-    """A fully rendered and signed request, ready for the wire."""
-
-    url: str
-    method: str
-    headers: dict[str, str]
-    body: bytes
-    timeout: float  # seconds, whole request
-    ssl_verification: bool = True
-    ca_file_path: str | None = None
-    # mTLS: a PEM certificate, holding its key too unless client_key_path names the key's file.
-    client_cert_path: str | None = None
-    client_key_path: str | None = None
-    # OAuth2 client credentials (`token_url`, `client_id`, ...): the Sender adds the token.
-    oauth2: Mapping[str, Any] | None = None
-    # Set for a broker destination: `url` is the broker's, `headers` travel as message headers.
-    destination: Route | None = None
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from pydantic_core import CoreSchema
 from hookhub.core import limits
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.core.limits import Range
+from hookhub.core.paths import PathError, check_path
 from hookhub.errors import ValidationError, validation_message
-from hookhub.inbound.paths import PathError, check_path
 from hookhub.workflows.commands import CommandRefused, resolve_program
 
 NODE_TYPES = ("condition", "request", "emit", "set", "response", "command", "delay", "foreach")

@@ -15,9 +15,7 @@ from typing import Any
 
 from hookhub.db.group import GroupWriter
 from hookhub.db.store import Row, Store
-from hookhub.errors import ValidationError
-from hookhub.inbound.errors import Refusal
-from hookhub.inbound.parsing import context, from_record
+from hookhub.errors import Refusal, ValidationError
 from hookhub.metrics import Metrics
 from hookhub.outbound import callbacks
 from hookhub.outbound.client import Sender
@@ -25,6 +23,7 @@ from hookhub.outbound.lease_worker import Held, Leased, LeaseWorker
 from hookhub.settings import Settings
 from hookhub.workflows.engine import CompiledWorkflow, Engine, RunResult
 from hookhub.workflows.nodes import Services
+from hookhub.workflows.request import context, from_record
 
 log = logging.getLogger("hookhub.runner")
 

@@ -11,17 +11,16 @@ from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, page, store_of
 from hookhub.core.masking import mask_url
+from hookhub.core.paths import parse_query
 from hookhub.core.times import iso
 from hookhub.db.runs import NewRun
 from hookhub.db.store import Row
 from hookhub.db.tables import runs
-from hookhub.errors import ValidationError
+from hookhub.errors import Refusal, ValidationError
 from hookhub.ids import new_id
-from hookhub.inbound.errors import Refusal
-from hookhub.inbound.parsing import from_record, parse_body
-from hookhub.inbound.paths import parse_query
 from hookhub.outbound.callbacks import JOB_ID, validate_callback
 from hookhub.outbound.rendering import MASK, mask_headers
+from hookhub.workflows.request import from_record, parse_body
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute)
 

@@ -23,13 +23,13 @@ from hookhub.api.v1.common import (
     page,
     store_of,
 )
+from hookhub.core.paths import parse_query, paths_of
 from hookhub.core.times import iso
 from hookhub.db.store import Row
 from hookhub.db.tables import workflows
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
 from hookhub.inbound.compiled import CompiledTrigger
-from hookhub.inbound.paths import parse_query, paths_of
 from hookhub.inbound.route import PATHS
 from hookhub.workflows.document import FIELDS, WorkflowIn, node_errors, validate_workflow
 from hookhub.workflows.engine import CompiledWorkflow

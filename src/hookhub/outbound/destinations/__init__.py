@@ -17,7 +17,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hookhub.core.policy import NetworkPolicy, PolicyRefused
 from hookhub.core.templates import (
@@ -34,9 +34,7 @@ from hookhub.outbound.destinations.base import BrokerError, Destination
 from hookhub.outbound.destinations.mqtt import MqttDestination
 from hookhub.outbound.destinations.nats import NatsDestination
 from hookhub.outbound.destinations.redis_stream import RedisStreamDestination
-
-if TYPE_CHECKING:
-    from hookhub.outbound.client import Route
+from hookhub.outbound.request import Route
 
 log = logging.getLogger("hookhub.destinations")
 
@@ -156,8 +154,6 @@ class CompiledDestination:
         return route
 
     def _render(self, context: Mapping[str, Any]) -> Route:
-        from hookhub.outbound.client import Route
-
         options = dict(self.fixed)
         for name, template in self.templates:
             value = render(template, context, f"destination.{name}").strip()

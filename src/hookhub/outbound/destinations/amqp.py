@@ -17,7 +17,7 @@ from hookhub.brokers import require
 from hookhub.outbound.destinations.base import Destination, message_headers
 
 if TYPE_CHECKING:
-    from hookhub.outbound.client import OutboundRequest
+    from hookhub.outbound.request import OutboundRequest
 
 CONNECT_TIMEOUT = 10.0  # seconds to open a connection and its channel
 

@@ -17,7 +17,7 @@ from hookhub.core.policy import NetworkPolicy
 from hookhub.errors import ValidationError
 
 if TYPE_CHECKING:
-    from hookhub.outbound.client import OutboundRequest
+    from hookhub.outbound.request import OutboundRequest
 
 C = TypeVar("C")
 

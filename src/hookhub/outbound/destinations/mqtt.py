@@ -19,7 +19,7 @@ from hookhub.errors import ValidationError
 from hookhub.outbound.destinations.base import BrokerError, Destination, message_headers
 
 if TYPE_CHECKING:
-    from hookhub.outbound.client import OutboundRequest
+    from hookhub.outbound.request import OutboundRequest
 
 CONNECT_TIMEOUT = 10.0  # seconds
 MAX_INFLIGHT = 1000  # QoS 1/2 messages awaiting their ack per connection (paho's default: 20)

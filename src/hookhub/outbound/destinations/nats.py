@@ -17,7 +17,7 @@ from hookhub.brokers import require
 from hookhub.outbound.destinations.base import BrokerError, Destination, message_headers
 
 if TYPE_CHECKING:
-    from hookhub.outbound.client import OutboundRequest
+    from hookhub.outbound.request import OutboundRequest
 
 CONNECT_TIMEOUT = 5.0  # seconds
 ACK_TIMEOUT = 120.0  # seconds; the webhook's own timeout bounds every publish before this

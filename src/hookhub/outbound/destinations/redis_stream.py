@@ -17,7 +17,7 @@ from hookhub.errors import ValidationError
 from hookhub.outbound.destinations.base import Destination, message_headers
 
 if TYPE_CHECKING:
-    from hookhub.outbound.client import OutboundRequest
+    from hookhub.outbound.request import OutboundRequest
 
 CONNECT_TIMEOUT = 5.0  # seconds
 MAX_CONNECTIONS = 1000  # per Redis URL; hookhub's send concurrency bounds it first

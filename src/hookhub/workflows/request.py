@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from hookhub.inbound.errors import Refusal
-from hookhub.inbound.paths import get_path, parse_query
+from hookhub.core.paths import get_path, parse_query
+from hookhub.errors import Refusal
 from hookhub.outbound.rendering import MASK, mask_headers
 
 JSON_TYPES = ("application/json",)
