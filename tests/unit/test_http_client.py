@@ -1,4 +1,6 @@
-"""The outbound HTTP client against raw local servers: framing, keep-alive, limits, TLS, errors."""
+"""The outbound transports' contract, against raw local servers: framing, keep-alive, limits,
+TLS, errors. Every test runs against each transport: the lean client (http.py) and aiohttp
+(proxied.py, here without a proxy); where the two differ, the test says how and why."""
 
 from __future__ import annotations
 
@@ -16,9 +18,16 @@ import trustme
 
 from hookhub.core.policy import NetworkPolicy, PolicyRefused, parse_networks
 from hookhub.outbound import http
-from hookhub.outbound.dns import Found
+from hookhub.outbound.dns import Found, Lookup
 from hookhub.outbound.http import HttpClient
-from hookhub.outbound.transport import ConnectError, ProtocolError, ServerDisconnected
+from hookhub.outbound.proxied import AiohttpClient
+from hookhub.outbound.transport import (
+    ConnectError,
+    ProtocolError,
+    Response,
+    ServerDisconnected,
+    Transport,
+)
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 RESET = b"<reset>"  # an answer that drops the connection with a TCP RST
@@ -104,26 +113,53 @@ async def server() -> AsyncIterator[RawServer]:
     await raw.stop()
 
 
+Make = Callable[..., Transport]
+TRANSPORTS: dict[str, type[HttpClient] | type[AiohttpClient]] = {
+    "lean": HttpClient,
+    "aiohttp": AiohttpClient,
+}
+
+
+@pytest.fixture(params=list(TRANSPORTS))
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
+    """Builds the transport under test with the given options; closes what it built."""
+    made: list[Transport] = []
+
+    def build(
+        limit: int = 100,
+        body_limit: int = 64 * 1024,
+        policy: NetworkPolicy | None = None,
+        lookup: Lookup | None = None,
+    ) -> Transport:
+        transport = TRANSPORTS[request.param]("hookhub-test", limit, body_limit, policy, lookup)
+        made.append(transport)
+        return transport
+
+    yield build
+    for transport in made:
+        await transport.close()
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[HttpClient]:
-    lean = HttpClient("hookhub-test", limit=4, body_limit=1000)
-    yield lean
-    await lean.close()
+async def client(make: Make) -> Transport:
+    return make(limit=4, body_limit=1000)
+
+
+def lean(client: Transport) -> bool:
+    return isinstance(client, HttpClient)
 
 
 async def post(
-    client: HttpClient,
+    client: Transport,
     url: str,
     headers: dict[str, str] | None = None,
     tls: ssl.SSLContext | bool = True,
-) -> http.Response:
+) -> Response:
     headers = {"Content-Type": "application/json"} if headers is None else headers
     return await client.request("POST", url, headers, b'{"a": 1}', 5.0, tls)
 
 
-async def test_requests_share_a_kept_alive_connection(
-    client: HttpClient, server: RawServer
-) -> None:
+async def test_requests_share_a_kept_alive_connection(client: Transport, server: RawServer) -> None:
     for _ in range(3):
         response = await post(client, server.url("/hook?x=1"))
         assert (response.status, response.body) == (200, b"ok")
@@ -141,7 +177,7 @@ async def test_requests_share_a_kept_alive_connection(
     assert head.endswith('\r\n\r\n{"a": 1}')
 
 
-async def test_request_headers_override_the_defaults(client: HttpClient, server: RawServer) -> None:
+async def test_request_headers_override_the_defaults(client: Transport, server: RawServer) -> None:
     await post(client, server.url(), headers={"accept": "text/plain", "USER-AGENT": "mine"})
     head = server.requests[0].decode().lower()
     assert head.count("accept:") == 1 and "\r\naccept: text/plain\r\n" in head
@@ -149,7 +185,7 @@ async def test_request_headers_override_the_defaults(client: HttpClient, server:
 
 
 async def test_a_stale_pooled_connection_is_retried_once_on_a_new_one(
-    client: HttpClient, server: RawServer
+    client: Transport, server: RawServer
 ) -> None:
     async def answer(n: int) -> bytes | None:
         return None if n == 2 else OK  # the 2nd request finds its connection closed
@@ -161,7 +197,7 @@ async def test_a_stale_pooled_connection_is_retried_once_on_a_new_one(
 
 
 async def test_a_reset_after_the_request_was_read_is_not_retried(
-    client: HttpClient, server: RawServer
+    client: Transport, server: RawServer
 ) -> None:
     async def answer(n: int) -> bytes | None:
         return RESET if n == 2 else OK  # the receiver may have acted on the request
@@ -174,7 +210,7 @@ async def test_a_reset_after_the_request_was_read_is_not_retried(
 
 
 async def test_a_new_connection_closed_without_an_answer_is_not_retried(
-    client: HttpClient, server: RawServer
+    client: Transport, server: RawServer
 ) -> None:
     server.answer = always(None)
     with pytest.raises(ServerDisconnected, match=r"^Server disconnected$"):
@@ -182,7 +218,7 @@ async def test_a_new_connection_closed_without_an_answer_is_not_retried(
     assert (server.connections, len(server.requests)) == (1, 1)
 
 
-async def test_chunked_body(client: HttpClient, server: RawServer) -> None:
+async def test_chunked_body(client: Transport, server: RawServer) -> None:
     server.answer = always(
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
@@ -194,7 +230,7 @@ async def test_chunked_body(client: HttpClient, server: RawServer) -> None:
 
 @pytest.mark.parametrize("version", [b"1.1", b"1.0"])
 async def test_a_body_without_length_ends_when_the_server_closes(
-    client: HttpClient, server: RawServer, version: bytes
+    client: Transport, server: RawServer, version: bytes
 ) -> None:
     server.answer = always(b"HTTP/%s 200 OK\r\nConnection: close\r\n\r\nuntil the end" % version)
     for _ in range(2):
@@ -204,16 +240,17 @@ async def test_a_body_without_length_ends_when_the_server_closes(
 
 
 async def test_a_body_over_the_limit_is_cut_and_its_connection_dropped(
-    client: HttpClient, server: RawServer
+    client: Transport, server: RawServer
 ) -> None:
     server.answer = always(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
     for _ in range(2):
         assert (await post(client, server.url())).body == b"x" * 1000
-    assert server.connections == 2
+    # aiohttp reads ahead: a body it had whole when cut leaves a clean connection, kept.
+    assert server.connections == 2 if lean(client) else server.connections in (1, 2)
 
 
 async def test_gzip_bodies_are_decoded_within_the_limit(
-    client: HttpClient, server: RawServer
+    client: Transport, server: RawServer
 ) -> None:
     small, large = gzip.compress(b"decoded"), gzip.compress(b"z" * 100_000)
     answers = iter([small, large])
@@ -229,7 +266,7 @@ async def test_gzip_bodies_are_decoded_within_the_limit(
     assert b"accept-encoding" not in server.requests[0].lower()
 
 
-async def test_interim_responses_are_skipped(client: HttpClient, server: RawServer) -> None:
+async def test_interim_responses_are_skipped(client: Transport, server: RawServer) -> None:
     server.answer = always(
         b"HTTP/1.1 100 Continue\r\n\r\n"
         b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n"
@@ -240,7 +277,7 @@ async def test_interim_responses_are_skipped(client: HttpClient, server: RawServ
     assert response.headers == {"X-Id": "1, 2", "Content-Length": "4"}
 
 
-async def test_repeated_headers_are_joined_in_order(client: HttpClient, server: RawServer) -> None:
+async def test_repeated_headers_are_joined_in_order(client: Transport, server: RawServer) -> None:
     server.answer = always(
         b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nContent-Length: 2\r\nset-cookie: b=2\r\n"
         b"Vary: Accept\r\nVARY: Origin\r\n\r\nok"
@@ -253,7 +290,7 @@ async def test_repeated_headers_are_joined_in_order(client: HttpClient, server: 
     }
 
 
-async def test_a_head_answer_ends_with_its_headers(client: HttpClient, server: RawServer) -> None:
+async def test_a_head_answer_ends_with_its_headers(client: Transport, server: RawServer) -> None:
     # It announces the length a GET would have, and sends no body: waiting for one would hang.
     server.answer = always(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-A: 1\r\n\r\n")
     for _ in range(2):
@@ -292,19 +329,27 @@ def _many(count: int, size: int = 10) -> list[bytes]:
     ids=["count", "line", "total", "endless-header", "endless-status", "interims", "trailer"],
 )
 async def test_response_headers_are_bounded(
-    client: HttpClient, server: RawServer, reply: bytes, error: str
+    client: Transport, server: RawServer, reply: bytes, error: str, request: pytest.FixtureRequest
 ) -> None:
+    case = request.node.callspec.id.split("-", 1)[1]
+    if not lean(client):
+        # aiohttp bounds the number of headers and each line (100 x 8 KiB at most), not their
+        # total, and skips interim responses until the timeout; it words its own errors.
+        if case in ("total", "interims"):
+            pytest.skip("aiohttp bounds the headers' number and size, not their total")
+        error = "invalid HTTP response: .*"
     server.answer = always(reply)
     with pytest.raises(ProtocolError, match=f"^{error}$"):
         await post(client, server.url())
     # The connection was closed: the rest of the answer is never read.
-    assert not client._open
+    if isinstance(client, HttpClient):
+        assert not client._open
     server.answer = always(OK)
     assert (await post(client, server.url())).status == 200
     assert server.connections == 2
 
 
-async def test_headers_up_to_the_limits_are_read(client: HttpClient, server: RawServer) -> None:
+async def test_headers_up_to_the_limits_are_read(client: Transport, server: RawServer) -> None:
     lines = [b"Content-Length: 2", b"X-Line: " + b"v" * (8192 - 6), *_many(98, 500)]
     server.answer = always(_head(*lines) + b"\r\nok")
     response = await post(client, server.url())
@@ -321,7 +366,7 @@ async def test_headers_up_to_the_limits_are_read(client: HttpClient, server: Raw
     ],
 )
 async def test_header_injection_is_refused(
-    client: HttpClient, server: RawServer, headers: dict[str, str]
+    client: Transport, server: RawServer, headers: dict[str, str]
 ) -> None:
     with pytest.raises(ValueError, match="header"):
         await post(client, server.url(), headers=headers)
@@ -329,7 +374,7 @@ async def test_header_injection_is_refused(
 
 
 async def test_the_timeout_covers_the_wait_for_an_answer(
-    client: HttpClient, server: RawServer
+    client: Transport, server: RawServer
 ) -> None:
     never = asyncio.Event()
 
@@ -344,7 +389,7 @@ async def test_the_timeout_covers_the_wait_for_an_answer(
 
 
 async def test_an_answered_request_keeps_its_connection_past_its_deadline(
-    client: HttpClient, server: RawServer
+    client: Transport, server: RawServer
 ) -> None:
     # A deadline a loaded machine still meets, then a wait past it (it is the point).
     response = await client.request("POST", server.url(), {}, b"", 1.0)
@@ -355,7 +400,7 @@ async def test_an_answered_request_keeps_its_connection_past_its_deadline(
 
 
 async def test_timeouts_fire_within_a_grid_step_of_their_deadline(
-    client: HttpClient, server: RawServer
+    client: Transport, server: RawServer
 ) -> None:
     never = asyncio.Event()
 
@@ -382,7 +427,7 @@ async def test_timeouts_fire_within_a_grid_step_of_their_deadline(
     never.set()
 
 
-async def test_refused_connections_name_the_host_and_the_reason(client: HttpClient) -> None:
+async def test_refused_connections_name_the_host_and_the_reason(client: Transport) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # free once closed, and nothing listens there
@@ -391,7 +436,7 @@ async def test_refused_connections_name_the_host_and_the_reason(client: HttpClie
     assert str(raised.value) == f"Cannot connect to host 127.0.0.1:{port} (Connection refused)"
 
 
-async def test_connections_stay_within_the_limit(server: RawServer) -> None:
+async def test_connections_stay_within_the_limit(make: Make, server: RawServer) -> None:
     release = asyncio.Event()
 
     async def answer(_: int) -> bytes:
@@ -399,24 +444,27 @@ async def test_connections_stay_within_the_limit(server: RawServer) -> None:
         return OK
 
     server.answer = answer
-    lean = HttpClient("hookhub-test", limit=2)
+    limited = make(limit=2)
     try:
-        sends = [asyncio.create_task(post(lean, server.url())) for _ in range(6)]
+        sends = [asyncio.create_task(post(limited, server.url())) for _ in range(6)]
         while len(server.requests) < 2:
             await asyncio.sleep(0.01)
         release.set()
         assert [r.status for r in await asyncio.gather(*sends)] == [200] * 6
         assert server.most_open == 2
         # To make room for a connection to another host, an idle one is closed.
-        await post(lean, server.url().replace("127.0.0.1", "localhost"))
-        assert len(lean._open) == 2
+        await post(limited, server.url().replace("127.0.0.1", "localhost"))
+        if isinstance(limited, HttpClient):
+            assert len(limited._open) == 2
     finally:
-        await lean.close()
+        await limited.close()
 
 
 async def test_idle_connections_expire(
-    client: HttpClient, server: RawServer, monkeypatch: pytest.MonkeyPatch
+    client: Transport, server: RawServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not lean(client):
+        pytest.skip("aiohttp's pool reads IDLE_TIMEOUT once; the next test covers its expiry")
     await post(client, server.url())
     monkeypatch.setattr(http, "IDLE_TIMEOUT", 0.0)
     await post(client, server.url())  # the pooled connection is too old to be used
@@ -424,7 +472,7 @@ async def test_idle_connections_expire(
 
 
 async def test_idle_connections_are_closed_without_a_request_to_notice(
-    client: HttpClient, server: RawServer, monkeypatch: pytest.MonkeyPatch
+    client: Transport, server: RawServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(http, "IDLE_TIMEOUT", 0.05)
     await post(client, server.url())
@@ -434,16 +482,15 @@ async def test_idle_connections_are_closed_without_a_request_to_notice(
     assert server.connections == 2
 
 
-async def test_the_policy_refuses_resolved_and_literal_addresses(server: RawServer) -> None:
+async def test_the_policy_refuses_resolved_and_literal_addresses(
+    make: Make, server: RawServer
+) -> None:
     loopback = NetworkPolicy(deny=parse_networks("loopback", "DENY"))
-    lean = HttpClient("hookhub-test", policy=loopback)
-    try:
-        with pytest.raises(PolicyRefused, match=r"^refused by the outbound network policy: "):
-            await post(lean, server.url().replace("127.0.0.1", "localhost"))
-        with pytest.raises(PolicyRefused, match=r"127\.0\.0\.1 is in 127\.0\.0\.0/8"):
-            await post(lean, server.url())
-    finally:
-        await lean.close()
+    refusing = make(policy=loopback)
+    with pytest.raises(PolicyRefused, match=r"^refused by the outbound network policy: "):
+        await post(refusing, server.url().replace("127.0.0.1", "localhost"))
+    with pytest.raises(PolicyRefused, match=r"127\.0\.0\.1 is in 127\.0\.0\.0/8"):
+        await post(refusing, server.url())
     assert server.connections == 0
 
 
@@ -460,7 +507,7 @@ async def tls_server() -> AsyncIterator[tuple[RawServer, ssl.SSLContext]]:
 
 
 async def test_tls_checks_the_certificate_unless_told_not_to(
-    client: HttpClient, tls_server: tuple[RawServer, ssl.SSLContext]
+    client: Transport, tls_server: tuple[RawServer, ssl.SSLContext]
 ) -> None:
     server, trusting = tls_server
     assert (await post(client, server.url(), tls=trusting)).body == b"ok"
@@ -494,17 +541,13 @@ def black_hole(server: RawServer) -> Iterator[str]:
 
 
 async def test_an_address_that_drops_connections_costs_a_delay_not_the_timeout(
-    server: RawServer, black_hole: str
+    make: Make, server: RawServer, black_hole: str
 ) -> None:
     async def lookup(host: str, port: int) -> list[Found]:
         assert host == "hookhub.test"
         live = "127.0.0.1"
         return [Found(socket.AF_INET, (a, port), 60.0) for a in (black_hole, live)]
 
-    lean = HttpClient("hookhub-test", lookup=lookup)
-    try:
-        # Without a race, the first address would eat the whole timeout.
-        response = await post(lean, f"http://hookhub.test:{server.port}/hook")
-    finally:
-        await lean.close()
+    # Without a race, the first address would eat the whole timeout.
+    response = await post(make(lookup=lookup), f"http://hookhub.test:{server.port}/hook")
     assert response.status == 200

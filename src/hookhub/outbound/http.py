@@ -89,10 +89,8 @@ def parse_target(url: str) -> Target:
     )
 
 
-def request_head(
-    method: str, target: Target, headers: dict[str, str], length: int, user_agent: str
-) -> bytes:
-    """The request line and headers; ValueError for a method or header that would be unsafe."""
+def checked_headers(method: str, headers: dict[str, str]) -> set[str]:
+    """The lower-case names of `headers`; ValueError for a method or header that would be unsafe."""
     if not TOKEN.fullmatch(method):
         raise ValueError(f"invalid HTTP method {method!r}")
     given: set[str] = set()
@@ -102,6 +100,14 @@ def request_head(
         if UNSAFE_VALUE.search(value):
             raise ValueError(f"header {name} holds a line break or NUL character")
         given.add(name.lower())
+    return given
+
+
+def request_head(
+    method: str, target: Target, headers: dict[str, str], length: int, user_agent: str
+) -> bytes:
+    """The request line and headers; ValueError for a method or header that would be unsafe."""
+    given = checked_headers(method, headers)
     lines = [f"{method} {target.path} HTTP/1.1"]
     if "host" not in given:
         lines.append(f"Host: {target.host_header}")
