@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 from hookhub.core.policy import NetworkPolicy, parse_networks
+from hookhub.core.proxies import Proxies, proxy_url
 from hookhub.errors import ConfigError
 
 DEFAULT_DATABASE_URL = "sqlite:///./hookhub.db"
@@ -193,6 +194,9 @@ class Settings:
     # internal, ...) refused unless allowed; empty = every address may be called.
     outbound_deny: str = ""
     outbound_allow: str = ""
+    # The HTTP proxy (http://[user:password@]host:port) every outbound HTTP request goes through,
+    # except to NO_PROXY's hosts; empty = HTTP_PROXY / HTTPS_PROXY from the environment, if set.
+    outbound_proxy: str = ""
     # Directory the webhooks' certificate and CA files must be in; empty = anywhere.
     cert_dir: str = ""
     # The name this process consumes sources as (Redis consumer, MQTT client id); empty = the
@@ -228,6 +232,11 @@ class Settings:
             allow=parse_networks(self.outbound_allow, "HOOKHUB_OUTBOUND_ALLOW"),
         )
 
+    def proxies(self, environ: Mapping[str, str] | None = None) -> Proxies:
+        """The outbound HTTP proxies: `outbound_proxy`, else the (process) environment's
+        HTTP_PROXY and HTTPS_PROXY; NO_PROXY's hosts bypass them."""
+        return Proxies.from_environ(os.environ if environ is None else environ, self.outbound_proxy)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read settings from `HOOKHUB_*` environment variables over the TOML file named by
@@ -247,6 +256,11 @@ class Settings:
         for name, value in outbound.items():
             # Refuse a bad network list at start, not at the first send.
             parse_networks(value, env.label(f"HOOKHUB_OUTBOUND_{name.upper()}"))
+        outbound_proxy = env.get("HOOKHUB_OUTBOUND_PROXY", "").strip()
+        # A proxy URL hookhub cannot send through stops it at start, not at the first send.
+        if outbound_proxy:
+            proxy_url(outbound_proxy, env.label("HOOKHUB_OUTBOUND_PROXY"))
+        Proxies.from_environ(environ)
         return cls(
             database_url=env.get("HOOKHUB_DATABASE_URL") or DEFAULT_DATABASE_URL,
             concurrency=_env_int(env, "HOOKHUB_CONCURRENCY", cls.concurrency),
@@ -273,6 +287,7 @@ class Settings:
             retention_days=_env_float(env, "HOOKHUB_RETENTION_DAYS", cls.retention_days),
             outbound_deny=outbound["deny"],
             outbound_allow=outbound["allow"],
+            outbound_proxy=outbound_proxy,
             cert_dir=_env_dir(env, "HOOKHUB_CERT_DIR"),
             command_dirs=_env_dirs(env, "HOOKHUB_COMMAND_DIRS"),
             source_consumer=env.get("HOOKHUB_SOURCE_CONSUMER", "").strip(),

@@ -53,11 +53,12 @@ class RawServer:
     open_now: int = 0
     most_open: int = 0
     port: int = 0
+    host: str = "127.0.0.1"
     _server: asyncio.Server | None = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     async def start(self) -> RawServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl_context)
+        self._server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -70,7 +71,7 @@ class RawServer:
 
     def url(self, path: str = "/hook") -> str:
         scheme = "https" if self.ssl_context else "http"
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -494,14 +495,19 @@ async def test_the_policy_refuses_resolved_and_literal_addresses(
     assert server.connections == 0
 
 
-@pytest.fixture
-async def tls_server() -> AsyncIterator[tuple[RawServer, ssl.SSLContext]]:
+async def start_tls_server() -> tuple[RawServer, ssl.SSLContext]:
+    """A TLS server for 127.0.0.1, and a client context that trusts its certificate."""
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
     trusting = ssl.create_default_context()
     ca.configure_trust(trusting)
-    raw = await RawServer(ssl_context=server_context).start()
+    return await RawServer(ssl_context=server_context).start(), trusting
+
+
+@pytest.fixture
+async def tls_server() -> AsyncIterator[tuple[RawServer, ssl.SSLContext]]:
+    raw, trusting = await start_tls_server()
     yield raw, trusting
     await raw.stop()
 

@@ -256,7 +256,7 @@ def send_test(
 
     async def run(store: Store) -> dict[str, Any]:
         found = CompiledWebhook(await store.find_webhook(webhook))
-        sender = Sender(1, policy=settings.network_policy())
+        sender = Sender(1, policy=settings.network_policy(), proxies=settings.proxies())
         try:
             return await operations.send_test(sender, found, event)
         finally:

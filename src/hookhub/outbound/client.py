@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from hookhub.core.masking import mask_url
 from hookhub.core.policy import NetworkPolicy
+from hookhub.core.proxies import Proxies
 from hookhub.errors import ValidationError
 from hookhub.outbound import certs, destinations
-from hookhub.outbound.http import HttpClient
+from hookhub.outbound.http import HttpClient, parse_target
 from hookhub.outbound.oauth2 import TokenCache, TokenError, parse_token, token_request
+from hookhub.outbound.proxied import AiohttpClient
 from hookhub.outbound.request import OutboundRequest as OutboundRequest
 from hookhub.outbound.request import Route as Route
-from hookhub.outbound.transport import ClientError, ServerDisconnected, tls_context
+from hookhub.outbound.transport import ClientError, ServerDisconnected, Transport, tls_context
 from hookhub.settings import Settings
 from hookhub.version import __version__
 
@@ -37,6 +39,7 @@ USER_AGENT = f"hookhub/{__version__}"
 # What a request can fail with short of a response (PolicyRefused is an OSError; ValueError: a
 # URL or header that cannot be sent).
 NETWORK_ERRORS = (TimeoutError, ClientError, OSError, ValueError)
+ROUTES_KEPT = 1024  # target URLs whose proxy (or none) is remembered; emptied when full
 PEM_READ_LIMIT = 1024 * 1024  # bytes of a certificate or key file read to check it
 NO_CLIENT_CERTIFICATE = (
     " (a receiver that requires a client certificate drops connections without one:"
@@ -111,12 +114,14 @@ class Sender:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Sender:
-        """A sender with the process's concurrency, body limit and outbound network policy."""
+        """A sender with the process's concurrency, body limit, outbound network policy and
+        proxies."""
         return cls(
             settings.concurrency,
             settings.response_body_limit,
             settings.network_policy(),
             settings.cert_dir,
+            settings.proxies(),
         )
 
     def __init__(
@@ -125,12 +130,16 @@ class Sender:
         response_body_limit: int = 64 * 1024,
         policy: NetworkPolicy | None = None,
         cert_dir: str = "",
+        proxies: Proxies | None = None,
     ) -> None:
         self.concurrency = concurrency
         self.cert_dir = cert_dir
         self.response_body_limit = response_body_limit
         self.policy = policy if policy is not None and policy.active else None
+        self.proxies = proxies if proxies is not None and proxies.active else None
         self._http: HttpClient | None = None
+        self._proxied: dict[str, AiohttpClient] = {}  # by proxy URL
+        self._routes: dict[str, str | None] = {}  # target URL: its proxy URL, None if direct
         self._ssl_contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
         self._tokens = TokenCache()
         self._destinations: dict[str, Destination[Any]] = {}
@@ -141,6 +150,27 @@ class Sender:
                 USER_AGENT, self.concurrency, self.response_body_limit, self.policy
             )
         return self._http
+
+    def _transport(self, url: str) -> Transport:
+        """The lean client, or for a target a proxy applies to, that proxy's transport."""
+        if self.proxies is None:
+            return self._client()
+        try:
+            proxy = self._routes[url]
+        except KeyError:
+            target = parse_target(url)  # ValueError for a URL that cannot be sent
+            proxy = self.proxies.for_target(target.https, target.host, target.port)
+            if len(self._routes) >= ROUTES_KEPT:
+                self._routes.clear()
+            self._routes[url] = proxy
+        if proxy is None:
+            return self._client()
+        transport = self._proxied.get(proxy)
+        if transport is None:
+            transport = self._proxied[proxy] = AiohttpClient(
+                USER_AGENT, self.concurrency, self.response_body_limit, self.policy, proxy=proxy
+            )
+        return transport
 
     def _ssl(self, request: OutboundRequest) -> ssl.SSLContext | bool:
         verify, cert = request.ssl_verification, request.client_cert_path
@@ -210,7 +240,7 @@ class Sender:
         return Outcome(status=None, body=ack.encode(), duration_ms=duration_ms, confirmed=True)
 
     async def _exchange(self, request: OutboundRequest) -> tuple[int, dict[str, str], bytes]:
-        return await self._client().request(
+        return await self._transport(request.url).request(
             request.method,
             request.url,
             request.headers,
@@ -270,6 +300,9 @@ class Sender:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        for transport in self._proxied.values():
+            await transport.close()
+        self._proxied.clear()
 
 
 def _left(request: OutboundRequest, started: float) -> float:
