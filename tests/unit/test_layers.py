@@ -64,15 +64,6 @@ ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
     ("hookhub.ui.pages.rules", "hookhub.api.v1.rules"),
     ("hookhub.ui.pages.webhooks", "hookhub.api.v1.operations"),
     ("hookhub.ui.pages.webhooks", "hookhub.api.v1.webhooks"),
-    # svc-rest: events, deliveries, runs, workflows, tokens, users through services; ui/data.py's
-    # SQL into db/
-    ("hookhub.cli.resources", "hookhub.api.v1.runs"),
-    ("hookhub.cli.resources", "hookhub.api.v1.workflows"),
-    ("hookhub.config.apply", "hookhub.api.v1.workflows"),
-    ("hookhub.config.document", "hookhub.api.v1.workflows"),
-    ("hookhub.config.export", "hookhub.api.v1.workflows"),
-    ("hookhub.ui.pages.workflows", "hookhub.api.v1.runs"),
-    ("hookhub.ui.pages.workflows", "hookhub.api.v1.workflows"),
     # brokers: sources through services
     ("hookhub.cli.resources", "hookhub.api.v1.sources"),
     ("hookhub.config.apply", "hookhub.api.v1.sources"),

@@ -13,14 +13,12 @@ from rich.table import Table
 from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
 from hookhub.cli.deliveries import console
 from hookhub.db.store import Store
-from hookhub.db.tables import runs, sources, webhooks, workflows
-from hookhub.errors import NotFound
+from hookhub.db.tables import sources, webhooks
 
 webhooks_app = typer.Typer(help="List webhooks.", no_args_is_help=True)
 workflows_app = typer.Typer(help="List workflows and their trigger URLs.", no_args_is_help=True)
 runs_app = typer.Typer(help="List workflow runs.", no_args_is_help=True)
 sources_app = typer.Typer(help="List sources (message brokers).", no_args_is_help=True)
-RUN_STATUSES = ("queued", "running", "succeeded", "failed")
 PAGE = 500
 
 Json = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
@@ -100,7 +98,7 @@ def list_workflows(
 
     On the database, URLs start with HOOKHUB_PUBLIC_URL, or are paths when it is unset.
     """
-    from hookhub.api.v1.workflows import shown
+    from hookhub.services import workflows
 
     server = remote(url, token)
     if server:
@@ -109,8 +107,8 @@ def list_workflows(
         settings = migrated(database)
 
         async def fetch(store: Store) -> list[dict[str, Any]]:
-            rows = await _all(store, workflows, {})
-            return [shown(row, settings.public_url) for row in rows]
+            rows = await workflows.every(store)
+            return [workflows.shown(row, settings.public_url) for row in rows]
 
         found = with_store(settings, fetch)
     found.sort(key=lambda item: item["name"])
@@ -138,7 +136,7 @@ def list_runs(
     workflow: Annotated[
         str | None, typer.Option("--workflow", "-w", help="Workflow id or name.")
     ] = None,
-    status: Annotated[str | None, typer.Option(help=", ".join(RUN_STATUSES) + ".")] = None,
+    status: Annotated[str | None, typer.Option(help="queued, running, succeeded, failed.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500, help="How many, newest first.")] = 50,
     as_json: Json = False,
     database: Database = None,
@@ -146,17 +144,17 @@ def list_runs(
     token: Token = None,
 ) -> None:
     """List workflow runs, newest first."""
-    from hookhub.api.v1.runs import summary
+    from hookhub.services import runs, workflows
 
-    if status is not None and status not in RUN_STATUSES:
-        raise typer.BadParameter(f"must be one of {', '.join(RUN_STATUSES)}", param_hint="--status")
+    if status is not None and status not in runs.STATUSES:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(runs.STATUSES)}", param_hint="--status"
+        )
 
     async def fetch(store: Store) -> list[dict[str, Any]]:
-        workflow_id = None if workflow is None else (await _workflow(store, workflow))["id"]
-        rows, _ = await store.page(
-            runs, {"workflow_id": workflow_id, "status": status}, None, limit
-        )
-        return [summary(row) for row in rows]
+        workflow_id = None if workflow is None else (await workflows.find(store, workflow))["id"]
+        found, _ = await runs.listed(store, workflow_id, status, None, limit)
+        return found
 
     server = remote(url, token)
     if server:
@@ -203,13 +201,3 @@ async def _all(store: Store, table: Any, filters: dict[str, Any]) -> list[dict[s
         rows.extend(batch)
         if cursor is None:
             return rows
-
-
-async def _workflow(store: Store, ref: str) -> dict[str, Any]:
-    try:
-        return await store.get(workflows, ref)
-    except NotFound:
-        for row in await _all(store, workflows, {}):
-            if row["name"] == ref:
-                return row
-    raise NotFound(f"no workflow with id or name {ref!r}")

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookhub.api.v1 import sources as sources_api
 from hookhub.api.v1 import webhooks as webhooks_api
-from hookhub.api.v1 import workflows as workflows_api
 from hookhub.config.document import Document
 from hookhub.config.plan import Current, Plan, by_name, plan
 from hookhub.core import signing
@@ -25,6 +24,7 @@ from hookhub.db.tables import rules, sources, webhooks, workflows
 from hookhub.errors import Conflict
 from hookhub.ids import new_id
 from hookhub.outbound.rules import save_warnings
+from hookhub.services import workflows as workflows_service
 
 TABLES = {"webhook": webhooks, "rule": rules, "workflow": workflows, "source": sources}
 PAGE = 500
@@ -112,7 +112,7 @@ def _new(kind: str, values: dict[str, Any], now: float) -> Row:
     if kind == "rule":
         return {**values, "id": new_id("rule"), "created_at": now, "updated_at": now}
     if kind == "workflow":
-        return workflows_api.fresh(values, now)
+        return workflows_service.fresh(values, now)
     if kind == "source":
         return sources_api.fresh(values, now)
     return webhooks_api.fresh(values, now)

@@ -24,9 +24,9 @@ import yaml
 from hookhub.api.v1 import sources as sources_api
 from hookhub.api.v1.rules import RuleIn
 from hookhub.api.v1.webhooks import WebhookIn, new_row
-from hookhub.api.v1.workflows import checked
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.errors import HookhubError, ValidationError, validation_message
+from hookhub.services.workflows import checked
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 
 KINDS = ("webhooks", "rules", "workflows", "sources")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 import pydantic
 import yaml
@@ -10,10 +10,8 @@ from fastapi import Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from hookhub.api.v1 import runs as runs_api
-from hookhub.api.v1 import workflows as api
-from hookhub.db.tables import runs, workflows
 from hookhub.errors import HookhubError
+from hookhub.services import runs, workflows
 from hookhub.ui import graph
 from hookhub.ui.forms import line_of, yaml_error_line
 from hookhub.ui.web import (
@@ -55,6 +53,20 @@ nodes:
 """
 
 
+def _base(request: Request) -> str:
+    return workflows.trigger_base(request.app.state.settings.public_url, str(request.base_url))
+
+
+def _dirs(request: Request) -> tuple[str, ...]:
+    dirs: tuple[str, ...] = request.app.state.settings.command_dirs
+    return dirs
+
+
+def _forget(request: Request) -> workflows.Forget:
+    forget: workflows.Forget = request.app.state.triggers.forget
+    return forget
+
+
 def _document(shown: dict[str, Any]) -> str:
     doc = {key: shown[key] for key in ("name", "enabled", "trigger", "start", "nodes")}
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
@@ -70,7 +82,7 @@ def _problems(
     refusal's, then every other node's (the save stops at the first)."""
     if isinstance(exc, HookhubError):
         found: list[Problem] = []
-        for error in [exc, *api.problems(doc)]:
+        for error in [exc, *workflows.problems(doc)]:
             path = error.field.split(".") if error.field else []
             problem = (line_of(raw, path), error.message)
             if problem not in found:
@@ -126,10 +138,12 @@ async def _submit(request: Request, raw: str, workflow_id: str | None) -> Respon
     doc, problems = _parsed(raw)
     if doc is not None:
         try:
+            store, dirs, forget = store_of(request), _dirs(request), _forget(request)
             if workflow_id is None:
-                row = await api.create(request, WorkflowIn.model_validate(doc))
+                workflow = WorkflowIn.model_validate(doc)
+                row = await workflows.create(store, workflow, dirs, forget)
             else:
-                row = await api.change(request, workflow_id, doc)
+                row = await workflows.change(store, workflow_id, doc, dirs, forget)
             return redirect(f"/workflows/{row['id']}", "Workflow saved.")
         except (HookhubError, pydantic.ValidationError) as exc:
             problems = _problems(raw, exc, doc)
@@ -144,7 +158,7 @@ async def preview(request: Request, form: Form) -> Response:
     doc, problems = _parsed(raw)
     if doc is not None:
         try:
-            doc = api.draft(request, doc)
+            doc = workflows.draft(doc, _dirs(request))
         except (HookhubError, pydantic.ValidationError) as exc:
             problems = _problems(raw, exc, doc)
     return _form(request, raw, workflow_id, problems, drawing=_drawing(doc), previewed=True)
@@ -152,13 +166,13 @@ async def preview(request: Request, form: Form) -> Response:
 
 @router.get("/workflows")
 async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
-    store = store_of(request)
-    rows, next_cursor = await store.page(workflows, {}, cursor or None, PAGE)
-    total = await store.count(workflows, {}, COUNT_CAP)
+    store, base = store_of(request), _base(request)
+    rows, next_cursor = await workflows.listed(store, cursor or None, PAGE)
+    total = await workflows.count(store, COUNT_CAP)
     return render(
         request,
         "workflows/list.html",
-        workflows=[api.public(r, request) for r in rows],
+        workflows=[workflows.shown(r, base) for r in rows],
         paging=paging(request, total, "workflow", next_cursor),
     )
 
@@ -178,27 +192,25 @@ async def detail_page(
     request: Request, workflow_id: str, _: User, cursor: str | None = None, status: str = ""
 ) -> Response:
     store = store_of(request)
-    shown = api.public(await store.get(workflows, workflow_id), request)
-    statuses = get_args(runs_api.Status)
-    chosen = status if status in statuses else None
-    of_workflow = {"workflow_id": workflow_id, "status": chosen}
-    recent, next_cursor = await store.page(runs, of_workflow, cursor or None, PAGE)
-    total = await store.count(runs, of_workflow, COUNT_CAP)
+    shown = workflows.shown(await workflows.get(store, workflow_id), _base(request))
+    chosen = status if status in runs.STATUSES else None
+    recent, next_cursor = await runs.listed(store, workflow_id, chosen, cursor or None, PAGE)
+    total = await runs.count(store, workflow_id, chosen, COUNT_CAP)
     return render(
         request,
         "workflows/detail.html",
         workflow=shown,
         drawing=graph.draw(shown["start"], shown["nodes"]),
-        runs=[runs_api.summary(row) for row in recent],
+        runs=recent,
         paging=paging(request, total, "run", next_cursor),
-        statuses=statuses,
+        statuses=runs.STATUSES,
         run_status=chosen or "",
     )
 
 
 @router.get("/workflows/{workflow_id}/edit")
 async def edit_page(request: Request, workflow_id: str, _: User) -> Response:
-    shown = api.public(await store_of(request).get(workflows, workflow_id), request)
+    shown = workflows.shown(await workflows.get(store_of(request), workflow_id), _base(request))
     return _form(request, _document(shown), workflow_id, [])
 
 
@@ -209,18 +221,19 @@ async def save(request: Request, workflow_id: str, form: Form) -> Response:
 
 @router.post("/workflows/{workflow_id}/delete")
 async def remove(request: Request, workflow_id: str, _: Form) -> Response:
-    await api.remove(request, workflow_id)
+    await workflows.remove(store_of(request), workflow_id, _forget(request))
     return redirect("/workflows", "Workflow deleted.")
 
 
 @router.get("/runs/{run_id}")
 async def run_page(request: Request, run_id: str, _: User) -> Response:
-    run = runs_api.detail(await store_of(request).get(runs, run_id))
+    run = await runs.get(store_of(request), run_id)
     return render(request, "workflows/run.html", run=run)
 
 
 @router.post("/runs/{run_id}/rerun")
 async def rerun(request: Request, run_id: str, _: Form) -> Response:
     """A new run of the same trigger request (queued, async), as `POST /runs/{id}/rerun`."""
-    row = await runs_api.rerun_of(request, run_id, {})
+    wake = request.app.state.triggers.runner.wake
+    row = await runs.rerun(store_of(request), run_id, {}, wake)
     return redirect(f"/runs/{row['id']}", "Re-run queued with the same input.")
