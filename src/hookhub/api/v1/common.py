@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
 from pydantic.fields import FieldInfo
 
 from hookhub.api.auth import require
-from hookhub.db.store import Row, Store
+from hookhub.db.store import Store
 
 MAX_PAGE = 500
 # Request bodies take JSON types as the schema says them: no `false` for a number, no `"5"` for
@@ -80,11 +80,6 @@ StoreDep = Annotated[Store, Depends(store_of)]
 def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
     """The list body: `{"items": [...], "next": cursor-or-null}`."""
     return {"items": items, "next": next_cursor}
-
-
-def strip(row: Row, *hidden: str) -> Row:
-    """A copy of `row` without internal columns."""
-    return {k: v for k, v in row.items() if k not in hidden}
 
 
 def wake_workers(request: Request) -> None:
