@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run_all.py [--count 10000] [--repeat 2]
         [--postgres postgresql://postgres@127.0.0.1:5432/test | --no-postgres]
         [--claim-backlog 1000000] [--rss-backlog 100000] [--scale-count 6000]
+        [--retention-rows 100000]
         [--output benchmarks/results.md]
 
 Each figure runs as its own benchmark script in a fresh process (`--json`), so one figure's
@@ -34,6 +35,8 @@ FIGURE_TIMEOUT = 1800.0  # seconds one benchmark script may run (a 1M backlog on
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 DESTINATION_COUNT = 5000  # messages per broker: four brokers, two phases each
 DESTINATION_BAR = 0.5  # broker destination deliveries/s over the bare client loop's
+# A worker's deliveries/s while retention drops partitions over its rate without retention.
+RETENTION_BAR = 0.9
 CORES = os.cpu_count() or 1  # what `machine_busy`, a share of all cores, is a share of
 
 
@@ -429,6 +432,39 @@ def backlog_rows(args: argparse.Namespace, databases: Sequence[str | None]) -> l
     return rows
 
 
+def retention_rows(args: argparse.Namespace) -> list[Row]:
+    """PostgreSQL retention: expired partitions of attempts dropped vs their rows deleted, and a
+    real worker's deliveries/s during each purge against its rate without one."""
+    run = script(
+        "retention",
+        "--rows",
+        str(args.retention_rows),
+        "--count",
+        str(args.count),
+        "--database",
+        args.postgres,
+    )
+    return [
+        Row(
+            f"purge of {run['rows']:,} expired attempts, PostgreSQL: partitions dropped",
+            f"{run['partition_drop_s']:.2f} s",
+            f"rows deleted in batches {run['row_delete_s']:.1f} s",
+            f"{run['speedup']:.0f}x faster",
+            "report",
+            None,
+        ),
+        Row(
+            "1 `hookhub worker`'s deliveries/s while that purge drops partitions, PostgreSQL",
+            f"{run['per_s_partition_drop']:.0f}/s",
+            f"without retention {run['per_s_without']:.0f}/s (while rows are deleted: "
+            f"{run['per_s_row_delete']:.0f}/s, {run['row_delete_ratio']:.2f}x)",
+            f"{run['partition_drop_ratio']:.2f}",
+            f"≥ {RETENTION_BAR}x",
+            run["partition_drop_ratio"] >= RETENTION_BAR,
+        ),
+    ]
+
+
 def markdown(rows: Sequence[Row], args: argparse.Namespace, started: float) -> str:
     """The results file: the table, and what it was measured on."""
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -466,9 +502,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scale-count", type=int, default=6000, help="deliveries per capped scale-out phase"
     )
+    parser.add_argument(
+        "--retention-rows", type=int, default=100_000, help="expired attempts (retention)"
+    )
     parser.add_argument("--output", type=Path, default=HERE / "results.md", help="markdown file")
     args = parser.parse_args(argv)
-    for name in ("count", "repeat", "rate", "seconds", "rss_backlog", "scale_count"):
+    names = ("count", "repeat", "rate", "seconds", "rss_backlog", "scale_count", "retention_rows")
+    for name in names:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.claim_backlog < 2000:
@@ -492,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not args.no_postgres:
         sections.insert(2, lambda: scale_rows(args))
+        sections.append(lambda: retention_rows(args))
     rows: list[Row] = []
     failed = 0
     for section in sections:
