@@ -124,14 +124,14 @@ async def median_claim_ms(store: Store) -> float:
     times = []
     for _ in range(CLAIM_TRIES):
         started = time.perf_counter()
-        _, claimed, _, _, _ = await store.claim(CLAIM, 10.0)
+        claimed = (await store.claim(CLAIM, 10.0)).deliveries
         times.append((time.perf_counter() - started) * 1000)
         if len(claimed) < CLAIM:
             raise BenchError(f"claimed {len(claimed)} of {CLAIM} due deliveries")
         async with store.write() as conn:  # put them back, due, for the next try
             await conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id.in_([row["id"] for row in claimed]))
+                .where(deliveries.c.id.in_([delivery.id for delivery in claimed]))
                 .values(status="pending", lease_id=None, next_attempt_at=time.time())
             )
     return sorted(times)[len(times) // 2]

@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, text
 
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.db import direct, queries
+from hookhub.db.records import AttemptRecord, DeliveryOutcome
 from hookhub.db.store import Store
 from hookhub.db.tables import attempts, deliveries, events, webhooks
 from hookhub.ids import new_id
@@ -47,16 +48,16 @@ async def _leased(store: Store, count: int, lease_id: str) -> list[str]:
     return [row["id"] for row in rows]
 
 
-def _outcome(delivery_id: str, lease_id: str, ok: bool) -> dict[str, Any]:
-    return {
-        "b_id": delivery_id,
-        "b_lease": lease_id,
-        "b_status": "succeeded" if ok else "pending",
-        "b_next": None if ok else time.time() + 30,
-        "b_code": 200 if ok else None,
-        "b_error": None if ok else "connection refused",
-        "b_now": time.time(),
-    }
+def _outcome(delivery_id: str, lease_id: str, ok: bool) -> DeliveryOutcome:
+    return DeliveryOutcome(
+        delivery_id=delivery_id,
+        lease_id=lease_id,
+        status="succeeded" if ok else "pending",
+        next_attempt_at=None if ok else time.time() + 30,
+        status_code=200 if ok else None,
+        error=None if ok else "connection refused",
+        at=time.time(),
+    )
 
 
 def _attempt(delivery_id: str, ok: bool) -> dict[str, Any]:
@@ -79,7 +80,8 @@ async def test_outcomes_apply_only_under_the_lease_that_holds_them(store: Store)
     outcomes = [_outcome(held[0], "lse_mine", True), _outcome(held[1], "lse_mine", False)]
     outcomes.append(_outcome(held[2], "lse_mine", True))
     outcomes.append(_outcome(lost, "lse_mine", True))  # its claim expired: another holds it
-    await store.finish(outcomes, [_attempt(held[0], True), _attempt(held[1], False)])
+    logged = [AttemptRecord(**_attempt(held[0], True)), AttemptRecord(**_attempt(held[1], False))]
+    await store.finish(outcomes, logged)
     async with store.read() as conn:
         found = (await conn.execute(select(deliveries).order_by(deliveries.c.id))).all()
     stored = {row.id: row for row in found}
@@ -122,7 +124,8 @@ async def test_postgresql_writes_a_batch_in_one_execution(store: Store) -> None:
     held = await _leased(store, 50, "lse_1")
     with statements_of(store) as seen:
         await store.finish(
-            [_outcome(i, "lse_1", True) for i in held], [_attempt(i, True) for i in held]
+            [_outcome(i, "lse_1", True) for i in held],
+            [AttemptRecord(**_attempt(i, True)) for i in held],
         )
     writes = [(s.sql, s.many) for s in seen if "deliveries" in s.sql or "attempts" in s.sql]
     assert [(sql.split()[0], many) for sql, many in writes] == [

@@ -13,6 +13,7 @@ from sqlalchemy import Select, Table, insert, text
 
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.db import queries
+from hookhub.db.records import DeliveryOutcome
 from hookhub.db.store import Store
 from hookhub.db.tables import deliveries, events, webhooks
 from hookhub.ids import new_id
@@ -111,16 +112,8 @@ async def test_claims_and_outcomes_find_their_rows_by_primary_key(store: Store) 
     claim, claim_plan = await _explained(store, store.claim(100, 1.0))
     assert len(claim.deliveries) == 100
     outcomes = [
-        {
-            "b_id": row["id"],
-            "b_lease": claim.lease_id,
-            "b_status": "succeeded",
-            "b_next": None,
-            "b_code": 200,
-            "b_error": None,
-            "b_now": now,
-        }
-        for row in claim.deliveries
+        DeliveryOutcome(delivery.id, claim.lease_id, "succeeded", None, 200, None, now)
+        for delivery in claim.deliveries
     ]
     _, finish_plan = await _explained(store, store.finish(outcomes, []))
     # As `id IN (subquery)`, and as a join with the batch alone, the rows were found by a hash

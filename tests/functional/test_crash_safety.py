@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from hookhub.api.v1.webhooks import WebhookIn, new_row
+from hookhub.db.records import DeliveryOutcome
 from hookhub.db.store import Store
 from hookhub.db.tables import deliveries, rules, webhooks
 from hookhub.ids import id_time
@@ -37,9 +38,10 @@ async def test_a_dead_workers_delivery_is_retried_after_its_lease(
     assert accepted.deliveries == 1
 
     # A worker claims the delivery, then dies before sending or recording anything.
-    dead_lease, claimed, _, _, _ = await store.claim(10, margin=settings.lease_margin)
+    dead = await store.claim(10, margin=settings.lease_margin)
+    claimed = dead.deliveries
     assert len(claimed) == 1
-    leased = await store.get(deliveries, claimed[0]["id"])
+    leased = await store.get(deliveries, claimed[0].id)
     assert leased["status"] == "delivering"
     assert leased["next_attempt_at"] > time.time()
 
@@ -52,24 +54,16 @@ async def test_a_dead_workers_delivery_is_retried_after_its_lease(
     await survivor.drain()
     await survivor.sender.close()
     assert len(receiver.requests) == 1
-    assert receiver.requests[0].headers["webhook-id"] == claimed[0]["id"]
-    done = await store.get(deliveries, claimed[0]["id"])
+    assert receiver.requests[0].headers["webhook-id"] == claimed[0].id
+    done = await store.get(deliveries, claimed[0].id)
     assert done["status"] == "succeeded"
     # The dead worker's claim counts: it might have sent before dying (see the next test).
     assert done["attempts"] == 2
 
     # The dead worker wakes up and reports a failure under its expired lease: ignored.
-    stale = {
-        "b_id": claimed[0]["id"],
-        "b_lease": dead_lease,
-        "b_status": "failed",
-        "b_next": None,
-        "b_code": 500,
-        "b_error": "late",
-        "b_now": time.time(),
-    }
+    stale = DeliveryOutcome(claimed[0].id, dead.lease_id, "failed", None, 500, "late", time.time())
     await store.finish([stale], [])
-    assert (await store.get(deliveries, claimed[0]["id"]))["status"] == "succeeded"
+    assert (await store.get(deliveries, claimed[0].id))["status"] == "succeeded"
 
 
 async def _expire(store: Store, delivery_id: str) -> None:
@@ -89,11 +83,13 @@ async def test_sends_lost_with_their_workers_are_logged_as_unknown_and_counted(
 
     # Two workers in turn claim the delivery with a short lease (the webhook's 0.5 s timeout, no
     # margin) and die before recording anything: each may have sent it, or not.
-    first_lease, claimed, _, _, _ = await store.claim(10, margin=0.0)
-    (delivery_id,) = [row["id"] for row in claimed]
+    first = await store.claim(10, margin=0.0)
+    first_lease = first.lease_id
+    (delivery_id,) = [delivery.id for delivery in first.deliveries]
     await _expire(store, delivery_id)
-    second_lease, claimed, _, _, _ = await store.claim(10, margin=0.0)
-    assert [(row["id"], row["attempts"]) for row in claimed] == [(delivery_id, 1)]
+    second = await store.claim(10, margin=0.0)
+    second_lease = second.lease_id
+    assert [(d.id, d.attempts) for d in second.deliveries] == [(delivery_id, 1)]
     leased = await store.get(deliveries, delivery_id)
     assert leased["last_error"].startswith("outcome of the send started at ")
     assert f"by lease {first_lease} is unknown" in leased["last_error"]
@@ -121,9 +117,9 @@ async def test_sends_lost_with_their_workers_are_logged_as_unknown_and_counted(
 
     # A claim of a delivery that was only pending logs nothing extra.
     assert (await ingest(store, [{"object_type": "dcim.site", "event": "updated"}])).deliveries == 1
-    _, claimed, _, _, _ = await store.claim(10, margin=0.0)
-    assert [row["attempts"] for row in claimed] == [0]
-    assert await store.attempts_of(claimed[0]["id"]) == []
+    claimed = (await store.claim(10, margin=0.0)).deliveries
+    assert [delivery.attempts for delivery in claimed] == [0]
+    assert await store.attempts_of(claimed[0].id) == []
 
 
 async def test_two_dispatchers_never_send_the_same_delivery_twice(

@@ -187,7 +187,7 @@ async def test_a_claim_after_the_pool_lost_its_connections_succeeds(
         await store.claim(10, settings.lease_margin)
     # ... and the next claim, as the dispatcher's next turn makes it, works.
     await ingest(store, [EVENT])
-    _, claimed, _, _, _ = await store.claim(10, settings.lease_margin)
+    claimed = (await store.claim(10, settings.lease_margin)).deliveries
     assert len(claimed) == 1
 
 
@@ -227,8 +227,8 @@ async def test_shutdown_releases_unfinished_deliveries_at_once(
         )
         assert 300 <= attempt["duration_ms"] < 5000  # the grace it had, and a bit
     # Due now: another worker takes them at once.
-    _, claimed, _, _, _ = await store.claim(10, settings.lease_margin)
-    assert [row["attempts"] for row in claimed] == [1, 1, 1]
+    claimed = (await store.claim(10, settings.lease_margin)).deliveries
+    assert [delivery.attempts for delivery in claimed] == [1, 1, 1]
 
 
 async def test_shutdown_releases_unfinished_runs_at_once(

@@ -17,6 +17,7 @@ import pytest
 from hookhub import brokers
 from hookhub.core.masking import mask_url
 from hookhub.core.policy import NetworkPolicy, PolicyRefused, parse_networks
+from hookhub.db.records import StoredEvent
 from hookhub.errors import MissingExtra, ValidationError
 from hookhub.outbound import destinations
 from hookhub.outbound.client import OutboundRequest, Outcome, Route, Sender
@@ -47,6 +48,7 @@ EVENT = {
     "timestamp": "2026-12-04T00:00:00Z",
     "data": {"id": 7},
 }
+STORED = StoredEvent.from_row(EVENT)  # as a claim hands it to the dispatcher
 
 
 @pytest.mark.parametrize(
@@ -111,8 +113,8 @@ def test_a_compiled_webhook_renders_its_route_once_per_message() -> None:
     stored = destinations.check(
         "amqp://u:p@mq/", {"exchange": "netbox", "routing_key": "{{ model }}.{{ event }}"}
     )
-    webhook = CompiledWebhook({**ROW, "url": "amqp://u:p@mq/", "destination": stored})
-    request = webhook.prepare(EVENT, "dlv_1", now=1_700_000_000)
+    webhook = CompiledWebhook.from_row({**ROW, "url": "amqp://u:p@mq/", "destination": stored})
+    request = webhook.prepare(STORED, "dlv_1", now=1_700_000_000)
     assert request.destination is not None
     assert request.destination.kind == "amqp"
     assert request.destination.options["routing_key"] == "dcim.device.updated"
@@ -121,13 +123,13 @@ def test_a_compiled_webhook_renders_its_route_once_per_message() -> None:
     assert request.headers["X-Team"] == "netops"
     assert {"webhook-signature", "X-Hook-Signature"} <= set(request.headers)
     # An HTTP webhook has no route: the Sender's HTTP path is untouched.
-    http = CompiledWebhook({**ROW, "url": "https://x/", "destination": None})
+    http = CompiledWebhook.from_row({**ROW, "url": "https://x/", "destination": None})
     assert http.destination is None
-    assert http.prepare(EVENT, "dlv_2").destination is None
+    assert http.prepare(STORED, "dlv_2").destination is None
 
 
 def test_a_stored_destination_of_a_missing_plugin_fails_its_deliveries_not_the_dispatcher() -> None:
-    webhook = CompiledWebhook({**ROW, "url": "sqs://q", "destination": {"type": "sqs"}})
+    webhook = CompiledWebhook.from_row({**ROW, "url": "sqs://q", "destination": {"type": "sqs"}})
     assert webhook.compile_error is not None
     assert "sqs" in webhook.compile_error
 
@@ -286,10 +288,10 @@ async def test_an_entry_point_adds_a_destination(caplog: pytest.LogCaptureFixtur
     assert len(caplog.records) == 2
     stored = destinations.check("memory://here", {"box": "{{ event }}-box"})
     assert stored == {"type": "memory", "box": "{{ event }}-box"}
-    webhook = CompiledWebhook({**ROW, "url": "memory://here", "destination": stored})
+    webhook = CompiledWebhook.from_row({**ROW, "url": "memory://here", "destination": stored})
     sender = Sender()
     try:
-        outcome = await sender.send(webhook.prepare(EVENT, "dlv_9"))
+        outcome = await sender.send(webhook.prepare(STORED, "dlv_9"))
     finally:
         await sender.close()
     assert outcome.ok, outcome.error

@@ -71,11 +71,6 @@ ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
     ("hookhub.config.export", "hookhub.api.v1.sources"),
     ("hookhub.config.plan", "hookhub.api.v1.sources"),
     ("hookhub.ui.pages.sources", "hookhub.api.v1.sources"),
-    # engine: the store's parts import the store back (cycles through db/store.py)
-    ("hookhub.db.activity", "hookhub.db.store"),
-    ("hookhub.db.history", "hookhub.db.store"),
-    ("hookhub.db.runs", "hookhub.db.store"),
-    ("hookhub.db.sources", "hookhub.db.store"),
 })  # fmt: skip
 
 

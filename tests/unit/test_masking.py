@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hookhub.core.masking import MASK, mask_url, unmask_url, url_credentials
+from hookhub.db.records import DisabledWebhook
 from hookhub.outbound.dispatcher import disabled_event
 
 CASES = [
@@ -69,6 +70,6 @@ def test_unmask_keeps_what_was_changed() -> None:
 
 
 def test_the_webhook_disabled_event_shows_the_url_masked() -> None:
-    webhook = {"id": "wh_1", "name": "crm", "reason": "410", "disabled_at": 0.0}
-    event = disabled_event({**webhook, "url": "https://u:pw@h/?token=t&n={{ data.id }}"})
+    url = "https://u:pw@h/?token=t&n={{ data.id }}"
+    event = disabled_event(DisabledWebhook("wh_1", "crm", url, 0.0, "410"))
     assert event["data"]["url"] == f"https://u:{MASK}@h/?token={MASK}&n={{{{ data.id }}}}"

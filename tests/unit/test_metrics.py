@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from hookhub import metrics as metrics_module
 from hookhub.api.v1.webhooks import WebhookIn, new_row
+from hookhub.db.records import DeliveryOutcome
 from hookhub.db.store import Store
 from hookhub.db.tables import webhooks
 from hookhub.errors import ConfigError
@@ -59,17 +60,11 @@ async def _queue(store: Store) -> None:
     await store.insert(webhooks, new_row(off))
     for n in range(4):
         await store.enqueue_callback({"url": "http://127.0.0.1:1"}, {"n": n})
-    lease, claimed, _, _, _ = await store.claim(2, 10.0)
+    claim = await store.claim(2, 10.0)
     now = time.time()
-    retry = {
-        "b_id": claimed[0]["id"],
-        "b_lease": lease,
-        "b_status": "pending",
-        "b_next": now + 60,
-        "b_code": 500,
-        "b_error": None,
-        "b_now": now,
-    }
+    retry = DeliveryOutcome(
+        claim.deliveries[0].id, claim.lease_id, "pending", now + 60, 500, None, now
+    )
     await store.finish([retry], [])
 
 

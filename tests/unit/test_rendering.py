@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from hookhub.core.templates import RenderError
+from hookhub.db.records import StoredEvent
 from hookhub.errors import ValidationError
 from hookhub.outbound.rendering import CompiledWebhook, check_templates, mask_headers
 
@@ -22,6 +23,7 @@ EVENT = {
     "data": {"id": "job-1", "status": "done", "result": "ok", "name": "wf"},
     "snapshots": None,
 }
+STORED = StoredEvent.from_row(EVENT)  # as a claim hands it to the dispatcher
 
 
 def _webhook(**row: Any) -> CompiledWebhook:
@@ -43,11 +45,11 @@ def _webhook(**row: Any) -> CompiledWebhook:
         "cookies": None,
         "retry": {},
     }
-    return CompiledWebhook({**defaults, **row})
+    return CompiledWebhook.from_row({**defaults, **row})
 
 
 def _body(**row: Any) -> Any:
-    return orjson.loads(_webhook(**row).prepare(EVENT, "dlv_1", 1).body)
+    return orjson.loads(_webhook(**row).prepare(STORED, "dlv_1", 1).body)
 
 
 def test_default_body_is_the_netbox_context() -> None:
@@ -77,13 +79,13 @@ def test_presets() -> None:
 
 def test_credentials_and_signature_headers() -> None:
     basic = _webhook(auth={"type": "basic", "username": "u", "password": "p"}, secret="s")
-    request = basic.prepare(EVENT, "dlv_1", 1700000000)
+    request = basic.prepare(STORED, "dlv_1", 1700000000)
     assert request.headers["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
     assert request.headers["webhook-id"] == "dlv_1"
     assert request.headers["webhook-timestamp"] == "1700000000"
     assert request.headers["webhook-signature"].startswith("v1,")
     assert len(request.headers["X-Hook-Signature"]) == 128
-    unsigned = _webhook().prepare(EVENT, "dlv_1", 1)
+    unsigned = _webhook().prepare(STORED, "dlv_1", 1)
     assert "X-Hook-Signature" not in unsigned.headers
     assert "webhook-signature" not in unsigned.headers
 
@@ -98,7 +100,7 @@ def test_header_lines_are_checked_when_saved() -> None:
 
 def test_render_errors_name_the_field() -> None:
     with pytest.raises(RenderError, match="url"):
-        _webhook(url="{{ ''.__class__ }}").prepare(EVENT, "dlv_1", 1)
+        _webhook(url="{{ ''.__class__ }}").prepare(STORED, "dlv_1", 1)
 
 
 def test_sensitive_headers_are_masked() -> None:

@@ -255,7 +255,7 @@ def send_test(
     event = None if event_file is None else _event(event_file)
 
     async def run(store: Store) -> dict[str, Any]:
-        found = CompiledWebhook(await store.find_webhook(webhook))
+        found = CompiledWebhook.from_row(await store.find_webhook(webhook))
         sender = Sender(1, policy=settings.network_policy(), proxies=settings.proxies())
         try:
             return await operations.send_test(sender, found, event)

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, case, cast, false, func, select
 
 from hookhub.db import direct, queries
+from hookhub.db.database import Database
 from hookhub.db.tables import attempts, deliveries
-
-if TYPE_CHECKING:
-    from hookhub.db.store import Store
 
 LATENCY_SAMPLE = 20_000  # most recent attempts a latency chart is computed from
 
@@ -136,7 +134,7 @@ def health_queries(
 class ActivityStore:
     """Counts and samples of recent attempts and deliveries, over the store's connections."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     async def attempts_per_bucket(self, since: float, seconds: int) -> list[tuple[int, int, int]]:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
 
 from hookhub.db import direct
+from hookhub.db.database import Database
+from hookhub.db.records import Row
 from hookhub.db.tables import deliveries, events, webhooks
 from hookhub.errors import ValidationError
-
-if TYPE_CHECKING:
-    from hookhub.db.store import Row, Store
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,7 @@ def _event_position(cursor: str) -> tuple[float, str]:
 class HistoryStore:
     """Lists of events and deliveries, over the store's connections."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     async def events(

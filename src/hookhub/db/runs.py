@@ -9,17 +9,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Insert, Select, Update, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hookhub.db import direct, notify, queries
+from hookhub.db.database import Database
+from hookhub.db.records import Row
 from hookhub.db.tables import run_dedupe, runs, workflows
 from hookhub.ids import new_id
-
-if TYPE_CHECKING:
-    from hookhub.db.store import Row, Store
 
 # Spelled as the partial index ix_runs_due spells it (SQLite matches partial indexes literally).
 IS_ACTIVE = text("runs.status IN ('queued', 'running')")
@@ -172,7 +170,7 @@ class NewRun:
 class RunStore:
     """Reads and writes of workflows and runs, over the store's connections."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     async def workflow_by_key(self, key: str) -> Row | None:

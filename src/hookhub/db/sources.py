@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError
 
 from hookhub.db import direct
+from hookhub.db.database import Database
+from hookhub.db.records import Row
 from hookhub.db.tables import source_failures, sources
-
-if TYPE_CHECKING:
-    from hookhub.db.store import Row, Store
 
 
 def refused_value(exc: BaseException) -> bool:
@@ -32,7 +30,7 @@ def refused_value(exc: BaseException) -> bool:
 class SourceStore:
     """Named queries on `sources` and `source_failures` (reached as `Store.sources`)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     async def enabled(self) -> list[Row]:

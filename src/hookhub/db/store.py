@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     Table,
@@ -27,16 +23,28 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.core import limits
-from hookhub.db import direct, ingest, notify, queries, sqlite, wake
+from hookhub.db import direct, ingest, notify, queries
 from hookhub.db.activity import ActivityStore
-from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
+from hookhub.db.database import Database
+from hookhub.db.engine import SQLITE_BUSY_TIMEOUT
 from hookhub.db.history import HistoryStore
 from hookhub.db.ingest import Router, Target
 from hookhub.db.partitions import PartitionStore
+from hookhub.db.records import (
+    AttemptRecord,
+    Claim,
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DisabledWebhook,
+    Health,
+    StoredEvent,
+    WebhookConfig,
+)
+from hookhub.db.records import Row as Row  # re-exported: the doors read rows through the store
 from hookhub.db.runs import RunStore
 from hookhub.db.sources import SourceStore
 from hookhub.db.tables import (
@@ -49,34 +57,11 @@ from hookhub.db.tables import (
     webhooks,
 )
 from hookhub.db.token_cache import TokenCache
-from hookhub.errors import Conflict, NotFound, Unavailable
+from hookhub.errors import Conflict, NotFound
 from hookhub.ids import id_time, new_id
 
-Row = dict[str, Any]
 # seconds: how far ahead a rate-limited webhook's sends are claimed and scheduled.
 LIMIT_HORIZON = 1.0
-
-
-class Claim(NamedTuple):
-    """Deliveries leased together under one lease id, with their events and webhooks; and the
-    webhooks whose stored limits could not be applied (id → why), claimed nothing for."""
-
-    lease_id: str
-    deliveries: list[Row]
-    events: list[Row]
-    webhooks: list[Row]
-    broken: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Health:
-    """A webhook's attempts in one recorded batch: did any succeed, and the failures after the
-    last success (how many, and when the first of them started)."""
-
-    webhook_id: str
-    recovered: bool
-    failures: int
-    first_failure_at: float | None
 
 
 TOKEN_PREFIX = "hh_"  # noqa: S105 (a prefix, not a secret)
@@ -88,180 +73,22 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@asynccontextmanager
-async def _offloaded(conn: AsyncConnection, offload: bool) -> AsyncIterator[None]:
-    driver = direct.driver_of(conn) if offload else None
-    if driver is None:
-        yield
-        return
-    driver.offload = True
-    try:
-        yield
-    finally:
-        driver.offload = False
-
-
 async def _referenced(
-    conn: direct.Conn, table: Table, rows: Sequence[Row], column: str
+    conn: direct.Conn, table: Table, claimed: Sequence[ClaimedDelivery], column: str
 ) -> list[Row]:
-    """The rows of `table` that `rows` name in `column` (callbacks name no event or webhook)."""
-    ids = list({row[column] for row in rows if row[column]})
+    """The rows of `table` that `claimed` name in `column` (callbacks name no event or webhook)."""
+    ids = list({value for delivery in claimed if (value := getattr(delivery, column))})
     if not ids:
         return []
     return await direct.execute(conn, queries.rows_by_id(table, conn.dialect.name), {"ids": ids})
 
 
-class Store:
-    """Named queries over one database, with SQLite writers serialized in-process.
-
-    On SQLite a write waits at most `busy_timeout` seconds for the lock, counted from when it
-    was asked for: queued behind this process's other writes, then for another process's lock
-    (the driver's busy wait gets what is left). Past it, the write raises `Unavailable`. Waits
-    do not stack: a write queued behind one that times out times out by its own deadline.
-    """
+class Store(Database):
+    """Named queries over one database (`Database`: its connections and transactions)."""
 
     def __init__(self, engine: AsyncEngine, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
-        self.busy_timeout = busy_timeout  # seconds
-        # SQLite has one writer at a time; queueing here is cheaper than its busy-wait loop.
-        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
-        # Writers' connections carry the option from the pool on: setting it per transaction
-        # cost ~15 % of an empty write transaction.
-        self._writer = engine.execution_options(**{IMMEDIATE: True})
-        # SQLite file: `write_direct` transactions run on a driver connection of their own.
-        database = engine.url.database if self.dialect == "sqlite" else None
-        self._direct_path = database if database and database != ":memory:" else None
-        self._direct: sqlite.Connection | None = None
+        super().__init__(engine, busy_timeout)
         self._tokens = TokenCache()
-
-    @classmethod
-    def open(cls, url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Store:
-        """A store on the database at `url` (user-facing form, e.g. sqlite:///./hookhub.db);
-        on SQLite, writes wait up to `busy_timeout` seconds for the lock."""
-        return cls(create_engine(url, busy_timeout=busy_timeout), busy_timeout)
-
-    async def close(self) -> None:
-        """Close every pooled connection (and the direct writer's)."""
-        if self._direct is not None:
-            await self._direct.close()
-            self._direct = None
-        await self.engine.dispose()
-
-    @asynccontextmanager
-    async def read(self, offload: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A connection in a read transaction. `offload`: a report that may scan large tables;
-        on SQLite its statements run in a thread, not on the event loop (hookhub.db.sqlite)."""
-        async with self.engine.connect() as conn, conn.begin(), _offloaded(conn, offload):
-            yield conn
-
-    @asynccontextmanager
-    async def write(
-        self, offload: bool = False, since: float | None = None
-    ) -> AsyncIterator[AsyncConnection]:
-        """A connection in a write transaction, committed when the block exits cleanly.
-        `since`: the `time.monotonic()` at which the write was asked for (default now), from
-        which SQLite's lock is waited for at most `busy_timeout` seconds."""
-        if self._write_lock is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        deadline = (time.monotonic() if since is None else since) + self.busy_timeout
-        async with self._locked(deadline), self._writer.connect() as conn:
-            driver = direct.driver_of(conn)
-            if driver is not None:
-                driver.deadline = deadline
-            try:
-                async with conn.begin(), _offloaded(conn, offload):
-                    yield conn
-            finally:
-                if driver is not None:
-                    driver.deadline = None
-
-    @asynccontextmanager
-    async def write_direct(self, since: float | None = None) -> AsyncIterator[direct.Conn]:
-        """A write transaction for `hookhub.db.direct` statements only. On a SQLite file it runs
-        straight on a driver connection: no SQLAlchemy connection, pool or events around it.
-        `since`: as in `write`."""
-        if self._direct_path is None or self._write_lock is None:
-            async with self.write(since=since) as conn:
-                yield conn
-            return
-        deadline = (time.monotonic() if since is None else since) + self.busy_timeout
-        async with self._locked(deadline):
-            if self._direct is None:
-                busy_ms = int(self.busy_timeout * 1000)
-                self._direct = await sqlite.connect(self._direct_path, busy_ms)
-            driver = self._direct
-            driver.deadline = deadline
-            try:
-                await driver.begin("BEGIN IMMEDIATE")
-                yield direct.Driver(driver, self.engine.dialect)
-                await driver.commit()
-            except BaseException:
-                # Also a BEGIN that a cancelled wait left to finish in its thread: the next
-                # transaction's BEGIN fails on it, and this gives the lock back.
-                if driver.in_transaction:
-                    await driver.rollback()
-                raise
-            finally:
-                driver.deadline = None
-
-    @asynccontextmanager
-    async def _locked(self, deadline: float) -> AsyncIterator[None]:
-        """This process's SQLite write lock, taken by `deadline`; inside, another process's
-        lock found past `deadline` raises `Unavailable` (a driver error before)."""
-        assert self._write_lock is not None
-        if not self._write_lock.locked():
-            await self._write_lock.acquire()  # at once: no timer on the uncontended path
-        else:
-            try:
-                async with asyncio.timeout(deadline - time.monotonic()):
-                    await self._write_lock.acquire()
-            except TimeoutError:
-                raise self._busy() from None
-        try:
-            yield
-        except DBAPIError as exc:
-            if sqlite.is_busy(exc.orig):
-                raise self._busy() from exc
-            raise
-        except sqlite3.OperationalError as exc:
-            if sqlite.is_busy(exc):
-                raise self._busy() from exc
-            raise
-        finally:
-            self._write_lock.release()
-
-    def _busy(self) -> Unavailable:
-        return Unavailable(
-            f"the database is busy: its write lock was not free within {self.busy_timeout:g} s "
-            "(HOOKHUB_SQLITE_BUSY_TIMEOUT); try again shortly"
-        )
-
-    @asynccontextmanager
-    async def claiming(self) -> AsyncIterator[direct.Conn]:
-        """A write transaction that claims due work (`write_direct`): on PostgreSQL planned to
-        read the due indexes in order however stale their statistics are (`queries.CLAIM_PLANS`)."""
-        async with self.write_direct() as conn:
-            if self.dialect == "postgresql":
-                assert not isinstance(conn, direct.Driver)  # SQLite only
-                await conn.execute(queries.CLAIM_PLANS)
-            yield conn
-
-    async def announce(self, conn: direct.Conn, kind: str) -> None:
-        """Inside a write transaction that created `kind` work: wake workers in other processes
-        (PostgreSQL: `hookhub.db.notify`, when it commits; SQLite: `hookhub.db.wake`, the
-        dispatchers only, at once: their claims wait for this transaction's write lock)."""
-        if self.dialect == "postgresql":
-            assert not isinstance(conn, direct.Driver)  # SQLite only
-            await conn.execute(notify.announce(kind))
-        elif kind == notify.DELIVERIES:
-            self.wake_others()
-
-    def wake_others(self) -> None:
-        """SQLite: wake the dispatchers of other processes on this database file."""
-        wake.send(self.engine.url)
 
     # -- generic resources (webhooks, rules, tokens) -------------------------------------------
 
@@ -426,19 +253,6 @@ class Store:
         async with self.write() as conn:
             return await self.add_callback(conn, spec, payload)
 
-    async def add_callback(
-        self, conn: AsyncConnection, spec: Mapping[str, Any], payload: Mapping[str, Any]
-    ) -> str:
-        """`enqueue_callback` inside the caller's write transaction."""
-        row = {
-            **ingest.pending(None, None, None, time.time()),
-            "callback": dict(spec),
-            "payload": dict(payload),
-        }
-        await conn.execute(insert(deliveries).values(**row))
-        await self.announce(conn, notify.DELIVERIES)
-        return str(row["id"])
-
     # -- dispatch -----------------------------------------------------------------------------
 
     async def claim(self, limit: int, margin: float) -> Claim:
@@ -453,7 +267,7 @@ class Store:
         lease_id = new_id("lse")
         now = time.time()
         params = {"now": now, "lease_id": lease_id, "margin": margin}
-        claimed: list[Row] = []
+        claimed: list[ClaimedDelivery] = []
         broken: dict[str, str] = {}
         async with self.claiming() as conn:
             limited = await direct.execute(conn, queries.limited_webhooks(self.dialect), params)
@@ -475,13 +289,19 @@ class Store:
             if len(claimed) < limit:
                 statement = queries.claim_deliveries(self.dialect)
                 values = {**params, "limit": limit - len(claimed)}
-                claimed += await direct.execute(conn, statement, values)
-            lost = [row for row in claimed if row["lost_lease"] is not None]
-            if lost:
-                await self._log_lost_sends(conn, lost)
+                rows = await direct.execute(conn, statement, values)
+                if lost := [row for row in rows if row["lost_lease"] is not None]:
+                    await self._log_lost_sends(conn, lost)
+                claimed += [_claimed(row, lease_id) for row in rows]
             found_events = await _referenced(conn, events, claimed, "event_id")
             found_webhooks = await _referenced(conn, webhooks, claimed, "webhook_id")
-        return Claim(lease_id, claimed, found_events, found_webhooks, broken)
+        return Claim(
+            lease_id,
+            claimed,
+            {row["id"]: StoredEvent.from_row(row) for row in found_events},
+            [WebhookConfig.from_row(row) for row in found_webhooks],
+            broken,
+        )
 
     async def _log_lost_sends(self, conn: direct.Conn, lost: Sequence[Row]) -> None:
         """Log an attempt of unknown outcome for each delivery claimed again after its lease
@@ -500,7 +320,7 @@ class Store:
 
     async def _claim_limited(
         self, conn: direct.Conn, webhook_id: str, sends: limits.Sends, params: Mapping[str, Any]
-    ) -> list[Row]:
+    ) -> list[ClaimedDelivery]:
         """Claim what `sends` allows of one limited webhook's due deliveries."""
         if sends.allowance <= 0:
             return []
@@ -512,12 +332,13 @@ class Store:
             # Only what may start within the horizon is claimed; the lease covers the wait.
             "margin": params["margin"] + LIMIT_HORIZON,
         }
-        claimed = await direct.execute(conn, statement, values)
-        for row in claimed:
-            row["limited"] = True
+        rows = await direct.execute(conn, statement, values)
+        if lost := [row for row in rows if row["lost_lease"] is not None]:
+            await self._log_lost_sends(conn, lost)
+        claimed = [_claimed(row, params["lease_id"], limited=True) for row in rows]
         if sends.interval is not None and claimed:
-            for index, row in enumerate(claimed):
-                row["send_at"] = sends.slot(index)
+            for index, delivery in enumerate(claimed):
+                delivery.send_at = sends.slot(index)
             next_send = {"w_id": webhook_id, "w_next": sends.next_free(len(claimed))}
             await direct.execute(conn, queries.schedule_sends(), next_send)
         return claimed
@@ -572,21 +393,38 @@ class Store:
 
     async def finish(
         self,
-        outcomes: Sequence[Row],
-        attempt_rows: Sequence[Row],
+        outcomes: Sequence[DeliveryOutcome],
+        attempt_records: Sequence[AttemptRecord],
         health: Sequence[Health] = (),
         gone: Mapping[str, str] = MappingProxyType({}),
-    ) -> list[Row]:
-        """Write a batch of delivery outcomes (`b_*` parameters of `queries.finish_delivery`),
-        their attempt records and the webhooks' failure streaks, in one transaction.
+    ) -> list[DisabledWebhook]:
+        """Write a batch of delivery outcomes, their attempt records and the webhooks' failure
+        streaks, in one transaction; an outcome whose lease no longer holds its delivery is
+        ignored (another claim owns it).
 
         Webhooks in `gone` (id → reason) and those whose streak crossed their threshold are
         disabled; the ones this call disabled are returned.
         """
         now = time.time()
+        updates = [
+            {
+                "b_id": o.delivery_id,
+                "b_lease": o.lease_id,
+                "b_status": o.status,
+                "b_next": o.next_attempt_at,
+                "b_code": o.status_code,
+                "b_error": o.error,
+                "b_now": o.at,
+            }
+            for o in outcomes
+        ]
         async with self.write() as conn:
-            await direct.execute_batch(conn, queries.finish_delivery(self.dialect), outcomes)
-            await direct.execute_batch(conn, queries.insert_attempts(self.dialect), attempt_rows)
+            await direct.execute_batch(conn, queries.finish_delivery(self.dialect), updates)
+            await direct.execute_batch(
+                conn,
+                queries.insert_attempts(self.dialect),
+                [_attempt_row(a) for a in attempt_records],
+            )
             if health:
                 streaks = [
                     {
@@ -629,7 +467,7 @@ class Store:
 
     async def _disable(
         self, conn: AsyncConnection, webhook_id: str, reason: str, now: float
-    ) -> Row | None:
+    ) -> DisabledWebhook | None:
         statement = (
             update(webhooks)
             .where(webhooks.c.id == webhook_id, webhooks.c.enabled.is_(True))
@@ -646,9 +484,9 @@ class Store:
         if row is None:
             return None
         await conn.execute(_pause(webhook_id))
-        return {**row._mapping, "reason": reason}
+        return DisabledWebhook(row.id, row.name, row.url, row.disabled_at, reason)
 
-    async def disable(self, reasons: Mapping[str, str]) -> list[Row]:
+    async def disable(self, reasons: Mapping[str, str]) -> list[DisabledWebhook]:
         """Disable webhooks (id → reason) as a failure streak does, their deliveries waiting;
         returns those this call disabled (not already disabled), with their `reason`."""
         now = time.time()
@@ -902,6 +740,34 @@ class Store:
         query = text("SELECT version_num FROM alembic_version")
         async with self.read() as conn:
             return {str(row[0]) for row in await conn.execute(query)}
+
+
+def _claimed(row: Row, lease_id: str, limited: bool = False) -> ClaimedDelivery:
+    return ClaimedDelivery(
+        row["id"],
+        lease_id,
+        row["event_id"],
+        row["webhook_id"],
+        row["attempts"],
+        row["ordering_key"],
+        row["callback"],
+        row["payload"],
+        limited,
+    )
+
+
+def _attempt_row(attempt: AttemptRecord) -> Row:
+    return {
+        "id": attempt.id,
+        "delivery_id": attempt.delivery_id,
+        "number": attempt.number,
+        "started_at": attempt.started_at,
+        "duration_ms": attempt.duration_ms,
+        "request": attempt.request,
+        "response": attempt.response,
+        "error": attempt.error,
+        "succeeded": attempt.succeeded,
+    }
 
 
 def _pause(webhook_id: str) -> Update:

@@ -22,7 +22,16 @@ from hookhub.core.masking import mask_url
 from hookhub.core.retry import RetryPolicy, retry_after
 from hookhub.core.templates import RenderError
 from hookhub.db import wake
-from hookhub.db.store import Health, Row, Store
+from hookhub.db.records import (
+    AttemptRecord,
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DisabledWebhook,
+    Health,
+    StoredEvent,
+    WebhookConfig,
+)
+from hookhub.db.store import Store
 from hookhub.errors import HookhubError
 from hookhub.ids import new_id
 from hookhub.metrics import Metrics
@@ -49,12 +58,12 @@ STORED_HEADERS = 50  # headers
 STORED_HEADER_BYTES = 16 * 1024  # characters of names and values
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """One attempt's outcome, ready to write: the delivery's new state and the attempt record."""
 
-    update: Row
-    attempt: Row
+    outcome: DeliveryOutcome
+    attempt: AttemptRecord
     webhook_id: str | None
     gone: bool  # the receiver answered 410 Gone: disable the webhook
     # Ordered or limited: finishing it may let another delivery of its webhook go now.
@@ -163,50 +172,44 @@ class Dispatcher(LeaseWorker):
     # -- claim ------------------------------------------------------------------------------------
 
     async def _claim(self, wanted: int) -> tuple[list[Leased], bool]:
-        lease_id, claimed, events, rows, broken = await self.store.claim(
-            wanted, self.settings.lease_margin
-        )
+        claim = await self.store.claim(wanted, self.settings.lease_margin)
+        claimed = claim.deliveries
         full = len(claimed) == wanted
-        webhooks, unusable = self._compiled(rows)
+        webhooks, unusable = self._compiled(claim.webhooks)
         if unusable:
             # Unsent: given back before their webhook is disabled, which makes them wait.
-            await self._give_back(
-                [(d["id"], lease_id) for d in claimed if d["webhook_id"] in unusable]
-            )
-            claimed = [d for d in claimed if d["webhook_id"] not in unusable]
-        if broken or unusable:
-            await self._disable({**broken, **unusable})
-        by_id = {event["id"]: event for event in events}
+            await self._give_back([(d.id, d.lease_id) for d in claimed if d.webhook_id in unusable])
+            claimed = [d for d in claimed if d.webhook_id not in unusable]
+        if claim.broken or unusable:
+            await self._disable({**claim.broken, **unusable})
         work = []
         for delivery in claimed:
-            delivery["lease_id"] = lease_id
-            webhook_id = delivery["webhook_id"]
             sending = self._deliver(
                 delivery,
-                by_id.get(delivery["event_id"] or ""),
-                None if webhook_id is None else webhooks.get(webhook_id),
+                None if delivery.event_id is None else claim.events.get(delivery.event_id),
+                None if delivery.webhook_id is None else webhooks.get(delivery.webhook_id),
             )
-            work.append(Leased(delivery["id"], lease_id, sending))
+            work.append(Leased(delivery.id, delivery.lease_id, sending))
         return work, full
 
-    def _compiled(self, rows: list[Row]) -> tuple[dict[str, CompiledWebhook], dict[str, str]]:
-        """The claimed webhooks, compiled (cached per version); and those whose stored row
+    def _compiled(
+        self, configs: list[WebhookConfig]
+    ) -> tuple[dict[str, CompiledWebhook], dict[str, str]]:
+        """The claimed webhooks, compiled (cached per version); and those whose stored config
         cannot be used at all (id → why), which an older version or a hand edit can leave."""
         unusable: dict[str, str] = {}
-        for row in rows:
-            cached = self._webhooks.get(row["id"])
-            if cached is None or cached.version != row["version"]:
+        for config in configs:
+            cached = self._webhooks.get(config.id)
+            if cached is None or cached.version != config.version:
                 try:
-                    self._webhooks[row["id"]] = _sender_of(row)
+                    self._webhooks[config.id] = _sender_of(config)
                 except Exception as exc:
-                    self._webhooks.pop(row["id"], None)
-                    unusable[row["id"]] = (
+                    self._webhooks.pop(config.id, None)
+                    unusable[config.id] = (
                         f"its stored settings cannot be used ({type(exc).__name__}: {exc}); "
                         "correct them and enable it again"
                     )
-        usable = {
-            row["id"]: self._webhooks[row["id"]] for row in rows if row["id"] in self._webhooks
-        }
+        usable = {c.id: self._webhooks[c.id] for c in configs if c.id in self._webhooks}
         return usable, unusable
 
     async def _give_back(self, held: list[Held]) -> None:
@@ -221,11 +224,11 @@ class Dispatcher(LeaseWorker):
 
     async def _deliver(
         self,
-        delivery: Row,
-        event: Mapping[str, Any] | None,
+        delivery: ClaimedDelivery,
+        event: StoredEvent | None,
         webhook: CompiledWebhook | None,
     ) -> None:
-        send_at = delivery.get("send_at")
+        send_at = delivery.send_at
         if send_at is not None and send_at > time.time():
             # Rate-limited: claimed ahead within the lease, started at its slot.
             await asyncio.sleep(send_at - time.time())
@@ -244,43 +247,43 @@ class Dispatcher(LeaseWorker):
             if request is None:
                 outcome = Outcome(status=None, error="the event or webhook no longer exists")
             else:
-                self._sending[delivery["id"]] = started
+                self._sending[delivery.id] = started
                 try:
                     outcome = await self.sender.send(request)
                 except asyncio.CancelledError:
-                    raise  # cut off by a shutdown: `_finish` logs an unknown outcome
+                    raise  # cut off by a shutdown: `_release` logs an unknown outcome
                 except BaseException:
-                    del self._sending[delivery["id"]]
+                    del self._sending[delivery.id]
                     raise
-                del self._sending[delivery["id"]]
+                del self._sending[delivery.id]
         policy = CALLBACK_RETRY if webhook is None else webhook.retry
         self._results.put_nowait(self._record(delivery, policy, request, outcome, final, started))
 
     @staticmethod
     def _request(
-        delivery: Row,
-        event: Mapping[str, Any] | None,
+        delivery: ClaimedDelivery,
+        event: StoredEvent | None,
         webhook: CompiledWebhook | None,
         now: float,
     ) -> OutboundRequest | None:
-        spec = delivery.get("callback")
+        spec = delivery.callback
         if spec is not None:
             caller = callbacks.caller_for(spec)
-            return caller.build(spec, delivery.get("payload") or {}, delivery["id"], now)
+            return caller.build(spec, delivery.payload or {}, delivery.id, now)
         if event is None or webhook is None:
             return None
-        return webhook.prepare(event, delivery["id"], now)
+        return webhook.prepare(event, delivery.id, now)
 
     def _record(
         self,
-        delivery: Row,
+        delivery: ClaimedDelivery,
         policy: RetryPolicy,
         request: OutboundRequest | None,
         outcome: Outcome,
         final: bool,
         started: float,
     ) -> Recorded:
-        number = delivery["attempts"] + 1
+        number = delivery.attempts + 1
         now = time.time()
         headers = {k.lower(): v for k, v in outcome.headers.items()}
         if outcome.ok:
@@ -293,49 +296,43 @@ class Dispatcher(LeaseWorker):
                 delay = max(delay, wait)
             status, next_at = ("failed", None) if delay is None else ("pending", now + delay)
         limit = self.settings.response_body_limit
-        update = {
-            "b_id": delivery["id"],
-            "b_lease": delivery["lease_id"],
-            "b_status": status,
-            "b_next": next_at,
-            "b_code": outcome.status,
-            "b_error": outcome.error,
-            "b_now": now,
-        }
-        attempt = {
-            "id": new_id("att"),
-            "delivery_id": delivery["id"],
-            "number": number,
-            "started_at": started,
-            "duration_ms": round(outcome.duration_ms, 3),
-            "request": {} if request is None else _request_log(request, limit),
-            "response": None
+        update = DeliveryOutcome(
+            delivery.id, delivery.lease_id, status, next_at, outcome.status, outcome.error, now
+        )
+        attempt = AttemptRecord(
+            id=new_id("att"),
+            delivery_id=delivery.id,
+            number=number,
+            started_at=started,
+            duration_ms=round(outcome.duration_ms, 3),
+            request={} if request is None else _request_log(request, limit),
+            response=None
             if outcome.status is None and not outcome.confirmed
             else _response(outcome, limit),
-            "error": outcome.error,
-            "succeeded": outcome.ok,
-        }
+            error=outcome.error,
+            succeeded=outcome.ok,
+        )
         if self.metrics is not None:
             seconds = None if request is None else outcome.duration_ms / 1000
-            self.metrics.attempt(delivery["webhook_id"], status, seconds)
+            self.metrics.attempt(delivery.webhook_id, status, seconds)
         if log.isEnabledFor(logging.DEBUG):  # the hot path builds no extras nobody reads
             log.debug(
                 "delivery %s attempt %d: %s",
-                delivery["id"],
+                delivery.id,
                 number,
                 outcome.status or outcome.error,
                 extra={
-                    "delivery_id": delivery["id"],
-                    "event_id": delivery["event_id"],
-                    "webhook_id": delivery["webhook_id"],
+                    "delivery_id": delivery.id,
+                    "event_id": delivery.event_id,
+                    "webhook_id": delivery.webhook_id,
                 },
             )
         return Recorded(
-            update=update,
+            outcome=update,
             attempt=attempt,
-            webhook_id=delivery["webhook_id"],
+            webhook_id=delivery.webhook_id,
             gone=outcome.status == 410,
-            unblocks=delivery.get("ordering_key") is not None or "limited" in delivery,
+            unblocks=delivery.ordering_key is not None or delivery.limited,
         )
 
     # -- record -----------------------------------------------------------------------------------
@@ -366,14 +363,14 @@ class Dispatcher(LeaseWorker):
 
     async def _write(self, batch: list[Recorded]) -> None:
         gone = {
-            r.webhook_id: f"the receiver answered 410 Gone at {r.attempt['request'].get('url')}"
+            r.webhook_id: f"the receiver answered 410 Gone at {r.attempt.request.get('url')}"
             for r in batch
             if r.gone and r.webhook_id
         }
         while True:
             try:
                 disabled = await self.store.finish(
-                    [r.update for r in batch], [r.attempt for r in batch], _health(batch), gone
+                    [r.outcome for r in batch], [r.attempt for r in batch], _health(batch), gone
                 )
                 break
             except Exception:
@@ -396,26 +393,26 @@ class Dispatcher(LeaseWorker):
             return
         await self._announce(disabled)
 
-    async def _announce(self, disabled: Sequence[Row]) -> None:
+    async def _announce(self, disabled: Sequence[DisabledWebhook]) -> None:
         """Log each webhook just disabled and emit its `webhook.disabled` event."""
         for webhook in disabled:
             log.warning(
                 "webhook %s (%s) disabled: %s",
-                webhook["name"],
-                webhook["id"],
-                webhook["reason"],
-                extra={"webhook_id": webhook["id"]},
+                webhook.name,
+                webhook.id,
+                webhook.reason,
+                extra={"webhook_id": webhook.id},
             )
             try:
                 await intake.ingest(self.store, [disabled_event(webhook)], self.wake)
             except Exception:
-                log.exception("emitting webhook.disabled for %s failed", webhook["id"])
+                log.exception("emitting webhook.disabled for %s failed", webhook.id)
 
 
-def _sender_of(row: Row) -> CompiledWebhook:
+def _sender_of(config: WebhookConfig) -> CompiledWebhook:
     """A claimed webhook compiled; BrokenLimit if its timeout is out of range (a NaN or
     infinite one would hold a send slot for as long as the receiver keeps the connection)."""
-    webhook = CompiledWebhook(row)
+    webhook = CompiledWebhook(config)
     if not limits.MIN_TIMEOUT <= webhook.timeout <= limits.MAX_TIMEOUT:
         raise limits.BrokenLimit(
             f"timeout {webhook.timeout!r} is outside {limits.MIN_TIMEOUT:g} to "
@@ -424,20 +421,20 @@ def _sender_of(row: Row) -> CompiledWebhook:
     return webhook
 
 
-def disabled_event(webhook: Mapping[str, Any]) -> dict[str, Any]:
+def disabled_event(webhook: DisabledWebhook) -> dict[str, Any]:
     """The `webhook.disabled` operational event for a webhook the dispatcher just disabled."""
-    at = datetime.fromtimestamp(webhook["disabled_at"], UTC).isoformat().replace("+00:00", "Z")
+    at = datetime.fromtimestamp(webhook.disabled_at, UTC).isoformat().replace("+00:00", "Z")
     return {
         # One event per disabling, however many processes notice it.
-        "id": f"webhook.disabled:{webhook['id']}:{webhook['disabled_at']}",
+        "id": f"webhook.disabled:{webhook.id}:{webhook.disabled_at}",
         "object_type": DISABLED_OBJECT_TYPE,
         "event": DISABLED_EVENT,
         "timestamp": at,
         "data": {
-            "id": webhook["id"],
-            "name": webhook["name"],
-            "url": mask_url(webhook["url"]),
-            "reason": webhook["reason"],
+            "id": webhook.id,
+            "name": webhook.name,
+            "url": mask_url(webhook.url),
+            "reason": webhook.reason,
             "disabled_at": at,
         },
     }
@@ -450,10 +447,10 @@ def _health(batch: Sequence[Recorded]) -> list[Health]:
         if r.webhook_id is None:
             continue
         old = streaks.get(r.webhook_id, Health(r.webhook_id, False, 0, None))
-        if r.attempt["succeeded"]:
+        if r.attempt.succeeded:
             streaks[r.webhook_id] = Health(r.webhook_id, True, 0, None)
         else:
-            first = old.first_failure_at or r.attempt["started_at"]
+            first = old.first_failure_at or r.attempt.started_at
             streaks[r.webhook_id] = Health(r.webhook_id, old.recovered, old.failures + 1, first)
     # Sorted: concurrent workers then lock webhook rows in one order and cannot deadlock.
     return [streaks[webhook_id] for webhook_id in sorted(streaks)]

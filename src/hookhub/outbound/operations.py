@@ -13,6 +13,7 @@ from typing import Any
 
 from hookhub.core.masking import mask_url
 from hookhub.core.templates import RenderError
+from hookhub.db.records import StoredEvent
 from hookhub.db.store import Row, Store
 from hookhub.db.tables import webhooks
 from hookhub.errors import ValidationError
@@ -77,7 +78,7 @@ async def replay(
 
 async def compiled(store: Store, webhook_id: str) -> CompiledWebhook:
     """A webhook with its templates compiled, or NotFound."""
-    return CompiledWebhook(await store.get(webhooks, webhook_id))
+    return CompiledWebhook.from_row(await store.get(webhooks, webhook_id))
 
 
 def sample_request(
@@ -91,7 +92,7 @@ def sample_request(
     delivery_id = new_id("dlv")
     fixed = webhook.test_body() if test and event is None else None
     try:
-        return webhook.prepare(stored, delivery_id, now, fixed), delivery_id
+        return webhook.prepare(StoredEvent.from_row(stored), delivery_id, now, fixed), delivery_id
     except RenderError as exc:
         raise ValidationError(f"template error: {exc}") from None
 

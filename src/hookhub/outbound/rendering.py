@@ -27,6 +27,7 @@ from hookhub.core.templates import (
     render,
     undeclared_names,
 )
+from hookhub.db.records import StoredEvent, WebhookConfig
 from hookhub.errors import ValidationError
 from hookhub.outbound.client import OutboundRequest
 from hookhub.outbound.destinations import CompiledDestination, compile_destination
@@ -71,7 +72,7 @@ def template_errors(values: Mapping[str, Any]) -> dict[str, str]:
 def template_warnings(values: Mapping[str, Any]) -> dict[str, str]:
     """Template fields reading a name no event provides (`{{ usr.name }}` for `data.user`):
     they render empty or fail at send time, so they are worth a warning when saved."""
-    known = set(event_context({"event": "", "object_type": "", "timestamp": 0, "id": ""}, "", ""))
+    known = set(event_context(StoredEvent("", "", "", ""), "", ""))
     available = ", ".join(sorted(known))
     known |= globals_names()
     found: dict[str, str] = {}
@@ -109,18 +110,18 @@ def compile_headers(text: str) -> list[tuple[str, Text]]:
     return compiled
 
 
-def event_context(event: Mapping[str, Any], webhook_name: str, delivery_id: str) -> dict[str, Any]:
+def event_context(event: StoredEvent, webhook_name: str, delivery_id: str) -> dict[str, Any]:
     """The template context of an event: NetBox's names plus `webhook` and `delivery_id`."""
     return {
-        "event": event["event"],
-        "model": event["object_type"],
-        "object_type": event["object_type"],
-        "timestamp": event["timestamp"],
-        "username": event.get("username"),
-        "request_id": event.get("request_id"),
-        "data": event.get("data"),
-        "snapshots": event.get("snapshots"),
-        "event_id": event["id"],
+        "event": event.event,
+        "model": event.object_type,
+        "object_type": event.object_type,
+        "timestamp": event.timestamp,
+        "username": event.username,
+        "request_id": event.request_id,
+        "data": event.data,
+        "snapshots": event.snapshots,
+        "event_id": event.id,
         "webhook": webhook_name,
         "delivery_id": delivery_id,
     }
@@ -139,7 +140,8 @@ def ordering_key(webhook: Mapping[str, Any], event: Mapping[str, Any]) -> str:
     """
     try:
         template = _ordering_template(webhook["ordering_key"])
-        key = render(template, event_context(event, webhook["name"], ""), "ordering_key").strip()
+        context = event_context(StoredEvent.from_row(event), webhook["name"], "")
+        key = render(template, context, "ordering_key").strip()
     except (RenderError, ValidationError) as exc:
         log.warning("webhook %s: ordering_key failed to render: %s", webhook["name"], exc)
         return ""
@@ -200,37 +202,42 @@ def signature_headers(
 
 
 class CompiledWebhook:
-    """A webhook row with its templates compiled once, turning events into requests."""
+    """A webhook's config with its templates compiled once, turning events into requests."""
 
-    def __init__(self, row: Mapping[str, Any]) -> None:
-        self.id: str = row["id"]
-        self.name: str = row["name"]
-        self.version: int = row["version"]
-        self.method: str = row["method"]
-        self.content_type: str = row["content_type"]
-        self.secret: str | None = row["secret"]
-        self.timeout: float = row["timeout"]
-        self.ssl_verification: bool = row["ssl_verification"]
-        self.ca_file_path: str | None = row["ca_file_path"]
-        self.client_cert_path: str | None = row.get("client_cert_path")
-        self.client_key_path: str | None = row.get("client_key_path")
-        self.previous_secrets: list[Mapping[str, Any]] = row.get("previous_secrets") or []
-        self.auth: Mapping[str, Any] | None = row["auth"]
-        self.cookies: Mapping[str, Any] | None = row["cookies"]
-        self.preset: str = row["preset"] or "netbox"
-        self.retry = RetryPolicy.from_json(row["retry"])
+    def __init__(self, config: WebhookConfig) -> None:
+        self.id = config.id
+        self.name = config.name
+        self.version = config.version
+        self.method = config.method
+        self.content_type = config.content_type
+        self.secret = config.secret
+        self.timeout = config.timeout
+        self.ssl_verification = config.ssl_verification
+        self.ca_file_path = config.ca_file_path
+        self.client_cert_path = config.client_cert_path
+        self.client_key_path = config.client_key_path
+        self.previous_secrets = config.previous_secrets
+        self.auth = config.auth
+        self.cookies = config.cookies
+        self.preset = config.preset or "netbox"
+        self.retry = RetryPolicy.from_json(config.retry)
         self.compile_error: str | None = None
         # None: HTTP. Decided here, once per webhook version, not per request.
         self.destination: CompiledDestination | None = None
         try:
-            self.destination = compile_destination(row.get("destination"))
-            self.url = compile_text(row["url"], "url")
-            self.headers = compile_headers(row["headers"] or "")
-            body = row["body_template"]
+            self.destination = compile_destination(config.destination)
+            self.url = compile_text(config.url, "url")
+            self.headers = compile_headers(config.headers)
+            body = config.body_template
             self.body = compile_text(body, "body_template") if body else None
         except ValidationError as exc:
             # Saved before validation tightened, perhaps: fail its deliveries, not the dispatcher.
             self.compile_error = f"{exc.field}: {exc.message}"
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> CompiledWebhook:
+        """A webhook row (or a draft of one) compiled."""
+        return cls(WebhookConfig.from_row(row))
 
     def test_body(self) -> tuple[bytes, str] | None:
         """The fixed body and content type a test send uses instead of the sample event
@@ -239,7 +246,7 @@ class CompiledWebhook:
 
     def prepare(
         self,
-        event: Mapping[str, Any],
+        event: StoredEvent,
         delivery_id: str,
         now: float | None = None,
         fixed: tuple[bytes, str] | None = None,

@@ -150,7 +150,7 @@ def _warnings(row: dict[str, Any], form: FormData) -> dict[str, str]:
     event = _sample(form, errors)
     if not errors:
         try:
-            operations.sample_request(CompiledWebhook(row), event)
+            operations.sample_request(CompiledWebhook.from_row(row), event)
         except HookhubError as exc:
             warnings.setdefault(
                 exc.field or "body_template", f"with the sample event: {exc.message}"
@@ -233,7 +233,7 @@ async def try_sample(request: Request, webhook_id: str, form: Form) -> Response:
         # A post with only a sample (a script, an old page) tries the webhook as saved.
         unsaved = current is None or "url" in form
         row = api.draft(request, values, current) if unsaved or current is None else current
-        webhook = CompiledWebhook(row)
+        webhook = CompiledWebhook.from_row(row)
         if not errors and form.get("action") == "test":
             result = await operations.send_test(request.app.state.sender, webhook, event)
         elif not errors:
