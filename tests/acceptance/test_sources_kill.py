@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hookhub.api.v1 import sources as sources_api
 from hookhub.db.store import Store
+from hookhub.services import sources as sources_api
 from tests.acceptance.test_cli import _process, _ready, _token
 from tests.support.server import free_port
 from tests.support.source_brokers import (

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from hookhub.api.v1 import sources as sources_api
 from hookhub.config.apply import apply, current, plan_for
 from hookhub.config.document import DocumentError, parse
 from hookhub.config.export import dump
@@ -23,6 +22,7 @@ from hookhub.db.tables import sources
 from hookhub.inbound.sources import runner as runner_module
 from hookhub.inbound.sources.runner import SourceRunner
 from hookhub.outbound import retention
+from hookhub.services import sources as sources_api
 from hookhub.services.users import create_user
 from tests.conftest import Hookhub
 from tests.functional.test_cli_objects import lines, run, through

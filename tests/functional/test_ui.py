@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from hookhub.db.store import Store
-from hookhub.db.tables import webhooks
+from hookhub.db.tables import sources, webhooks
 from hookhub.services.users import create_user
 from tests.conftest import Hookhub
 from tests.support import WAIT
@@ -360,3 +360,63 @@ async def test_the_graph_draws_loops_and_error_branches_apart(
     assert 'class="edge-label on_error" text-anchor="middle">on error</text>' in svg
     for kind in ("foreach", "request", "set", "delay"):
         assert f'<g class="node {kind}">' in svg or f'<g class="node start {kind}">' in svg
+
+
+async def test_source_forms_create_edit_and_delete(
+    browser: httpx.AsyncClient, hookhub: Hookhub, store: Store
+) -> None:
+    page = await browser.get("/sources/new")
+    assert page.status_code == 200 and 'name="address"' in page.text
+    form = {"csrf": _csrf(page.text), "name": "jobs", "group": "hookhub"}
+
+    # Every problem is shown beside its input, with what was typed kept.
+    refused = await browser.post(
+        "/sources/new", data={**form, "url": "ftp://x", "address": "q", "mapping": "{nope"}
+    )
+    assert refused.status_code == 422 and "not valid JSON" in refused.text
+    refused = await browser.post("/sources/new", data={**form, "url": "ftp://x", "address": "q"})
+    assert refused.status_code == 422 and "no source broker for URL scheme" in refused.text
+    assert 'value="ftp://x"' in refused.text
+    url = "redis://:s3cret-pass@127.0.0.1:6379/0"
+    no_event = '{"object_type": "netpulse.job"}'
+    refused = await browser.post(
+        "/sources/new", data={**form, "url": url, "address": "", "mapping": no_event}
+    )
+    assert refused.status_code == 422 and "consumes a stream" in refused.text
+    refused = await browser.post(
+        "/sources/new", data={**form, "url": url, "address": "jobs", "mapping": no_event}
+    )
+    assert refused.status_code == 422 and "event: required when a mapping is given" in refused.text
+    assert "s3cret-pass" in refused.text  # what the user typed, shown back to them only
+
+    # Created disabled (no consumer starts): as the API would have stored it.
+    mapping = '{"object_type": "netpulse.job", "event": "{{ body.status }}"}'
+    created = await browser.post(
+        "/sources/new", data={**form, "url": url, "address": "jobs", "mapping": mapping}
+    )
+    assert created.status_code == 303
+    source_id = created.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    stored = (await hookhub.admin.get(f"/sources/{source_id}")).json()
+    assert stored["stream"] == "jobs" and stored["enabled"] is False
+    assert stored["mapping"] == {"object_type": "netpulse.job", "event": "{{ body.status }}"}
+
+    # The edit form shows the URL masked; saving it so keeps the stored password.
+    edit = await browser.get(f"/sources/{source_id}/edit")
+    assert "s3cret-pass" not in edit.text and "redis://:********@127.0.0.1:6379/0" in edit.text
+    for shown in (await browser.get("/sources"), await browser.get(f"/sources/{source_id}")):
+        assert "s3cret-pass" not in shown.text and "jobs" in shown.text
+    masked = {**form, "csrf": _csrf(edit.text), "url": "redis://:********@127.0.0.1:6379/0"}
+    saved = await browser.post(
+        f"/sources/{source_id}/edit", data={**masked, "address": "jobs2", "group": "g2"}
+    )
+    assert saved.status_code == 303
+    row = await hookhub.admin.get(f"/sources/{source_id}")
+    assert row.json()["stream"] == "jobs2" and row.json()["group"] == "g2"
+    assert row.json()["mapping"] is None  # the form's mapping was emptied
+    assert (await store.get(sources, source_id))["url"] == url
+
+    forged = await browser.post(f"/sources/{source_id}/delete", data={"csrf": "guessed"})
+    assert forged.status_code == 403
+    deleted = await browser.post(f"/sources/{source_id}/delete", data={"csrf": _csrf(edit.text)})
+    assert deleted.status_code == 303 and deleted.headers["location"].startswith("/sources")
+    assert (await hookhub.admin.get(f"/sources/{source_id}")).status_code == 404

@@ -64,13 +64,6 @@ ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
     ("hookhub.ui.pages.rules", "hookhub.api.v1.rules"),
     ("hookhub.ui.pages.webhooks", "hookhub.api.v1.operations"),
     ("hookhub.ui.pages.webhooks", "hookhub.api.v1.webhooks"),
-    # brokers: sources through services
-    ("hookhub.cli.resources", "hookhub.api.v1.sources"),
-    ("hookhub.config.apply", "hookhub.api.v1.sources"),
-    ("hookhub.config.document", "hookhub.api.v1.sources"),
-    ("hookhub.config.export", "hookhub.api.v1.sources"),
-    ("hookhub.config.plan", "hookhub.api.v1.sources"),
-    ("hookhub.ui.pages.sources", "hookhub.api.v1.sources"),
 })  # fmt: skip
 
 

@@ -62,7 +62,7 @@ def list_sources(
 ) -> None:
     """List every source, by name: its broker URL (credentials masked), what it consumes, the
     messages it refused and its last error."""
-    from hookhub.api.v1.sources import ADDRESS_FIELDS, public
+    from hookhub.services.sources import ADDRESS_FIELDS, public
 
     async def fetch(store: Store) -> list[dict[str, Any]]:
         return [public(row) for row in await _all(store, sources, {})]

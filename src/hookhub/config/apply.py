@@ -14,7 +14,6 @@ from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hookhub.api.v1 import sources as sources_api
 from hookhub.api.v1 import webhooks as webhooks_api
 from hookhub.config.document import Document
 from hookhub.config.plan import Current, Plan, by_name, plan
@@ -24,6 +23,7 @@ from hookhub.db.tables import rules, sources, webhooks, workflows
 from hookhub.errors import Conflict
 from hookhub.ids import new_id
 from hookhub.outbound.rules import save_warnings
+from hookhub.services import sources as sources_api
 from hookhub.services import workflows as workflows_service
 
 TABLES = {"webhook": webhooks, "rule": rules, "workflow": workflows, "source": sources}

@@ -21,11 +21,11 @@ from typing import Any
 import pydantic
 import yaml
 
-from hookhub.api.v1 import sources as sources_api
 from hookhub.api.v1.rules import RuleIn
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.errors import HookhubError, ValidationError, validation_message
+from hookhub.services import sources as sources_api
 from hookhub.services.workflows import checked
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 
@@ -74,7 +74,7 @@ class Document:
     # Rules keep their webhook's name under "webhook" (the id is known only when applying).
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Sources in their written form (`api.v1.sources.written`).
+    # Sources in their written form (`services.sources.written`).
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: dict[Path_, int] = field(default_factory=dict)
     index: dict[tuple[str, str], int] = field(default_factory=dict)
