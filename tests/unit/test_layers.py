@@ -9,6 +9,7 @@ The imports are read with `ast` from the source, so an import inside a function 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -231,3 +232,18 @@ def test_every_allowlisted_import_still_exists_and_breaks_a_rule() -> None:
     """An entry whose import is gone must leave the list with it."""
     live = {(source, target) for source, target, _ in violations()}
     assert sorted(ALLOWED_TODAY - live) == []
+
+
+def test_docs_architecture_shows_the_same_layers() -> None:
+    """docs/architecture.md's table lists LAYERS' rows, top layer first, naming the same units."""
+    page = (PACKAGE.parents[1] / "docs/architecture.md").read_text()
+    section = page.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    documented = [
+        frozenset(
+            name.removesuffix("/").removesuffix(".py").removeprefix("__init__")
+            for name in re.findall(r"`([a-z_]+(?:/|\.py))`", row.split("|")[2])
+        )
+        for row in table
+    ]
+    assert documented == [frozenset(units) for units in reversed(LAYERS)]
