@@ -179,7 +179,8 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._limit, self._head = limit, head
         self._answered = self._headers_done = self._cut = self._interim = self.reusable = False
-        self._headers, self._names, self._body, self._size = {}, {}, [], 0
+        self._headers, self._body, self._size = {}, [], 0
+        self._names.clear()  # reused: the headers dict goes out with the response, this one not
         self._framed, self._encoding, self._decoder = False, "", None
         self._header_count = self._header_bytes = self._stalled = 0
         self.transport.write(data)
@@ -266,12 +267,13 @@ class _Connection(asyncio.Protocol):
         key = name.decode("latin-1")
         text = value.decode("utf-8", "replace")
         lower = key.lower()
-        first = self._names.setdefault(lower, key)
-        if first in self._headers:
+        first = self._names.get(lower)
+        if first is None:
+            self._names[lower] = key
+            self._headers[key] = text
+        else:
             # RFC 9110 5.3: repeated field lines combine, in order, into one comma-separated.
             self._headers[first] += ", " + text
-        else:
-            self._headers[key] = text
         if lower == "content-length":
             self._framed = True
         elif lower == "transfer-encoding":
@@ -285,7 +287,8 @@ class _Connection(asyncio.Protocol):
         if 100 <= status < 200 and status != 101:
             # 100 Continue, 103 Early Hints: the real response follows.
             self._interim = True
-            self._headers, self._names, self._framed, self._encoding = {}, {}, False, ""
+            self._headers, self._framed, self._encoding = {}, False, ""
+            self._names.clear()
             return
         self._status = status
         self._headers_done = True
