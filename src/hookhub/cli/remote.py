@@ -1,24 +1,26 @@
 """The operation commands against a running server (`--url`, `--token`) instead of the database.
 
 Each function returns what its database twin does, so a command prints the same either way.
+Requests go through the SDK's client (`hookhub.sdk.client`), the one API client hookhub has.
 The API's errors come back as hookhub's own (NotFound, ValidationError, ...: exit 2); a server
 that can't be reached or refuses the token is a RemoteError (exit 3).
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 from hookhub.db.history import DeliveryFilter, EventFilter
 from hookhub.errors import Conflict, HookhubError, NotFound, ValidationError
 from hookhub.outbound.operations import Replayed
+from hookhub.sdk.calls import Call
+from hookhub.sdk.client import ApiError, Client
 
 TIMEOUT = 120.0  # seconds: a replay of a long range or a slow receiver's test takes a while
 PAGE = 500  # items per page when walking a list
@@ -58,24 +60,16 @@ class Remote:
     ) -> Any:
         """One API call (`path` under /api/v1); the decoded JSON answer, or None if empty."""
         params = {k: v for k, v in (query or {}).items() if v is not None}
-        url = self.url.rstrip("/") + "/api/v1" + path
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (checked)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        assert self.token is not None  # checked in __post_init__
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-                content = response.read()
-        except urllib.error.HTTPError as exc:
+            # A client per call: nothing is left open when a command returns (the CLI also runs
+            # in-process, in tests and under `python -m hookhub`), and a command makes few calls.
+            with Client(self.url, self.token, timeout=TIMEOUT) as client:
+                return client.send(Call(method, path, _json, json=body, params=params))
+        except ApiError as exc:
             raise _error(exc) from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise RemoteError(f"cannot reach {self.url}: {reason}") from None
-        return json.loads(content) if content else None
+        except httpx.TransportError as exc:
+            raise RemoteError(f"cannot reach {self.url}: {exc}") from None
 
     def items(self, path: str, query: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a list, page after page."""
@@ -155,15 +149,16 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
-def _error(exc: urllib.error.HTTPError) -> HookhubError:
-    try:
-        error = json.loads(exc.read())["error"]
-        message, field = str(error["message"]), error.get("field")
-    except (ValueError, KeyError, TypeError):
-        message, field = f"{exc.code} {exc.reason}", None
-    if exc.code in (401, 403):
-        kind = "refused the token" if exc.code == 401 else "needs a token with a larger scope"
-        return RemoteError(f"the server {kind}: {message}")
-    if exc.code in ERRORS:
-        return ERRORS[exc.code](message, field=field)
-    return RemoteError(f"the server answered {exc.code}: {message}")
+def _json(body: Any) -> Any:
+    return body
+
+
+def _error(exc: ApiError) -> HookhubError:
+    """The hookhub error an API refusal stands for. An answer that is not hookhub's (a proxy's
+    page) has, as the SDK gives it, the start of its body as message."""
+    if exc.status in (401, 403):
+        kind = "refused the token" if exc.status == 401 else "needs a token with a larger scope"
+        return RemoteError(f"the server {kind}: {exc.message}")
+    if exc.status in ERRORS:
+        return ERRORS[exc.status](exc.message, field=exc.field)
+    return RemoteError(f"the server answered {exc.status}: {exc.message}")
