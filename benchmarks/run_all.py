@@ -455,9 +455,11 @@ def retention_rows(args: argparse.Namespace) -> list[Row]:
         ),
         Row(
             "1 `hookhub worker`'s deliveries/s while that purge drops partitions, PostgreSQL",
-            f"{run['per_s_partition_drop']:.0f}/s",
-            f"without retention {run['per_s_without']:.0f}/s (while rows are deleted: "
-            f"{run['per_s_row_delete']:.0f}/s, {run['row_delete_ratio']:.2f}x)",
+            f"{run['per_s_partition_drop']:.0f}/s (longest pause "
+            f"{run['stall_ms_partition_drop']:.0f} ms)",
+            f"without retention {run['per_s_without']:.0f}/s ({run['stall_ms_without']:.0f} ms); "
+            f"while rows are deleted {run['per_s_row_delete']:.0f}/s "
+            f"({run['stall_ms_row_delete']:.0f} ms), {run['row_delete_ratio']:.2f}x",
             f"{run['partition_drop_ratio']:.2f}",
             f"≥ {RETENTION_BAR}x",
             run["partition_drop_ratio"] >= RETENTION_BAR,

@@ -23,7 +23,8 @@ async def purge_once(
     store: Store, retention_days: float, now: float | None = None, drop_partitions: bool = True
 ) -> int:
     """Delete everything older than `retention_days`: first the attempts' partitions that
-    expired whole (PostgreSQL), then the rest batch by batch; returns the row count.
+    expired whole (PostgreSQL), then the rest batch by batch; returns the row count (of a
+    dropped partition, as PostgreSQL estimates it: see `hookhub.db.partitions`).
     `drop_partitions=False` deletes row by row only (benchmarks/retention.py's baseline)."""
     cutoff = (now or time.time()) - retention_days * DAY
     total = await store.partitions.drop_expired(cutoff) if drop_partitions else 0
