@@ -32,6 +32,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+import nginx
 from hookhub.db.store import Store
 from hookhub.migrations import upgrade_async
 from inbound import _run_loop, cpu_seconds
@@ -231,11 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         receiver = started_receiver("auto")
-    except BenchError as exc:
+    except (BenchError, nginx.NginxFailed) as exc:
         return failed(exc)
     try:
         figures = _run_loop(run(args, receiver))
-    except BenchError as exc:
+    except (BenchError, nginx.NginxFailed) as exc:
         return failed(exc)
     finally:
         receiver.stop()

@@ -20,8 +20,8 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
 
+import nginx
 from hookhub.db.store import Store
 from hookhub.migrations import upgrade_async
 from inbound import _hookhub_main, _run_loop, blast, cpu_seconds, server
@@ -31,16 +31,18 @@ from outbound import (
     Receiving,
     Workers,
     _engine_label,
+    add_database,
     bare_aiohttp,
     bounded,
+    check_database,
     create_webhook,
     failed,
     fresh_database,
+    positive,
     processes_drain,
     show,
     started_receiver,
 )
-from outbound import parse_args as outbound_args
 
 FEED_CONNECTIONS = 4  # connections the backlog is posted over
 
@@ -116,15 +118,32 @@ async def run(args: argparse.Namespace, receiver: Receiving) -> Figures:
     )
 
 
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--count", type=positive, default=10_000, help="deliveries per phase")
+    parser.add_argument("--concurrency", type=positive, default=100, help="requests in flight")
+    add_database(parser)
+    parser.add_argument(
+        "--receiver",
+        choices=("auto", "nginx", "asyncio"),
+        default="auto",
+        help="what answers the requests; auto: nginx if installed, else the asyncio server",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    args = parser.parse_args(argv)
+    check_database(parser, args.database)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args: Any = outbound_args(argv)
+    args = parse_args(argv)
     try:
         receiver = started_receiver(args.receiver)
-    except BenchError as exc:
+    except (BenchError, nginx.NginxFailed) as exc:
         return failed(exc)
     try:
         figures = _run_loop(run(args, receiver))
-    except BenchError as exc:
+    except (BenchError, nginx.NginxFailed) as exc:
         return failed(exc)
     finally:
         receiver.stop()
@@ -132,18 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         f"bare aiohttp: {figures.bare_per_s:.0f}/s   hookhub worker process ({figures.database}, "
         f"fed through POST /api/v1/events): {figures.worker_per_s:.0f}/s{cpu}   ratio "
-        f"{figures.ratio:.2f}   ({count_text(figures)}, cpus {os.cpu_count()}, "
-        f"load {os.getloadavg()[0]:.2f})"
+        f"{figures.ratio:.2f}   ({figures.count} deliveries, concurrency {figures.concurrency}, "
+        f"receiver {figures.receiver}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f})"
     )
     show(figures, args.json, text)
     return 0
-
-
-def count_text(figures: Figures) -> str:
-    return (
-        f"{figures.count} deliveries, concurrency {figures.concurrency}, "
-        f"receiver {figures.receiver}"
-    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from pathlib import Path
 import orjson
 from peers_common import SIDE, tree_cpu, venv
 
+import nginx
 import worker_process
 from outbound import BenchError, Receiving, failed, positive, started_receiver
 
@@ -166,7 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         figures = run(args)
-    except (BenchError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+    except (
+        BenchError,
+        nginx.NginxFailed,
+        subprocess.CalledProcessError,
+        subprocess.TimeoutExpired,
+    ) as exc:
         return failed(exc)
     if args.json:
         print(orjson.dumps(asdict(figures)).decode())
