@@ -33,7 +33,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 FIGURE_TIMEOUT = 1800.0  # seconds one benchmark script may run (a 1M backlog on a slow disk)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-DESTINATION_COUNT = 5000  # messages per broker: four brokers, two phases each
+DESTINATION_COUNT = 5000  # messages per broker and phase: four brokers, three phases each
 DESTINATION_BAR = 0.5  # broker destination deliveries/s over the bare client loop's
 # A worker's deliveries/s while retention drops partitions over its rate without retention.
 RETENTION_BAR = 0.9
@@ -164,21 +164,38 @@ def outbound_rows(args: argparse.Namespace) -> list[Row]:
 
 
 def destination_rows(args: argparse.Namespace) -> list[Row]:
-    """Broker destinations: deliveries/s per broker vs its bare client publish loop."""
+    """Broker destinations: deliveries/s per broker of a `hookhub worker` process fed through
+    `POST /api/v1/events` vs its bare client publish loop; and the in-process (profiling) one."""
     count = str(min(args.count, DESTINATION_COUNT))
     run = script("destinations", "--count", count, "--repeat", str(args.repeat))
-    rows = [
-        Row(
-            f"broker destination deliveries/s, {name}, 1 process, SQLite (acked, signed)",
-            f"{b['hookhub_per_s']:.0f}/s ({b['hookhub_cpu_us']:.0f} µs CPU each)",
-            f"bare client publish loop {b['bare_per_s']:.0f}/s ({b['bare_cpu_us']:.0f} µs CPU)",
-            f"{b['ratio']:.2f} (runs: {', '.join(f'{r:.2f}' for r in b['ratios'])})",
-            f"≥ {DESTINATION_BAR}x",
-            b["ratio"] >= DESTINATION_BAR,
-            run["load"],
+    rows = []
+    for name, b in run["brokers"].items():
+        worker_cpu = (
+            "" if b["worker_cpu_us"] is None else f" ({b['worker_cpu_us']:.0f} µs CPU each)"
         )
-        for name, b in run["brokers"].items()
-    ]
+        bare = f"bare client publish loop {b['bare_per_s']:.0f}/s ({b['bare_cpu_us']:.0f} µs CPU)"
+        rows += [
+            Row(
+                f"broker destination deliveries/s, {name}: hookhub worker process fed through "
+                "POST /api/v1/events, SQLite (acked, signed)",
+                f"{b['worker_per_s']:.0f}/s{worker_cpu}",
+                bare,
+                f"{b['ratio']:.2f} (runs: {', '.join(f'{r:.2f}' for r in b['ratios'])})",
+                f"≥ {DESTINATION_BAR}x",
+                b["ratio"] >= DESTINATION_BAR,
+                run["load"],
+            ),
+            Row(
+                f"same, {name}, in-process (profiling): Dispatcher.drain()",
+                f"{b['in_process_per_s']:.0f}/s ({b['in_process_cpu_us']:.0f} µs CPU each)",
+                bare,
+                f"{b['in_process_ratio']:.2f} "
+                f"(runs: {', '.join(f'{r:.2f}' for r in b['in_process_ratios'])})",
+                "report",
+                None,
+                run["load"],
+            ),
+        ]
     rows += [
         Row(f"broker destination, {name}: skipped ({why})", "—", "—", "—", "—", None)
         for name, why in run["skipped"].items()
