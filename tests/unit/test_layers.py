@@ -50,21 +50,6 @@ MAY_IMPORT_DRIVERS = ("db", "migrations", "contrib", "sdk.outbox")
 # removes its import: the test fails while an entry names an import that no longer exists or no
 # longer breaks a rule, so the list can't rot. An entry: (importing module, imported module).
 ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
-    # svc-config: webhooks, rules and operations through services; config/ stops importing api/
-    ("hookhub.cli.resources", "hookhub.api.v1.webhooks"),
-    ("hookhub.config.apply", "hookhub.api.v1.webhooks"),
-    ("hookhub.config.apply", "sqlalchemy"),
-    ("hookhub.config.apply", "sqlalchemy.exc"),
-    ("hookhub.config.apply", "sqlalchemy.ext.asyncio"),
-    ("hookhub.config.document", "hookhub.api.v1.rules"),
-    ("hookhub.config.document", "hookhub.api.v1.webhooks"),
-    ("hookhub.config.export", "hookhub.api.v1.rules"),
-    ("hookhub.config.export", "hookhub.api.v1.webhooks"),
-    ("hookhub.config.plan", "hookhub.api.v1.webhooks"),
-    ("hookhub.ui.pages.rules", "hookhub.api.v1.operations"),
-    ("hookhub.ui.pages.rules", "hookhub.api.v1.rules"),
-    ("hookhub.ui.pages.webhooks", "hookhub.api.v1.operations"),
-    ("hookhub.ui.pages.webhooks", "hookhub.api.v1.webhooks"),
 })  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from hookhub.settings import Settings
 
 if TYPE_CHECKING:
     from hookhub.cli.remote import Remote
+    from hookhub.services.common import Context
 
 T = TypeVar("T")
 
@@ -112,3 +113,11 @@ def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
             await store.close()
 
     return asyncio.run(run())
+
+
+def with_services(settings: Settings, work: Callable[[Context], Awaitable[T]]) -> T:
+    """Run `work` with the services' context on the settings' database (no workers here: the
+    server's pick the work up)."""
+    from hookhub.services.common import Context
+
+    return with_store(settings, lambda store: work(Context(store, settings)))

@@ -49,7 +49,7 @@ def apply(
         todo = await applying.plan_for(store, document, prune)
         warnings = await applying.rule_warnings(store, todo)
         if not dry_run:
-            await applying.apply(store, todo, settings.secret_rotation_grace)
+            await applying.apply(store, todo, settings.secret_rotation_grace, settings.cert_dir)
         return todo, warnings
 
     todo, warnings = with_store(settings, run)

@@ -23,10 +23,9 @@ from hookhub.core.times import iso
 from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Store
 from hookhub.errors import HookhubError
-from hookhub.outbound import operations
 from hookhub.outbound.client import Sender
 from hookhub.outbound.rendering import CompiledWebhook
-from hookhub.services import deliveries
+from hookhub.services import deliveries, operations
 
 deliveries_app = typer.Typer(help="Inspect, retry and replay deliveries.", no_args_is_help=True)
 # Piped output (grep, files) gets whole lines rather than an 80-column wrap.

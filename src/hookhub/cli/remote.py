@@ -18,9 +18,9 @@ import httpx
 
 from hookhub.db.history import DeliveryFilter, EventFilter
 from hookhub.errors import Conflict, HookhubError, NotFound, ValidationError
-from hookhub.outbound.operations import Replayed
 from hookhub.sdk.calls import Call
 from hookhub.sdk.client import ApiError, Client
+from hookhub.services.operations import Replayed
 
 TIMEOUT = 120.0  # seconds: a replay of a long range or a slow receiver's test takes a while
 PAGE = 500  # items per page when walking a list

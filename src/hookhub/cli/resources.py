@@ -29,7 +29,7 @@ def list_webhooks(
     as_json: Json = False, database: Database = None, url: Url = None, token: Token = None
 ) -> None:
     """List every webhook, by name: where it sends, whether it is enabled or why not."""
-    from hookhub.api.v1.webhooks import public
+    from hookhub.services.webhooks import public
 
     async def fetch(store: Store) -> list[dict[str, Any]]:
         return [public(row) for row in await _all(store, webhooks, {})]

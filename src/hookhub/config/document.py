@@ -21,11 +21,12 @@ from typing import Any
 import pydantic
 import yaml
 
-from hookhub.api.v1.rules import RuleIn
-from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.errors import HookhubError, ValidationError, validation_message
 from hookhub.services import sources as sources_api
+from hookhub.services.rules import RuleIn
+from hookhub.services.webhook_input import WebhookIn
+from hookhub.services.webhooks import new_row
 from hookhub.services.workflows import checked
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 

@@ -22,14 +22,14 @@ from typing import Any
 import pydantic
 import yaml
 
-from hookhub.api.v1.rules import RuleIn
-from hookhub.api.v1.webhooks import WebhookIn
 from hookhub.config.document import RULE_FIELDS, VERSION, WEBHOOK_FIELDS
 from hookhub.config.plan import Current
 from hookhub.core.masking import url_credentials
 from hookhub.errors import HookhubError
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER
 from hookhub.services import sources as sources_api
+from hookhub.services.rules import RuleIn
+from hookhub.services.webhook_input import WebhookIn
 from hookhub.services.workflows import checked
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 from hookhub.workflows.secrets import masked

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hookhub.api.v1.webhooks import unmask
 from hookhub.config.document import RULE_FIELDS, WEBHOOK_FIELDS, Document, DocumentError
 from hookhub.core.masking import unmask_url
 from hookhub.db.store import Row
 from hookhub.services import sources as sources_api
+from hookhub.services.webhooks import unmask
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 
 Action = Literal["create", "update", "delete", "unchanged"]

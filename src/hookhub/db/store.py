@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import (
     Table,
-    Update,
     bindparam,
     case,
     delete,
@@ -27,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.core import limits
-from hookhub.db import direct, ingest, notify, queries
+from hookhub.db import changes, direct, ingest, notify, queries
 from hookhub.db.activity import ActivityStore
 from hookhub.db.database import Database
 from hookhub.db.engine import SQLITE_BUSY_TIMEOUT
@@ -62,6 +61,7 @@ from hookhub.ids import id_time, new_id
 
 # seconds: how far ahead a rate-limited webhook's sends are claimed and scheduled.
 LIMIT_HORIZON = 1.0
+EVERY_PAGE = 500  # rows `every` reads at a time
 
 
 TOKEN_PREFIX = "hh_"  # noqa: S105 (a prefix, not a secret)
@@ -106,7 +106,7 @@ class Store(Database):
         async with self.read() as conn:
             row = (await conn.execute(select(table).where(table.c.id == row_id))).first()
         if row is None:
-            raise NotFound(f"no {_noun(table)} with id {row_id!r}")
+            raise NotFound(f"no {changes.noun(table)} with id {row_id!r}")
         return dict(row._mapping)
 
     async def page(
@@ -128,6 +128,17 @@ class Store(Database):
         more = len(found) > limit
         found = found[:limit]
         return found, (found[-1]["id"] if more else None)
+
+    async def every(self, table: Table) -> list[Row]:
+        """Every row of a table of configured objects (webhooks, rules, workflows, sources),
+        read a page at a time."""
+        rows: list[Row] = []
+        cursor: str | None = None
+        while True:
+            batch, cursor = await self.page(table, {}, cursor, EVERY_PAGE)
+            rows.extend(batch)
+            if cursor is None:
+                return rows
 
     async def count(self, table: Table, filters: Mapping[str, Any], cap: int) -> int:
         """How many rows match equality `filters`, counting no further than `cap` (a list's
@@ -152,7 +163,7 @@ class Store(Database):
         except IntegrityError as exc:
             raise _conflict(table, exc) from None
         if result.rowcount == 0:
-            raise NotFound(f"no {_noun(table)} with id {row_id!r}")
+            raise NotFound(f"no {changes.noun(table)} with id {row_id!r}")
         return await self.get(table, row_id)
 
     async def delete(self, table: Table, row_id: str) -> None:
@@ -160,7 +171,7 @@ class Store(Database):
         async with self.write() as conn:
             result = await conn.execute(delete(table).where(table.c.id == row_id))
         if result.rowcount == 0:
-            raise NotFound(f"no {_noun(table)} with id {row_id!r}")
+            raise NotFound(f"no {changes.noun(table)} with id {row_id!r}")
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -483,7 +494,7 @@ class Store(Database):
         row = (await conn.execute(statement)).first()
         if row is None:
             return None
-        await conn.execute(_pause(webhook_id))
+        await conn.execute(changes.pause(webhook_id))
         return DisabledWebhook(row.id, row.name, row.url, row.disabled_at, reason)
 
     async def disable(self, reasons: Mapping[str, str]) -> list[DisabledWebhook]:
@@ -500,22 +511,27 @@ class Store(Database):
     async def pause(self, webhook_id: str) -> None:
         """Take a (just disabled) webhook's pending deliveries out of the due range."""
         async with self.write() as conn:
-            await conn.execute(_pause(webhook_id))
+            await conn.execute(changes.pause(webhook_id))
 
     async def resume(self, webhook_id: str) -> int:
         """Make a (just re-enabled) webhook's waiting deliveries due now; returns how many."""
-        now = time.time()
-        statement = (
-            update(deliveries)
-            .where(
-                deliveries.c.webhook_id == webhook_id,
-                deliveries.c.status == "pending",
-                deliveries.c.next_attempt_at.is_(None),
-            )
-            .values(next_attempt_at=now, updated_at=now)
-        )
         async with self.write() as conn:
-            return int((await conn.execute(statement)).rowcount)
+            return int((await conn.execute(changes.resume(webhook_id))).rowcount)
+
+    async def commit(self, writes: Sequence[changes.Write]) -> int:
+        """Carry out `writes` (`hookhub.db.changes`) in order, in one transaction; returns how
+        many deliveries they resumed, announced to other processes' workers. A unique-name
+        clash is a Conflict, and nothing is written."""
+        try:
+            async with self.write() as conn:
+                resumed = await changes.carry_out(conn, writes)
+                if resumed:
+                    await self.announce(conn, notify.DELIVERIES)
+        except IntegrityError as exc:
+            rows = (changes.Insert, changes.Change, changes.Delete)
+            tables = [write.table for write in writes if isinstance(write, rows)]
+            raise _conflict(tables[0] if len(set(tables)) == 1 else None, exc) from None
+        return resumed
 
     # -- operator actions ---------------------------------------------------------------------
 
@@ -540,7 +556,7 @@ class Store(Database):
             found = await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))
             row = found.first()
         if row is None:
-            raise NotFound(f"no {_noun(deliveries)} with id {delivery_id!r}")
+            raise NotFound(f"no {changes.noun(deliveries)} with id {delivery_id!r}")
         if not changed:
             raise Conflict(f"delivery {delivery_id!r} is being sent right now; retry it later")
         return dict(row._mapping)
@@ -770,15 +786,6 @@ def _attempt_row(attempt: AttemptRecord) -> Row:
     }
 
 
-def _pause(webhook_id: str) -> Update:
-    # Their retry schedule is dropped: re-enabling makes every waiting delivery due at once.
-    return (
-        update(deliveries)
-        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
-        .values(next_attempt_at=None)
-    )
-
-
 def _unusable(exc: Exception) -> str:
     """Why a webhook's stored limits were refused, as its `disabled_reason` says it."""
     what = str(exc) if isinstance(exc, limits.BrokenLimit) else f"{type(exc).__name__}: {exc}"
@@ -811,15 +818,11 @@ def _iso(epoch: float, timespec: str = "seconds") -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
-def _conflict(table: Table, exc: IntegrityError) -> Conflict:
+def _conflict(table: Table | None, exc: IntegrityError) -> Conflict:
+    if table is None:  # writes to several tables: the database's own words
+        return Conflict(f"the database refused a change: {exc.orig}")
     if "name" in table.c and "name" in str(exc.orig).lower():
-        return Conflict(f"a {_noun(table)} with this name already exists", field="name")
+        return Conflict(f"a {changes.noun(table)} with this name already exists", field="name")
     if "foreign key" in str(exc.orig).lower():
         return Conflict("a referenced object does not exist")
-    return Conflict(f"conflicts with an existing {_noun(table)}")
-
-
-def _noun(table: Table) -> str:
-    """A table's name in the singular, for messages ("deliveries" -> "delivery")."""
-    name = table.name
-    return name[:-3] + "y" if name.endswith("ies") else name[:-1]
+    return Conflict(f"conflicts with an existing {changes.noun(table)}")

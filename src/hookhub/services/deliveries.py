@@ -11,8 +11,7 @@ from hookhub.db.history import PAYLOAD_SEARCH_MAX, DeliveryFilter
 from hookhub.db.store import Row, Store
 from hookhub.db.tables import deliveries, events, webhooks
 from hookhub.errors import NotFound
-from hookhub.outbound import operations
-from hookhub.services import records
+from hookhub.services import operations, records
 
 Status = Literal["pending", "delivering", "succeeded", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)

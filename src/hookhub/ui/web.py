@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 from hookhub.db.store import Row, Store
 from hookhub.errors import HookhubError
 from hookhub.services import users
+from hookhub.services.common import Context
 from hookhub.ui.security import COOKIE, SESSION_MAX_AGE, Session, seal, unseal
 
 HERE = Path(__file__).parent
@@ -127,6 +128,11 @@ def wake_of(request: Request) -> Callable[[], None] | None:
     """What tells this process's workers that work is due now; None when it runs none."""
     wake: Callable[[], None] | None = request.app.state.on_work
     return wake
+
+
+def context_of(request: Request) -> Context:
+    """What the services need from this app: its store, settings and workers' wake-up."""
+    return Context.of(request.app.state)
 
 
 async def _key(request: Request) -> bytes:

@@ -10,19 +10,11 @@ from pydantic import BaseModel, Field
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute, conflict
 from hookhub.api.v1.common import STRICT, Moment, StoreDep, Writer
-from hookhub.core.events import EventIn
 from hookhub.core.times import epoch
-from hookhub.outbound import operations
-from hookhub.services import deliveries
+from hookhub.services import deliveries, operations
+from hookhub.services.operations import SampleEvent
 
 router = APIRouter(tags=["operations"], route_class=JSONRoute)
-
-
-class SampleEvent(EventIn):
-    """An event to render or send; every field is optional (a test event by default)."""
-
-    object_type: str = Field(operations.SAMPLE_EVENT["object_type"], min_length=1, max_length=200)
-    event: str = Field(operations.SAMPLE_EVENT["event"], min_length=1, max_length=200)
 
 
 class RetryFailedIn(BaseModel):

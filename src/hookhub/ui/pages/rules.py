@@ -10,18 +10,21 @@ from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from hookhub.api.v1 import rules as api
-from hookhub.api.v1.operations import SampleEvent
 from hookhub.core.conditions import ConditionError, explain, validate_conditions
-from hookhub.db.tables import events, rules, webhooks
+from hookhub.db.tables import events
 from hookhub.errors import HookhubError
-from hookhub.outbound.rules import matches, save_warnings
+from hookhub.outbound.rules import matches
+from hookhub.services import rules as service
+from hookhub.services import webhooks as webhooks_service
+from hookhub.services.operations import SampleEvent
+from hookhub.services.rules import RuleIn
 from hookhub.ui.forms import field_errors, parse_json
 from hookhub.ui.web import (
     COUNT_CAP,
     PAGE,
     Form,
     User,
+    context_of,
     page_router,
     paging,
     redirect,
@@ -60,9 +63,8 @@ SAMPLE = orjson.dumps(
 
 
 async def _form(request: Request, status: int = 200, **context: Any) -> Response:
-    store = store_of(request)
-    hooks, _next = await store.page(webhooks, {}, None, 500)
-    recent, _next = await store.page(events, {}, None, EVENTS_OFFERED)
+    hooks, _next = await webhooks_service.page(context_of(request), None, 500)
+    recent, _next = await store_of(request).page(events, {}, None, EVENTS_OFFERED)
     context.setdefault("sample", SAMPLE)
     return render(request, "rules/form.html", status, webhooks=hooks, events=recent, **context)
 
@@ -84,18 +86,18 @@ async def _submit(request: Request, form: FormData, rule_id: str | None) -> Resp
     values = _values(form, raw, errors)
     if not errors:
         try:
-            store = store_of(request)
+            ctx = context_of(request)
             if rule_id is None:
-                row = await api.create(store, api.RuleIn.model_validate(values))
+                saved = await service.create(ctx, RuleIn.model_validate(values))
             else:
-                row = await api.change(store, rule_id, values)
-            warned = " ".join(f"Warning: {text}." for text in await save_warnings(store, row))
+                saved = await service.change(ctx, rule_id, values)
+            warned = " ".join(f"Warning: {text}." for text in saved.warnings)
             return redirect("/rules", f"Rule saved. {warned}".strip())
         except (pydantic.ValidationError, HookhubError) as exc:
             errors = field_errors(exc)
     # Condition messages name their path inside the document (conditions.and.0.op: ...):
     # shown under the conditions editor.
-    for key in [k for k in errors if k not in api.RuleIn.model_fields and k != "_"]:
+    for key in [k for k in errors if k not in service.FIELDS and k != "_"]:
         errors["conditions"] = errors.pop(key)
     return await _form(
         request,
@@ -164,11 +166,11 @@ async def test_rule(request: Request, form: Form) -> Response:
 
 @router.get("/rules")
 async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
-    store = store_of(request)
-    rows, next_cursor = await store.page(rules, {}, cursor or None, PAGE)
-    hooks, _next = await store.page(webhooks, {}, None, 500)
+    ctx = context_of(request)
+    rows, next_cursor = await service.page(ctx, cursor or None, PAGE)
+    hooks, _next = await webhooks_service.page(ctx, None, 500)
     names = {hook["id"]: hook["name"] for hook in hooks}
-    total = await store.count(rules, {}, COUNT_CAP)
+    total = await service.count(ctx, COUNT_CAP)
     shown = paging(request, total, "rule", next_cursor)
     return render(request, "rules/list.html", rules=rows, names=names, paging=shown)
 
@@ -185,8 +187,8 @@ async def create(request: Request, form: Form) -> Response:
 
 @router.get("/rules/{rule_id}")
 async def edit_page(request: Request, rule_id: str, _: User) -> Response:
-    row = await store_of(request).get(rules, rule_id)
-    return await _form(request, rule=_shown(api.public(row)), id=rule_id)
+    row = await service.get(context_of(request), rule_id)
+    return await _form(request, rule=_shown(service.public(row)), id=rule_id)
 
 
 @router.post("/rules/{rule_id}")
@@ -196,5 +198,5 @@ async def save(request: Request, rule_id: str, form: Form) -> Response:
 
 @router.post("/rules/{rule_id}/delete")
 async def remove(request: Request, rule_id: str, _: Form) -> Response:
-    await store_of(request).delete(rules, rule_id)
+    await service.delete(context_of(request), rule_id)
     return redirect("/rules", "Rule deleted.")

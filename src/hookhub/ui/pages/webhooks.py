@@ -11,13 +11,12 @@ from fastapi import Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from hookhub.api.v1 import webhooks as api
-from hookhub.api.v1.operations import SampleEvent
-from hookhub.db.tables import webhooks
 from hookhub.errors import HookhubError
-from hookhub.outbound import operations
 from hookhub.outbound.rendering import CompiledWebhook, template_errors, template_warnings
-from hookhub.services import deliveries
+from hookhub.services import deliveries, operations
+from hookhub.services import webhooks as service
+from hookhub.services.operations import SampleEvent
+from hookhub.services.webhook_input import WebhookIn
 from hookhub.ui import charts
 from hookhub.ui.forms import field_errors, parse_json
 from hookhub.ui.web import (
@@ -25,6 +24,7 @@ from hookhub.ui.web import (
     PAGE,
     Form,
     User,
+    context_of,
     number,
     optional,
     page_router,
@@ -103,16 +103,16 @@ def _destination(raw: str) -> Any:
 
 @router.get("/webhooks")
 async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
-    store = store_of(request)
-    rows, next_cursor = await store.page(webhooks, {}, cursor or None, PAGE)
+    ctx = context_of(request)
+    rows, next_cursor = await service.page(ctx, cursor or None, PAGE)
     health, sparks = await _health(request, [row["id"] for row in rows])
     return render(
         request,
         "webhooks/list.html",
-        webhooks=[api.public(r) for r in rows],
+        webhooks=[service.public(r) for r in rows],
         health=health,
         sparks=sparks,
-        paging=paging(request, await store.count(webhooks, {}, COUNT_CAP), "webhook", next_cursor),
+        paging=paging(request, await service.count(ctx, COUNT_CAP), "webhook", next_cursor),
     )
 
 
@@ -160,10 +160,10 @@ def _warnings(row: dict[str, Any], form: FormData) -> dict[str, str]:
 
 async def _page(request: Request, webhook_id: str | None, **context: Any) -> Response:
     """The form: a stored webhook's (edit) or a new one's, with what `context` overrides."""
-    row = await store_of(request).get(webhooks, webhook_id) if webhook_id else None
+    row = await service.get(context_of(request), webhook_id) if webhook_id else None
     if row is not None:
-        context.setdefault("webhook", api.public(row))
-        context.setdefault("failed", await store_of(request).failed_count(row["id"]))
+        context.setdefault("webhook", service.public(row))
+        context.setdefault("failed", await operations.failed_count(store_of(request), row["id"]))
         health, sparks = await _health(request, [row["id"]])
         context.update(health=health[row["id"]], spark=sparks[row["id"]])
     context.setdefault("sample", SAMPLE)
@@ -173,7 +173,7 @@ async def _page(request: Request, webhook_id: str | None, **context: Any) -> Res
 
 @router.get("/webhooks/new")
 async def new_page(request: Request, _: User) -> Response:
-    defaults = api.WebhookIn.model_validate({"name": "x", "url": "https://x"}).model_dump()
+    defaults = WebhookIn.model_validate({"name": "x", "url": "https://x"}).model_dump()
     return await _page(request, None, webhook={**defaults, "name": "", "url": ""})
 
 
@@ -182,7 +182,7 @@ async def create(request: Request, form: Form) -> Response:
     values = _fields(form, {})
     sample = str(form.get("sample") or SAMPLE)
     try:
-        row = await api.create(request, api.WebhookIn.model_validate(values))
+        row = await service.create(context_of(request), WebhookIn.model_validate(values))
     except (pydantic.ValidationError, HookhubError) as exc:
         errors = _errors(exc, values)
         return await _page(request, None, webhook=values, errors=errors, sample=sample, status=422)
@@ -200,13 +200,14 @@ async def edit_page(request: Request, webhook_id: str, _: User) -> Response:
 
 @router.post("/webhooks/{webhook_id}")
 async def save(request: Request, webhook_id: str, form: Form) -> Response:
-    current = await store_of(request).get(webhooks, webhook_id)
-    values = _fields(form, api.public(current))
+    ctx = context_of(request)
+    current = await service.get(ctx, webhook_id)
+    values = _fields(form, service.public(current))
     sample = str(form.get("sample") or SAMPLE)
     try:
-        row = await api.change(request, webhook_id, values)
+        row = await service.change(ctx, webhook_id, values)
     except (pydantic.ValidationError, HookhubError) as exc:
-        shown = {**api.public(current), **values}
+        shown = {**service.public(current), **values}
         errors = _errors(exc, values)
         return await _page(
             request, webhook_id, webhook=shown, errors=errors, sample=sample, status=422
@@ -223,8 +224,9 @@ async def try_sample(request: Request, webhook_id: str, form: Form) -> Response:
     """Preview the request a sample event produces, or send it now (`action=test`), with the
     webhook as the form has it, saved or not (`webhook_id` "new": a webhook not created yet)."""
     errors: dict[str, str] = {}
-    current = None if webhook_id == "new" else await store_of(request).get(webhooks, webhook_id)
-    values = _fields(form, api.public(current) if current else {})
+    ctx = context_of(request)
+    current = None if webhook_id == "new" else await service.get(ctx, webhook_id)
+    values = _fields(form, service.public(current) if current else {})
     if not values["name"]:
         values["name"] = "unsaved"  # a preview needs no name yet
     event = _sample(form, errors)
@@ -232,7 +234,7 @@ async def try_sample(request: Request, webhook_id: str, form: Form) -> Response:
     try:
         # A post with only a sample (a script, an old page) tries the webhook as saved.
         unsaved = current is None or "url" in form
-        row = api.draft(request, values, current) if unsaved or current is None else current
+        row = service.draft(ctx, values, current) if unsaved or current is None else current
         webhook = CompiledWebhook.from_row(row)
         if not errors and form.get("action") == "test":
             result = await operations.send_test(request.app.state.sender, webhook, event)
@@ -242,9 +244,9 @@ async def try_sample(request: Request, webhook_id: str, form: Form) -> Response:
     except (pydantic.ValidationError, HookhubError) as exc:
         for field, message in _errors(exc, values).items():
             errors.setdefault(field, message)
-    shown = {**(api.public(current) if current else {}), **values, "name": text(form, "name")}
+    shown = {**(service.public(current) if current else {}), **values, "name": text(form, "name")}
     if not unsaved and current is not None:
-        shown = api.public(current)
+        shown = service.public(current)
     return await _page(
         request,
         current["id"] if current else None,
@@ -259,23 +261,23 @@ async def try_sample(request: Request, webhook_id: str, form: Form) -> Response:
 @router.get("/webhooks/{webhook_id}/retry-failed")
 async def retry_failed_page(request: Request, webhook_id: str, _: User) -> Response:
     """Ask first: how many deliveries would be re-sent, and where."""
-    store = store_of(request)
-    row = await store.get(webhooks, webhook_id)
-    count = await store.failed_count(webhook_id)
-    return render(request, "webhooks/retry.html", webhook=api.public(row), count=count)
+    row = await service.get(context_of(request), webhook_id)
+    count = await operations.failed_count(store_of(request), webhook_id)
+    return render(request, "webhooks/retry.html", webhook=service.public(row), count=count)
 
 
 @router.post("/webhooks/{webhook_id}/toggle")
 async def toggle(request: Request, webhook_id: str, _: Form) -> Response:
-    row = await store_of(request).get(webhooks, webhook_id)
-    await api.change(request, webhook_id, {"enabled": not row["enabled"]})
+    ctx = context_of(request)
+    row = await service.get(ctx, webhook_id)
+    await service.change(ctx, webhook_id, {"enabled": not row["enabled"]})
     state = "disabled" if row["enabled"] else "enabled"
     return redirect(f"/webhooks/{webhook_id}", f"Webhook {state}.")
 
 
 @router.post("/webhooks/{webhook_id}/delete")
 async def remove(request: Request, webhook_id: str, _: Form) -> Response:
-    await store_of(request).delete(webhooks, webhook_id)
+    await service.delete(context_of(request), webhook_id)
     return redirect("/webhooks", "Webhook deleted.")
 
 

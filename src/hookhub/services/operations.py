@@ -1,4 +1,4 @@
-"""Operator actions on deliveries and webhooks, shared by the API and the CLI.
+"""A webhook's operations: replay a time range of events, send a test, preview a render.
 
 Retry and replay only change stored state (the dispatcher picks the work up); `send_test` and
 `preview` render a sample event through the webhook's exact pipeline, now.
@@ -11,6 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
+from hookhub.core.events import EventIn
 from hookhub.core.masking import mask_url
 from hookhub.core.templates import RenderError
 from hookhub.db.records import StoredEvent
@@ -33,12 +36,24 @@ SAMPLE_EVENT: Mapping[str, Any] = {
 }
 
 
+class SampleEvent(EventIn):
+    """An event to render or send; every field is optional (a test event by default)."""
+
+    object_type: str = Field(SAMPLE_EVENT["object_type"], min_length=1, max_length=200)
+    event: str = Field(SAMPLE_EVENT["event"], min_length=1, max_length=200)
+
+
 @dataclass(frozen=True)
 class Replayed:
     """What a replay did: events in the range, and the deliveries created for them."""
 
     events: int
     deliveries: int
+
+
+async def failed_count(store: Store, webhook_id: str) -> int:
+    """How many deliveries of a webhook have failed (what retrying the failed would queue)."""
+    return await store.failed_count(webhook_id)
 
 
 async def replay(

@@ -1,0 +1,120 @@
+"""Writes to configured objects (webhooks, rules, workflows, sources) carried out together, in
+one transaction: a webhook's change with its deliveries paused or resumed, a whole `apply`.
+
+The service layer decides what to write (`hookhub.services`); this module only executes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, Update, delete, insert, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hookhub.db.tables import deliveries
+from hookhub.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Insert:
+    """A new row."""
+
+    table: Table
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """New values for some columns of a row; its `version` goes up where it has one."""
+
+    table: Table
+    row_id: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delete:
+    """A row removed (what refers to it goes with it: the schema's cascades)."""
+
+    table: Table
+    row_id: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A (just disabled) webhook's pending deliveries taken out of the due range."""
+
+    webhook_id: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A (just re-enabled) webhook's waiting deliveries made due now."""
+
+    webhook_id: str
+
+
+Write = Insert | Change | Delete | Pause | Resume
+
+
+async def carry_out(conn: AsyncConnection, writes: Sequence[Write]) -> int:
+    """Execute `writes` in order on `conn` (inside its transaction); how many deliveries were
+    resumed. NotFound for a change or deletion of a row that is not there."""
+    resumed = 0
+    for write in writes:
+        if isinstance(write, Insert):
+            await conn.execute(insert(write.table).values(**write.row))
+        elif isinstance(write, Change):
+            table = write.table
+            statement = update(table).where(table.c.id == write.row_id)
+            if "version" in table.c:
+                statement = statement.values(version=table.c.version + 1)
+            result = await conn.execute(statement.values(**write.values))
+            _found(result.rowcount, table, write.row_id)
+        elif isinstance(write, Delete):
+            table = write.table
+            result = await conn.execute(delete(table).where(table.c.id == write.row_id))
+            _found(result.rowcount, table, write.row_id)
+        elif isinstance(write, Pause):
+            await conn.execute(pause(write.webhook_id))
+        else:
+            resumed += int((await conn.execute(resume(write.webhook_id))).rowcount)
+    return resumed
+
+
+def pause(webhook_id: str) -> Update:
+    """Take a webhook's pending deliveries out of the due range."""
+    # Their retry schedule is dropped: re-enabling makes every waiting delivery due at once.
+    return (
+        update(deliveries)
+        .where(deliveries.c.webhook_id == webhook_id, deliveries.c.status == "pending")
+        .values(next_attempt_at=None)
+    )
+
+
+def resume(webhook_id: str) -> Update:
+    """Make a webhook's waiting (pending, not due) deliveries due now."""
+    now = time.time()
+    return (
+        update(deliveries)
+        .where(
+            deliveries.c.webhook_id == webhook_id,
+            deliveries.c.status == "pending",
+            deliveries.c.next_attempt_at.is_(None),
+        )
+        .values(next_attempt_at=now, updated_at=now)
+    )
+
+
+def _found(count: int, table: Table, row_id: str) -> None:
+    if count == 0:
+        raise NotFound(f"no {noun(table)} with id {row_id!r}")
+
+
+def noun(table: Table) -> str:
+    """A table's name in the singular, for messages ("deliveries" -> "delivery")."""
+    name = table.name
+    return name[:-3] + "y" if name.endswith("ies") else name[:-1]

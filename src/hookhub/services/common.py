@@ -1,0 +1,82 @@
+"""What every service shares: the context a door hands in, how input models read their fields
+(strict JSON types, ISO 8601 times, optional fields for a change)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
+from pydantic.fields import FieldInfo
+
+from hookhub.db.store import Store
+from hookhub.settings import Settings
+
+# Input takes JSON types as the schema says them: no `false` for a number, no `"5"` for an
+# integer, no unknown field.
+STRICT = ConfigDict(extra="forbid", strict=True)
+ISO_DATETIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d")
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a service needs from the door that calls it: the store, the settings (certificate
+    folder, rotation grace...) and, in a process that runs workers, how to wake them."""
+
+    store: Store
+    settings: Settings
+    on_work: Callable[[], None] | None = None
+
+    @classmethod
+    def of(cls, state: Any) -> Context:
+        """The context of an app whose `state` holds `store`, `settings` and `on_work`."""
+        return cls(state.store, state.settings, state.on_work)
+
+    def wake(self) -> None:
+        """Tell this process's workers (if it runs any) that work is due now."""
+        if self.on_work is not None:
+            self.on_work()
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, datetime):  # already read (a default, or a model built in code)
+        return value
+    if not isinstance(value, str) or not ISO_DATETIME.match(value):
+        raise ValueError("expected an ISO 8601 date and time, e.g. 2026-12-01T00:00:00Z")
+    return value
+
+
+# A date and time in input: ISO 8601 text only (not epoch numbers); without a zone it is UTC.
+Moment = Annotated[datetime, Strict(False), BeforeValidator(_iso_text)]
+
+
+def optional_fields(model: type[Model]) -> type[Model]:
+    """A class decorator for a change (PATCH): `model`'s fields, types and checks, each
+    optional and without a default (only the fields sent change; the object they make is then
+    checked as a new one would be)."""
+    base_extra = model.model_config.get("json_schema_extra")
+
+    def document(schema: dict[str, Any]) -> None:
+        if isinstance(base_extra, dict):
+            schema.update(base_extra)
+        for spec in schema.get("properties", {}).values():
+            spec.pop("default", None)  # a field not sent keeps its value
+
+    namespace: dict[str, Any] = {
+        "__module__": model.__module__,
+        "__qualname__": model.__qualname__,
+        "__doc__": model.__doc__,
+        "__annotations__": {},
+        "model_config": ConfigDict(json_schema_extra=document),
+    }
+    for name, info in model.model_fields.items():
+        namespace["__annotations__"][name] = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        namespace[name] = FieldInfo.merge_field_infos(info, default=None, default_factory=None)
+    return type(model.__name__, (model,), namespace)

@@ -1,0 +1,154 @@
+"""Event rules: which events go to which webhook, with NetBox-compatible conditions.
+
+Every door creates and changes rules through here: conditions are checked, the webhook must
+exist, and a saved rule comes with the warnings of what may keep it from ever matching.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from hookhub.core.conditions import ConditionError, validate_conditions
+from hookhub.core.times import iso
+from hookhub.db import changes
+from hookhub.db.store import Row, Store
+from hookhub.db.tables import rules, webhooks
+from hookhub.errors import NotFound, ValidationError
+from hookhub.ids import new_id
+from hookhub.outbound.rules import save_warnings
+from hookhub.services.common import STRICT, Context, optional_fields
+
+
+class RuleIn(BaseModel):
+    """An event rule: object and event types (empty = all), conditions, the webhook to call."""
+
+    model_config = STRICT
+    name: str = Field(min_length=1, max_length=200)
+    object_types: list[str] = Field(default_factory=list, max_length=1000)
+    event_types: list[str] = Field(default_factory=list, max_length=1000)
+    conditions: dict[str, Any] | None = None
+    webhook_id: str
+    enabled: bool = True
+
+
+@optional_fields
+class RulePatch(RuleIn):
+    """The fields of a rule to change."""
+
+
+FIELDS = tuple(RuleIn.model_fields)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A rule just saved, and what may keep it from ever matching (a NetBox event type name,
+    a type no recent event had): warnings, never reasons to refuse it."""
+
+    row: Row
+    warnings: list[str]
+
+
+def public(row: Row) -> dict[str, Any]:
+    """A rule as every door shows it."""
+    return {
+        **{name: row[name] for name in FIELDS},
+        "id": row["id"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+def checked(rule: RuleIn) -> dict[str, Any]:
+    """The columns of a rule whose conditions are valid (its webhook is checked on saving)."""
+    values = rule.model_dump()
+    try:
+        validate_conditions(values["conditions"])
+    except ConditionError as exc:
+        raise ValidationError(str(exc), field=exc.path or "conditions") from None
+    return values
+
+
+async def _columns(ctx: Context, rule: RuleIn) -> dict[str, Any]:
+    values = checked(rule)
+    try:
+        await ctx.store.get(webhooks, values["webhook_id"])
+    except NotFound:
+        raise ValidationError(
+            f"no webhook with id {values['webhook_id']!r}", field="webhook_id"
+        ) from None
+    return values
+
+
+async def get(ctx: Context, rule_id: str) -> Row:
+    """One rule's stored row, or NotFound."""
+    return await ctx.store.get(rules, rule_id)
+
+
+async def every(store: Store) -> list[Row]:
+    """Every rule (`hookhub apply` and `export` compare or write them all)."""
+    return await store.every(rules)
+
+
+async def page(
+    ctx: Context, cursor: str | None, limit: int, webhook_id: str | None = None
+) -> tuple[list[Row], str | None]:
+    """Rules newest first (only `webhook_id`'s if given), after `cursor`; and the next cursor."""
+    return await ctx.store.page(rules, {"webhook_id": webhook_id}, cursor, limit)
+
+
+async def count(ctx: Context, cap: int) -> int:
+    """How many rules there are, counting no further than `cap`."""
+    return await ctx.store.count(rules, {}, cap)
+
+
+async def warnings(store: Store, rule: Row) -> list[str]:
+    """What may keep `rule` (saved or about to be) from ever matching."""
+    return await save_warnings(store, rule)
+
+
+async def saved(ctx: Context, row: Row) -> Saved:
+    """A rule just saved, with its warnings."""
+    return Saved(row, await warnings(ctx.store, row))
+
+
+async def create(ctx: Context, rule: RuleIn) -> Saved:
+    """Store a new rule after checking its conditions and webhook."""
+    row = _fresh(await _columns(ctx, rule), time.time())
+    return await saved(ctx, await ctx.store.insert(rules, row))
+
+
+def _fresh(values: Row, now: float) -> Row:
+    return {**values, "id": new_id("rule"), "created_at": now, "updated_at": now}
+
+
+def creation(values: Row) -> changes.Insert:
+    """The write that stores a new rule with checked `values` (`RuleIn`'s fields)."""
+    return changes.Insert(rules, _fresh(values, time.time()))
+
+
+async def change(ctx: Context, rule_id: str, patch: dict[str, Any]) -> Saved:
+    """Apply `patch` to a rule, checked as a new one would be."""
+    row = await ctx.store.get(rules, rule_id)
+    merged = RuleIn.model_validate({**{n: row[n] for n in FIELDS}, **patch})
+    values = await _columns(ctx, merged)
+    updated = await ctx.store.update(rules, rule_id, {**values, "updated_at": time.time()})
+    return await saved(ctx, updated)
+
+
+def modification(row: Row, values: Row) -> changes.Change:
+    """The write that gives the rule `row` the checked `values`."""
+    return changes.Change(rules, row["id"], {**values, "updated_at": time.time()})
+
+
+async def delete(ctx: Context, rule_id: str) -> None:
+    """Delete a rule."""
+    await ctx.store.delete(rules, rule_id)
+
+
+def deletion(row: Row) -> changes.Delete:
+    """The write that deletes the rule `row`."""
+    return changes.Delete(rules, row["id"])
