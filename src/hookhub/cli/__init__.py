@@ -15,6 +15,7 @@ from hookhub.cli.events import events_app
 from hookhub.cli.resources import runs_app, sources_app, webhooks_app, workflows_app
 from hookhub.cli.tokens import list_tokens, revoke_token
 from hookhub.cli.users import users_app
+from hookhub.cli.webhooks import disable, enable, patch, rotate_secret
 from hookhub.errors import HookhubError
 
 app = typer.Typer(
@@ -31,6 +32,10 @@ token_app.command("revoke")(revoke_token)
 app.add_typer(events_app, name="events")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(webhooks_app, name="webhooks")
+webhooks_app.command("enable")(enable)
+webhooks_app.command("disable")(disable)
+webhooks_app.command("patch")(patch)
+webhooks_app.command("rotate-secret")(rotate_secret)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(runs_app, name="runs")
 app.add_typer(sources_app, name="sources")

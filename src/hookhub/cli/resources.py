@@ -15,7 +15,7 @@ from hookhub.cli.deliveries import console
 from hookhub.db.store import Store
 from hookhub.db.tables import sources, webhooks
 
-webhooks_app = typer.Typer(help="List webhooks.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="List and change webhooks.", no_args_is_help=True)
 workflows_app = typer.Typer(help="List workflows and their trigger URLs.", no_args_is_help=True)
 runs_app = typer.Typer(help="List workflow runs.", no_args_is_help=True)
 sources_app = typer.Typer(help="List sources (message brokers).", no_args_is_help=True)
