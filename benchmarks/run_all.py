@@ -33,7 +33,8 @@ import orjson
 HERE = Path(__file__).resolve().parent
 FIGURE_TIMEOUT = 1800.0  # seconds one benchmark script may run (a 1M backlog on a slow disk)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-DESTINATION_COUNT = 5000  # messages per broker and phase: four brokers, three phases each
+# Messages per broker and phase: four brokers, three phases, two processes started per round.
+DESTINATION_COUNT = 3000
 DESTINATION_BAR = 0.5  # broker destination deliveries/s over the bare client loop's
 # A worker's deliveries/s while retention drops partitions over its rate without retention.
 RETENTION_BAR = 0.9
