@@ -45,13 +45,6 @@ DRIVERS = ("sqlalchemy", "sqlite3", "asyncpg", "aiosqlite", "alembic")
 # Storage; and the outbox, which writes through the caller's own connection.
 MAY_IMPORT_DRIVERS = ("db", "migrations", "contrib", "sdk.outbox")
 
-# Imports that break the rules today, each to be removed by the engineer named above it (issue
-# 21). THIS LIST MUST SHRINK TO EMPTY: never add to it. Remove an entry in the commit that
-# removes its import: the test fails while an entry names an import that no longer exists or no
-# longer breaks a rule, so the list can't rot. An entry: (importing module, imported module).
-ALLOWED_TODAY: frozenset[tuple[str, str]] = frozenset({
-})  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Module:
@@ -142,9 +135,9 @@ def _rule_broken(source: str, target: str) -> str | None:
     return None
 
 
-def _graph(skip: frozenset[tuple[str, str]]) -> dict[str, set[str]]:
+def _graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {name: set() for name in modules()}
-    for source, target in imports() - skip:
+    for source, target in imports():
         if target in modules() and target != source and not _is_reexport(source, target):
             graph[source].add(target)
     return graph
@@ -167,9 +160,9 @@ def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | N
     return None
 
 
-def _cycles(skip: frozenset[tuple[str, str]]) -> list[tuple[str, str, str]]:
+def _cycles() -> list[tuple[str, str, str]]:
     """Each import that closes a cycle, between modules or between folders, with the cycle."""
-    graph = _graph(skip)
+    graph = _graph()
     folders: dict[str, set[str]] = {}
     for source, targets in graph.items():
         folders.setdefault(_unit(source), set()).update(_unit(t) for t in targets)
@@ -185,12 +178,6 @@ def _cycles(skip: frozenset[tuple[str, str]]) -> list[tuple[str, str, str]]:
     return found
 
 
-def violations() -> list[tuple[str, str, str]]:
-    """Every import that breaks a rule, or closes a cycle without one that does."""
-    found = [(s, t, rule) for s, t in sorted(imports()) if (rule := _rule_broken(s, t))]
-    return found + _cycles(frozenset((s, t) for s, t, _ in found))
-
-
 def test_every_module_has_a_layer() -> None:
     for module in modules().values():
         _layer(module.unit)
@@ -199,7 +186,7 @@ def test_every_module_has_a_layer() -> None:
 def test_imports_point_down_and_doors_stay_apart() -> None:
     broken = [
         f"{source} imports {target}: {rule}"
-        for source, target in sorted(imports() - ALLOWED_TODAY)
+        for source, target in sorted(imports())
         if (rule := _rule_broken(source, target))
     ]
     assert broken == []
@@ -207,16 +194,8 @@ def test_imports_point_down_and_doors_stay_apart() -> None:
 
 def test_no_import_cycle() -> None:
     """Between modules, and between folders (inbound/ and workflows/ may not import each other)."""
-    cycles = [
-        f"{source} imports {target}: {cycle}" for source, target, cycle in _cycles(ALLOWED_TODAY)
-    ]
+    cycles = [f"{source} imports {target}: {cycle}" for source, target, cycle in _cycles()]
     assert cycles == []
-
-
-def test_every_allowlisted_import_still_exists_and_breaks_a_rule() -> None:
-    """An entry whose import is gone must leave the list with it."""
-    live = {(source, target) for source, target, _ in violations()}
-    assert sorted(ALLOWED_TODAY - live) == []
 
 
 def test_docs_architecture_shows_the_same_layers() -> None:
