@@ -13,7 +13,6 @@ from rich.table import Table
 from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
 from hookhub.cli.deliveries import console
 from hookhub.db.store import Store
-from hookhub.db.tables import sources, webhooks
 
 webhooks_app = typer.Typer(help="List and change webhooks.", no_args_is_help=True)
 workflows_app = typer.Typer(help="List workflows and their trigger URLs.", no_args_is_help=True)
@@ -29,10 +28,10 @@ def list_webhooks(
     as_json: Json = False, database: Database = None, url: Url = None, token: Token = None
 ) -> None:
     """List every webhook, by name: where it sends, whether it is enabled or why not."""
-    from hookhub.services.webhooks import public
+    from hookhub.services import webhooks
 
     async def fetch(store: Store) -> list[dict[str, Any]]:
-        return [public(row) for row in await _all(store, webhooks, {})]
+        return [webhooks.public(row) for row in await webhooks.every(store)]
 
     server = remote(url, token)
     found = list(server.items("/webhooks", {"limit": PAGE})) if server else _local(database, fetch)
@@ -62,10 +61,10 @@ def list_sources(
 ) -> None:
     """List every source, by name: its broker URL (credentials masked), what it consumes, the
     messages it refused and its last error."""
-    from hookhub.services.sources import ADDRESS_FIELDS, public
+    from hookhub.services import sources
 
     async def fetch(store: Store) -> list[dict[str, Any]]:
-        return [public(row) for row in await _all(store, sources, {})]
+        return [sources.public(row) for row in await sources.every(store)]
 
     server = remote(url, token)
     found = list(server.items("/sources", {"limit": PAGE})) if server else _local(database, fetch)
@@ -77,7 +76,9 @@ def list_sources(
     for name in ("id", "name", "url", "consumes", "enabled", "failures", "last error"):
         table.add_column(name, no_wrap=name in ("id", "name"))
     for item in found:
-        consumes = [f"{key} {item[key]}" for key in (*ADDRESS_FIELDS, "address") if key in item]
+        consumes = [
+            f"{key} {item[key]}" for key in (*sources.ADDRESS_FIELDS, "address") if key in item
+        ]
         table.add_row(
             item["id"],
             item["name"],
@@ -191,13 +192,3 @@ def _local(database: str | None, fetch: Any) -> list[dict[str, Any]]:
 def _lines(items: list[dict[str, Any]]) -> None:
     for item in items:
         typer.echo(json.dumps(item))
-
-
-async def _all(store: Store, table: Any, filters: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        batch, cursor = await store.page(table, filters, cursor, PAGE)
-        rows.extend(batch)
-        if cursor is None:
-            return rows

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Table, Update, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hookhub.db.crud import noun
 from hookhub.db.tables import deliveries
 from hookhub.errors import NotFound
 
@@ -112,9 +113,3 @@ def resume(webhook_id: str) -> Update:
 def _found(count: int, table: Table, row_id: str) -> None:
     if count == 0:
         raise NotFound(f"no {noun(table)} with id {row_id!r}")
-
-
-def noun(table: Table) -> str:
-    """A table's name in the singular, for messages ("deliveries" -> "delivery")."""
-    name = table.name
-    return name[:-3] + "y" if name.endswith("ies") else name[:-1]

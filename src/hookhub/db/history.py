@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
 
-from hookhub.db import direct
+from hookhub.db import crud, direct
 from hookhub.db.database import Database
 from hookhub.db.records import Row
 from hookhub.db.tables import deliveries, events, webhooks
@@ -148,6 +148,14 @@ class HistoryStore:
 
     def __init__(self, store: Database) -> None:
         self.store = store
+
+    async def event(self, event_id: str) -> Row:
+        """One event, or NotFound (retention may have purged it)."""
+        return await crud.get(self.store, events, event_id)
+
+    async def delivery(self, delivery_id: str) -> Row:
+        """One delivery, or NotFound."""
+        return await crud.get(self.store, deliveries, delivery_id)
 
     async def events(
         self, where: EventFilter, cursor: str | None, limit: int

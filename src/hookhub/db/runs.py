@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Insert, Select, Update, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hookhub.db import direct, notify, queries
+from hookhub.db import crud, direct, notify, queries
 from hookhub.db.database import Database
 from hookhub.db.records import Row
 from hookhub.db.tables import run_dedupe, runs, workflows
@@ -172,6 +172,24 @@ class RunStore:
 
     def __init__(self, store: Database) -> None:
         self.store = store
+
+    async def get(self, run_id: str) -> Row:
+        """One run, or NotFound."""
+        return await crud.get(self.store, runs, run_id)
+
+    async def page(
+        self, workflow_id: str | None, status: str | None, cursor: str | None, limit: int
+    ) -> tuple[list[Row], str | None]:
+        """A page of runs (of one workflow, in one status, when given), newest first, after
+        `cursor`; and the next page's cursor."""
+        of = {"workflow_id": workflow_id, "status": status}
+        return await crud.page(self.store, runs, of, cursor, limit)
+
+    async def count(self, workflow_id: str | None, status: str | None, cap: int) -> int:
+        """How many runs match, counting no further than `cap`."""
+        return await crud.count(
+            self.store, runs, {"workflow_id": workflow_id, "status": status}, cap
+        )
 
     async def workflow_by_key(self, key: str) -> Row | None:
         """The workflow whose trigger URL has `key`, if any."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError
 
-from hookhub.db import direct
+from hookhub.db import crud, direct
 from hookhub.db.database import Database
 from hookhub.db.records import Row
 from hookhub.db.tables import source_failures, sources
@@ -28,10 +28,34 @@ def refused_value(exc: BaseException) -> bool:
 
 
 class SourceStore:
-    """Named queries on `sources` and `source_failures` (reached as `Store.sources`)."""
+    """Named operations on `sources` and `source_failures` (reached as `Store.sources`)."""
 
     def __init__(self, store: Database) -> None:
         self.store = store
+
+    async def create(self, row: Row) -> Row:
+        """Store a new source; Conflict if its name is taken."""
+        return await crud.create(self.store, sources, row)
+
+    async def get(self, source_id: str) -> Row:
+        """One source, or NotFound."""
+        return await crud.get(self.store, sources, source_id)
+
+    async def update(self, source_id: str, values: Row) -> Row:
+        """Change a source's columns; the source, or NotFound."""
+        return await crud.change(self.store, sources, source_id, values)
+
+    async def delete(self, source_id: str) -> None:
+        """Delete a source, or NotFound."""
+        await crud.remove(self.store, sources, source_id)
+
+    async def page(self, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:
+        """A page of sources, newest first, after `cursor`; and the next page's cursor."""
+        return await crud.page(self.store, sources, {}, cursor, limit)
+
+    async def every(self) -> list[Row]:
+        """Every source."""
+        return await crud.every(self.store, sources)
 
     async def enabled(self) -> list[Row]:
         """Every enabled source, oldest first."""

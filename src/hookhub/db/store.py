@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.core import limits
-from hookhub.db import changes, direct, ingest, notify, queries
+from hookhub.db import changes, crud, direct, ingest, notify, queries
 from hookhub.db.activity import ActivityStore
 from hookhub.db.database import Database
 from hookhub.db.engine import SQLITE_BUSY_TIMEOUT
@@ -56,12 +56,14 @@ from hookhub.db.tables import (
     webhooks,
 )
 from hookhub.db.token_cache import TokenCache
+from hookhub.db.tokens import TokenStore
+from hookhub.db.webhooks import WebhookStore
+from hookhub.db.workflows import WorkflowStore
 from hookhub.errors import Conflict, NotFound
 from hookhub.ids import id_time, new_id
 
 # seconds: how far ahead a rate-limited webhook's sends are claimed and scheduled.
 LIMIT_HORIZON = 1.0
-EVERY_PAGE = 500  # rows `every` reads at a time
 
 
 TOKEN_PREFIX = "hh_"  # noqa: S105 (a prefix, not a secret)
@@ -94,20 +96,11 @@ class Store(Database):
 
     async def insert(self, table: Table, values: Mapping[str, Any]) -> Row:
         """Insert one row, turning a unique-name clash into Conflict."""
-        try:
-            async with self.write() as conn:
-                await conn.execute(insert(table).values(**values))
-        except IntegrityError as exc:
-            raise _conflict(table, exc) from None
-        return dict(values)
+        return await crud.create(self, table, values)
 
     async def get(self, table: Table, row_id: str) -> Row:
         """One row by id, or NotFound."""
-        async with self.read() as conn:
-            row = (await conn.execute(select(table).where(table.c.id == row_id))).first()
-        if row is None:
-            raise NotFound(f"no {changes.noun(table)} with id {row_id!r}")
-        return dict(row._mapping)
+        return await crud.get(self, table, row_id)
 
     async def page(
         self,
@@ -117,61 +110,24 @@ class Store(Database):
         limit: int,
     ) -> tuple[list[Row], str | None]:
         """Rows matching equality `filters`, newest first, after `cursor`; and the next cursor."""
-        query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
-        for name, value in filters.items():
-            if value is not None:
-                query = query.where(table.c[name] == value)
-        if cursor:
-            query = query.where(table.c.id < cursor)
-        async with self.read() as conn:
-            found = direct.rows_of(await conn.execute(query))
-        more = len(found) > limit
-        found = found[:limit]
-        return found, (found[-1]["id"] if more else None)
+        return await crud.page(self, table, filters, cursor, limit)
 
     async def every(self, table: Table) -> list[Row]:
         """Every row of a table of configured objects (webhooks, rules, workflows, sources),
         read a page at a time."""
-        rows: list[Row] = []
-        cursor: str | None = None
-        while True:
-            batch, cursor = await self.page(table, {}, cursor, EVERY_PAGE)
-            rows.extend(batch)
-            if cursor is None:
-                return rows
+        return await crud.every(self, table)
 
     async def count(self, table: Table, filters: Mapping[str, Any], cap: int) -> int:
-        """How many rows match equality `filters`, counting no further than `cap` (a list's
-        total stays cheap on a huge table: the caller shows "cap+")."""
-        query = select(table.c.id).limit(cap)
-        for name, value in filters.items():
-            if value is not None:
-                query = query.where(table.c[name] == value)
-        async with self.read() as conn:
-            counted = select(func.count()).select_from(query.subquery())
-            return int((await conn.execute(counted)).scalar_one())
+        """How many rows match equality `filters`, counting no further than `cap`."""
+        return await crud.count(self, table, filters, cap)
 
     async def update(self, table: Table, row_id: str, values: Mapping[str, Any]) -> Row:
         """Change some columns of one row; bumps `version` where the table has one."""
-        change = dict(values)
-        statement = update(table).where(table.c.id == row_id)
-        if "version" in table.c:
-            statement = statement.values(version=table.c.version + 1)
-        try:
-            async with self.write() as conn:
-                result = await conn.execute(statement.values(**change))
-        except IntegrityError as exc:
-            raise _conflict(table, exc) from None
-        if result.rowcount == 0:
-            raise NotFound(f"no {changes.noun(table)} with id {row_id!r}")
-        return await self.get(table, row_id)
+        return await crud.change(self, table, row_id, values)
 
     async def delete(self, table: Table, row_id: str) -> None:
         """Delete one row by id, or NotFound."""
-        async with self.write() as conn:
-            result = await conn.execute(delete(table).where(table.c.id == row_id))
-        if result.rowcount == 0:
-            raise NotFound(f"no {changes.noun(table)} with id {row_id!r}")
+        await crud.remove(self, table, row_id)
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -530,7 +486,7 @@ class Store(Database):
         except IntegrityError as exc:
             rows = (changes.Insert, changes.Change, changes.Delete)
             tables = [write.table for write in writes if isinstance(write, rows)]
-            raise _conflict(tables[0] if len(set(tables)) == 1 else None, exc) from None
+            raise crud.conflict(tables[0] if len(set(tables)) == 1 else None, exc) from None
         return resumed
 
     # -- operator actions ---------------------------------------------------------------------
@@ -556,7 +512,7 @@ class Store(Database):
             found = await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))
             row = found.first()
         if row is None:
-            raise NotFound(f"no {changes.noun(deliveries)} with id {delivery_id!r}")
+            raise NotFound(f"no {crud.noun(deliveries)} with id {delivery_id!r}")
         if not changed:
             raise Conflict(f"delivery {delivery_id!r} is being sent right now; retry it later")
         return dict(row._mapping)
@@ -676,6 +632,21 @@ class Store(Database):
             return direct.rows_of(await conn.execute(query))
 
     # -- workflows and runs ---------------------------------------------------------------------
+
+    @property
+    def workflows(self) -> WorkflowStore:
+        """Workflows as configured: create, read, change, delete (see `hookhub.db.workflows`)."""
+        return WorkflowStore(self)
+
+    @property
+    def webhooks(self) -> WebhookStore:
+        """Webhooks, read beside their deliveries (see `hookhub.db.webhooks`)."""
+        return WebhookStore(self)
+
+    @property
+    def tokens(self) -> TokenStore:
+        """API tokens, read (see `hookhub.db.tokens`)."""
+        return TokenStore(self)
 
     @property
     def runs(self) -> RunStore:
@@ -816,13 +787,3 @@ def _unknown_attempt(delivery_id: str, number: int, started: float, note: str) -
 
 def _iso(epoch: float, timespec: str = "seconds") -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
-
-
-def _conflict(table: Table | None, exc: IntegrityError) -> Conflict:
-    if table is None:  # writes to several tables: the database's own words
-        return Conflict(f"the database refused a change: {exc.orig}")
-    if "name" in table.c and "name" in str(exc.orig).lower():
-        return Conflict(f"a {changes.noun(table)} with this name already exists", field="name")
-    if "foreign key" in str(exc.orig).lower():
-        return Conflict("a referenced object does not exist")
-    return Conflict(f"conflicts with an existing {changes.noun(table)}")

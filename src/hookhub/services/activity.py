@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from hookhub.db.activity import FailureGroup
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import webhooks
 
 FAILURE_GROUPS = 10  # groups of failed deliveries listed
 DISABLED_LISTED = 20  # disabled webhooks listed
@@ -28,12 +27,11 @@ class Activity:
 async def since(store: Store, start: float, bucket: int, now: float) -> Activity:
     """Activity from `start` to `now`, attempts counted per `bucket` seconds."""
     history, activity = store.history, store.activity
-    disabled, _more = await store.page(webhooks, {"enabled": False}, None, DISABLED_LISTED)
     return Activity(
         counts=await activity.attempts_per_bucket(start, bucket),
         latencies=await activity.latencies(start),
         depth=await store.queue_depth(now),
         failures=await activity.failure_groups(start, FAILURE_GROUPS),
-        disabled=disabled,
+        disabled=await store.webhooks.disabled(DISABLED_LISTED),
         names=await history.webhook_names(),
     )

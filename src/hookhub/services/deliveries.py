@@ -9,7 +9,6 @@ from typing import Any, Literal, get_args
 
 from hookhub.db.history import PAYLOAD_SEARCH_MAX, DeliveryFilter
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import deliveries, events, webhooks
 from hookhub.errors import NotFound
 from hookhub.services import operations, records
 
@@ -64,23 +63,23 @@ async def webhook(store: Store, ref: str) -> Row:
 
 async def get(store: Store, delivery_id: str) -> dict[str, Any]:
     """One delivery as shown; NotFound if there is none."""
-    return records.delivery(await store.get(deliveries, delivery_id))
+    return records.delivery(await store.history.delivery(delivery_id))
 
 
 async def attempts(store: Store, delivery_id: str) -> list[dict[str, Any]]:
     """Every attempt of a delivery, oldest first; NotFound if there is no such delivery."""
-    await store.get(deliveries, delivery_id)
+    await store.history.delivery(delivery_id)
     return [records.attempt(row) for row in await store.attempts_of(delivery_id)]
 
 
 async def detail(store: Store, delivery_id: str) -> Detail:
     """A delivery with its webhook, its event (if retention kept it) and its attempts."""
-    row = await store.get(deliveries, delivery_id)
-    hook = await store.get(webhooks, row["webhook_id"]) if row["webhook_id"] else None
+    row = await store.history.delivery(delivery_id)
+    hook = await store.webhooks.get(row["webhook_id"]) if row["webhook_id"] else None
     event = None
     if row["event_id"]:
         try:
-            event = records.event(await store.get(events, row["event_id"]))
+            event = records.event(await store.history.event(row["event_id"]))
         except NotFound:
             event = None  # purged by retention
     tried = [records.attempt(a) for a in await store.attempts_of(delivery_id)]
@@ -97,7 +96,7 @@ async def retry(store: Store, delivery_id: str, wake: Wake) -> dict[str, Any]:
 async def retry_failed(store: Store, webhook_id: str, since: float | None, wake: Wake) -> int:
     """Make every failed delivery of a webhook (failed at or after `since`) pending again: due
     now, or once the webhook is enabled again if it is disabled. How many."""
-    hook = await store.get(webhooks, webhook_id)
+    hook = await store.webhooks.get(webhook_id)
     retried = await store.retry_failed(webhook_id, since, due=hook["enabled"])
     _wake(wake)
     return retried

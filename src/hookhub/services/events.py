@@ -8,7 +8,6 @@ from typing import Any
 from hookhub.core.events import EventIn
 from hookhub.db.history import PAYLOAD_SEARCH_MAX, EventFilter
 from hookhub.db.store import Store
-from hookhub.db.tables import events
 from hookhub.errors import TooLarge
 from hookhub.outbound.intake import Accepted, Intake
 from hookhub.services import records
@@ -45,7 +44,7 @@ async def count(store: Store, where: EventFilter, cap: int) -> int:
 
 async def get(store: Store, event_id: str) -> dict[str, Any]:
     """One event as shown, with its deliveries (oldest first); NotFound if there is none."""
-    row = await store.get(events, event_id)
+    row = await store.history.event(event_id)
     sent = await store.history.deliveries_of(event_id)
     return {**records.event(row), "deliveries": [records.delivery(d) for d in sent]}
 

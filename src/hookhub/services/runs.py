@@ -12,7 +12,6 @@ from hookhub.core.paths import parse_query
 from hookhub.core.times import iso
 from hookhub.db.runs import NewRun
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import runs
 from hookhub.errors import Refusal, ValidationError
 from hookhub.ids import new_id
 from hookhub.outbound.callbacks import JOB_ID, validate_callback
@@ -92,10 +91,10 @@ def _masked_callback(spec: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _of(workflow_id: str | None, status: str | None) -> dict[str, Any]:
+def _status(status: str | None) -> str | None:
     if status is not None and status not in STATUSES:
         raise ValidationError(f"must be one of {', '.join(STATUSES)}", field="status")
-    return {"workflow_id": workflow_id, "status": status}
+    return status
 
 
 async def listed(
@@ -103,24 +102,24 @@ async def listed(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of runs (of one workflow, in one status, when given), newest first, and the
     next page's cursor."""
-    rows, next_cursor = await store.page(runs, _of(workflow_id, status), cursor, limit)
+    rows, next_cursor = await store.runs.page(workflow_id, _status(status), cursor, limit)
     return [summary(row) for row in rows], next_cursor
 
 
 async def count(store: Store, workflow_id: str | None, status: str | None, cap: int) -> int:
     """How many runs match, counting no further than `cap`."""
-    return await store.count(runs, _of(workflow_id, status), cap)
+    return await store.runs.count(workflow_id, _status(status), cap)
 
 
 async def get(store: Store, run_id: str) -> dict[str, Any]:
     """One run in full; NotFound if there is none."""
-    return detail(await store.get(runs, run_id))
+    return detail(await store.runs.get(run_id))
 
 
 async def rerun(store: Store, run_id: str, options: dict[str, Any], wake: Wake) -> dict[str, Any]:
     """Queue a new async run of a run's trigger request; `options` may name a `webhook` to send
     the outcome to (docs/callbacks.md). The new run's summary."""
-    original = await store.get(runs, run_id)
+    original = await store.runs.get(run_id)
     unknown = sorted(set(options) - {"webhook"})
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}; only webhook", field=unknown[0])

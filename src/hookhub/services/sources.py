@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from hookhub.core.masking import mask_url, unmask_url
 from hookhub.core.times import iso
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import sources
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
 from hookhub.inbound.sources.brokers import broker_for
@@ -141,13 +140,13 @@ def fresh(values: Row, now: float) -> Row:
 async def create(store: Store, source: SourceIn | Mapping[str, Any]) -> Row:
     """Store a new source after checking it; pydantic's or hookhub's ValidationError if bad."""
     spec = source if isinstance(source, SourceIn) else SourceIn.model_validate(source)
-    return await store.insert(sources, fresh(columns(spec), time.time()))
+    return await store.sources.create(fresh(columns(spec), time.time()))
 
 
 async def change(store: Store, source_id: str, patch: Mapping[str, Any]) -> Row:
     """Apply `patch` to a source, checked as a new one would be; a URL sent back with its
     credentials masked keeps the stored ones. Its consumers restart with the change."""
-    row = await store.get(sources, source_id)
+    row = await store.sources.get(source_id)
     current = written(row)
     if any(name in patch for name in ADDRESS_FIELDS):
         current = {k: v for k, v in current.items() if k not in (*ADDRESS_FIELDS, "address")}
@@ -155,22 +154,27 @@ async def change(store: Store, source_id: str, patch: Mapping[str, Any]) -> Row:
     if isinstance(merged.get("url"), str):
         merged["url"] = unmask_url(merged["url"], row["url"])
     values = columns(SourceIn.model_validate(merged))
-    return await store.update(sources, source_id, {**values, "updated_at": time.time()})
+    return await store.sources.update(source_id, {**values, "updated_at": time.time()})
 
 
 async def delete(store: Store, source_id: str) -> None:
     """Delete a source (its consumers stop); NotFound if there is none."""
-    await store.delete(sources, source_id)
+    await store.sources.delete(source_id)
 
 
 async def get(store: Store, source_id: str) -> Row:
     """One stored source; NotFound if there is none."""
-    return await store.get(sources, source_id)
+    return await store.sources.get(source_id)
 
 
 async def listing(store: Store, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:
     """A page of stored sources and the cursor of the next one."""
-    return await store.page(sources, {}, cursor, limit)
+    return await store.sources.page(cursor, limit)
+
+
+async def every(store: Store) -> list[Row]:
+    """Every stored source."""
+    return await store.sources.every()
 
 
 async def failures(
@@ -178,7 +182,7 @@ async def failures(
 ) -> tuple[list[Row], str | None]:
     """A source's refused messages, newest first, and the cursor of the next page; NotFound
     if there is no such source."""
-    await store.get(sources, source_id)
+    await store.sources.get(source_id)
     found = await store.sources.failures(source_id, cursor, limit + 1)
     more = len(found) > limit
     found = found[:limit]

@@ -9,7 +9,6 @@ from typing import Any
 from hookhub.core.times import iso
 from hookhub.db.store import SCOPES as SCOPES  # read < write < admin, what a door offers
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import tokens
 from hookhub.errors import ValidationError
 
 MAX_NAME = 200  # characters
@@ -60,13 +59,13 @@ async def listed(
     store: Store, cursor: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of tokens, newest first (revoked ones too), and the next page's cursor."""
-    rows, next_cursor = await store.page(tokens, {}, cursor, limit)
+    rows, next_cursor = await store.tokens.page(cursor, limit)
     return [shown(row) for row in rows], next_cursor
 
 
 async def get(store: Store, token_id: str) -> dict[str, Any]:
     """One token as shown; NotFound if there is none."""
-    return shown(await store.get(tokens, token_id))
+    return shown(await store.tokens.get(token_id))
 
 
 async def revoke(store: Store, token_id: str) -> dict[str, Any]:

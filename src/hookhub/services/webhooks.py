@@ -183,7 +183,7 @@ async def find(ctx: Context, ref: str) -> Row:
 
 async def every(store: Store) -> list[Row]:
     """Every webhook (`hookhub apply` and `export` compare or write them all)."""
-    return await store.every(webhooks)
+    return await store.webhooks.every()
 
 
 async def page(ctx: Context, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:

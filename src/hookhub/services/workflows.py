@@ -14,7 +14,6 @@ import orjson
 from hookhub.core.paths import parse_query, paths_of
 from hookhub.core.times import iso
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import workflows
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
 from hookhub.inbound.compiled import CompiledTrigger
@@ -25,7 +24,6 @@ from hookhub.workflows.nodes import compile_node
 from hookhub.workflows.secrets import masked, unmasked
 
 KEY_BYTES = 18  # 24 URL-safe characters: unguessable
-PAGE = 500  # workflows per page when reading them all
 
 # Drops a trigger key this process caches, so that it answers with the new version at once
 # (other processes within the cache's second); None where nothing caches them.
@@ -100,7 +98,7 @@ async def create(
 ) -> Row:
     """Store a new workflow with a fresh trigger key; Conflict if its name is taken."""
     doc = checked(workflow.model_dump(by_alias=True), command_dirs)
-    row = await store.insert(workflows, fresh(doc, time.time()))
+    row = await store.workflows.create(fresh(doc, time.time()))
     _forget(forget, row["key"])
     return row
 
@@ -113,52 +111,46 @@ async def change(
     forget: Forget,
 ) -> Row:
     """Apply `patch` to a workflow, checked as a whole, masked values keeping their secrets."""
-    row = await store.get(workflows, workflow_id)
+    row = await store.workflows.get(workflow_id)
     current = {name: row[name] for name in FIELDS}
     merged = unmasked({**current, **patch}, current)
     values = {**checked(merged, command_dirs), "updated_at": time.time()}
-    updated = await store.update(workflows, workflow_id, values)
+    updated = await store.workflows.update(workflow_id, values)
     _forget(forget, row["key"])
     return updated
 
 
 async def remove(store: Store, workflow_id: str, forget: Forget) -> None:
     """Delete a workflow and its runs; its trigger URLs stop answering."""
-    row = await store.get(workflows, workflow_id)
-    await store.delete(workflows, workflow_id)
+    row = await store.workflows.get(workflow_id)
+    await store.workflows.delete(workflow_id)
     _forget(forget, row["key"])
 
 
 async def get(store: Store, workflow_id: str) -> Row:
     """One workflow; NotFound if there is none."""
-    return await store.get(workflows, workflow_id)
+    return await store.workflows.get(workflow_id)
 
 
 async def listed(store: Store, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:
     """A page of workflows, oldest first, and the next page's cursor."""
-    return await store.page(workflows, {}, cursor, limit)
+    return await store.workflows.page(cursor, limit)
 
 
 async def count(store: Store, cap: int) -> int:
     """How many workflows there are, counting no further than `cap`."""
-    return await store.count(workflows, {}, cap)
+    return await store.workflows.count(cap)
 
 
 async def every(store: Store) -> list[Row]:
     """Every workflow, oldest first."""
-    found: list[Row] = []
-    cursor: str | None = None
-    while True:
-        rows, cursor = await store.page(workflows, {}, cursor, PAGE)
-        found.extend(rows)
-        if cursor is None:
-            return found
+    return await store.workflows.every()
 
 
 async def find(store: Store, ref: str) -> Row:
     """A workflow by id or by name; NotFound if neither names one."""
     try:
-        return await store.get(workflows, ref)
+        return await store.workflows.get(ref)
     except NotFound:
         for row in await every(store):
             if row["name"] == ref:

@@ -1,0 +1,119 @@
+"""Reads and writes of one row by id, and pages of rows, on any table whose key is `id`: what
+the store's named operations (`store.workflows.get`, `store.sources.create`, ...) are made of.
+
+Only `db/` passes a table here; everything above asks for a resource by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hookhub.db import direct
+from hookhub.db.database import Database
+from hookhub.db.records import Row
+from hookhub.errors import Conflict, NotFound
+
+EVERY_PAGE = 500  # rows `every` reads at a time
+
+
+async def create(db: Database, table: Table, values: Mapping[str, Any]) -> Row:
+    """Insert one row, turning a unique-name clash into Conflict."""
+    try:
+        async with db.write() as conn:
+            await conn.execute(insert(table).values(**values))
+    except IntegrityError as exc:
+        raise conflict(table, exc) from None
+    return dict(values)
+
+
+async def get(db: Database, table: Table, row_id: str) -> Row:
+    """One row by id, or NotFound."""
+    async with db.read() as conn:
+        row = (await conn.execute(select(table).where(table.c.id == row_id))).first()
+    if row is None:
+        raise NotFound(f"no {noun(table)} with id {row_id!r}")
+    return dict(row._mapping)
+
+
+async def page(
+    db: Database, table: Table, filters: Mapping[str, Any], cursor: str | None, limit: int
+) -> tuple[list[Row], str | None]:
+    """Rows matching equality `filters`, newest first, after `cursor`; and the next cursor."""
+    query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(table.c[name] == value)
+    if cursor:
+        query = query.where(table.c.id < cursor)
+    async with db.read() as conn:
+        found = direct.rows_of(await conn.execute(query))
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (found[-1]["id"] if more else None)
+
+
+async def every(db: Database, table: Table) -> list[Row]:
+    """Every row of a table of configured objects, newest first, read a page at a time."""
+    rows: list[Row] = []
+    cursor: str | None = None
+    while True:
+        batch, cursor = await page(db, table, {}, cursor, EVERY_PAGE)
+        rows.extend(batch)
+        if cursor is None:
+            return rows
+
+
+async def count(db: Database, table: Table, filters: Mapping[str, Any], cap: int) -> int:
+    """How many rows match equality `filters`, counting no further than `cap` (a list's total
+    stays cheap on a huge table: the caller shows "cap+")."""
+    query = select(table.c.id).limit(cap)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(table.c[name] == value)
+    async with db.read() as conn:
+        counted = select(func.count()).select_from(query.subquery())
+        return int((await conn.execute(counted)).scalar_one())
+
+
+async def change(db: Database, table: Table, row_id: str, values: Mapping[str, Any]) -> Row:
+    """Change some columns of one row, bumping `version` where the table has one; the row."""
+    statement = update(table).where(table.c.id == row_id)
+    if "version" in table.c:
+        statement = statement.values(version=table.c.version + 1)
+    try:
+        async with db.write() as conn:
+            result = await conn.execute(statement.values(**values))
+    except IntegrityError as exc:
+        raise conflict(table, exc) from None
+    if result.rowcount == 0:
+        raise NotFound(f"no {noun(table)} with id {row_id!r}")
+    return await get(db, table, row_id)
+
+
+async def remove(db: Database, table: Table, row_id: str) -> None:
+    """Delete one row by id, or NotFound."""
+    async with db.write() as conn:
+        result = await conn.execute(delete(table).where(table.c.id == row_id))
+    if result.rowcount == 0:
+        raise NotFound(f"no {noun(table)} with id {row_id!r}")
+
+
+def conflict(table: Table | None, exc: IntegrityError) -> Conflict:
+    """The Conflict a refused write to `table` (None: to several) means."""
+    if table is None:  # writes to several tables: the database's own words
+        return Conflict(f"the database refused a change: {exc.orig}")
+    if "name" in table.c and "name" in str(exc.orig).lower():
+        return Conflict(f"a {noun(table)} with this name already exists", field="name")
+    if "foreign key" in str(exc.orig).lower():
+        return Conflict("a referenced object does not exist")
+    return Conflict(f"conflicts with an existing {noun(table)}")
+
+
+def noun(table: Table) -> str:
+    """A table's name in the singular, for messages ("deliveries" -> "delivery")."""
+    name = table.name
+    return name[:-3] + "y" if name.endswith("ies") else name[:-1]

@@ -1,0 +1,24 @@
+"""Named reads of API tokens (reached as `Store.tokens`); creating, revoking and checking one
+are the store's own (`Store.create_token`, ...), beside the cache of presented tokens."""
+
+from __future__ import annotations
+
+from hookhub.db import crud
+from hookhub.db.database import Database
+from hookhub.db.records import Row
+from hookhub.db.tables import tokens
+
+
+class TokenStore:
+    """Read API tokens, over the store's connections."""
+
+    def __init__(self, store: Database) -> None:
+        self.store = store
+
+    async def get(self, token_id: str) -> Row:
+        """One token (revoked or not), or NotFound."""
+        return await crud.get(self.store, tokens, token_id)
+
+    async def page(self, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:
+        """A page of tokens, newest first, after `cursor`, and the next page's cursor."""
+        return await crud.page(self.store, tokens, {}, cursor, limit)
