@@ -164,12 +164,19 @@ class Metrics:
             started = time.monotonic()
             if started - self._read_at < self._ttl:
                 return  # fresh enough, or read by a concurrent scrape while this one waited
+            deadline = asyncio.timeout(READ_TIMEOUT)
             try:
-                async with asyncio.timeout(READ_TIMEOUT):
+                async with deadline:
                     self.queue = await _read_queue(self._store)
             except Exception as exc:
                 # Leave the gauges out rather than report stale numbers; /readyz says why.
-                log.warning("reading queue metrics failed: %s", exc)
+                # A timeout's TimeoutError has no message, so say what happened instead.
+                reason = (
+                    f"timed out after {READ_TIMEOUT:g} s (a large queue counts slowly)"
+                    if deadline.expired()
+                    else f"{type(exc).__name__}: {exc}"
+                )
+                log.warning("reading queue metrics failed: %s", reason)
                 self.queue = None
             self._read_at = time.monotonic()
             self._ttl = max(CACHE_SECONDS, CACHE_FACTOR * (self._read_at - started))

@@ -182,6 +182,36 @@ async def test_an_unreadable_database_leaves_the_gauges_out(tmp_path: Path) -> N
     assert 'hookhub_trigger_requests_total{status="200"} 1.0' in text
 
 
+async def test_a_timed_out_queue_read_says_so_in_the_log(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(metrics_module, "READ_TIMEOUT", 0.0)  # expires at the first query
+    metrics = Metrics(store)
+    with caplog.at_level("WARNING", logger="hookhub.metrics"):
+        text = (await metrics.scrape()).decode()
+    assert "hookhub_queue_depth" not in text
+    assert [r.getMessage() for r in caplog.records] == [
+        "reading queue metrics failed: timed out after 0 s (a large queue counts slowly)"
+    ]
+
+
+async def test_a_failed_queue_read_names_the_error_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(metrics_module, "READ_TIMEOUT", 120.0)  # fail, however loaded the box
+    store = Store.open(f"sqlite:///{tmp_path / 'missing' / 'no.db'}")
+    try:
+        with caplog.at_level("WARNING", logger="hookhub.metrics"):
+            await Metrics(store).scrape()
+    finally:
+        await store.close()
+    [message] = [r.getMessage() for r in caplog.records]
+    assert message.startswith(
+        "reading queue metrics failed: OperationalError: (sqlite3.OperationalError) unable to "
+        "open database file"
+    )
+
+
 def _plan(database: Path, sql: str, params: Any) -> str:
     with closing(sqlite3.connect(database)) as conn:
         return " ".join(str(row) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
