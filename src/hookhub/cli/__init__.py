@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hookhub.cli import config
-from hookhub.cli.common import Database, migrated, with_store
+from hookhub.cli.common import Database, migrated, report_crashes, with_store
 from hookhub.cli.deliveries import deliveries_app, send_test
 from hookhub.cli.events import events_app
 from hookhub.cli.resources import runs_app, sources_app, webhooks_app, workflows_app
@@ -73,6 +73,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API, triggers and (unless --no-workers) the delivery workers in one process."""
+    report_crashes()
     from hookhub import server
     from hookhub.app import create_app
 
@@ -85,6 +86,7 @@ def serve(
 @app.command()
 def worker(database: Database = None) -> None:
     """Run only the delivery workers (claim, send, record), no HTTP."""
+    report_crashes()
     from hookhub.worker import run_worker
 
     settings = migrated(database)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import faulthandler
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -32,6 +34,15 @@ def _flag_has_no_type(option: TyperOption, ctx: Any) -> str | None:
 
 
 TyperOption.display_type_rich = _flag_has_no_type  # type: ignore[method-assign,assignment]
+
+
+def report_crashes() -> None:
+    """Have a fatal signal (SIGSEGV, SIGABRT, SIGBUS...) print every thread's Python stack to
+    stderr, so a long-running process that crashes leaves more in its log than an exit code."""
+    # RuntimeError: stderr is None; ValueError: stderr is no file (a test's CliRunner).
+    with contextlib.suppress(RuntimeError, ValueError):
+        faulthandler.enable()
+
 
 Database = Annotated[
     str | None,
