@@ -1,6 +1,6 @@
 """Imports follow DESIGN section 3 "Layers" (docs/architecture.md): every module imports only
 from its own layer or below, the doors never import each other, only storage imports SQLAlchemy
-or a database driver, and there is no import cycle.
+or a database driver or names a table, and there is no import cycle.
 
 The imports are read with `ast` from the source, so an import inside a function or under
 `TYPE_CHECKING` counts as much as one at the top of a module: each is a dependency.
@@ -44,6 +44,10 @@ CLI_MAY_USE = frozenset({"config"})  # of the doors: the CLI may use config-as-c
 DRIVERS = ("sqlalchemy", "sqlite3", "asyncpg", "aiosqlite", "alembic")
 # Storage; and the outbox, which writes through the caller's own connection.
 MAY_IMPORT_DRIVERS = ("db", "migrations", "contrib", "sdk.outbox")
+# The schema: storage is asked for a resource's rows by name (`store.workflows.get`); no one
+# above passes it a table.
+TABLES = f"{ROOT}.db.tables"
+MAY_IMPORT_TABLES = frozenset({"db", "migrations"})
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ def _rule_broken(source: str, target: str) -> str | None:
         return None if allowed else "only storage imports SQLAlchemy or a database driver"
     if target not in modules():
         return None
+    if target == TABLES and unit not in MAY_IMPORT_TABLES:
+        return "only storage names tables: ask the store by name (store.workflows.get)"
     other = _unit(target)
     if unit == other:
         return None

@@ -8,20 +8,16 @@ server sees the result as if an operator had made the calls.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from hookhub.config.document import Document
 from hookhub.config.plan import Current, Plan, by_name, plan
 from hookhub.db import changes
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import sources, workflows
 from hookhub.services import rules as rules_service
-from hookhub.services import sources as sources_api
+from hookhub.services import sources as sources_service
 from hookhub.services import webhooks as webhooks_service
 from hookhub.services import workflows as workflows_service
-
-TABLES = {"workflow": workflows, "source": sources}
 
 
 async def current(store: Store) -> Current:
@@ -29,8 +25,8 @@ async def current(store: Store) -> Current:
     return Current(
         webhooks=by_name(await webhooks_service.every(store)),
         rules=by_name(await rules_service.every(store)),
-        workflows=by_name(await store.every(workflows)),
-        sources=by_name(await store.every(sources)),
+        workflows=by_name(await workflows_service.every(store)),
+        sources=by_name(await sources_service.every(store)),
     )
 
 
@@ -85,8 +81,18 @@ def _writes(todo: Plan, grace: float, cert_dir: str) -> list[changes.Write]:
                 if old is None
                 else rules_service.modification(old, rule)
             )
+        elif change.kind == "workflow":
+            writes.append(
+                workflows_service.creation(values)
+                if old is None
+                else workflows_service.modification(old, values)
+            )
         else:
-            writes.append(_other(change.kind, values, old))
+            writes.append(
+                sources_service.creation(values)
+                if old is None
+                else sources_service.modification(old, values)
+            )
     return writes
 
 
@@ -95,14 +101,6 @@ def _deletion(kind: str, row: Row) -> changes.Write:
         return webhooks_service.deletion(row)
     if kind == "rule":
         return rules_service.deletion(row)
-    return changes.Delete(TABLES[kind], row["id"])
-
-
-def _other(kind: str, values: dict[str, Any], old: Row | None) -> changes.Write:
-    """A workflow or source created or updated, as the API stores it."""
-    if kind == "source":  # written form → columns
-        values = sources_api.columns(sources_api.SourceIn.model_validate(values))
-    if old is not None:
-        return changes.Change(TABLES[kind], old["id"], {**values, "updated_at": time.time()})
-    fresh = sources_api.fresh if kind == "source" else workflows_service.fresh
-    return changes.Insert(TABLES[kind], fresh(values, time.time()))
+    if kind == "workflow":
+        return workflows_service.deletion(row)
+    return sources_service.deletion(row)

@@ -9,38 +9,53 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Table, Update, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookhub.db.crud import noun
-from hookhub.db.tables import deliveries
+from hookhub.db.tables import deliveries, rules, sources, webhooks, workflows
 from hookhub.errors import NotFound
+
+Kind = Literal["webhook", "rule", "workflow", "source"]
+_TABLES: dict[str, Table] = {
+    "webhook": webhooks,
+    "rule": rules,
+    "workflow": workflows,
+    "source": sources,
+}
 
 
 @dataclass(frozen=True)
-class Insert:
-    """A new row."""
+class _OfKind:
+    kind: Kind
 
-    table: Table
+    @property
+    def table(self) -> Table:
+        """Where objects of this kind are stored."""
+        return _TABLES[self.kind]
+
+
+@dataclass(frozen=True)
+class Insert(_OfKind):
+    """A new object."""
+
     row: dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Change:
-    """New values for some columns of a row; its `version` goes up where it has one."""
+class Change(_OfKind):
+    """New values for some columns of an object; its `version` goes up where it has one."""
 
-    table: Table
     row_id: str
     values: dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Delete:
-    """A row removed (what refers to it goes with it: the schema's cascades)."""
+class Delete(_OfKind):
+    """An object removed (what refers to it goes with it: the schema's cascades)."""
 
-    table: Table
     row_id: str
 
 

@@ -7,7 +7,7 @@ Only `db/` passes a table here; everything above asks for a resource by name.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -100,6 +100,48 @@ async def remove(db: Database, table: Table, row_id: str) -> None:
         result = await conn.execute(delete(table).where(table.c.id == row_id))
     if result.rowcount == 0:
         raise NotFound(f"no {noun(table)} with id {row_id!r}")
+
+
+class Objects:
+    """Rows of one table of configured objects, by id, and pages of them: the named stores that
+    subclass it (`store.webhooks`, `store.rules`, `store.workflows`, `store.sources`) name the
+    table."""
+
+    table: ClassVar[Table]
+
+    def __init__(self, store: Database) -> None:
+        self.store = store
+
+    async def create(self, row: Mapping[str, Any]) -> Row:
+        """Store a new one; Conflict if its name is taken."""
+        return await create(self.store, self.table, row)
+
+    async def get(self, object_id: str) -> Row:
+        """One by id, or NotFound."""
+        return await get(self.store, self.table, object_id)
+
+    async def update(self, object_id: str, values: Mapping[str, Any]) -> Row:
+        """Change some columns of one (its version goes up where it has one); it, or NotFound."""
+        return await change(self.store, self.table, object_id, values)
+
+    async def delete(self, object_id: str) -> None:
+        """Delete one (what refers to it goes with it), or NotFound."""
+        await remove(self.store, self.table, object_id)
+
+    async def page(
+        self, cursor: str | None, limit: int, **where: Any
+    ) -> tuple[list[Row], str | None]:
+        """Newest first, after `cursor`, those whose columns equal `where` (None: any); and the
+        next page's cursor."""
+        return await page(self.store, self.table, where, cursor, limit)
+
+    async def count(self, cap: int, **where: Any) -> int:
+        """How many there are (whose columns equal `where`), counting no further than `cap`."""
+        return await count(self.store, self.table, where, cap)
+
+    async def every(self) -> list[Row]:
+        """All of them, newest first."""
+        return await every(self.store, self.table)
 
 
 def conflict(table: Table | None, exc: IntegrityError) -> Conflict:

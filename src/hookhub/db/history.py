@@ -153,6 +153,11 @@ class HistoryStore:
         """One event, or NotFound (retention may have purged it)."""
         return await crud.get(self.store, events, event_id)
 
+    async def newest_events(self, limit: int) -> list[Row]:
+        """The `limit` events with the greatest ids: what a rule's form offers to test with."""
+        found, _more = await crud.page(self.store, events, {}, None, limit)
+        return found
+
     async def delivery(self, delivery_id: str) -> Row:
         """One delivery, or NotFound."""
         return await crud.get(self.store, deliveries, delivery_id)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DataError, DBAPIError
 
-from hookhub.db import crud, direct
-from hookhub.db.database import Database
+from hookhub.db import direct
+from hookhub.db.crud import Objects
 from hookhub.db.records import Row
 from hookhub.db.tables import source_failures, sources
 
@@ -27,35 +27,10 @@ def refused_value(exc: BaseException) -> bool:
     return isinstance(state, str) and state.startswith("22")
 
 
-class SourceStore:
-    """Named operations on `sources` and `source_failures` (reached as `Store.sources`)."""
+class SourceStore(Objects):
+    """Sources (`Objects`) and the messages they refused (reached as `Store.sources`)."""
 
-    def __init__(self, store: Database) -> None:
-        self.store = store
-
-    async def create(self, row: Row) -> Row:
-        """Store a new source; Conflict if its name is taken."""
-        return await crud.create(self.store, sources, row)
-
-    async def get(self, source_id: str) -> Row:
-        """One source, or NotFound."""
-        return await crud.get(self.store, sources, source_id)
-
-    async def update(self, source_id: str, values: Row) -> Row:
-        """Change a source's columns; the source, or NotFound."""
-        return await crud.change(self.store, sources, source_id, values)
-
-    async def delete(self, source_id: str) -> None:
-        """Delete a source, or NotFound."""
-        await crud.remove(self.store, sources, source_id)
-
-    async def page(self, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:
-        """A page of sources, newest first, after `cursor`; and the next page's cursor."""
-        return await crud.page(self.store, sources, {}, cursor, limit)
-
-    async def every(self) -> list[Row]:
-        """Every source."""
-        return await crud.every(self.store, sources)
+    table = sources
 
     async def enabled(self) -> list[Row]:
         """Every enabled source, oldest first."""

@@ -44,6 +44,7 @@ from hookhub.db.records import (
     WebhookConfig,
 )
 from hookhub.db.records import Row as Row  # re-exported: the doors read rows through the store
+from hookhub.db.rules import RuleStore
 from hookhub.db.runs import RunStore
 from hookhub.db.sources import SourceStore
 from hookhub.db.tables import (
@@ -92,7 +93,7 @@ class Store(Database):
         super().__init__(engine, busy_timeout)
         self._tokens = TokenCache()
 
-    # -- generic resources (webhooks, rules, tokens) -------------------------------------------
+    # -- any table by id (the store's own token writes, db/users.py, tests) ------------------------
 
     async def insert(self, table: Table, values: Mapping[str, Any]) -> Row:
         """Insert one row, turning a unique-name clash into Conflict."""
@@ -112,22 +113,9 @@ class Store(Database):
         """Rows matching equality `filters`, newest first, after `cursor`; and the next cursor."""
         return await crud.page(self, table, filters, cursor, limit)
 
-    async def every(self, table: Table) -> list[Row]:
-        """Every row of a table of configured objects (webhooks, rules, workflows, sources),
-        read a page at a time."""
-        return await crud.every(self, table)
-
-    async def count(self, table: Table, filters: Mapping[str, Any], cap: int) -> int:
-        """How many rows match equality `filters`, counting no further than `cap`."""
-        return await crud.count(self, table, filters, cap)
-
     async def update(self, table: Table, row_id: str, values: Mapping[str, Any]) -> Row:
         """Change some columns of one row; bumps `version` where the table has one."""
         return await crud.change(self, table, row_id, values)
-
-    async def delete(self, table: Table, row_id: str) -> None:
-        """Delete one row by id, or NotFound."""
-        await crud.remove(self, table, row_id)
 
     # -- tokens -------------------------------------------------------------------------------
 
@@ -640,8 +628,13 @@ class Store(Database):
 
     @property
     def webhooks(self) -> WebhookStore:
-        """Webhooks, read beside their deliveries (see `hookhub.db.webhooks`)."""
+        """Webhooks as configured: create, read, change, delete (see `hookhub.db.webhooks`)."""
         return WebhookStore(self)
+
+    @property
+    def rules(self) -> RuleStore:
+        """Rules: create, read, change, delete (see `hookhub.db.rules`)."""
+        return RuleStore(self)
 
     @property
     def tokens(self) -> TokenStore:

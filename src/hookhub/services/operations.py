@@ -18,7 +18,6 @@ from hookhub.core.masking import mask_url
 from hookhub.core.templates import RenderError
 from hookhub.db.records import StoredEvent
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import webhooks
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
 from hookhub.outbound.client import OutboundRequest, Sender
@@ -72,7 +71,7 @@ async def replay(
     """
     if until <= since:
         raise ValidationError("until must be after since", field="until")
-    webhook = await store.get(webhooks, webhook_id)
+    webhook = await store.webhooks.get(webhook_id)
     rules = [{**rule, "webhook_id": webhook_id} for rule in await store.rules_of(webhook_id)]
     if every_event:
         rules = [{"webhook_id": webhook_id, "object_types": [], "event_types": []}]
@@ -93,7 +92,7 @@ async def replay(
 
 async def compiled(store: Store, webhook_id: str) -> CompiledWebhook:
     """A webhook with its templates compiled, or NotFound."""
-    return CompiledWebhook.from_row(await store.get(webhooks, webhook_id))
+    return CompiledWebhook.from_row(await store.webhooks.get(webhook_id))
 
 
 def sample_request(

@@ -16,7 +16,6 @@ from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.core.times import iso
 from hookhub.db import changes
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import rules, webhooks
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
 from hookhub.outbound.rules import save_warnings
@@ -75,7 +74,7 @@ def checked(rule: RuleIn) -> dict[str, Any]:
 async def _columns(ctx: Context, rule: RuleIn) -> dict[str, Any]:
     values = checked(rule)
     try:
-        await ctx.store.get(webhooks, values["webhook_id"])
+        await ctx.store.webhooks.get(values["webhook_id"])
     except NotFound:
         raise ValidationError(
             f"no webhook with id {values['webhook_id']!r}", field="webhook_id"
@@ -85,24 +84,24 @@ async def _columns(ctx: Context, rule: RuleIn) -> dict[str, Any]:
 
 async def get(ctx: Context, rule_id: str) -> Row:
     """One rule's stored row, or NotFound."""
-    return await ctx.store.get(rules, rule_id)
+    return await ctx.store.rules.get(rule_id)
 
 
 async def every(store: Store) -> list[Row]:
     """Every rule (`hookhub apply` and `export` compare or write them all)."""
-    return await store.every(rules)
+    return await store.rules.every()
 
 
 async def page(
     ctx: Context, cursor: str | None, limit: int, webhook_id: str | None = None
 ) -> tuple[list[Row], str | None]:
     """Rules newest first (only `webhook_id`'s if given), after `cursor`; and the next cursor."""
-    return await ctx.store.page(rules, {"webhook_id": webhook_id}, cursor, limit)
+    return await ctx.store.rules.page(cursor, limit, webhook_id=webhook_id)
 
 
 async def count(ctx: Context, cap: int) -> int:
     """How many rules there are, counting no further than `cap`."""
-    return await ctx.store.count(rules, {}, cap)
+    return await ctx.store.rules.count(cap)
 
 
 async def warnings(store: Store, rule: Row) -> list[str]:
@@ -118,7 +117,7 @@ async def saved(ctx: Context, row: Row) -> Saved:
 async def create(ctx: Context, rule: RuleIn) -> Saved:
     """Store a new rule after checking its conditions and webhook."""
     row = _fresh(await _columns(ctx, rule), time.time())
-    return await saved(ctx, await ctx.store.insert(rules, row))
+    return await saved(ctx, await ctx.store.rules.create(row))
 
 
 def _fresh(values: Row, now: float) -> Row:
@@ -127,28 +126,28 @@ def _fresh(values: Row, now: float) -> Row:
 
 def creation(values: Row) -> changes.Insert:
     """The write that stores a new rule with checked `values` (`RuleIn`'s fields)."""
-    return changes.Insert(rules, _fresh(values, time.time()))
+    return changes.Insert("rule", _fresh(values, time.time()))
 
 
 async def change(ctx: Context, rule_id: str, patch: dict[str, Any]) -> Saved:
     """Apply `patch` to a rule, checked as a new one would be."""
-    row = await ctx.store.get(rules, rule_id)
+    row = await ctx.store.rules.get(rule_id)
     merged = RuleIn.model_validate({**{n: row[n] for n in FIELDS}, **patch})
     values = await _columns(ctx, merged)
-    updated = await ctx.store.update(rules, rule_id, {**values, "updated_at": time.time()})
+    updated = await ctx.store.rules.update(rule_id, {**values, "updated_at": time.time()})
     return await saved(ctx, updated)
 
 
 def modification(row: Row, values: Row) -> changes.Change:
     """The write that gives the rule `row` the checked `values`."""
-    return changes.Change(rules, row["id"], {**values, "updated_at": time.time()})
+    return changes.Change("rule", row["id"], {**values, "updated_at": time.time()})
 
 
 async def delete(ctx: Context, rule_id: str) -> None:
     """Delete a rule."""
-    await ctx.store.delete(rules, rule_id)
+    await ctx.store.rules.delete(rule_id)
 
 
 def deletion(row: Row) -> changes.Delete:
     """The write that deletes the rule `row`."""
-    return changes.Delete(rules, row["id"])
+    return changes.Delete("rule", row["id"])

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.core.masking import mask_url, unmask_url
 from hookhub.core.times import iso
+from hookhub.db import changes
 from hookhub.db.store import Row, Store
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
@@ -141,6 +142,23 @@ async def create(store: Store, source: SourceIn | Mapping[str, Any]) -> Row:
     """Store a new source after checking it; pydantic's or hookhub's ValidationError if bad."""
     spec = source if isinstance(source, SourceIn) else SourceIn.model_validate(source)
     return await store.sources.create(fresh(columns(spec), time.time()))
+
+
+def creation(written: Mapping[str, Any]) -> changes.Insert:
+    """The write that stores a new source given in its written form (`hookhub apply`)."""
+    values = columns(SourceIn.model_validate(written))
+    return changes.Insert("source", fresh(values, time.time()))
+
+
+def modification(row: Row, written: Mapping[str, Any]) -> changes.Change:
+    """The write that gives the source `row` the values `written` (its written form)."""
+    values = columns(SourceIn.model_validate(written))
+    return changes.Change("source", row["id"], {**values, "updated_at": time.time()})
+
+
+def deletion(row: Row) -> changes.Delete:
+    """The write that deletes the source `row`."""
+    return changes.Delete("source", row["id"])
 
 
 async def change(store: Store, source_id: str, patch: Mapping[str, Any]) -> Row:

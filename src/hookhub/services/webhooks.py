@@ -17,7 +17,6 @@ from hookhub.core.retry import RetryPolicy
 from hookhub.core.times import iso
 from hookhub.db import changes
 from hookhub.db.store import Row, Store
-from hookhub.db.tables import webhooks
 from hookhub.errors import ValidationError
 from hookhub.ids import new_id
 from hookhub.outbound import certs, destinations
@@ -173,7 +172,7 @@ def fresh(columns: Row, now: float) -> Row:
 
 async def get(ctx: Context, webhook_id: str) -> Row:
     """One webhook's stored row, or NotFound."""
-    return await ctx.store.get(webhooks, webhook_id)
+    return await ctx.store.webhooks.get(webhook_id)
 
 
 async def find(ctx: Context, ref: str) -> Row:
@@ -188,22 +187,22 @@ async def every(store: Store) -> list[Row]:
 
 async def page(ctx: Context, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:
     """Webhooks newest first, after `cursor`; and the next cursor."""
-    return await ctx.store.page(webhooks, {}, cursor, limit)
+    return await ctx.store.webhooks.page(cursor, limit)
 
 
 async def count(ctx: Context, cap: int) -> int:
     """How many webhooks there are, counting no further than `cap`."""
-    return await ctx.store.count(webhooks, {}, cap)
+    return await ctx.store.webhooks.count(cap)
 
 
 async def create(ctx: Context, webhook: WebhookIn) -> Row:
     """Store a new webhook after checking it."""
-    return await ctx.store.insert(webhooks, new_row(webhook, ctx.settings.cert_dir))
+    return await ctx.store.webhooks.create(new_row(webhook, ctx.settings.cert_dir))
 
 
 def creation(values: Row) -> changes.Insert:
     """The write that stores a new webhook with checked `values` (`WebhookIn`'s fields)."""
-    return changes.Insert(webhooks, fresh(values, time.time()))
+    return changes.Insert("webhook", fresh(values, time.time()))
 
 
 def draft(ctx: Context, values: dict[str, Any], row: Row | None) -> Row:
@@ -232,7 +231,7 @@ def modification(
     values["previous_secrets"] = _previous_secrets(row, values["secret"], grace)
     values.update(implied_changes(row, values))
     writes: list[changes.Write] = [
-        changes.Change(webhooks, row["id"], {**values, "updated_at": time.time()})
+        changes.Change("webhook", row["id"], {**values, "updated_at": time.time()})
     ]
     if row["enabled"] and not values["enabled"]:
         writes.append(changes.Pause(row["id"]))
@@ -243,10 +242,10 @@ def modification(
 
 async def change(ctx: Context, webhook_id: str, patch: dict[str, Any]) -> Row:
     """Apply `patch` to a webhook (see `modification`) and wake the workers for what resumed."""
-    row = await ctx.store.get(webhooks, webhook_id)
+    row = await ctx.store.webhooks.get(webhook_id)
     settings = ctx.settings
     await commit(ctx, modification(row, patch, settings.cert_dir, settings.secret_rotation_grace))
-    return await ctx.store.get(webhooks, webhook_id)
+    return await ctx.store.webhooks.get(webhook_id)
 
 
 async def commit(ctx: Context, writes: list[changes.Write]) -> None:
@@ -277,12 +276,11 @@ async def rotate_secret(
     `grace` seconds (None: the setting)."""
     if secret == MASK:
         raise ValidationError("send the new secret itself, not the mask", field="secret")
-    row = await ctx.store.get(webhooks, webhook_id)
+    row = await ctx.store.webhooks.get(webhook_id)
     secret = secret or signing.generate_secret()
     grace = ctx.settings.secret_rotation_grace if grace is None else grace
     previous = _previous_secrets(row, secret, grace)
-    await ctx.store.update(
-        webhooks,
+    await ctx.store.webhooks.update(
         webhook_id,
         {"secret": secret, "previous_secrets": previous, "updated_at": time.time()},
     )
@@ -291,9 +289,9 @@ async def rotate_secret(
 
 async def delete(ctx: Context, webhook_id: str) -> None:
     """Delete a webhook, with its rules, deliveries and attempts."""
-    await ctx.store.delete(webhooks, webhook_id)
+    await ctx.store.webhooks.delete(webhook_id)
 
 
 def deletion(row: Row) -> changes.Delete:
     """The write that deletes the webhook `row`."""
-    return changes.Delete(webhooks, row["id"])
+    return changes.Delete("webhook", row["id"])

@@ -13,6 +13,7 @@ import orjson
 
 from hookhub.core.paths import parse_query, paths_of
 from hookhub.core.times import iso
+from hookhub.db import changes
 from hookhub.db.store import Row, Store
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
@@ -101,6 +102,21 @@ async def create(
     row = await store.workflows.create(fresh(doc, time.time()))
     _forget(forget, row["key"])
     return row
+
+
+def creation(values: Row) -> changes.Insert:
+    """The write that stores a new workflow with validated `values` (`hookhub apply`)."""
+    return changes.Insert("workflow", fresh(values, time.time()))
+
+
+def modification(row: Row, values: Row) -> changes.Change:
+    """The write that gives the workflow `row` the validated `values`."""
+    return changes.Change("workflow", row["id"], {**values, "updated_at": time.time()})
+
+
+def deletion(row: Row) -> changes.Delete:
+    """The write that deletes the workflow `row` (and its runs)."""
+    return changes.Delete("workflow", row["id"])
 
 
 async def change(

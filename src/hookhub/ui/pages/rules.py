@@ -11,7 +11,6 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from hookhub.core.conditions import ConditionError, explain, validate_conditions
-from hookhub.db.tables import events
 from hookhub.errors import HookhubError
 from hookhub.outbound.rules import matches
 from hookhub.services import rules as service
@@ -64,7 +63,7 @@ SAMPLE = orjson.dumps(
 
 async def _form(request: Request, status: int = 200, **context: Any) -> Response:
     hooks, _next = await webhooks_service.page(context_of(request), None, 500)
-    recent, _next = await store_of(request).page(events, {}, None, EVENTS_OFFERED)
+    recent = await store_of(request).history.newest_events(EVENTS_OFFERED)
     context.setdefault("sample", SAMPLE)
     return render(request, "rules/form.html", status, webhooks=hooks, events=recent, **context)
 
@@ -114,7 +113,7 @@ async def _event(request: Request, form: FormData, errors: dict[str, str]) -> di
     """The event to test against: a stored one picked by id, else the pasted JSON."""
     event_id = text(form, "event_id")
     if event_id:
-        return await store_of(request).get(events, event_id)
+        return await store_of(request).history.event(event_id)
     pasted = parse_json(str(form.get("sample") or ""), "sample", errors)
     if errors:
         return {}
