@@ -716,6 +716,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def against_receiver(
+    choice: str,
+    work: Callable[[Receiving], Awaitable[T]],
+    loop: Callable[[Awaitable[T]], T] | None = None,
+) -> T | int:
+    """Run `work` against the receiver `choice` names and stop the receiver after; a run that
+    failed says why and gives its exit status instead of figures."""
+    try:
+        receiver = started_receiver(choice)
+    except (BenchError, nginx.NginxFailed) as exc:
+        return failed(exc)
+    try:
+        return (loop or _until_done)(work(receiver))
+    except (BenchError, nginx.NginxFailed) as exc:
+        return failed(exc)
+    finally:
+        receiver.stop()
+
+
+def _until_done(work: Awaitable[T]) -> T:
+    async def main() -> T:
+        return await work
+
+    return asyncio.run(main())
+
+
 def started_receiver(choice: str) -> Receiving:
     """The receiver `--receiver` asks for, listening. auto: nginx where it is installed and
     starts, else (with a warning) the asyncio server."""
@@ -786,16 +812,9 @@ def describe(figures: Figures) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        receiver = started_receiver(args.receiver)
-    except (BenchError, nginx.NginxFailed) as exc:
-        return failed(exc)
-    try:
-        figures = asyncio.run(run(args, receiver))
-    except (BenchError, nginx.NginxFailed) as exc:
-        return failed(exc)
-    finally:
-        receiver.stop()
+    figures = against_receiver(args.receiver, lambda receiver: run(args, receiver))
+    if isinstance(figures, int):
+        return figures
     show(figures, args.json, describe(figures))
     return 0
 

@@ -32,7 +32,6 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-import nginx
 from hookhub.db.store import Store
 from hookhub.db.tables import attempts
 from hookhub.migrations import upgrade_async
@@ -43,15 +42,14 @@ from outbound import (
     BenchError,
     Receiving,
     Workers,
+    against_receiver,
     bounded,
     create_webhook,
-    failed,
     fresh_database,
     ingest_all,
     positive,
     set_enabled,
     show,
-    started_receiver,
     wake_workers,
 )
 from run_all import DEFAULT_POSTGRES
@@ -301,16 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if make_url(args.database).get_backend_name() not in ("postgresql", "postgres"):
         parser.error("--database: partitions are PostgreSQL's; give postgresql://user@host/db")
-    try:
-        receiver = started_receiver("auto")
-    except (BenchError, nginx.NginxFailed) as exc:
-        return failed(exc)
-    try:
-        figures = asyncio.run(run(args, receiver))
-    except BenchError as exc:
-        return failed(exc)
-    finally:
-        receiver.stop()
+    figures = against_receiver("auto", lambda receiver: run(args, receiver))
+    if isinstance(figures, int):
+        return figures
     show(figures, args.json, describe(figures))
     return 0
 

@@ -32,22 +32,19 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-import nginx
 from hookhub.db.store import Store
 from hookhub.migrations import upgrade_async
 from inbound import _run_loop, cpu_seconds
 from outbound import (
-    BenchError,
     Receiving,
     Workers,
+    against_receiver,
     bounded,
     create_webhook,
-    failed,
     fresh_database,
     positive,
     processes_drain,
     show,
-    started_receiver,
 )
 
 CGROUP_ROOT = Path("/sys/fs/cgroup/cpu")
@@ -230,16 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {why}", file=sys.stderr)
         show(Figures(args.count, args.cpu, "—", [], 0.0, why), args.json, f"skipped: {why}")
         return 0
-    try:
-        receiver = started_receiver("auto")
-    except (BenchError, nginx.NginxFailed) as exc:
-        return failed(exc)
-    try:
-        figures = _run_loop(run(args, receiver))
-    except (BenchError, nginx.NginxFailed) as exc:
-        return failed(exc)
-    finally:
-        receiver.stop()
+    figures = against_receiver("auto", lambda receiver: run(args, receiver), _run_loop)
+    if isinstance(figures, int):
+        return figures
     show(figures, args.json, describe(figures))
     return 0
 

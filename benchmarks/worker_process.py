@@ -21,7 +21,6 @@ import os
 import sys
 from dataclasses import dataclass
 
-import nginx
 from hookhub.db.store import Store
 from hookhub.migrations import upgrade_async
 from inbound import _hookhub_main, _run_loop, blast, cpu_seconds, server
@@ -32,16 +31,15 @@ from outbound import (
     Workers,
     _engine_label,
     add_database,
+    against_receiver,
     bare_aiohttp,
     bounded,
     check_database,
     create_webhook,
-    failed,
     fresh_database,
     positive,
     processes_drain,
     show,
-    started_receiver,
 )
 
 FEED_CONNECTIONS = 4  # connections the backlog is posted over
@@ -137,16 +135,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        receiver = started_receiver(args.receiver)
-    except (BenchError, nginx.NginxFailed) as exc:
-        return failed(exc)
-    try:
-        figures = _run_loop(run(args, receiver))
-    except (BenchError, nginx.NginxFailed) as exc:
-        return failed(exc)
-    finally:
-        receiver.stop()
+    figures = against_receiver(args.receiver, lambda receiver: run(args, receiver), _run_loop)
+    if isinstance(figures, int):
+        return figures
     cpu = "" if figures.worker_cpu_us is None else f" ({figures.worker_cpu_us:.0f} µs CPU each)"
     text = (
         f"bare aiohttp: {figures.bare_per_s:.0f}/s   hookhub worker process ({figures.database}, "
