@@ -95,3 +95,33 @@ async def test_an_offloaded_report_runs_in_a_thread(tmp_path: Path) -> None:
             assert raw.driver_connection.offload is False
     finally:
         await store.close()
+
+
+async def test_closing_under_a_cancelled_report_interrupts_it_and_closes_after(
+    tmp_path: Path,
+) -> None:
+    # A timed-out read (the metrics' queue count) leaves its statement running in a thread;
+    # closing the sqlite3 connection under it crashed the process with SIGSEGV.
+    conn = await sqlite.connect(str(tmp_path / "f.db"), busy_timeout_ms=1000)
+    conn.offload = True
+    running = threading.Event()
+    conn._conn.create_function("started", 0, lambda: running.set() or 1)
+    # Seconds of counting: long enough to be closed under, short enough that without the
+    # interrupt the thread soon goes on with the closed connection (and crashed there).
+    slow = (
+        "WITH RECURSIVE n(x) AS (SELECT started() UNION ALL SELECT x + 1 FROM n "
+        "WHERE x < 10000000) SELECT count(*) FROM n"
+    )
+    report = asyncio.ensure_future(conn.execute(slow))
+    assert await asyncio.to_thread(running.wait, 60)
+    report.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await report
+    await conn.close()
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                conn.in_transaction  # noqa: B018 -- raises once the thread has closed it
+            except sqlite3.ProgrammingError:
+                break
+            await asyncio.sleep(0.01)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -46,6 +47,13 @@ class Connection:
         # process's lock (`Store.write`); None: each statement waits up to busy_timeout_ms.
         self.deadline: float | None = None
         self.offload = False  # run every call in a thread (long reports)
+        # Calls running in a thread: a cancelled await (a timeout) leaves its call running
+        # there, and closing a sqlite3 connection under a running statement crashes CPython
+        # with SIGSEGV (seen with 3.11.7). `stop` then interrupts the call instead, and the
+        # call's thread closes the connection once it has ended.
+        self._guard = threading.Lock()
+        self._in_threads = 0
+        self._closing = False
 
     def _wait_ms(self) -> int:
         """How long a statement may now wait for another process's lock, in milliseconds."""
@@ -62,7 +70,21 @@ class Connection:
                 if not is_busy(exc) or self._wait_ms() <= 0:
                     raise
         # The statement did nothing (it could not take its lock): waiting for it is safe.
-        return await asyncio.to_thread(self._waiting, call, *args)
+        return await asyncio.to_thread(self._in_thread, call, *args)
+
+    def _in_thread(self, call: Callable[..., T], *args: Any) -> T:
+        with self._guard:
+            if self._closing:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            self._in_threads += 1
+        try:
+            return self._waiting(call, *args)
+        finally:
+            with self._guard:
+                self._in_threads -= 1
+                last = self._in_threads == 0 and self._closing
+            if last:
+                self._conn.close()
 
     def begin_now(self, statement: str) -> bool:
         """Run a BEGIN statement inline; False if another process holds the lock it needs."""
@@ -124,12 +146,17 @@ class Connection:
 
     async def close(self) -> None:
         if self._connection is not None:
-            self._connection = None
-            self._conn.close()
+            self.stop()
 
     def stop(self) -> None:
-        """Close without awaiting (SQLAlchemy's terminate)."""
+        """Close without awaiting (SQLAlchemy's terminate); a call still running in a thread
+        is interrupted and closes the connection when it ends."""
         self._connection = None
+        with self._guard:
+            self._closing = True
+            if self._in_threads:
+                self._conn.interrupt()
+                return
         self._conn.close()
 
 
