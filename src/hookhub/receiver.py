@@ -6,14 +6,19 @@ extended to verify the ``X-Hook-Signature`` and Standard Webhooks signatures hoo
 
 from __future__ import annotations
 
-import http.server
+import asyncio
+import contextlib
 import json
 import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import TextIO, cast
+from email.utils import formatdate
+from typing import Any, TextIO
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from hookhub import server
 from hookhub.core.signing import verify_netbox, verify_standard
 
 __all__ = ["MAX_BODY_BYTES", "ReceiverServer", "make_server", "serve", "signature_verdicts"]
@@ -22,28 +27,69 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 """Bodies larger than this are refused with 413 rather than buffered in memory."""
 
 _SEPARATOR = "------------"
-# Chunk-size lines are short hex numbers; anything longer is garbage or an attack.
-_MAX_CHUNK_LINE = 1024
-_MAX_TRAILER_LINES = 100
-# Bounds on how much of a refused body is read and thrown away before closing.
+# A debug tool on a developer's machine: generous enough for a request typed by hand.
+_LIMITS = server.Limits(header_timeout=60.0, body_timeout=60.0, max_connections=1000)
+# Bounds on how much of a refused body is read and thrown away before closing: closing a
+# socket with unread input makes the kernel answer with RST, which can destroy the error
+# response before the client reads it.
 _DRAIN_BYTES = 1024 * 1024
 _DRAIN_SECONDS = 1.0
+# What the protocol below adds to each request's ASGI scope, under "extensions".
+_EXTENSION = "hookhub.receiver"
 
 
-class _BadBody(Exception):
-    """The request body framing is malformed; answer 400."""
+def _protocol(emit: Callable[[str], None]) -> type[HttpToolsProtocol]:
+    """hookhub's server protocol, keeping what the receiver prints and uvicorn drops."""
+
+    class Raw(server.protocol(_LIMITS)):  # type: ignore[misc]
+        """uvicorn lower-cases header names (as ASGI requires) and answers a request it can't
+        parse with its own 400. The receiver prints names as sent, so they are kept beside the
+        scope's; and a body whose chunked framing breaks is handed to the app, which prints the
+        request and answers 400, instead of being answered unseen."""
+
+        _broken = False
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._names: list[bytes] = []
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._names.append(name)
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            # self.url is the request target exactly as sent (uvicorn splits it into the path
+            # and the query string).
+            self.scope["extensions"] = {
+                _EXTENSION: {"names": self._names, "target": self.url, "malformed": False}
+            }
+            super().on_headers_complete()
+
+        def data_received(self, data: bytes) -> None:
+            # The parser is not fed again after an error: the app is answering the request.
+            if not self._broken:
+                super().data_received(data)
+
+        def send_400_response(self, msg: str) -> None:
+            cycle = self.cycle
+            if cycle is not None and cycle.scope is self.scope and not cycle.response_started:
+                # The headers were read, so the app is reading the body: it answers.
+                self._broken = True
+                self.scope["extensions"][_EXTENSION]["malformed"] = True
+                cycle.message_event.set()
+                return
+            # No request to print (a bad request line or header, e.g. an invalid
+            # Content-Length): one line, marked "-" for the number it doesn't get.
+            client = self.client[0] if self.client else "-"
+            emit(f"[-] {formatdate(usegmt=True)} {client} code 400, message {msg}\n")
+            super().send_400_response(msg)
+
+    return Raw
 
 
-class _BodyTooLarge(Exception):
-    """The request body exceeds the limit; answer 413."""
-
-
-class ReceiverServer(http.server.ThreadingHTTPServer):
-    """Threading HTTP server carrying the receiver's per-server settings and counter."""
-
-    # socketserver's default backlog of 5 resets connections when a sender with a
-    # concurrent delivery pool opens a burst of them at once.
-    request_queue_size = 128
+class ReceiverServer:
+    """A receiver bound to its port; `serve_forever` runs it, `shutdown` (from another thread)
+    stops it, `server_close` releases the port."""
 
     def __init__(
         self,
@@ -54,94 +100,79 @@ class ReceiverServer(http.server.ThreadingHTTPServer):
         status: int,
         max_body: int = MAX_BODY_BYTES,
     ) -> None:
-        # Chosen before binding: the class-level default is AF_INET, which cannot bind "::".
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        # Bound now, so that the port (0: chosen by the OS) is known before serving.
+        self.socket = socket.create_server(address, family=family, backlog=128)
+        self.server_address: tuple[str, int] = self.socket.getsockname()[:2]
+        self.server_port = self.server_address[1]
         self.secret = secret
         self.out = out
         self.status = status
         self.max_body = max_body
-        self._lock = threading.Lock()
         self._counter = 0
-        super().__init__(address, _ReceiverHandler)
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
 
-    def next_request_number(self) -> int:
-        """Return the next request number (1-based), safe across handler threads."""
-        with self._lock:
-            self._counter += 1
-            return self._counter
+    def serve_forever(self) -> None:
+        """Serve until `shutdown` is called (or Ctrl-C)."""
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop `serve_forever`, running in another thread, and wait for it."""
+        self._stopping.set()
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        """Release the port."""
+        self.socket.close()
 
     def emit(self, text: str) -> None:
-        """Write a whole block at once so concurrent requests never interleave."""
-        with self._lock:
-            self.out.write(text)
-            self.out.flush()
+        """Write a whole block at once, so that concurrent requests never interleave."""
+        self.out.write(text)
+        self.out.flush()
 
-
-class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
-    # HTTP/1.1 so that pooled senders can keep connections alive; every response we
-    # send carries an explicit length, which is what keep-alive requires.
-    protocol_version = "HTTP/1.1"
-    server_version = "hookhub-receiver"
-    # Set when "Expect: 100-continue" was not honoured, so no body is on its way.
-    _skipped_continue = False
-
-    @property
-    def _server(self) -> ReceiverServer:
-        return cast(ReceiverServer, self.server)
-
-    def __getattr__(self, name: str) -> Callable[[], None]:
-        # BaseHTTPRequestHandler dispatches to do_<METHOD>; answering every name lets
-        # the receiver accept any method, as NetBox's does, instead of replying 501.
-        if name.startswith("do_"):
-            return self._handle_any
-        raise AttributeError(name)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # The access line is part of the request block printed by _handle_any.
-        pass
-
-    def log_message(self, format: str, *args: object) -> None:
-        # Only protocol errors reach here (bad request lines, timeouts); they have no
-        # request number, so they are marked with "-".
-        self._server.emit(
-            f"[-] {self.date_time_string()} {self.client_address[0]} {format % args}\n"
+    async def _serve(self) -> None:
+        listening = await server.listen(
+            self, "", 0, _LIMITS, sock=self.socket, http=_protocol(self.emit)
         )
-
-    def handle_expect_100(self) -> bool:
-        # Refusing before "100 Continue" spares the client from uploading a body we
-        # would throw away; _handle_any then sends the 413.
-        if self._declared_length_too_large():
-            self._skipped_continue = True
-            return True
-        return super().handle_expect_100()
-
-    def _declared_length_too_large(self) -> bool:
-        raw = self.headers.get("Content-Length")
-        if raw is None or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return False
         try:
-            return int(raw) > self._server.max_body
-        except ValueError:
-            return False
+            await asyncio.to_thread(self._stopping.wait)
+        finally:
+            # On Ctrl-C too: asyncio.run waits for the thread above before it returns.
+            self._stopping.set()
+            await listening.close()
 
-    def _handle_any(self) -> None:
-        server = self._server
-        number = server.next_request_number()
-        note: str | None = None
-        body = b""
-        status = server.status
-        try:
-            body = self._read_body(server.max_body)
-        except _BodyTooLarge as exc:
-            status, note = 413, str(exc)
-        except _BadBody as exc:
-            status, note = 400, str(exc)
-
-        lines = [
-            f"[{number}] {self.date_time_string()} {self.client_address[0]} "
-            f'"{self.requestline}" {status} -'
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The ASGI app served: print the request, then answer it."""
+        if scope["type"] != "http":
+            return
+        self._counter += 1
+        number = self._counter
+        extension = scope["extensions"][_EXTENSION]
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, (_, value) in zip(extension["names"], scope["headers"], strict=True)
         ]
-        lines.extend(f"{name}: {value}" for name, value in self.headers.items())
+        fields = {name.lower(): value for name, value in reversed(headers)}  # the first wins
+        body, note, status = b"", None, self.status
+        declared = fields.get("content-length")
+        chunked = "chunked" in fields.get("transfer-encoding", "").lower()
+        # The parser has refused an invalid Content-Length already: this one is a number.
+        if declared is not None and not chunked and int(declared) > self.max_body:
+            note = f"Content-Length {declared} exceeds the {self.max_body}-byte limit"
+            status = 413
+        if note is None:
+            body, note, status = await self._read(receive, extension, status)
+
+        target = extension["target"].decode("latin-1")
+        lines = [
+            f"[{number}] {formatdate(usegmt=True)} {scope['client'][0]} "
+            f'"{scope["method"]} {target} HTTP/{scope["http_version"]}" {status} -'
+        ]
+        lines.extend(f"{name}: {value}" for name, value in headers)
         lines.append("")
         if note is not None:
             lines.append(f"(body not read: {note})")
@@ -149,97 +180,60 @@ class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
             text = _format_body(body)
             if text:
                 lines.append(text)
-            if server.secret is not None:
-                lines.extend(self._verdicts(server.secret, body))
+            if self.secret is not None:
+                lines.extend(signature_verdicts(self.secret, fields, body))
         lines.append(f"Completed request #{number}")
         lines.append(_SEPARATOR)
         # Printed before answering so that a sender (or a test) that has seen the
         # response can rely on the request already being on the console.
-        server.emit("\n".join(lines) + "\n")
+        self.emit("\n".join(lines) + "\n")
 
-        self.send_response(status)
+        response: list[tuple[bytes, bytes]] = []
         # 1xx, 204 and 304 responses must not carry a body, nor a length for one.
         if status >= 200 and status not in (204, 304):
-            self.send_header("Content-Length", "0")
+            response.append((b"content-length", b"0"))
         if note is not None:
             # The unread remainder of the body would be parsed as the next request.
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if note is not None and not self._skipped_continue:
-            self._discard_input()
+            response.append((b"connection", b"close"))
+            # Unless the client waits for "100 Continue" (which reading would send): then
+            # no body is on its way.
+            if status == 413 and fields.get("expect", "").lower() != "100-continue":
+                await _discard(receive)
+        await send({"type": "http.response.start", "status": status, "headers": response})
+        await send({"type": "http.response.body", "body": b""})
 
-    def _discard_input(self) -> None:
-        # Closing a socket with unread input makes the kernel answer with RST, which can
-        # destroy the error response before the client reads it. Half-closing and then
-        # draining a bounded amount lets the response arrive intact in the common case.
-        remaining = _DRAIN_BYTES
-        declared = self.headers.get("Content-Length")
-        if declared is not None and declared.isdigit():
-            remaining = min(remaining, int(declared))
-        try:
-            self.connection.shutdown(socket.SHUT_WR)
-            self.connection.settimeout(_DRAIN_SECONDS)
-            while remaining > 0:
-                chunk = self.rfile.read1(min(remaining, 65536))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-        except OSError:
-            pass
-
-    def _read_body(self, limit: int) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            # RFC 9112 section 6.3: a request with neither header has no body.
-            return b""
-        try:
-            length = int(raw)
-        except ValueError:
-            raise _BadBody(f"invalid Content-Length {raw!r}") from None
-        if length < 0:
-            raise _BadBody(f"invalid Content-Length {raw!r}")
-        if length > limit:
-            raise _BodyTooLarge(f"Content-Length {length} exceeds the {limit}-byte limit")
-        return self.rfile.read(length)
-
-    def _read_chunked(self, limit: int) -> bytes:
+    async def _read(
+        self, receive: Any, extension: dict[str, Any], status: int
+    ) -> tuple[bytes, str | None, int]:
+        """The body, or why it was not read and the status that says so."""
         parts: list[bytes] = []
         total = 0
         while True:
-            line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
-            if len(line) > _MAX_CHUNK_LINE or not line.endswith(b"\n"):
-                raise _BadBody("malformed chunk size line")
-            size_text = line.split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise _BadBody(f"malformed chunk size {size_text!r}") from None
-            if size < 0:
-                raise _BadBody(f"malformed chunk size {size_text!r}")
-            if size == 0:
-                break
-            total += size
-            if total > limit:
-                raise _BodyTooLarge(f"chunked body exceeds the {limit}-byte limit")
-            chunk = self.rfile.read(size)
-            if len(chunk) != size or self.rfile.readline(3).strip():
-                raise _BadBody("truncated or malformed chunk")
-            parts.append(chunk)
-        # Trailer fields are not printed; they are only consumed to keep the
-        # connection in sync for the next request.
-        for _ in range(_MAX_TRAILER_LINES):
-            trailer = self.rfile.readline(_MAX_CHUNK_LINE + 1)
-            if trailer in (b"\r\n", b"\n", b""):
-                return b"".join(parts)
-        raise _BadBody("too many trailer lines")
+            message = await receive()
+            if extension["malformed"]:
+                return b"", "malformed chunked encoding", 400
+            if message["type"] != "http.request":
+                return b"", "the connection closed before the body was complete", 400
+            parts.append(message["body"])
+            total += len(message["body"])
+            if total > self.max_body:
+                return b"", f"chunked body exceeds the {self.max_body}-byte limit", 413
+            if not message.get("more_body", False):
+                return b"".join(parts), None, status
 
-    def _verdicts(self, secret: str, body: bytes) -> list[str]:
-        headers: dict[str, str] = {}
-        for name, value in self.headers.items():
-            headers.setdefault(name.lower(), value)  # the first of repeated headers, as before
-        return signature_verdicts(secret, headers, body)
+
+async def _discard(receive: Any) -> None:
+    """Read and drop a bounded part of a refused body (see _DRAIN_BYTES)."""
+    remaining = _DRAIN_BYTES
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            while remaining > 0:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                remaining -= len(message["body"])
+                if not message.get("more_body", False):
+                    return
 
 
 def signature_verdicts(secret: str, headers: Mapping[str, str], body: bytes) -> list[str]:
@@ -292,7 +286,7 @@ def make_server(
     secret: str | None = None,
     out: TextIO = sys.stdout,
     status: int = 200,
-) -> http.server.ThreadingHTTPServer:
+) -> ReceiverServer:
     """Bind a receiver (port 0 picks a free port); call ``serve_forever()`` to run it."""
     return ReceiverServer((host, port), secret=secret, out=out, status=status)
 
@@ -300,16 +294,16 @@ def make_server(
 def serve(host: str, port: int, secret: str | None) -> None:
     """Run a receiver in the foreground until interrupted with Ctrl-C."""
     # Looked up now, not bound as a default at import, so a redirected stdout is honoured.
-    server = make_server(host, port, secret, out=sys.stdout)
+    receiver = make_server(host, port, secret, out=sys.stdout)
     # server_port rather than port: port 0 means the OS chose one.
     shown_host = f"[{host}]" if ":" in host else host
     print(
-        f"Listening on http://{shown_host}:{server.server_port}. Stop with CONTROL-C.",
+        f"Listening on http://{shown_host}:{receiver.server_port}. Stop with CONTROL-C.",
         flush=True,
     )
     try:
-        server.serve_forever()
+        receiver.serve_forever()
     except KeyboardInterrupt:
         print("\nExiting...", flush=True)
     finally:
-        server.server_close()
+        receiver.server_close()

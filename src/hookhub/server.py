@@ -20,13 +20,14 @@ headers are complete, which a slow client never sends). Both are logged, at most
 `LOG_INTERVAL` each, with the setting that sets the limit.
 
 `run` serves the app of `hookhub serve`; `listen` serves a small app in a running loop, without
-lifespan or signal handling (the `/metrics` of `hookhub worker`).
+lifespan or signal handling (the `/metrics` of `hookhub worker`, the debug `hookhub receiver`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -236,10 +237,22 @@ class Listening:
         await self._server.wait_closed()
 
 
-async def listen(app: Any, host: str, port: int, limits: Limits) -> Listening:
-    """Serve the ASGI `app` (no lifespan) on host:port with `limits` in the running loop;
-    OSError if it can't listen there."""
-    config = uvicorn.Config(app, lifespan="off", **_options(limits))
+async def listen(
+    app: Any,
+    host: str,
+    port: int,
+    limits: Limits,
+    *,
+    sock: socket.socket | None = None,
+    http: type[HttpToolsProtocol] | None = None,
+) -> Listening:
+    """Serve the ASGI `app` (no lifespan) on host:port, or on the bound `sock`, with `limits` in
+    the running loop; `http` is a subclass of `protocol(limits)` to use instead; OSError if it
+    can't listen there."""
+    options = _options(limits)
+    if http is not None:
+        options["http"] = http
+    config = uvicorn.Config(app, lifespan="off", **options)
     config.load()
     state = ServerState()
 
@@ -248,5 +261,9 @@ async def listen(app: Any, host: str, port: int, limits: Limits) -> Listening:
             config=config, server_state=state, app_state={}
         )
 
-    server = await asyncio.get_running_loop().create_server(connection, host, port)
+    loop = asyncio.get_running_loop()
+    if sock is None:
+        server = await loop.create_server(connection, host, port)
+    else:
+        server = await loop.create_server(connection, sock=sock)
     return Listening(server, state)
