@@ -4,6 +4,9 @@ or a database driver or names a table, and there is no import cycle.
 
 The imports are read with `ast` from the source, so an import inside a function or under
 `TYPE_CHECKING` counts as much as one at the top of a module: each is a dependency.
+
+The doors also hand the store to the services rather than use it: a door names none of the
+store's operations.
 """
 
 from __future__ import annotations
@@ -217,3 +220,47 @@ def test_docs_architecture_shows_the_same_layers() -> None:
         for row in table
     ]
     assert documented == [frozenset(units) for units in reversed(LAYERS)]
+
+
+# The one store operation a door may use: the CLI closes the store it opened.
+DOOR_MAY_CALL = frozenset({("hookhub.cli.common", "close")})
+
+
+@cache
+def _store_operations() -> frozenset[str]:
+    """The public names `Store` and its base `Database` define (methods and properties)."""
+    found = set()
+    for path, cls in (("db/store.py", "Store"), ("db/database.py", "Database")):
+        tree = ast.parse((PACKAGE / path).read_text())
+        body = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls).body
+        found.update(
+            node.name
+            for node in body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and not node.name.startswith("_")
+        )
+    return frozenset(found)
+
+
+def _is_store(node: ast.expr) -> bool:
+    """`store`, `self._store`, `state.store`, `store_of(request)`: how the doors name it."""
+    if isinstance(node, ast.Name):
+        return node.id in ("store", "_store")
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("store", "_store")
+    return isinstance(node, ast.Call) and getattr(node.func, "id", None) == "store_of"
+
+
+def test_doors_use_the_store_only_through_services() -> None:
+    operations = _store_operations()
+    used = [
+        f"{module.name}:{node.lineno} uses store.{node.attr}: call a service with the store"
+        for module in modules().values()
+        if module.unit in DOORS | {"cli"}
+        for node in ast.walk(ast.parse(module.path.read_text(), str(module.path)))
+        if isinstance(node, ast.Attribute)
+        and node.attr in operations
+        and _is_store(node.value)
+        and (module.name, node.attr) not in DOOR_MAY_CALL
+    ]
+    assert used == []

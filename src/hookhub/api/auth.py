@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hookhub.api.routing import GUARDS, refuse_unknown_query
 from hookhub.db.store import SCOPES, Row, Store
 from hookhub.errors import Forbidden, Unauthorized
+from hookhub.services import tokens
 
 log = logging.getLogger("hookhub.api")
 
@@ -45,7 +46,7 @@ class TokenUse:
 
     async def _write(self, token_id: str, now: float) -> None:
         try:
-            await self._store.touch_token(token_id, now)
+            await tokens.record_use(self._store, token_id, now)
         except Exception:
             # A lost timestamp is not worth failing anything for; the next minute retries it.
             log.exception("recording the use of token %s failed", token_id)
@@ -74,7 +75,7 @@ class TokenScope:
         if credentials is None:
             raise Unauthorized()
         store: Store = request.app.state.store
-        token = await store.token_by_plaintext(credentials.credentials)
+        token = await tokens.bearer(store, credentials.credentials)
         if token is None:
             raise Unauthorized("invalid or revoked API token")
         if SCOPES.index(token["scope"]) < self.needed:

@@ -18,6 +18,7 @@ from hookhub.db.store import Store
 from hookhub.errors import Unauthorized
 from hookhub.metrics import UNAUTHORIZED, Metrics
 from hookhub.outbound.dispatcher import Dispatcher
+from hookhub.services import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -55,7 +56,7 @@ async def readyz(request: Request) -> JSON:
     state = request.app.state
     store: Store = state.store
     checks = {
-        "database": await _check(store.ping()),
+        "database": await _check(readiness.ping(store)),
         "migrations": await _check(_migrations(store, state.schema_heads)),
     }
     dispatcher: Dispatcher | None = state.dispatcher
@@ -93,7 +94,7 @@ async def _check(probe: Awaitable[str | None]) -> str:
 
 
 async def _migrations(store: Store, expected: frozenset[str]) -> str | None:
-    found = await store.schema_revisions()
+    found = await readiness.schema_revisions(store)
     if found == expected:
         return None
     return f"database schema at revision {_names(found)}, this hookhub expects {_names(expected)}"

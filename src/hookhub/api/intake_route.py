@@ -24,6 +24,7 @@ from hookhub.api.auth import TokenUse
 from hookhub.api.errors import response_for
 from hookhub.api.v1.events import EventsIn, accept
 from hookhub.db.store import SCOPES, Store
+from hookhub.services import tokens
 
 PATH = "/api/v1/events"
 _WRITE = SCOPES.index("write")
@@ -48,7 +49,7 @@ class EventsRoute:
         # Read as the route's own HTTPBearer reads it.
         kind, presented = get_authorization_scheme_param(_header(scope, b"authorization"))
         bearer = kind.lower() == "bearer" and presented
-        token = await store.token_by_plaintext(presented) if bearer else None
+        token = await tokens.bearer(store, presented) if bearer else None
         messages, body = await _read(receive, self.body_limit)
         replay = _replaying(messages, receive)
         if token is None or SCOPES.index(token["scope"]) < _WRITE or body is None:

@@ -25,7 +25,8 @@ from hookhub.db.store import Store
 from hookhub.errors import HookhubError
 from hookhub.outbound.client import Sender
 from hookhub.outbound.rendering import CompiledWebhook
-from hookhub.services import deliveries, operations
+from hookhub.services import deliveries, operations, webhooks
+from hookhub.services.common import Context
 
 deliveries_app = typer.Typer(help="Inspect, retry and replay deliveries.", no_args_is_help=True)
 # Piped output (grep, files) gets whole lines rather than an 80-column wrap.
@@ -254,7 +255,7 @@ def send_test(
     event = None if event_file is None else _event(event_file)
 
     async def run(store: Store) -> dict[str, Any]:
-        found = CompiledWebhook.from_row(await store.find_webhook(webhook))
+        found = CompiledWebhook.from_row(await webhooks.find(Context(store, settings), webhook))
         sender = Sender(1, policy=settings.network_policy(), proxies=settings.proxies())
         try:
             return await operations.send_test(sender, found, event)

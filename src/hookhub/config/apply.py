@@ -18,6 +18,7 @@ from hookhub.services import rules as rules_service
 from hookhub.services import sources as sources_service
 from hookhub.services import webhooks as webhooks_service
 from hookhub.services import workflows as workflows_service
+from hookhub.services.common import carry_out
 
 
 async def current(store: Store) -> Current:
@@ -50,7 +51,7 @@ async def apply(store: Store, todo: Plan, rotation_grace: float, cert_dir: str =
     """Carry out `todo` in one transaction; nothing is written if any step fails. A webhook
     changes as with PATCH: a replaced secret signs on for `rotation_grace` seconds."""
     if todo.writes:
-        await store.commit(_writes(todo, rotation_grace, cert_dir))
+        await carry_out(store, _writes(todo, rotation_grace, cert_dir))
 
 
 def _writes(todo: Plan, grace: float, cert_dir: str) -> list[changes.Write]:

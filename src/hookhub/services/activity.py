@@ -3,9 +3,10 @@ failures grouped by cause and the disabled webhooks (what the dashboard shows)."
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from hookhub.db.activity import FailureGroup
+from hookhub.db.activity import FailureGroup, WebhookHealth
 from hookhub.db.store import Row, Store
 
 FAILURE_GROUPS = 10  # groups of failed deliveries listed
@@ -35,3 +36,10 @@ async def since(store: Store, start: float, bucket: int, now: float) -> Activity
         disabled=await store.webhooks.disabled(DISABLED_LISTED),
         names=await history.webhook_names(),
     )
+
+
+async def health(
+    store: Store, webhook_ids: Collection[str], seconds: int, slots: int, now: float
+) -> dict[str, WebhookHealth]:
+    """Each webhook's health over `slots` buckets of `seconds` up to `now` (its sparkline)."""
+    return await store.activity.health(webhook_ids, seconds, slots, now)

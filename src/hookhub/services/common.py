@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
 from pydantic.fields import FieldInfo
 
+from hookhub.db import changes
 from hookhub.db.store import Store
 from hookhub.settings import Settings
 
@@ -80,3 +81,9 @@ def optional_fields(model: type[Model]) -> type[Model]:
         )
         namespace[name] = FieldInfo.merge_field_infos(info, default=None, default_factory=None)
     return type(model.__name__, (model,), namespace)
+
+
+async def carry_out(store: Store, writes: Sequence[changes.Write]) -> int:
+    """Carry out `writes` in order in one transaction (nothing is written if one fails); how
+    many deliveries they resumed."""
+    return await store.commit(writes)

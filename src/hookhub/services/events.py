@@ -7,7 +7,7 @@ from typing import Any
 
 from hookhub.core.events import EventIn
 from hookhub.db.history import PAYLOAD_SEARCH_MAX, EventFilter
-from hookhub.db.store import Store
+from hookhub.db.store import Row, Store
 from hookhub.errors import TooLarge
 from hookhub.outbound.intake import Accepted, Intake
 from hookhub.services import records
@@ -53,3 +53,13 @@ async def by_id(store: Store, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The events with these ids (those that still exist) as shown, by id."""
     found = await store.history.events_by_id(ids)
     return {event_id: records.event(row) for event_id, row in found.items()}
+
+
+async def newest(store: Store, limit: int) -> list[Row]:
+    """The `limit` newest stored events, as stored: what a rule's form offers to test with."""
+    return await store.history.newest_events(limit)
+
+
+async def stored(store: Store, event_id: str) -> Row:
+    """One event as stored (what a rule is tested against), or NotFound."""
+    return await store.history.event(event_id)

@@ -3,6 +3,7 @@ Lists never show a token's value nor its hash."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,3 +72,16 @@ async def get(store: Store, token_id: str) -> dict[str, Any]:
 async def revoke(store: Store, token_id: str) -> dict[str, Any]:
     """Refuse a token from now on (revoking twice keeps the first time); NotFound if none."""
     return shown(await store.revoke_token(token_id))
+
+
+def bearer(store: Store, plaintext: str) -> Awaitable[Row | None]:
+    """The live token whose value is `plaintext` (its row), or None: who presents it.
+
+    Not a coroutine of its own: it hands back the store's, so the intake's fast path awaits
+    nothing more per request."""
+    return store.token_by_plaintext(plaintext)
+
+
+async def record_use(store: Store, token_id: str, when: float) -> None:
+    """Note that the token was last used at `when`."""
+    await store.touch_token(token_id, when)

@@ -22,7 +22,7 @@ from hookhub.ids import new_id
 from hookhub.outbound import certs, destinations
 from hookhub.outbound.client import check_client_certificate
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
-from hookhub.services.common import Context
+from hookhub.services.common import Context, carry_out
 from hookhub.services.webhook_input import WebhookIn
 
 FIELDS = tuple(WebhookIn.model_fields)  # what a user writes; the rest is the webhook's state
@@ -250,7 +250,7 @@ async def change(ctx: Context, webhook_id: str, patch: dict[str, Any]) -> Row:
 
 async def commit(ctx: Context, writes: list[changes.Write]) -> None:
     """Carry out `writes` in one transaction; wake this process's workers for what resumed."""
-    if await ctx.store.commit(writes):
+    if await carry_out(ctx.store, writes):
         ctx.wake()
 
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from hookhub.core.conditions import ConditionError, explain, validate_conditions
 from hookhub.errors import HookhubError
 from hookhub.outbound.rules import matches
+from hookhub.services import events as events_service
 from hookhub.services import rules as service
 from hookhub.services import webhooks as webhooks_service
 from hookhub.services.operations import SampleEvent
@@ -63,7 +64,7 @@ SAMPLE = orjson.dumps(
 
 async def _form(request: Request, status: int = 200, **context: Any) -> Response:
     hooks, _next = await webhooks_service.page(context_of(request), None, 500)
-    recent = await store_of(request).history.newest_events(EVENTS_OFFERED)
+    recent = await events_service.newest(store_of(request), EVENTS_OFFERED)
     context.setdefault("sample", SAMPLE)
     return render(request, "rules/form.html", status, webhooks=hooks, events=recent, **context)
 
@@ -113,7 +114,7 @@ async def _event(request: Request, form: FormData, errors: dict[str, str]) -> di
     """The event to test against: a stored one picked by id, else the pasted JSON."""
     event_id = text(form, "event_id")
     if event_id:
-        return await store_of(request).history.event(event_id)
+        return await events_service.stored(store_of(request), event_id)
     pasted = parse_json(str(form.get("sample") or ""), "sample", errors)
     if errors:
         return {}

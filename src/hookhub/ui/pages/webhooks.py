@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from hookhub.errors import HookhubError
 from hookhub.outbound.rendering import CompiledWebhook, template_errors, template_warnings
-from hookhub.services import deliveries, operations
+from hookhub.services import activity, deliveries, operations
 from hookhub.services import webhooks as service
 from hookhub.services.operations import SampleEvent
 from hookhub.services.webhook_input import WebhookIn
@@ -82,7 +82,7 @@ HEALTH_BUCKETS = 24  # its health covers these many buckets, the current one inc
 async def _health(request: Request, ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each webhook's health (three grouped queries for the whole page) and sparkline."""
     now = time.time()
-    found = await store_of(request).activity.health(ids, HEALTH_BUCKET, HEALTH_BUCKETS, now)
+    found = await activity.health(store_of(request), ids, HEALTH_BUCKET, HEALTH_BUCKETS, now)
     sparks = {
         hook: charts.sparkline(h.buckets, "attempts per hour, last 24 hours")
         for hook, h in found.items()
