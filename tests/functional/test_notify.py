@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from hookhub.db import notify
@@ -37,9 +36,8 @@ FAST = 10.0  # seconds: what "woken" must beat, a third of the poll: room for a 
 EVENT = {"object_type": "dcim.site", "event": "created"}
 
 
-def _postgres_only(url: str) -> None:
-    if make_url(url).get_backend_name() != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite wakes in-process only")
+# LISTEN/NOTIFY is PostgreSQL's (SQLite wakes in-process only): its tests run on PostgreSQL alone.
+postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 async def _terminate(url: str, pid: int | None = None) -> int:
@@ -89,10 +87,10 @@ async def test_background_listens_only_on_postgresql(store: Store, settings: Set
         await sender.close()
 
 
+@postgres_only
 async def test_notify_is_sent_on_commit_and_wakes_a_listener(
     database_url: str, producer: Store, receiver: Receiver
 ) -> None:
-    _postgres_only(database_url)
     await _route_to(producer, receiver.url)
     woken: list[str | None] = []
     listener = notify.Listener(database_url, woken.append)
@@ -111,6 +109,7 @@ async def test_notify_is_sent_on_commit_and_wakes_a_listener(
     assert not listener.connected.is_set()
 
 
+@postgres_only
 async def test_a_worker_is_woken_across_stores_and_after_its_connections_are_killed(
     database_url: str,
     producer: Store,
@@ -119,7 +118,6 @@ async def test_a_worker_is_woken_across_stores_and_after_its_connections_are_kil
 ) -> None:
     """The acceptance criterion of wake-ups: poll every 30 s, yet deliveries go out in ms,
     also after the listener's and the pool's server processes were terminated."""
-    _postgres_only(database_url)
     await _route_to(producer, receiver.url)
     settings = Settings(database_url=database_url, poll_interval=SLOW_POLL, lease_margin=1.0)
     store = Store.open(database_url)
@@ -175,10 +173,10 @@ async def test_a_worker_is_woken_across_stores_and_after_its_connections_are_kil
         await store.close()
 
 
+@postgres_only
 async def test_a_claim_after_the_pool_lost_its_connections_succeeds(
     database_url: str, store: Store, settings: Settings, receiver: Receiver
 ) -> None:
-    _postgres_only(database_url)
     await _route_to(store, receiver.url)
     await store.ping()  # a pooled connection exists
     assert await _terminate(database_url) >= 1

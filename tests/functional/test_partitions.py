@@ -28,10 +28,8 @@ from tests.support.rows import catch_all_rule
 
 DAY = partitions.DAY
 
-
-def _postgresql_only(store: Store) -> None:
-    if store.dialect != "postgresql":
-        pytest.skip("attempts are partitioned on PostgreSQL only; SQLite keeps one table")
+# Attempts are partitioned on PostgreSQL only (SQLite keeps one table): no SQLite variant to skip.
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 def _attempt(delivery_id: str, started: float, number: int = 1) -> dict[str, Any]:
@@ -88,7 +86,6 @@ def _day(moment: float) -> int:
 
 
 async def test_retention_drops_expired_days_and_deletes_the_rest_by_row(store: Store) -> None:
-    _postgresql_only(store)
     now = time.time()
     old = _day(now) - 40 * DAY
     # As the workers would have made them 40 days ago, and today.
@@ -119,7 +116,6 @@ async def test_retention_drops_expired_days_and_deletes_the_rest_by_row(store: S
 async def test_an_attempt_outside_every_partition_is_stored_then_moved_into_its_day(
     store: Store,
 ) -> None:
-    _postgresql_only(store)
     await store.partitions.prepare(time.time())
     far = time.time() + 100 * DAY
     delivery = await _delivery(store)
@@ -139,7 +135,6 @@ async def test_an_attempt_outside_every_partition_is_stored_then_moved_into_its_
 async def test_a_delivery_and_its_attempts_across_a_day_boundary(
     hookhub: Hookhub, store: Store, receiver: Receiver
 ) -> None:
-    _postgresql_only(store)
     # The server's workers create today's partitions as they start; so may this.
     await store.partitions.prepare(time.time())
     delivery = await _delivery(store, receiver.url + "/hook")
@@ -186,7 +181,6 @@ async def _shape(url: str) -> tuple[str, list[str], list[float]]:
 
 
 async def test_migration_keeps_every_attempt_up_and_down(store: Store, database_url: str) -> None:
-    _postgresql_only(store)
     await store.close()
     await _migrate(database_url, "0009", up=False)
     assert (await _shape(database_url))[:2] == ("r", ["id"])
