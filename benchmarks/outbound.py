@@ -702,17 +702,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="N ≥ 2: also drain the backlog with 1 and with N `hookhub worker` processes",
     )
-    parser.add_argument(
-        "--receiver",
-        choices=("auto", "nginx", "asyncio"),
-        default="auto",
-        help="what answers the requests; auto: nginx if installed, else the asyncio server",
-    )
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    add_receiver(parser)
     args = parser.parse_args(argv)
     check_database(parser, args.database)
-    if args.receiver == "nginx" and nginx.find() is None:
-        parser.error("--receiver nginx: nginx is not installed (apt-get install nginx-light)")
+    check_receiver(parser, args.receiver)
     return args
 
 
@@ -773,6 +766,23 @@ def add_database(parser: argparse.ArgumentParser) -> None:
         "hookhub_bench_* database is created on that server and dropped); "
         "default: a temporary SQLite file",
     )
+
+
+def add_receiver(parser: argparse.ArgumentParser) -> None:
+    """The `--receiver` and `--json` options of the benchmarks that send to a receiver."""
+    parser.add_argument(
+        "--receiver",
+        choices=("auto", "nginx", "asyncio"),
+        default="auto",
+        help="what answers the requests; auto: nginx if installed, else the asyncio server",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+
+
+def check_receiver(parser: argparse.ArgumentParser, receiver: str) -> None:
+    """Exit with a usage error when `--receiver nginx` asks for an nginx that isn't installed."""
+    if receiver == "nginx" and nginx.find() is None:
+        parser.error("--receiver nginx: nginx is not installed (apt-get install nginx-light)")
 
 
 def check_database(parser: argparse.ArgumentParser, database: str | None) -> None:

@@ -31,10 +31,12 @@ from outbound import (
     Workers,
     _engine_label,
     add_database,
+    add_receiver,
     against_receiver,
     bare_aiohttp,
     bounded,
     check_database,
+    check_receiver,
     create_webhook,
     fresh_database,
     positive,
@@ -121,15 +123,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--count", type=positive, default=10_000, help="deliveries per phase")
     parser.add_argument("--concurrency", type=positive, default=100, help="requests in flight")
     add_database(parser)
-    parser.add_argument(
-        "--receiver",
-        choices=("auto", "nginx", "asyncio"),
-        default="auto",
-        help="what answers the requests; auto: nginx if installed, else the asyncio server",
-    )
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    add_receiver(parser)
     args = parser.parse_args(argv)
     check_database(parser, args.database)
+    check_receiver(parser, args.receiver)
     return args
 
 
