@@ -712,20 +712,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def against_receiver(
     choice: str,
     work: Callable[[Receiving], Awaitable[T]],
+    as_json: bool,
+    describe: Callable[[T], str],
     loop: Callable[[Awaitable[T]], T] | None = None,
-) -> T | int:
-    """Run `work` against the receiver `choice` names and stop the receiver after; a run that
-    failed says why and gives its exit status instead of figures."""
+) -> int:
+    """Run `work` against the receiver `choice` names, stop the receiver, print the figures
+    (`show`); returns the exit status (a failed run says why instead)."""
     try:
         receiver = started_receiver(choice)
     except (BenchError, nginx.NginxFailed) as exc:
         return failed(exc)
     try:
-        return (loop or _until_done)(work(receiver))
+        figures = (loop or _until_done)(work(receiver))
     except (BenchError, nginx.NginxFailed) as exc:
         return failed(exc)
     finally:
         receiver.stop()
+    show(figures, as_json, describe(figures))
+    return 0
 
 
 def _until_done(work: Awaitable[T]) -> T:
@@ -822,11 +826,9 @@ def describe(figures: Figures) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    figures = against_receiver(args.receiver, lambda receiver: run(args, receiver))
-    if isinstance(figures, int):
-        return figures
-    show(figures, args.json, describe(figures))
-    return 0
+    return against_receiver(
+        args.receiver, lambda receiver: run(args, receiver), args.json, describe
+    )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,6 @@ from outbound import (
     ingest_all,
     positive,
     set_enabled,
-    show,
     wake_workers,
 )
 from run_all import DEFAULT_POSTGRES
@@ -299,11 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if make_url(args.database).get_backend_name() not in ("postgresql", "postgres"):
         parser.error("--database: partitions are PostgreSQL's; give postgresql://user@host/db")
-    figures = against_receiver("auto", lambda receiver: run(args, receiver))
-    if isinstance(figures, int):
-        return figures
-    show(figures, args.json, describe(figures))
-    return 0
+    return against_receiver("auto", lambda receiver: run(args, receiver), args.json, describe)
 
 
 if __name__ == "__main__":

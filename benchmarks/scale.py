@@ -227,11 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {why}", file=sys.stderr)
         show(Figures(args.count, args.cpu, "—", [], 0.0, why), args.json, f"skipped: {why}")
         return 0
-    figures = against_receiver("auto", lambda receiver: run(args, receiver), _run_loop)
-    if isinstance(figures, int):
-        return figures
-    show(figures, args.json, describe(figures))
-    return 0
+    return against_receiver(
+        "auto", lambda receiver: run(args, receiver), args.json, describe, _run_loop
+    )
 
 
 if __name__ == "__main__":

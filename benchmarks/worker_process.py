@@ -41,7 +41,6 @@ from outbound import (
     fresh_database,
     positive,
     processes_drain,
-    show,
 )
 
 FEED_CONNECTIONS = 4  # connections the backlog is posted over
@@ -130,20 +129,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    figures = against_receiver(args.receiver, lambda receiver: run(args, receiver), _run_loop)
-    if isinstance(figures, int):
-        return figures
+def describe(figures: Figures) -> str:
+    """One line of a run's figures, for people."""
     cpu = "" if figures.worker_cpu_us is None else f" ({figures.worker_cpu_us:.0f} µs CPU each)"
-    text = (
+    return (
         f"bare aiohttp: {figures.bare_per_s:.0f}/s   hookhub worker process ({figures.database}, "
         f"fed through POST /api/v1/events): {figures.worker_per_s:.0f}/s{cpu}   ratio "
         f"{figures.ratio:.2f}   ({figures.count} deliveries, concurrency {figures.concurrency}, "
         f"receiver {figures.receiver}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.2f})"
     )
-    show(figures, args.json, text)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return against_receiver(
+        args.receiver, lambda receiver: run(args, receiver), args.json, describe, _run_loop
+    )
 
 
 if __name__ == "__main__":
