@@ -15,6 +15,7 @@ from hookhub.api.routing import GUARDS, refuse_unknown_query
 from hookhub.db.store import SCOPES, Row, Store
 from hookhub.errors import Forbidden, Unauthorized
 from hookhub.services import tokens
+from hookhub.services.common import SYSTEM, Actor
 
 log = logging.getLogger("hookhub.api")
 
@@ -62,6 +63,23 @@ _bearer = HTTPBearer(auto_error=False, description="an API token (`hookhub token
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+async def token_of(request: Request, credentials: Credentials) -> Row | None:
+    """The live token the request presents (its row), None without one or with a bad one: looked
+    up once per request, for both the scope check and the services' actor."""
+    if credentials is None:
+        return None
+    store: Store = request.app.state.store
+    return await tokens.bearer(store, credentials.credentials)
+
+
+Presented = Annotated[Row | None, Depends(token_of)]
+
+
+def actor_of(token: Row | None) -> Actor:
+    """The services' actor for a request presenting `token`."""
+    return Actor("token", token["id"], token["name"]) if token else SYSTEM
+
+
 class TokenScope:
     """A dependency that admits tokens whose scope is at least `scope` (and returns the token);
     then, with the token checked (401 and 403 come first), refuses query parameters the route
@@ -71,11 +89,11 @@ class TokenScope:
         self.scope = scope
         self.needed = SCOPES.index(scope)
 
-    async def __call__(self, request: Request, credentials: Credentials) -> dict[str, Any]:
+    async def __call__(
+        self, request: Request, credentials: Credentials, token: Presented
+    ) -> dict[str, Any]:
         if credentials is None:
             raise Unauthorized()
-        store: Store = request.app.state.store
-        token = await tokens.bearer(store, credentials.credentials)
         if token is None:
             raise Unauthorized("invalid or revoked API token")
         if SCOPES.index(token["scope"]) < self.needed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import faulthandler
+import getpass
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -126,9 +127,18 @@ def with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
+def _login_name() -> str | None:
+    """Who runs this command on this machine (None when the system can't say)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry, e.g. in a container
+        return None
+
+
 def with_services(settings: Settings, work: Callable[[Context], Awaitable[T]]) -> T:
     """Run `work` with the services' context on the settings' database (no workers here: the
     server's pick the work up)."""
-    from hookhub.services.common import Context
+    from hookhub.services.common import Actor, Context
 
-    return with_store(settings, lambda store: work(Context(store, settings)))
+    actor = Actor("cli", name=_login_name())
+    return with_store(settings, lambda store: work(Context(store, settings, actor=actor)))

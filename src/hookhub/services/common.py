@@ -25,18 +25,33 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who asks a service for something, as the door knows them: a UI user, an API token, a
+    portal link, the CLI or `apply` on this machine, or hookhub itself."""
+
+    kind: str  # user | token | portal | cli | system
+    id: str | None = None
+    name: str | None = None
+
+
+SYSTEM = Actor("system")
+
+
+@dataclass(frozen=True)
 class Context:
     """What a service needs from the door that calls it: the store, the settings (certificate
-    folder, rotation grace...) and, in a process that runs workers, how to wake them."""
+    folder, rotation grace...), in a process that runs workers how to wake them, and who asks."""
 
     store: Store
     settings: Settings
     on_work: Callable[[], None] | None = None
+    actor: Actor = SYSTEM
 
     @classmethod
-    def of(cls, state: Any) -> Context:
-        """The context of an app whose `state` holds `store`, `settings` and `on_work`."""
-        return cls(state.store, state.settings, state.on_work)
+    def of(cls, state: Any, actor: Actor = SYSTEM) -> Context:
+        """The context of an app whose `state` holds `store`, `settings` and `on_work`, for a
+        request from `actor`."""
+        return cls(state.store, state.settings, state.on_work, actor)
 
     def wake(self) -> None:
         """Tell this process's workers (if it runs any) that work is due now."""

@@ -23,7 +23,7 @@ from starlette.templating import Jinja2Templates
 from hookhub.db.store import Row, Store
 from hookhub.errors import HookhubError
 from hookhub.services import users
-from hookhub.services.common import Context
+from hookhub.services.common import SYSTEM, Actor, Context
 from hookhub.ui.security import COOKIE, SESSION_MAX_AGE, Session, seal, unseal
 
 HERE = Path(__file__).parent
@@ -131,8 +131,11 @@ def wake_of(request: Request) -> Callable[[], None] | None:
 
 
 def context_of(request: Request) -> Context:
-    """What the services need from this app: its store, settings and workers' wake-up."""
-    return Context.of(request.app.state)
+    """What the services need from this app: its store, settings and workers' wake-up, and who
+    asks (the logged-in user, once `User` has been checked)."""
+    user: Row | None = getattr(request.state, "user", None)
+    actor = Actor("user", user["id"], user["username"]) if user else SYSTEM
+    return Context.of(request.app.state, actor)
 
 
 async def _key(request: Request) -> bytes:

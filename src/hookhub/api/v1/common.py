@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from hookhub.api.auth import require
+from hookhub.api.auth import Presented, actor_of, require
 from hookhub.db.store import Store
 from hookhub.services.common import STRICT as STRICT
 from hookhub.services.common import Context
@@ -32,9 +32,10 @@ def store_of(request: Request) -> Store:
 StoreDep = Annotated[Store, Depends(store_of)]
 
 
-def context_of(request: Request) -> Context:
-    """What the services need from this app: its store, settings and workers' wake-up."""
-    return Context.of(request.app.state)
+def context_of(request: Request, token: Presented) -> Context:
+    """What the services need from this app: its store, settings and workers' wake-up, and who
+    asks (the request's token)."""
+    return Context.of(request.app.state, actor_of(token))
 
 
 ContextDep = Annotated[Context, Depends(context_of)]
