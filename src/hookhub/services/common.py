@@ -32,6 +32,8 @@ class Actor:
     kind: str  # user | token | portal | cli | system
     id: str | None = None
     name: str | None = None
+    # Set for a tenant's token or portal link: it sees and changes that tenant's objects only.
+    tenant_id: str | None = None
 
 
 SYSTEM = Actor("system")
