@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from hookhub.db import partitions
 from hookhub.db.store import Store
 from hookhub.db.tables import metadata
+from hookhub.migrations import alembic_config, upgrade_async
+from hookhub.services import users
 
 
 async def test_migrations_match_the_declared_schema(store: Store) -> None:
@@ -34,3 +41,35 @@ async def test_postgresql_analyzes_deliveries_after_one_percent_changes(store: S
             )
         ).scalar_one()
     assert "autovacuum_analyze_scale_factor=0.01" in options
+
+
+async def test_users_there_were_become_admins(database_url: str) -> None:
+    """Migration 0011: the users there were could do everything, so they keep doing it."""
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0010")
+    store = Store.open(database_url)
+    try:
+        async with store.write() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, inbox_key, created_at)"
+                    " VALUES ('usr_1', 'ada', 'scrypt$x', 'key1', 1.0)"
+                )
+            )
+    finally:
+        await store.close()
+    await upgrade_async(database_url)
+    store = Store.open(database_url)  # a new one: the driver caches statements per table
+    try:
+        user = await users.user_named(store, "ada")
+        assert user is not None and user["role"] == "admin"
+        # New users name their role: the column keeps no default.
+        with pytest.raises(IntegrityError):
+            async with store.write() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO users (id, username, password_hash, inbox_key, created_at)"
+                        " VALUES ('usr_2', 'bob', 'scrypt$x', 'key2', 1.0)"
+                    )
+                )
+    finally:
+        await store.close()

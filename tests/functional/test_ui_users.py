@@ -1,4 +1,5 @@
-"""`hookhub user create`: the stored hash checks the password; bad input is refused clearly."""
+"""`hookhub user create` and `set-role`: the stored hash checks the password, each user has a
+role; bad input is refused clearly."""
 
 from __future__ import annotations
 
@@ -47,3 +48,20 @@ def test_short_password_is_refused(database_url: str) -> None:
     assert done.exit_code == 2
     assert "at least 8 characters" in done.output
     assert _user(database_url, "bob") is None
+
+
+def test_users_get_a_role_and_can_change_it(database_url: str) -> None:
+    runner = CliRunner()
+    base = ["user", "create", "--password-stdin", "--database", database_url]
+    done = runner.invoke(app, [*base, "--username", "vi", "--role", "viewer"], input="password1\n")
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(app, [*base, "--username", "ad"], input="password1\n")
+    assert done.exit_code == 0, done.output
+    bad = runner.invoke(app, [*base, "--username", "x", "--role", "root"], input="password1\n")
+    assert bad.exit_code == 2 and "viewer, editor, admin" in bad.output
+    changed = runner.invoke(app, ["user", "set-role", "vi", "editor", "--database", database_url])
+    assert changed.exit_code == 0, changed.output
+    roles = [(_user(database_url, name) or {}).get("role") for name in ("vi", "ad", "x")]
+    assert roles == ["editor", "admin", None]
+    unknown = runner.invoke(app, ["user", "set-role", "zed", "viewer", "--database", database_url])
+    assert unknown.exit_code != 0 and "no user named 'zed'" in str(unknown.exception)

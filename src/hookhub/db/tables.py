@@ -284,6 +284,8 @@ users = Table(
     # The user's capture inbox (/capture/<inbox_key>) and the secret that checks its signatures.
     Column("inbox_key", String(64), nullable=False, unique=True),
     Column("inbox_secret", Text),
+    # What the user may do in the UI: viewer (read) < editor (change) < admin (users, tokens).
+    Column("role", String(10), nullable=False),
     Column("created_at", Float, nullable=False),
 )
 

@@ -38,7 +38,18 @@ async def inbox_owner(store: Store, inbox_key: str) -> Row | None:
 
 async def set_inbox_secret(store: Store, user_id: str, secret: str | None) -> Row:
     """Change the secret a user's capture inbox checks signatures with; the user."""
-    return await store.update(users, user_id, {"inbox_secret": secret})
+    return await change(store, user_id, {"inbox_secret": secret})
+
+
+async def change(store: Store, user_id: str, values: Mapping[str, Any]) -> Row:
+    """Change some columns of a user; the user."""
+    return await store.update(users, user_id, values)
+
+
+async def every(store: Store) -> list[Row]:
+    """Every user, by name."""
+    async with store.read() as conn:
+        return direct.rows_of(await conn.execute(select(users).order_by(users.c.username)))
 
 
 async def shared_key(store: Store, name: str, fresh: str) -> str:

@@ -1,5 +1,5 @@
-"""Web UI users: create one (only the password's hash is kept), log one in, find one, the
-secret of their capture inbox; and the session-signing key every node shares."""
+"""Web UI users: create one (only the password's hash is kept), give one a role, log one in,
+find one, the secret of their capture inbox; and the session-signing key every node shares."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import time
 from hookhub.core.passwords import check_password, hash_password
 from hookhub.db import users
 from hookhub.db.store import Row, Store
-from hookhub.errors import Conflict, ValidationError
+from hookhub.errors import Conflict, NotFound, ValidationError
 from hookhub.ids import new_id
 
 MIN_PASSWORD = 8  # characters
 MAX_USERNAME = 200  # characters
 INBOX_KEY_BYTES = 18  # 24 URL-safe characters: unguessable
 SESSION_KEY_BYTES = 32
+# What a user may do, each role everything the one before may: read; change webhooks, rules,
+# workflows, sources and deliveries; manage users and tokens too.
+ROLES = ("viewer", "editor", "admin")
 
 
 def checked_username(username: str) -> str:
@@ -35,9 +38,21 @@ def checked_password(password: str) -> str:
     return password
 
 
-async def create_user(store: Store, username: str, password: str) -> Row:
-    """A new UI user with their own capture inbox; ValidationError for a bad name or a short
-    password, Conflict if the name is taken."""
+def checked_role(role: str) -> str:
+    """The role, if it is one of ROLES; ValidationError if not."""
+    if role not in ROLES:
+        raise ValidationError(f"the role must be one of {', '.join(ROLES)}", field="role")
+    return role
+
+
+def allows(role: str, needed: str) -> bool:
+    """Whether a user of `role` may do what needs `needed` (admin > editor > viewer)."""
+    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
+
+
+async def create_user(store: Store, username: str, password: str, role: str = "admin") -> Row:
+    """A new UI user of `role` with their own capture inbox; ValidationError for a bad name,
+    role or a short password, Conflict if the name is taken."""
     name = checked_username(username)
     row = {
         "id": new_id("usr"),
@@ -45,12 +60,31 @@ async def create_user(store: Store, username: str, password: str) -> Row:
         "password_hash": hash_password(checked_password(password)),
         "inbox_key": secrets.token_urlsafe(INBOX_KEY_BYTES),
         "inbox_secret": None,
+        "role": checked_role(role),
         "created_at": time.time(),
     }
     try:
         return await users.add(store, row)
     except Conflict:
         raise Conflict(f"a user named {name!r} already exists") from None
+
+
+async def set_role(store: Store, username: str, role: str) -> Row:
+    """Give the user named `username` the role `role`; the user. NotFound if there is none."""
+    user = await users.named(store, username)
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return await change_role(store, user["id"], role)
+
+
+async def change_role(store: Store, user_id: str, role: str) -> Row:
+    """Give the user `user_id` the role `role`; the user. NotFound if there is none."""
+    return await users.change(store, user_id, {"role": checked_role(role)})
+
+
+async def listed(store: Store) -> list[Row]:
+    """Every user, by name (the admins' users page)."""
+    return await users.every(store)
 
 
 async def user_named(store: Store, username: str) -> Row | None:

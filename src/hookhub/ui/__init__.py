@@ -19,6 +19,7 @@ from hookhub.ui.pages import (
     rules,
     sources,
     tokens,
+    users,
     webhooks,
     workflows,
 )
@@ -44,10 +45,12 @@ def install(app: FastAPI) -> None:
         workflows,
         sources,
         tokens,
+        users,
         inbox,
     )
     for module in pages:
         router.include_router(module.router)
+    router.include_router(inbox.capture_router)
 
     @router.get("/favicon.ico")
     async def favicon() -> Response:

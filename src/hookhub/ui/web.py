@@ -1,4 +1,5 @@
-"""What every UI page shares: templates, the login session, CSRF-checked forms, redirects."""
+"""What every UI page shares: templates, the login session, roles, CSRF-checked forms,
+redirects."""
 
 from __future__ import annotations
 
@@ -205,14 +206,28 @@ async def checked_form(request: Request, _: User) -> FormData:
 Form = Annotated[FormData, Depends(checked_form)]
 
 
+def _role_check(read: str, write: str) -> Callable[[Request, Row], Coroutine[Any, Any, None]]:
+    async def check(request: Request, user: User) -> None:
+        needed = read if request.method in ("GET", "HEAD") else write
+        if not users.allows(user["role"], needed):
+            raise HTTPException(
+                403, f"This needs the {needed} role; you are {user['role']}. Ask an admin."
+            )
+
+    return check
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-    """A page from `templates/`, with the user, CSRF token and notice every page shows."""
+    """A page from `templates/`, with the user, CSRF token and notice every page shows, and
+    `can(role)`: whether the user has `role` (pages hide what they may not use)."""
     session: Session | None = getattr(request.state, "session", None)
+    user: Row | None = getattr(request.state, "user", None)
     return templates.TemplateResponse(
         request,
         name,
         {
-            "user": getattr(request.state, "user", None),
+            "user": user,
+            "can": lambda role: user is not None and users.allows(user["role"], role),
             "csrf": session.csrf if session else "",
             "notice": request.query_params.get("notice"),
             **context,
@@ -284,6 +299,10 @@ class PageRoute(APIRoute):
         return route
 
 
-def page_router() -> APIRouter:
-    """A router for one resource's pages."""
-    return APIRouter(route_class=PageRoute)
+def page_router(read: str | None = "viewer", write: str = "editor") -> APIRouter:
+    """A router for one resource's pages: each GET needs a logged-in user of role `read`,
+    every other method (each form and action) one of role `write`, checked here once so that
+    no route can forget it. `read=None`: pages anyone may open (login), no check."""
+    if read is None:
+        return APIRouter(route_class=PageRoute)
+    return APIRouter(route_class=PageRoute, dependencies=[Depends(_role_check(read, write))])

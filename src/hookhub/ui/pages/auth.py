@@ -19,7 +19,7 @@ from hookhub.ui.web import (
     text,
 )
 
-router = page_router()
+router = page_router(read=None)
 
 
 def _next(target: str) -> str:

@@ -12,6 +12,8 @@ from hookhub.services import inbox, users
 from hookhub.ui.web import Form, User, optional, page_router, pretty, redirect, render, store_of
 
 router = page_router()
+# Anyone may send to an inbox's URL: its unguessable key is the only credential.
+capture_router = page_router(read=None)
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -26,8 +28,8 @@ async def _body(request: Request) -> tuple[bytes, bool]:
     return bytes(kept), truncated
 
 
-@router.api_route("/capture/{key}", methods=METHODS)
-@router.api_route("/capture/{key}/{rest:path}", methods=METHODS)
+@capture_router.api_route("/capture/{key}", methods=METHODS)
+@capture_router.api_route("/capture/{key}/{rest:path}", methods=METHODS)
 async def capture(request: Request, key: str) -> Response:
     """Record the request in the inbox of `key` and answer 200."""
     store, now = store_of(request), time.time()

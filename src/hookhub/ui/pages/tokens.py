@@ -8,7 +8,7 @@ from starlette.responses import Response
 from hookhub.services import tokens
 from hookhub.ui.web import Form, User, page_router, redirect, render, store_of, text
 
-router = page_router()
+router = page_router("admin", "admin")
 
 SHOWN = 500  # tokens the page lists
 
