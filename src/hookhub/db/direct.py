@@ -17,14 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Delete, Insert, Select, Update
+from sqlalchemy import JSON, Delete, Insert, Select, TextClause, Update
 from sqlalchemy.engine import Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookhub.db import sqlite
 
 Row = dict[str, Any]
-Statement = Select[Any] | Insert | Update | Delete
+Statement = Select[Any] | Insert | Update | Delete | TextClause
 Processor = Callable[[Any], Any] | None
 
 
@@ -101,7 +101,7 @@ def compile_for(statement: Statement, dialect: Dialect) -> Compiled:
             params.append((name, None, process))
         else:
             params.append((None, bind.value if process is None else process(bind.value), None))
-    columns = list(statement.exported_columns)
+    columns = [] if isinstance(statement, TextClause) else list(statement.exported_columns)
     result = Compiled(
         sql=compiled.string,
         params=tuple(params),
@@ -140,17 +140,25 @@ async def execute(
 
 async def execute_many(
     conn: Conn, statement: Statement, values: Sequence[Mapping[str, Any]]
-) -> None:
-    """Run `statement` once per parameter set in `values`, in `conn`'s transaction."""
+) -> list[Row]:
+    """Run `statement` once per parameter set in `values`, in order, in `conn`'s transaction;
+    the rows its RETURNING clause gives, if it has one."""
     if not values:
-        return
+        return []
     driver = driver_of(conn)
     if driver is None:
         assert isinstance(conn, AsyncConnection)
-        await conn.execute(statement, list(values))
-        return
+        result = await conn.execute(statement, list(values))
+        return rows_of(result) if result.returns_rows else []
     compiled = compile_for(statement, conn.dialect)
-    await driver.execute_many(compiled.sql, [compiled.args(v) for v in values])
+    if not compiled.keys:
+        await driver.execute_many(compiled.sql, [compiled.args(v) for v in values])
+        return []
+    # sqlite3's executemany keeps no rows: one statement per set, each inline and cheap.
+    found: list[tuple[Any, ...]] = []
+    for one in values:
+        found.extend(await driver.fetch(compiled.sql, compiled.args(one)))
+    return compiled.rows(found)
 
 
 async def execute_batch(

@@ -1,19 +1,19 @@
 """The intake transaction, written once for every kind of connection.
 
 `steps` is the transaction as a generator: it yields each statement (with its parameters) and is
-sent back the statement's result, so it does no I/O itself. `run` executes it on a synchronous
-SQLAlchemy connection (the outbox's `emit`, in the caller's transaction), `run_async` on an
-asynchronous one (`Store.ingest`; the outbox's `emit_async`). Neither commits: the caller's
-transaction does.
+sent back the rows the statement returned, so it does no I/O itself. `run` executes it on a
+synchronous SQLAlchemy connection (the outbox's `emit`, in the caller's transaction),
+`run_async` on an asynchronous one (the outbox's `emit_async`) or straight on the SQLite driver
+(`Store.ingest`, through `hookhub.db.direct`). Neither commits: the caller's transaction does.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Executable, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Insert, bindparam, insert
 
 from hookhub.db import direct, notify, queries
 from hookhub.db.tables import deliveries
@@ -27,9 +27,9 @@ Router = Callable[
     [list[Row], dict[str, Row], list[Row]],
     tuple[Mapping[str, Sequence[Target]], Collection[str]],
 ]
-# A statement and its parameters (None, a row, or rows: executemany).
-Statement = tuple[Executable, Any]
-Steps = Generator[Statement, Any, dict[str, int]]
+# A statement and its parameters: None, a row, or a list of rows (run once per row).
+Statement = tuple[direct.Statement, Mapping[str, Any] | list[Row] | None]
+Steps = Generator[Statement, list[Row], dict[str, int]]
 
 
 def pending(
@@ -54,6 +54,13 @@ def pending(
     }
 
 
+@functools.cache
+def insert_pending() -> Insert:
+    """Insert rows as `pending` makes them: the statement names their columns, so it is
+    compiled once and runs straight on the SQLite driver (`hookhub.db.direct`)."""
+    return insert(deliveries).values({key: bindparam(key) for key in pending(None, None, None, 0)})
+
+
 def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
     """Store events (ids seen before are skipped) and a pending delivery per target `route`
     gives each new one; returns new event id → deliveries created.
@@ -69,14 +76,14 @@ def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
     if not rows:
         return {}
     now = rows[0]["received_at"]
-    result = yield queries.insert_events_ignoring_duplicates(dialect), rows
-    new_ids = {row[0] for row in result}
+    inserted = yield queries.insert_events_ignoring_duplicates(dialect), list(rows)
+    new_ids = {row["id"] for row in inserted}
     # In event order: ids grow with creation, and ordered delivery follows id order.
     fresh = [row for row in rows if row["id"] in new_ids]
     if not fresh:
         return {}
-    rules = direct.rows_of((yield queries.enabled_rules(), None))
-    special = direct.rows_of((yield queries.special_webhooks(), None))
+    rules = yield queries.enabled_rules(), None
+    special = yield queries.special_webhooks(), None
     targets, paused = route(rules, {row["id"]: row for row in special}, fresh)
     created = {row["id"]: len(targets.get(row["id"], ())) for row in fresh}
     planned = [
@@ -85,7 +92,7 @@ def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
         for webhook_id, ordering_key in targets.get(row["id"], ())
     ]
     if planned:
-        yield insert(deliveries), planned
+        yield insert_pending(), planned
         if dialect == "postgresql":
             yield notify.announce(notify.DELIVERIES), None
     return created
@@ -94,20 +101,27 @@ def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
 def run(conn: Connection, transaction: Steps) -> dict[str, int]:
     """Execute `steps` on a synchronous connection, in its current transaction."""
     try:
-        statement = next(transaction)
+        statement, params = next(transaction)
         while True:
-            statement = transaction.send(conn.execute(*statement))
+            result = conn.execute(statement, params)
+            found = direct.rows_of(result) if result.returns_rows else []
+            statement, params = transaction.send(found)
     except StopIteration as done:
         created: dict[str, int] = done.value
         return created
 
 
-async def run_async(conn: AsyncConnection, transaction: Steps) -> dict[str, int]:
-    """Execute `steps` on an asynchronous connection, in its current transaction."""
+async def run_async(conn: direct.Conn, transaction: Steps) -> dict[str, int]:
+    """Execute `steps` on an asynchronous connection or a `Store.write_direct` transaction, in
+    its current transaction."""
     try:
-        statement = next(transaction)
+        statement, params = next(transaction)
         while True:
-            statement = transaction.send(await conn.execute(*statement))
+            if isinstance(params, list):
+                found = await direct.execute_many(conn, statement, params)
+            else:
+                found = await direct.execute(conn, statement, params)
+            statement, params = transaction.send(found)
     except StopIteration as done:
         created: dict[str, int] = done.value
         return created

@@ -184,7 +184,7 @@ class Store(Database):
         """Store events and their deliveries in one transaction (`hookhub.db.ingest.steps`:
         what `route` sees and returns); returns new event id → deliveries created. `since`: as
         in `write`."""
-        async with self.write(since=since) as conn:
+        async with self.write_direct(since=since) as conn:
             created = await ingest.run_async(conn, ingest.steps(self.dialect, rows, route))
             if self.dialect == "sqlite" and any(created.values()):
                 self.wake_others()
