@@ -3,13 +3,19 @@
 `mqtt(s)://user:password@host:port`. Options: `topic` (template), `qos` (1 by default; 2 waits
 for PUBCOMP; 0 has no ack and counts as sent once written) and `retain` (default false).
 The message headers travel as MQTT 5 user properties, `Content-Type` as the content type.
+
+The properties are packed here (`publish_properties`) rather than by paho's Properties class,
+which builds its tables for every instance and packs by searching them: about half of what a
+publish cost. The bytes are the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
+import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit
@@ -23,6 +29,10 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT = 10.0  # seconds
 MAX_INFLIGHT = 1000  # QoS 1/2 messages awaiting their ack per connection (paho's default: 20)
+# MQTT 5 property identifiers (section 2.2.2.2), each a one-byte variable byte integer.
+CONTENT_TYPE, USER_PROPERTY = b"\x03", b"\x26"
+MAX_STRING = 65535  # bytes of a UTF-8 string; longer ones are paho's to refuse
+SHORT = struct.Struct(">H")
 # aiomqtt warns of every publish beyond ten awaiting an ack; hundreds in flight are by design.
 client_log = logging.getLogger("hookhub.destinations.mqtt")
 client_log.setLevel(logging.ERROR)
@@ -77,15 +87,9 @@ class MqttDestination(Destination[Any]):
         self, connection: Any, request: OutboundRequest, options: Mapping[str, Any]
     ) -> str:
         from paho.mqtt.client import MQTT_ERR_SUCCESS, error_string
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
 
         headers = message_headers(request.headers)
-        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        content_type = headers.pop("Content-Type", None)
-        if content_type:
-            properties.ContentType = content_type
-        properties.UserProperty = list(headers.items())
+        properties = publish_properties(headers.pop("Content-Type", None), headers)
         ack = f"acknowledged by the broker (QoS {options['qos']}), topic {options['topic']!r}"
         # paho directly, with a future for the ack: aiomqtt's publish runs two tasks (its
         # wait_for, and ours racing it against a lost connection) per message.
@@ -130,3 +134,65 @@ def _fail_pending(client: Any) -> None:
     for pending in list(client._pending_publishes.values()):
         if isinstance(pending, _Ack):
             pending.fail()
+
+
+def pack_properties(content_type: str | None, headers: Mapping[str, str]) -> bytes | None:
+    """A PUBLISH packet's properties as paho packs them: the content type, then each header as
+    a user property, after their length; None if a string is over MAX_STRING bytes."""
+    strings = [(CONTENT_TYPE, content_type.encode())] if content_type else []
+    for name, value in headers.items():
+        strings += ((USER_PROPERTY, name.encode()), (b"", value.encode()))  # a string pair
+    if any(len(data) > MAX_STRING for _, data in strings):
+        return None
+    packed = b"".join(ident + SHORT.pack(len(data)) + data for ident, data in strings)
+    return _variable_integer(len(packed)) + packed
+
+
+def _variable_integer(value: int) -> bytes:
+    """MQTT's variable byte integer: 7 bits a byte, least significant first."""
+    out = bytearray()
+    while True:
+        value, digit = divmod(value, 128)
+        out.append(digit | 0x80 if value else digit)
+        if not value:
+            return bytes(out)
+
+
+def publish_properties(content_type: str | None, headers: Mapping[str, str]) -> Any:
+    """The properties of one PUBLISH: packed by `pack_properties`, or for a string too long, a
+    paho Properties (which refuses it as before)."""
+    packed = pack_properties(content_type, headers)
+    if packed is not None:
+        return _packed_class()(packed)
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    if content_type:
+        properties.ContentType = content_type
+    properties.UserProperty = list(headers.items())
+    return properties
+
+
+@functools.cache
+def _packed_class() -> type[Any]:
+    """paho's Properties, holding bytes packed already (paho is aiomqtt's: imported on first
+    use). paho only calls `pack` on a publish's properties, and `str` to log one."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    class PackedProperties(Properties):
+        packed: bytes
+
+        def __init__(self, packed: bytes) -> None:
+            # Not Properties.__init__: its tables are what this class saves building.
+            object.__setattr__(self, "packetType", PacketTypes.PUBLISH)
+            object.__setattr__(self, "packed", packed)
+
+        def pack(self) -> bytes:
+            return self.packed
+
+        def __str__(self) -> str:
+            return f"[{len(self.packed)} bytes of properties]"
+
+    return PackedProperties
