@@ -10,7 +10,18 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Insert, Select, Update, bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    Update,
+    bindparam,
+    delete,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hookhub.db import crud, direct, notify, queries
@@ -40,15 +51,24 @@ def due_runs(dialect: str) -> Select[tuple[str]]:
     Queued runs are due at once; running ones when their lease expires (their runner died).
     On PostgreSQL rows another runner is claiming are skipped, not waited on.
     """
-    query = (
+    if dialect == "sqlite":
+        # Without statistics SQLite reads every active run through the status index and sorts
+        # them: 2.4 ms per claim with 10,000 queued, on the loop that answers the triggers.
+        # Named, the due index gives them in order (0.4 ms). SQLAlchemy can't write INDEXED BY.
+        return (
+            select(literal_column("id"))
+            .select_from(text("runs INDEXED BY ix_runs_due"))
+            .where(text("status IN ('queued', 'running') AND next_attempt_at <= :now"))
+            .order_by(literal_column("next_attempt_at"))
+            .limit(bindparam("limit"))
+        )
+    return (
         select(runs.c.id)
         .where(IS_ACTIVE, runs.c.next_attempt_at <= bindparam("now"))
         .order_by(runs.c.next_attempt_at)
         .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
     )
-    if dialect == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return query
 
 
 @functools.cache
