@@ -1,5 +1,6 @@
-"""Writes to configured objects (webhooks, rules, workflows, sources) carried out together, in
-one transaction: a webhook's change with its deliveries paused or resumed, a whole `apply`.
+"""Writes to configured objects (webhooks, rules, workflows, sources, event types) carried out
+together, in one transaction: a webhook's change with its deliveries paused or resumed, a whole
+`apply`.
 
 The service layer decides what to write (`hookhub.services`); this module only executes it.
 """
@@ -14,16 +15,16 @@ from typing import Any, Literal
 from sqlalchemy import Table, Update, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hookhub.db.crud import noun
-from hookhub.db.tables import deliveries, rules, sources, webhooks, workflows
-from hookhub.errors import NotFound
+from hookhub.db.crud import key, missing
+from hookhub.db.tables import deliveries, event_types, rules, sources, webhooks, workflows
 
-Kind = Literal["webhook", "rule", "workflow", "source"]
+Kind = Literal["webhook", "rule", "workflow", "source", "event_type"]
 _TABLES: dict[str, Table] = {
     "webhook": webhooks,
     "rule": rules,
     "workflow": workflows,
     "source": sources,
+    "event_type": event_types,
 }
 
 
@@ -85,14 +86,14 @@ async def carry_out(conn: AsyncConnection, writes: Sequence[Write]) -> int:
             await conn.execute(insert(write.table).values(**write.row))
         elif isinstance(write, Change):
             table = write.table
-            statement = update(table).where(table.c.id == write.row_id)
+            statement = update(table).where(key(table) == write.row_id)
             if "version" in table.c:
                 statement = statement.values(version=table.c.version + 1)
             result = await conn.execute(statement.values(**write.values))
             _found(result.rowcount, table, write.row_id)
         elif isinstance(write, Delete):
             table = write.table
-            result = await conn.execute(delete(table).where(table.c.id == write.row_id))
+            result = await conn.execute(delete(table).where(key(table) == write.row_id))
             _found(result.rowcount, table, write.row_id)
         elif isinstance(write, Pause):
             await conn.execute(pause(write.webhook_id))
@@ -127,4 +128,4 @@ def resume(webhook_id: str) -> Update:
 
 def _found(count: int, table: Table, row_id: str) -> None:
     if count == 0:
-        raise NotFound(f"no {noun(table)} with id {row_id!r}")
+        raise missing(table, row_id)

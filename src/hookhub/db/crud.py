@@ -1,5 +1,6 @@
-"""Reads and writes of one row by id, and pages of rows, on any table whose key is `id`: what
-the store's named operations (`store.workflows.get`, `store.sources.create`, ...) are made of.
+"""Reads and writes of one row by key, and pages of rows, on any table with a one-column primary
+key (`id`, or `name` for event types): what the store's named operations
+(`store.workflows.get`, `store.sources.create`, ...) are made of.
 
 Only `db/` passes a table here; everything above asks for a resource by name.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Column, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hookhub.db import direct
@@ -30,38 +31,57 @@ async def create(db: Database, table: Table, values: Mapping[str, Any]) -> Row:
     return dict(values)
 
 
+def key(table: Table) -> Column[Any]:
+    """The one column of `table`'s primary key (`id` for most)."""
+    (column,) = table.primary_key.columns
+    return column
+
+
+def missing(table: Table, row_id: str) -> NotFound:
+    """The NotFound for a row of `table` that is not there."""
+    how = "named" if key(table).name == "name" else "with id"
+    return NotFound(f"no {noun(table)} {how} {row_id!r}")
+
+
 async def get(db: Database, table: Table, row_id: str) -> Row:
-    """One row by id, or NotFound."""
+    """One row by key, or NotFound."""
     async with db.read() as conn:
-        row = (await conn.execute(select(table).where(table.c.id == row_id))).first()
+        row = (await conn.execute(select(table).where(key(table) == row_id))).first()
     if row is None:
-        raise NotFound(f"no {noun(table)} with id {row_id!r}")
+        raise missing(table, row_id)
     return dict(row._mapping)
 
 
 async def page(
-    db: Database, table: Table, filters: Mapping[str, Any], cursor: str | None, limit: int
+    db: Database,
+    table: Table,
+    filters: Mapping[str, Any],
+    cursor: str | None,
+    limit: int,
+    ascending: bool = False,
 ) -> tuple[list[Row], str | None]:
-    """Rows matching equality `filters`, newest first, after `cursor`; and the next cursor."""
-    query = select(table).order_by(table.c.id.desc()).limit(limit + 1)
+    """Rows matching equality `filters`, newest first (by key: `ascending` for A to Z), after
+    `cursor`; and the next cursor."""
+    column = key(table)
+    query = select(table).order_by(column if ascending else column.desc()).limit(limit + 1)
     for name, value in filters.items():
         if value is not None:
             query = query.where(table.c[name] == value)
     if cursor:
-        query = query.where(table.c.id < cursor)
+        query = query.where(column > cursor if ascending else column < cursor)
     async with db.read() as conn:
         found = direct.rows_of(await conn.execute(query))
     more = len(found) > limit
     found = found[:limit]
-    return found, (found[-1]["id"] if more else None)
+    return found, (found[-1][column.name] if more else None)
 
 
-async def every(db: Database, table: Table) -> list[Row]:
-    """Every row of a table of configured objects, newest first, read a page at a time."""
+async def every(db: Database, table: Table, ascending: bool = False) -> list[Row]:
+    """Every row of a table of configured objects, in `page`'s order, read a page at a time."""
     rows: list[Row] = []
     cursor: str | None = None
     while True:
-        batch, cursor = await page(db, table, {}, cursor, EVERY_PAGE)
+        batch, cursor = await page(db, table, {}, cursor, EVERY_PAGE, ascending)
         rows.extend(batch)
         if cursor is None:
             return rows
@@ -81,7 +101,7 @@ async def count(db: Database, table: Table, filters: Mapping[str, Any], cap: int
 
 async def change(db: Database, table: Table, row_id: str, values: Mapping[str, Any]) -> Row:
     """Change some columns of one row, bumping `version` where the table has one; the row."""
-    statement = update(table).where(table.c.id == row_id)
+    statement = update(table).where(key(table) == row_id)
     if "version" in table.c:
         statement = statement.values(version=table.c.version + 1)
     try:
@@ -90,24 +110,25 @@ async def change(db: Database, table: Table, row_id: str, values: Mapping[str, A
     except IntegrityError as exc:
         raise conflict(table, exc) from None
     if result.rowcount == 0:
-        raise NotFound(f"no {noun(table)} with id {row_id!r}")
-    return await get(db, table, row_id)
+        raise missing(table, row_id)
+    return await get(db, table, values.get(key(table).name, row_id))
 
 
 async def remove(db: Database, table: Table, row_id: str) -> None:
-    """Delete one row by id, or NotFound."""
+    """Delete one row by key, or NotFound."""
     async with db.write() as conn:
-        result = await conn.execute(delete(table).where(table.c.id == row_id))
+        result = await conn.execute(delete(table).where(key(table) == row_id))
     if result.rowcount == 0:
-        raise NotFound(f"no {noun(table)} with id {row_id!r}")
+        raise missing(table, row_id)
 
 
 class Objects:
     """Rows of one table of configured objects, by id, and pages of them: the named stores that
-    subclass it (`store.webhooks`, `store.rules`, `store.workflows`, `store.sources`) name the
-    table."""
+    subclass it (`store.webhooks`, `store.rules`, `store.workflows`, `store.sources`,
+    `store.event_types`) name the table, and whether pages go A to Z by key (`ascending`)."""
 
     table: ClassVar[Table]
+    ascending: ClassVar[bool] = False
 
     def __init__(self, store: Database) -> None:
         self.store = store
@@ -133,23 +154,25 @@ class Objects:
     ) -> tuple[list[Row], str | None]:
         """Newest first, after `cursor`, those whose columns equal `where` (None: any); and the
         next page's cursor."""
-        return await page(self.store, self.table, where, cursor, limit)
+        return await page(self.store, self.table, where, cursor, limit, self.ascending)
 
     async def count(self, cap: int, **where: Any) -> int:
         """How many there are (whose columns equal `where`), counting no further than `cap`."""
         return await count(self.store, self.table, where, cap)
 
     async def every(self) -> list[Row]:
-        """All of them, newest first."""
-        return await every(self.store, self.table)
+        """All of them, in `page`'s order."""
+        return await every(self.store, self.table, self.ascending)
 
 
 def conflict(table: Table | None, exc: IntegrityError) -> Conflict:
     """The Conflict a refused write to `table` (None: to several) means."""
     if table is None:  # writes to several tables: the database's own words
         return Conflict(f"the database refused a change: {exc.orig}")
-    if "name" in table.c and "name" in str(exc.orig).lower():
-        return Conflict(f"a {noun(table)} with this name already exists", field="name")
+    named = key(table).name == "name"  # the key's own constraint does not say "name"
+    if "name" in table.c and (named or "name" in str(exc.orig).lower()):
+        article = "an" if noun(table)[0] in "aeiou" else "a"
+        return Conflict(f"{article} {noun(table)} with this name already exists", field="name")
     if "foreign key" in str(exc.orig).lower():
         return Conflict("a referenced object does not exist")
     return Conflict(f"conflicts with an existing {noun(table)}")
@@ -157,5 +180,5 @@ def conflict(table: Table | None, exc: IntegrityError) -> Conflict:
 
 def noun(table: Table) -> str:
     """A table's name in the singular, for messages ("deliveries" -> "delivery")."""
-    name = table.name
+    name = table.name.replace("_", " ")
     return name[:-3] + "y" if name.endswith("ies") else name[:-1]

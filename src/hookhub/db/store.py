@@ -30,6 +30,7 @@ from hookhub.db import changes, crud, direct, ingest, notify, queries
 from hookhub.db.activity import ActivityStore
 from hookhub.db.database import Database
 from hookhub.db.engine import SQLITE_BUSY_TIMEOUT
+from hookhub.db.event_types import EventTypeStore, SchemaCache
 from hookhub.db.history import HistoryStore
 from hookhub.db.ingest import Router, Target
 from hookhub.db.partitions import PartitionStore
@@ -92,6 +93,7 @@ class Store(Database):
     def __init__(self, engine: AsyncEngine, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> None:
         super().__init__(engine, busy_timeout)
         self._tokens = TokenCache()
+        self._schemas = SchemaCache()
 
     # -- any table by id (the store's own token writes, db/users.py, tests) ------------------------
 
@@ -475,6 +477,9 @@ class Store(Database):
             rows = (changes.Insert, changes.Change, changes.Delete)
             tables = [write.table for write in writes if isinstance(write, rows)]
             raise crud.conflict(tables[0] if len(set(tables)) == 1 else None, exc) from None
+        finally:
+            if any(getattr(write, "kind", None) == "event_type" for write in writes):
+                self._schemas.forget()
         return resumed
 
     # -- operator actions ---------------------------------------------------------------------
@@ -635,6 +640,12 @@ class Store(Database):
     def rules(self) -> RuleStore:
         """Rules: create, read, change, delete (see `hookhub.db.rules`)."""
         return RuleStore(self)
+
+    @property
+    def event_types(self) -> EventTypeStore:
+        """The event-type catalog: create, read, change, delete, and the compiled schemas
+        intake checks events with (see `hookhub.db.event_types`)."""
+        return EventTypeStore(self, self._schemas)
 
     @property
     def tokens(self) -> TokenStore:

@@ -350,3 +350,17 @@ source_failures = Table(
     Column("created_at", Float, nullable=False),
     Index(None, "source_id", "id"),
 )
+
+# The event-type catalog: names events may carry (`object_type + "." + event`), each with an
+# optional JSON Schema (Draft 2020-12) that intake checks the event's `data` against.
+event_types = Table(
+    "event_types",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("description", Text),
+    Column("schema", JSON),
+    Column("examples", JSON),
+    Column("deprecated", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

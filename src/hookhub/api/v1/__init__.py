@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from hookhub.api.v1 import (
     deliveries,
+    event_types,
     events,
     operations,
     rules,
@@ -15,7 +16,19 @@ from hookhub.api.v1 import (
 )
 
 router = APIRouter(prefix="/api/v1")
-for module in (webhooks, rules, events, deliveries, operations, workflows, runs, sources, tokens):
+RESOURCES = (
+    webhooks,
+    rules,
+    events,
+    event_types,
+    deliveries,
+    operations,
+    workflows,
+    runs,
+    sources,
+    tokens,
+)
+for module in RESOURCES:
     router.include_router(module.router)
 
 __all__ = ["router"]
