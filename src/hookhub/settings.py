@@ -224,6 +224,9 @@ class Settings:
     # Signs web UI session cookies; empty = a key generated once and kept in the database,
     # so restarts and every node share it.
     secret_key: str = ""
+    # Refuse (422) a rule naming an event type the (non-empty) event-type catalog lacks,
+    # instead of saving it with a warning.
+    strict_event_types: bool = False
 
     def network_policy(self) -> NetworkPolicy:
         """The outbound network policy (SSRF protection) these settings describe."""
@@ -300,6 +303,7 @@ class Settings:
                 env, "HOOKHUB_METRICS_WEBHOOK_LABELS", cls.metrics_webhook_labels
             ),
             secret_key=env.get("HOOKHUB_SECRET_KEY", ""),
+            strict_event_types=_env_bool(env, "HOOKHUB_STRICT_EVENT_TYPES", cls.strict_event_types),
             template_max_output=_env_int(
                 env, "HOOKHUB_TEMPLATE_MAX_OUTPUT", cls.template_max_output
             ),

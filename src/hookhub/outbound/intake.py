@@ -1,4 +1,5 @@
-"""Intake: events in, matched against rules, stored with their deliveries in one transaction."""
+"""Intake: events in, checked against their types' schemas, matched against rules, stored with
+their deliveries in one transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hookhub.core.event_schemas import check_events
 from hookhub.db.group import GroupWriter
 from hookhub.db.ingest import Target
 from hookhub.db.store import Row, Store
@@ -62,12 +64,20 @@ def route(
     return {row["id"]: plan(rules, ordered, row) for row in events}, paused
 
 
+async def check(store: Store, events: Sequence[Mapping[str, Any]]) -> None:
+    """ValidationError for the first event whose `data` its type's JSON Schema refuses (the
+    event-type catalog's); types without a schema cost a dict lookup."""
+    check_events(await store.event_types.validators(), events)
+
+
 async def ingest(
     store: Store,
     events: Sequence[Mapping[str, Any]],
     on_work: Callable[[], None] | None = None,
 ) -> Accepted:
-    """Store `events` and their deliveries; ids already stored are accepted but not reprocessed."""
+    """Store `events` and their deliveries; ids already stored are accepted but not reprocessed.
+    ValidationError (nothing stored) if an event does not match its type's schema."""
+    await check(store, events)
     return (await _ingest_batches(store, [events], on_work))[0]
 
 
@@ -124,9 +134,11 @@ class Intake:
         )
 
     async def submit(self, events: Sequence[Mapping[str, Any]]) -> Accepted:
-        """Store `events` with whatever else is waiting; large batches go alone."""
+        """Store `events` with whatever else is waiting; large batches go alone.
+        ValidationError (nothing stored) if an event does not match its type's schema."""
+        await check(self.store, events)
         if len(events) > GROUP_EVENTS:
-            return await ingest(self.store, events, self.on_work)
+            return (await _ingest_batches(self.store, [events], self.on_work))[0]
         return await self._writer.submit(list(events))
 
     async def close(self) -> None:

@@ -52,8 +52,9 @@ def _alias_matches(event_type: str, event: Mapping[str, Any]) -> bool:
 def matches(rule: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
     """Whether `event` passes the rule's object types, event types and conditions.
 
-    An empty list of object or event types matches every one. NetBox's event type names match
-    the events NetBox sends for them (`object_created` matches `created`).
+    An empty list of object or event types matches every one. An event type is an event's name
+    (`paid`) or its type name in the catalog (`invoice.paid`: object type, dot, name). NetBox's
+    event type names match the events NetBox sends for them (`object_created` matches `created`).
     """
     object_types = rule["object_types"]
     if object_types and event["object_type"] not in object_types:
@@ -62,6 +63,7 @@ def matches(rule: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
     if (
         event_types
         and event["event"] not in event_types
+        and f"{event['object_type']}.{event['event']}" not in event_types
         and not any(_alias_matches(name, event) for name in event_types)
     ):
         return False
@@ -121,9 +123,59 @@ def warnings(
     return found
 
 
-async def save_warnings(store: Store, rule: Mapping[str, Any]) -> list[str]:
-    """`warnings` for a rule about to be saved, against the newest events in `store`."""
+def _in_catalog(name: str, object_types: Sequence[str], catalog: set[str]) -> bool:
+    """Whether a rule's event type `name` (with the rule's `object_types`) names a type of the
+    catalog: itself (`invoice.paid`), or as the event of one (`paid`, of `invoice.paid`)."""
+    if name in catalog:
+        return not object_types or any(name.startswith(o + ".") for o in object_types)
+    suffix = "." + name
+    return any(
+        known.endswith(suffix) and (not object_types or known[: -len(suffix)] in object_types)
+        for known in catalog
+    )
+
+
+def unknown_types(
+    object_types: Sequence[str], event_types: Sequence[str], catalog: set[str]
+) -> list[tuple[str, str]]:
+    """(field, message) for what a rule names that the event-type catalog does not know:
+    nothing when the catalog is empty (not in use). NetBox's event type names are left to
+    `warnings`."""
+    if not catalog:
+        return []
+    found: list[tuple[str, str]] = []
+    for name in event_types:
+        if name not in NETBOX_EVENT_TYPES and not _in_catalog(name, object_types, catalog):
+            said = f"event type {name!r} is not in the event-type catalog" + _guess(name, catalog)
+            found.append(("event_types", said))
+    if not event_types:
+        for name in object_types:
+            if not any(known.startswith(name + ".") for known in catalog):
+                said = f"no type of the event-type catalog has object_type {name!r}" + _guess(
+                    name, {known.rpartition(".")[0] for known in catalog}
+                )
+                found.append(("object_types", said))
+    return found
+
+
+async def catalog_problems(store: Store, rule: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`unknown_types` of a rule, against the catalog in `store`."""
     if not rule["object_types"] and not rule["event_types"]:
         return []
+    catalog = await store.event_types.names()
+    return unknown_types(rule["object_types"], rule["event_types"], catalog)
+
+
+async def save_warnings(store: Store, rule: Mapping[str, Any]) -> list[str]:
+    """`warnings` for a rule about to be saved, against the newest events in `store`, and the
+    types the event-type catalog does not know."""
+    if not rule["object_types"] and not rule["event_types"]:
+        return []
+    catalog = await store.event_types.names()
+    unknown = [
+        said for _, said in unknown_types(rule["object_types"], rule["event_types"], catalog)
+    ]
     seen_objects, seen_events = await store.recent_event_kinds(SEEN_WINDOW)
-    return warnings(rule["object_types"], rule["event_types"], seen_objects, seen_events)
+    # A type named in full (`invoice.paid`) is known when the catalog has it.
+    named = [name for name in rule["event_types"] if name not in catalog]
+    return unknown + warnings(rule["object_types"], named, seen_objects, seen_events)

@@ -18,7 +18,7 @@ from hookhub.db import changes
 from hookhub.db.store import Row, Store
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
-from hookhub.outbound.rules import save_warnings
+from hookhub.outbound.rules import catalog_problems, save_warnings
 from hookhub.services.common import STRICT, Context, optional_fields
 
 
@@ -79,7 +79,18 @@ async def _columns(ctx: Context, rule: RuleIn) -> dict[str, Any]:
         raise ValidationError(
             f"no webhook with id {values['webhook_id']!r}", field="webhook_id"
         ) from None
+    await check_types(ctx, values)
     return values
+
+
+async def check_types(ctx: Context, values: Row) -> None:
+    """With `HOOKHUB_STRICT_EVENT_TYPES`, ValidationError for a rule naming a type the
+    (non-empty) event-type catalog lacks; otherwise that is only a warning."""
+    if ctx.settings.strict_event_types:
+        problems = await catalog_problems(ctx.store, values)
+        if problems:
+            field, message = problems[0]
+            raise ValidationError(message, field=field)
 
 
 async def get(ctx: Context, rule_id: str) -> Row:

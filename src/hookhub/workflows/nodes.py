@@ -223,7 +223,10 @@ class EmitNode(Node):
             event = validated(fields)  # what POST /events would refuse, this node refuses too
         except ValidationError as exc:
             raise NodeFailed(f"the rendered event is invalid: {exc.message}") from None
-        accepted = await ingest(services.store, [event], services.on_work)
+        try:
+            accepted = await ingest(services.store, [event], services.on_work)
+        except ValidationError as exc:  # its type's schema (the event-type catalog) refused it
+            raise NodeFailed(f"the rendered event is invalid: {exc.message}") from None
         output = {"event_id": accepted.ids[0], "deliveries": accepted.deliveries}
         return Step(input=event, output=output, next=self.next)
 

@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 
 from hookhub.db.sources import refused_value
 from hookhub.db.store import Row, Store
-from hookhub.errors import HookhubError
+from hookhub.errors import HookhubError, ValidationError
 from hookhub.ids import new_id
 from hookhub.inbound.sources.base import MAX_SHOWN_BODY, Message, SourceSpec
 from hookhub.inbound.sources.brokers import broker_for
 from hookhub.inbound.sources.mapping import MAX_BODY, Mapper, Refused
-from hookhub.outbound.intake import ingest
+from hookhub.outbound.intake import check, ingest
 
 log = logging.getLogger("hookhub.sources")
 
@@ -129,9 +129,13 @@ class _Consumer:
         refused: list[Row] = []
         for message in messages:
             try:
-                found.append((message, self.mapper.event(message)))
+                event = self.mapper.event(message)
+                await check(self.store, [event])  # its type's schema, if the catalog has one
+                found.append((message, event))
             except Refused as exc:
                 refused.append(_failure(message, str(exc)))
+            except ValidationError as exc:
+                refused.append(_failure(message, exc.message))
         if found:
             try:
                 await ingest(self.store, [event for _, event in found], self.runner.on_work)
