@@ -73,3 +73,32 @@ async def test_users_there_were_become_admins(database_url: str) -> None:
                 )
     finally:
         await store.close()
+
+
+async def test_the_event_type_catalog_starts_empty_and_keeps_what_was_there(
+    database_url: str,
+) -> None:
+    """Migration 0012 adds the event-type catalog, empty; the rules there were stay as they
+    were (an empty catalog checks no event and warns about no rule)."""
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0011")
+    store = Store.open(database_url)
+    try:
+        async with store.write() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO webhooks (id, name, url, method, content_type, headers,"
+                    " ssl_verification, timeout, retry, enabled, version, created_at, updated_at)"
+                    " VALUES ('wh_1', 'w', 'http://x', 'POST', 'application/json', '', true,"
+                    " 5, '{}', true, 1, 1.0, 1.0)"
+                )
+            )
+    finally:
+        await store.close()
+    await upgrade_async(database_url)
+    store = Store.open(database_url)
+    try:
+        assert (await store.webhooks.get("wh_1"))["name"] == "w"
+        assert await store.event_types.every() == []
+        assert await store.event_types.validators() == {}
+    finally:
+        await store.close()
