@@ -9,8 +9,10 @@ once, one made by another process (the CLI, another API node) within `TTL` secon
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema.protocols import Validator
@@ -34,6 +36,7 @@ class SchemaCache:
         self.version: tuple[int, float | None] | None = None
         self.until = 0.0  # time.monotonic() until which `version` is believed
         self.changes = 0  # local changes so far: a read that raced one is not believed
+        self.refreshing: _Refresh | None = None  # the read in flight, which waiters share
 
     def forget(self) -> None:
         """Ask the database on the next check (the catalog was just changed here)."""
@@ -52,6 +55,20 @@ class SchemaCache:
         self._compiled = fresh
         self.validators = {name: validator for name, (_, validator) in fresh.items()}
         self.version = version
+
+
+@dataclass(frozen=True)
+class _Refresh:
+    """A read of the catalog in flight, started when `changes` local changes had been made."""
+
+    task: asyncio.Task[None]
+    changes: int
+
+    def done(self) -> bool:
+        return self.task.done()
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self.task.get_loop()
 
 
 def _new(row: Row) -> Validator:
@@ -98,12 +115,26 @@ class EventTypeStore(Objects):
 
     async def validators(self) -> Mapping[str, Validator]:
         """The compiled schema of each event type that has one, by name; read again when the
-        catalog changed (looked at every `TTL` seconds at most)."""
+        catalog changed (looked at every `TTL` seconds at most, by one query however many
+        requests wait for it, so concurrent requests still reach intake together)."""
         cache = self.cache
-        now = time.monotonic()
-        if now < cache.until:
+        if time.monotonic() < cache.until:
             return cache.validators
-        changes = cache.changes
+        loop = asyncio.get_running_loop()
+        task = cache.refreshing
+        if (
+            task is None
+            or task.done()
+            or task.get_loop() is not loop
+            or task.changes != cache.changes
+        ):
+            task = cache.refreshing = _Refresh(loop.create_task(self._refresh()), cache.changes)
+        await asyncio.shield(task.task)
+        return cache.validators
+
+    async def _refresh(self) -> None:
+        cache = self.cache
+        now, changes = time.monotonic(), cache.changes
         version_query = select(func.count(), func.max(event_types.c.updated_at))
         async with self.store.read() as conn:
             count, latest = (await conn.execute(version_query)).one()
@@ -111,6 +142,5 @@ class EventTypeStore(Objects):
             if version != cache.version:
                 rows = [dict(r._mapping) for r in await conn.execute(select(event_types))]
                 cache.load(rows, version)
-        if cache.changes == changes:
+        if cache.changes == changes:  # a change made here meanwhile: look again next time
             cache.until = now + TTL
-        return cache.validators
