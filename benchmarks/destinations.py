@@ -21,6 +21,12 @@ each round has three phases, each with names (queue, subject, stream, topic) of 
    succeeded delivery and one attempt per event. Also reported: the worker's CPU per delivery.
 3. In-process (profiling): the same backlog ingested in this process, drained by a Dispatcher
    here (`Dispatcher.drain()`), the figure to profile with py-spy (`--no-in-process`: skipped).
+4. The durable path alone (skipped with phase 3): the same drain through a sender that
+   acknowledges every message at once and sends nothing, i.e. claim, render, sign and record
+   the attempt and the outcome: D µs of CPU per delivery. With the bare loop's P µs per
+   message, P / (D + P) is the best ratio a process that also publishes as the bare loop does
+   can reach on a busy machine (each process gets about a core's share: the ratio is the
+   bare loop's CPU per message over hookhub's per delivery); reported as the ceiling.
 
 The figure is phase 2's deliveries/s over phase 1's messages/s (bar 0.5x), the median of
 `--repeat` rounds. A broker that is not reachable is reported and left out.
@@ -51,6 +57,8 @@ import outbound
 from hookhub.db.store import Store
 from hookhub.db.tables import rules, webhooks
 from hookhub.migrations import upgrade_async
+from hookhub.outbound.client import Outcome, Sender
+from hookhub.outbound.request import OutboundRequest
 from inbound import _hookhub_main, _run_loop, server
 from worker_process import post_events, workers_cpu
 
@@ -309,6 +317,16 @@ class Held:
         return None
 
 
+class Acking(Sender):
+    """Acknowledges every message at once and sends nothing: a delivery's durable path alone
+    (claim, render, sign, record the attempt and the outcome), without its publish."""
+
+    async def send(self, request: OutboundRequest) -> Outcome:
+        await asyncio.sleep(0)  # as any publish does, it lets the loop run other deliveries
+        return Outcome(status=None, body=ACKED, duration_ms=0.0, confirmed=True)
+
+
+ACKED = b"acknowledged at once (the durable path alone: nothing was sent)"
 BROKERS: dict[str, type[Broker]] = {"amqp": Amqp, "nats": Nats, "redis": Redis, "mqtt": Mqtt}
 
 
@@ -380,19 +398,23 @@ async def through_the_doors(
     return drained.seconds, drained.metered
 
 
-async def in_process(broker: Broker, count: int, concurrency: int) -> tuple[float, float]:
-    """Seconds and CPU seconds for a Dispatcher in this process to deliver `count` events."""
+async def in_process(
+    broker: Broker, count: int, concurrency: int, sender: Sender | None = None
+) -> tuple[float, float]:
+    """Seconds and CPU seconds for a Dispatcher in this process to deliver `count` events
+    (through `sender`; by default the real one, whose messages the broker must then hold)."""
     async with outbound.fresh_database(None) as url:
         await upgrade_async(url)
         store = Store.open(url)
         try:
             await webhook_to(store, broker, "proc")
             await outbound.ingest_all(store, count)
-            elapsed, cpu = await outbound.dispatch_all(store, url, concurrency)
+            elapsed, cpu = await outbound.dispatch_all(store, url, concurrency, sender)
             await outbound.verify_database(store, count)
         finally:
             await store.close()
-    await outbound.bounded(f"{broker.name} holding every message", holding(broker, count))
+    if sender is None:
+        await outbound.bounded(f"{broker.name} holding every message", holding(broker, count))
     return elapsed, cpu
 
 
@@ -429,10 +451,16 @@ async def one_round(args: argparse.Namespace, name: str) -> dict[str, float | No
             elapsed, cpu = await outbound.bounded(
                 f"in-process {name}", in_process(broker, count, concurrency)
             )
+            _, durable = await outbound.bounded(
+                f"durable path {name}", in_process(broker, count, concurrency, Acking())
+            )
+            durable_us, bare_us = durable / count * 1e6, bare_cpu / count * 1e6
             figures.update(
                 in_process_per_s=count / elapsed,
                 in_process_cpu_us=cpu / count * 1e6,
                 in_process_ratio=bare / elapsed,
+                durable_cpu_us=durable_us,
+                ceiling=bare_us / (durable_us + bare_us),
             )
     finally:
         await broker.teardown()
@@ -482,6 +510,11 @@ def describe(figures: Figures) -> str:
                 f"  {'':6} in-process (profiling): Dispatcher.drain() "
                 f"{b['in_process_per_s']:7.0f} deliveries/s{cpu(b['in_process_cpu_us'])} "
                 f"| ratio {b['in_process_ratio']:.2f} (rounds: {b['in_process_ratios']})"
+            )
+            lines.append(
+                f"  {'':6} durable path alone (a sender acking at once): "
+                f"D = {b['durable_cpu_us']:.0f} µs CPU each | bare P = {b['bare_cpu_us']:.0f} µs "
+                f"| ceiling P/(D+P) = {b['ceiling']:.2f}"
             )
     lines += [f"  {name:6} skipped: {why}" for name, why in figures.skipped.items()]
     return "\n".join(lines)

@@ -53,6 +53,7 @@ from hookhub.db.store import Store
 from hookhub.db.tables import attempts, deliveries, rules, webhooks
 from hookhub.ids import new_id
 from hookhub.migrations import upgrade_async
+from hookhub.outbound.client import Sender
 from hookhub.outbound.dispatcher import Dispatcher
 from hookhub.outbound.intake import ingest
 from hookhub.settings import Settings
@@ -367,9 +368,12 @@ async def ingest_all(store: Store, count: int) -> float:
     return elapsed
 
 
-async def dispatch_all(store: Store, url: str, concurrency: int) -> tuple[float, float]:
-    """Seconds for one Dispatcher to deliver everything due, and this process's CPU seconds."""
-    dispatcher = Dispatcher(store, Settings(database_url=url, concurrency=concurrency))
+async def dispatch_all(
+    store: Store, url: str, concurrency: int, sender: Sender | None = None
+) -> tuple[float, float]:
+    """Seconds for one Dispatcher to deliver everything due (through `sender`, by default the
+    real one), and this process's CPU seconds."""
+    dispatcher = Dispatcher(store, Settings(database_url=url, concurrency=concurrency), sender)
     # As `hookhub worker` does once started; outside the figures, as in a worker: its full
     # collection cost ~10 µs per delivery of a 5,000-delivery run.
     freeze_heap()

@@ -196,6 +196,16 @@ def destination_rows(args: argparse.Namespace) -> list[Row]:
                 None,
                 run["load"],
             ),
+            Row(
+                f"same, {name}, the durable path alone (claim, render, sign, record; a sender "
+                "acking at once): the ceiling P/(D+P) of the ratio on a busy machine",
+                f"D = {b['durable_cpu_us']:.0f} µs CPU each",
+                f"P = {b['bare_cpu_us']:.0f} µs CPU",
+                f"{b['ceiling']:.2f}",
+                "report",
+                None,
+                run["load"],
+            ),
         ]
     rows += [
         Row(f"broker destination, {name}: skipped ({why})", "—", "—", "—", "—", None)
