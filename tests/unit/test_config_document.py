@@ -66,7 +66,7 @@ extras: []
     )
     assert found == [
         "hooks.yaml:13: extras: unknown section; expected version, webhooks, rules, workflows,"
-        " sources",
+        " sources, event_types",
         "hooks.yaml:4: webhooks[crm].method: Input should be 'GET', 'POST', 'PUT', 'PATCH'"
         " or 'DELETE'",
         "hooks.yaml:5: webhooks[crm].auth.token: Field required",
@@ -158,7 +158,8 @@ def test_yaml_syntax_errors_have_a_line() -> None:
         "hooks.yaml:4: yaml: "
     )
     assert problems("- just a list\n") == [
-        "hooks.yaml:1: document: expected a mapping of webhooks, rules, workflows, sources"
+        "hooks.yaml:1: document: expected a mapping of webhooks, rules, workflows, sources,"
+        " event_types"
     ]
     assert problems("version: 2\n") == ["hooks.yaml:1: version: only version 1 is supported"]
 

@@ -14,6 +14,7 @@ from hookhub.config.document import Document
 from hookhub.config.plan import Current, Plan, by_name, plan
 from hookhub.db import changes
 from hookhub.db.store import Row, Store
+from hookhub.services import event_types as event_types_service
 from hookhub.services import rules as rules_service
 from hookhub.services import sources as sources_service
 from hookhub.services import webhooks as webhooks_service
@@ -22,12 +23,13 @@ from hookhub.services.common import carry_out
 
 
 async def current(store: Store) -> Current:
-    """Every webhook, rule, workflow and source in the database, by name."""
+    """Every webhook, rule, workflow, source and event type in the database, by name."""
     return Current(
         webhooks=by_name(await webhooks_service.every(store)),
         rules=by_name(await rules_service.every(store)),
         workflows=by_name(await workflows_service.every(store)),
         sources=by_name(await sources_service.every(store)),
+        event_types=by_name(await event_types_service.every(store)),
     )
 
 
@@ -38,12 +40,20 @@ async def plan_for(store: Store, document: Document, prune: bool = False) -> Pla
 
 async def rule_warnings(store: Store, todo: Plan) -> list[tuple[str, str]]:
     """(rule name, warning) for each rule the plan creates or updates: what may keep it from
-    ever matching, as the API answers when a rule is saved."""
+    ever matching, as the API answers when a rule is saved (against the event-type catalog
+    as the plan leaves it)."""
+    kept = set(todo.current.event_types) - {
+        change.name
+        for change in todo.changes
+        if change.kind == "event_type" and change.action == "delete"
+    }
+    catalog = kept | set(todo.document.event_types)
     found: list[tuple[str, str]] = []
     for change in todo.changes:
         if change.kind == "rule" and change.action in ("create", "update"):
             rule = todo.document.rules[change.name]
-            found.extend((change.name, text) for text in await rules_service.warnings(store, rule))
+            said = await rules_service.warnings(store, rule, catalog)
+            found.extend((change.name, text) for text in said)
     return found
 
 
@@ -82,6 +92,12 @@ def _writes(todo: Plan, grace: float, cert_dir: str) -> list[changes.Write]:
                 if old is None
                 else rules_service.modification(old, rule)
             )
+        elif change.kind == "event_type":
+            writes.append(
+                event_types_service.creation(values)
+                if old is None
+                else event_types_service.modification(old, values)
+            )
         elif change.kind == "workflow":
             writes.append(
                 workflows_service.creation(values)
@@ -104,4 +120,6 @@ def _deletion(kind: str, row: Row) -> changes.Write:
         return rules_service.deletion(row)
     if kind == "workflow":
         return workflows_service.deletion(row)
+    if kind == "event_type":
+        return event_types_service.deletion(row)
     return sources_service.deletion(row)

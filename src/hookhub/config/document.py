@@ -1,7 +1,8 @@
 """The config file (`hooks.yaml`): read, `${ENV}` references filled in, validated.
 
 The same pydantic models as the API check every object (`WebhookIn`, `RuleIn`, `WorkflowIn`
-and the workflow graph rules, `SourceIn`), so the file accepts exactly what the API accepts.
+and the workflow graph rules, `SourceIn`, `EventTypeIn`), so the file accepts exactly what the
+API accepts.
 Every problem is reported, not only the first, each as `file:line: field: message`, e.g.
 `hooks.yaml:12: webhooks[crm].timeout: must be from 0.5 to 120 seconds, got 500`.
 
@@ -23,6 +24,7 @@ import yaml
 
 from hookhub.core.conditions import ConditionError, validate_conditions
 from hookhub.errors import HookhubError, ValidationError, validation_message
+from hookhub.services import event_types as event_types_api
 from hookhub.services import sources as sources_api
 from hookhub.services.rules import RuleIn
 from hookhub.services.webhook_input import WebhookIn
@@ -30,7 +32,7 @@ from hookhub.services.webhooks import new_row
 from hookhub.services.workflows import checked
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 
-KINDS = ("webhooks", "rules", "workflows", "sources")
+KINDS = ("webhooks", "rules", "workflows", "sources", "event_types")
 VERSION = 1
 # `${NAME}` is replaced by the environment variable NAME; `$${` stands for a literal `${`.
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -77,6 +79,8 @@ class Document:
     workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Sources in their written form (`services.sources.written`).
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Event types as stored (`services.event_types.checked`: schema and examples checked).
+    event_types: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: dict[Path_, int] = field(default_factory=dict)
     index: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -188,6 +192,9 @@ def _validate(
         elif kind == "sources":
             source = sources_api.columns(sources_api.SourceIn.model_validate(raw))
             doc.sources[raw["name"]] = sources_api.written(source)
+        elif kind == "event_types":
+            event_type = event_types_api.EventTypeIn.model_validate(raw)
+            doc.event_types[raw["name"]] = event_types_api.checked(event_type)
         else:
             workflow = checked(raw, command_dirs)
             doc.workflows[raw["name"]] = {name: workflow[name] for name in WORKFLOW_FIELDS}

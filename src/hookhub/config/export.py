@@ -1,4 +1,5 @@
-"""The database's webhooks, rules, workflows and sources as a config document (`hookhub export`).
+"""The database's event types, webhooks, rules, workflows and sources as a config document
+(`hookhub export`).
 
 Fields at their default are left out. Credentials are never written: each becomes a reference
 to an environment variable named after its object and place, e.g. `${HOOKHUB_SECRET_CRM}`
@@ -27,6 +28,7 @@ from hookhub.config.plan import Current
 from hookhub.core.masking import url_credentials
 from hookhub.errors import HookhubError
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER
+from hookhub.services import event_types as event_types_api
 from hookhub.services import sources as sources_api
 from hookhub.services.rules import RuleIn
 from hookhub.services.webhook_input import WebhookIn
@@ -39,6 +41,7 @@ AUTH_SECRETS = ("password", "token", "client_secret")
 SINGULAR = {"headers": "header", "cookies": "cookie"}  # in variable names
 _RULE_DEFAULTS = RuleIn.model_validate({"name": "-", "webhook_id": "-"}).model_dump()
 _DEFAULTS = WebhookIn.model_validate({"name": "-", "url": "https://-"}).model_dump()
+_EVENT_TYPE_DEFAULTS = event_types_api.EventTypeIn(name="-").model_dump(by_alias=True)
 _SOURCE_DEFAULTS = sources_api.SourceIn.model_validate({"name": "-", "url": "-"}).model_dump()
 _NO_DEFAULT = object()
 
@@ -68,8 +71,15 @@ def document(current: Current) -> tuple[dict[str, Any], list[str]]:
     ]
     flows = [_workflow(row, names) for _, row in sorted(current.workflows.items())]
     feeds = [_source(row, names) for _, row in sorted(current.sources.items())]
+    types = [_event_type(row) for _, row in sorted(current.event_types.items())]
     doc: dict[str, Any] = {"version": VERSION}
-    kinds = (("webhooks", hooks), ("rules", rule_docs), ("workflows", flows), ("sources", feeds))
+    kinds = (
+        ("event_types", types),
+        ("webhooks", hooks),
+        ("rules", rule_docs),
+        ("workflows", flows),
+        ("sources", feeds),
+    )
     for key, items in kinds:
         if items:
             doc[key] = items
@@ -109,6 +119,15 @@ def _webhook(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
             _header(line, name, names) for line in row["headers"].split("\n")
         )
     return out
+
+
+def _event_type(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An event type as written, fields at their default left out."""
+    return {
+        key: _escape(row[key])
+        for key in event_types_api.FIELDS
+        if key == "name" or row[key] != _EVENT_TYPE_DEFAULTS[key]
+    }
 
 
 def _source(row: Mapping[str, Any], names: list[str]) -> dict[str, Any]:

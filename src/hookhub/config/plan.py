@@ -14,14 +14,22 @@ from typing import Any, Literal
 from hookhub.config.document import RULE_FIELDS, WEBHOOK_FIELDS, Document, DocumentError
 from hookhub.core.masking import unmask_url
 from hookhub.db.store import Row
+from hookhub.services import event_types as event_types_api
 from hookhub.services import sources as sources_api
 from hookhub.services.webhooks import unmask
 from hookhub.workflows.document import FIELDS as WORKFLOW_FIELDS
 
 Action = Literal["create", "update", "delete", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "unchanged")
-# Singular names, in the order changes are listed (and applied: webhooks before their rules).
-KINDS = {"webhooks": "webhook", "workflows": "workflow", "rules": "rule", "sources": "source"}
+# Singular names, in the order changes are listed (and applied: webhooks before their rules,
+# event types before the rules that name them).
+KINDS = {
+    "event_types": "event_type",
+    "webhooks": "webhook",
+    "workflows": "workflow",
+    "rules": "rule",
+    "sources": "source",
+}
 
 
 @dataclass(frozen=True)
@@ -39,12 +47,13 @@ class Change:
 
 @dataclass(frozen=True)
 class Current:
-    """The database's webhooks, rules, workflows and sources, each by name."""
+    """The database's webhooks, rules, workflows, sources and event types, each by name."""
 
     webhooks: dict[str, Row] = field(default_factory=dict)
     rules: dict[str, Row] = field(default_factory=dict)
     workflows: dict[str, Row] = field(default_factory=dict)
     sources: dict[str, Row] = field(default_factory=dict)
+    event_types: dict[str, Row] = field(default_factory=dict)
 
     def webhook_name(self, webhook_id: str) -> str | None:
         for name, row in self.webhooks.items():
@@ -60,6 +69,8 @@ class Current:
             return {name: row[name] for name in WORKFLOW_FIELDS}
         if kind == "sources":
             return sources_api.written(row)
+        if kind == "event_types":
+            return {name: row[name] for name in event_types_api.FIELDS}
         return {
             **{name: row[name] for name in RULE_FIELDS},
             "webhook": self.webhook_name(row["webhook_id"]),

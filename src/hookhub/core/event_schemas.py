@@ -70,7 +70,7 @@ def check_examples(validator: Validator | None, examples: Sequence[Any]) -> None
         found = problem(validator, example)
         if found is not None:
             field = f"examples.{index}"
-            raise ValidationError(f"{field} does not match the schema: {found[1]}", field=field)
+            raise ValidationError(f"{field}: does not match the schema at {found[1]}", field=field)
 
 
 def check_events(validators: Mapping[str, Validator], events: Sequence[Mapping[str, Any]]) -> None:

@@ -166,12 +166,15 @@ async def catalog_problems(store: Store, rule: Mapping[str, Any]) -> list[tuple[
     return unknown_types(rule["object_types"], rule["event_types"], catalog)
 
 
-async def save_warnings(store: Store, rule: Mapping[str, Any]) -> list[str]:
+async def save_warnings(
+    store: Store, rule: Mapping[str, Any], catalog: set[str] | None = None
+) -> list[str]:
     """`warnings` for a rule about to be saved, against the newest events in `store`, and the
-    types the event-type catalog does not know."""
+    types the event-type catalog (`catalog`, or the one in `store`) does not know."""
     if not rule["object_types"] and not rule["event_types"]:
         return []
-    catalog = await store.event_types.names()
+    if catalog is None:
+        catalog = await store.event_types.names()
     unknown = [
         said for _, said in unknown_types(rule["object_types"], rule["event_types"], catalog)
     ]

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hookhub.core.event_schemas import check_examples, check_schema, compiled
 from hookhub.core.times import iso
 from hookhub.db import changes
-from hookhub.db.store import Row
+from hookhub.db.store import Row, Store
 from hookhub.errors import Forbidden
 from hookhub.services.common import STRICT, Context, optional_fields
 
@@ -79,9 +79,10 @@ def _may_change(ctx: Context) -> None:
         raise Forbidden("the event-type catalog is shared: a tenant may read it, not change it")
 
 
-async def every(ctx: Context) -> list[Row]:
-    """Every event type, A to Z by name."""
-    return await ctx.store.event_types.every()
+async def every(source: Context | Store) -> list[Row]:
+    """Every event type, A to Z by name (`apply` and `export` pass the store alone)."""
+    store = source.store if isinstance(source, Context) else source
+    return await store.event_types.every()
 
 
 async def page(ctx: Context, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:

@@ -115,9 +115,10 @@ async def count(ctx: Context, cap: int) -> int:
     return await ctx.store.rules.count(cap)
 
 
-async def warnings(store: Store, rule: Row) -> list[str]:
-    """What may keep `rule` (saved or about to be) from ever matching."""
-    return await save_warnings(store, rule)
+async def warnings(store: Store, rule: Row, catalog: set[str] | None = None) -> list[str]:
+    """What may keep `rule` (saved or about to be) from ever matching; `catalog`: the names
+    of the event types to check it against (None: the catalog in `store`)."""
+    return await save_warnings(store, rule, catalog)
 
 
 async def saved(ctx: Context, row: Row) -> Saved:
