@@ -1,4 +1,5 @@
-"""The signed session cookie that carries the CSRF token."""
+"""The signed session cookies (the UI's login, the consumer portal's link) that carry the CSRF
+token."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -30,27 +32,45 @@ class Session:
 
     def accepts(self, token: str | None) -> bool:
         """Whether a submitted form's CSRF token is this session's."""
-        return bool(token) and hmac.compare_digest(self.csrf.encode(), (token or "").encode())
+        return csrf_matches(self.csrf, token)
+
+
+def csrf_matches(expected: str, token: str | None) -> bool:
+    """Whether a submitted form's CSRF `token` is `expected`, compared in constant time."""
+    return bool(token) and hmac.compare_digest(expected.encode(), (token or "").encode())
 
 
 def seal(session: Session, key: bytes) -> str:
     """The cookie value: the session as base64 JSON, then its HMAC-SHA256."""
-    data = orjson.dumps({"u": session.user_id, "c": session.csrf, "t": session.issued_at})
-    payload = base64.urlsafe_b64encode(data).decode().rstrip("=")
-    return f"{payload}.{_mac(payload, key)}"
+    return seal_data({"u": session.user_id, "c": session.csrf, "t": session.issued_at}, key)
 
 
 def unseal(value: str, key: bytes, now: float) -> Session | None:
     """The session in a cookie, or None if it is forged, garbled or expired."""
+    data = unseal_data(value, key)
+    try:
+        session = Session(data["u"], data["c"], float(data["t"])) if data else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return session if session and now - session.issued_at < SESSION_MAX_AGE else None
+
+
+def seal_data(data: dict[str, Any], key: bytes) -> str:
+    """A cookie value carrying `data`: base64 JSON, then its HMAC-SHA256 under `key`."""
+    payload = base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
+    return f"{payload}.{_mac(payload, key)}"
+
+
+def unseal_data(value: str, key: bytes) -> dict[str, Any] | None:
+    """The data a cookie value carries, or None if it is forged or garbled."""
     payload, _, mac = value.partition(".")
     if not hmac.compare_digest(mac.encode(), _mac(payload, key).encode()):
         return None
     try:
         data = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        session = Session(data["u"], data["c"], float(data["t"]))
-    except (ValueError, KeyError, TypeError):
+    except ValueError:
         return None
-    return session if now - session.issued_at < SESSION_MAX_AGE else None
+    return data if isinstance(data, dict) else None
 
 
 def _mac(payload: str, key: bytes) -> str:

@@ -139,7 +139,9 @@ def context_of(request: Request) -> Context:
     return Context.of(request.app.state, actor)
 
 
-async def _key(request: Request) -> bytes:
+async def cookie_key(request: Request) -> bytes:
+    """The key that signs the UI's and the portal's cookies (HOOKHUB_SECRET_KEY, else one
+    generated once and shared through the database)."""
     state = request.app.state
     if getattr(state, "ui_key", None) is None:
         configured: str = state.settings.secret_key
@@ -156,21 +158,26 @@ async def _key(request: Request) -> bytes:
 async def session_of(request: Request) -> Session | None:
     """The request's valid session cookie, if any."""
     cookie = request.cookies.get(COOKIE)
-    return unseal(cookie, await _key(request), time.time()) if cookie else None
+    return unseal(cookie, await cookie_key(request), time.time()) if cookie else None
 
 
 async def start_session(request: Request, response: Response, session: Session) -> None:
     """Set the session cookie: HttpOnly, SameSite=Lax, Secure when the site is https."""
     response.set_cookie(
         COOKIE,
-        seal(session, await _key(request)),
+        seal(session, await cookie_key(request)),
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="lax",
-        # Behind a TLS-terminating proxy the request is http, but HOOKHUB_PUBLIC_URL says https.
-        secure=request.url.scheme == "https"
-        or request.app.state.settings.public_url.startswith("https://"),
+        secure=is_https(request),
     )
+
+
+def is_https(request: Request) -> bool:
+    """Whether the site is served over https (a cookie set on it may be Secure)."""
+    # Behind a TLS-terminating proxy the request is http, but HOOKHUB_PUBLIC_URL says https.
+    public_url: str = request.app.state.settings.public_url
+    return request.url.scheme == "https" or public_url.startswith("https://")
 
 
 async def current_user(request: Request) -> Row:
@@ -282,6 +289,8 @@ def parse_time(value: str, field: str, errors: dict[str, str]) -> float | None:
 class PageRoute(APIRoute):
     """A page route whose refusals (unknown id, CSRF, login needed) answer as pages, not JSON."""
 
+    error_page = "error.html"  # the template a refusal is shown with
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """FastAPI's handler, with hookhub's errors turned into an error page or a redirect."""
         handler = super().get_route_handler()
@@ -292,9 +301,9 @@ class PageRoute(APIRoute):
             except HTTPException as exc:
                 if exc.status_code == 303 and exc.headers:
                     return RedirectResponse(exc.headers["Location"], status_code=303)
-                return render(request, "error.html", exc.status_code, message=exc.detail)
+                return render(request, self.error_page, exc.status_code, message=exc.detail)
             except HookhubError as exc:
-                return render(request, "error.html", exc.status, message=exc.message)
+                return render(request, self.error_page, exc.status, message=exc.message)
 
         return route
 
