@@ -4,7 +4,8 @@
         [--database sqlite:///path | postgresql://user@host/db] [--json]
 
 Phase 1 serves a bare Starlette route (`POST /hook` → 200 `ok`) with uvicorn in a child process
-and sends it `count` POSTs of a small JSON body. Phase 2 serves hookhub the same way (API only,
+and sends it `count` POSTs of a small JSON body. Phase 2 serves hookhub as `hookhub serve` does
+(hookhub's server: uvicorn with its connection limits and joined writes; API only,
 `--no-workers`, so the figure is durable ingest: every request authenticated by a header token,
 parsed, and stored as a queued run before the answer) and sends the same requests to an async
 trigger. The trigger rate is the figure compared with the bare route; DESIGN.md §5 asks
@@ -97,10 +98,14 @@ def _bare_main(port: int) -> None:
 
 
 def _hookhub_main(port: int, database_url: str, workers: bool = False) -> None:
+    """hookhub's app on hookhub's server, as `hookhub serve` runs them."""
+    from hookhub import server
     from hookhub.app import create_app
     from hookhub.settings import Settings
 
-    _serve(create_app(Settings(database_url=database_url), workers=workers), port)
+    settings = Settings(database_url=database_url)
+    app = create_app(settings, workers=workers)
+    server.run(app, HOST, port, server.Limits.of(settings))
 
 
 def _default_serve_main(port: int, database_url: str) -> None:

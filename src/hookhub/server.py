@@ -30,7 +30,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -91,6 +91,45 @@ class _Counted:
         self.unreported = 0
 
 
+class _Coalesced:
+    """A connection's transport whose writes within one turn of the event loop leave as one.
+
+    uvicorn writes a response's head and its body separately: two sends, two packets, for
+    nearly every answer of this API. Joined, the second send's cost (about a tenth of a small
+    request's CPU) is saved on both sides. A streamed body still leaves chunk by chunk, each at
+    the end of the loop turn that wrote it.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        """Hand what was written to the real transport now."""
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 def protocol(limits: Limits) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with `limits` enforced (uvicorn's `http=` option)."""
     header_timeout, body_timeout = limits.header_timeout, limits.body_timeout
@@ -116,7 +155,7 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
             self._timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+            super().connection_made(cast(asyncio.Transport, _Coalesced(transport, self.loop)))
             if len(self.connections) > limits.max_connections:
                 refused.add()
                 transport.write(_BUSY_RESPONSE)

@@ -153,3 +153,57 @@ def test_a_cap_above_the_open_file_limit_is_pointed_out() -> None:
     assert problem is not None
     assert "HOOKHUB_MAX_CONNECTIONS is 1000" in problem
     assert "may open only 1024 files" in problem
+
+
+class _Recorded:
+    """A transport that records each write it is handed."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def test_a_response_head_and_body_leave_in_one_write_and_streams_chunk_by_chunk() -> None:
+    recorded = _Recorded()
+    loop = asyncio.get_running_loop()
+    transport = server._Coalesced(recorded, loop)  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    transport.write(b"ok")
+    assert recorded.writes == []  # held until the loop's turn ends
+    await asyncio.sleep(0)
+    assert recorded.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]
+    transport.write(b"chunk 1")
+    await asyncio.sleep(0)
+    transport.write(b"chunk 2")
+    await asyncio.sleep(0)
+    assert recorded.writes[1:] == [b"chunk 1", b"chunk 2"]
+    assert transport.get_write_buffer_size() == 0  # the rest is the real transport's
+    transport.write(b"last words")
+    transport.close()  # what is held leaves before the close
+    assert recorded.writes[-1] == b"last words" and recorded.closed
+
+
+async def test_answers_through_the_server_arrive_whole() -> None:
+    async with _serving(LONG) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for body in (b"one", b"two"):  # kept alive: the second answer too
+                writer.write(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\n" + body)
+                async with asyncio.timeout(DEADLINE):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    assert head.startswith(b"HTTP/1.1 200")
+                    assert await reader.readexactly(3) == body
+        finally:
+            writer.close()
