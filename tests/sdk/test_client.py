@@ -118,3 +118,27 @@ async def test_blocking_client_and_errors_carry_code_message_field(
         with pytest.raises(ApiError) as caught:
             await anonymous.list_webhooks()
     assert caught.value.status == 401 and caught.value.code == "unauthorized"
+
+
+async def test_the_event_type_catalog_through_the_client(hookhub: Hookhub) -> None:
+    schema = {"type": "object", "properties": {"amount": {"type": "number", "minimum": 0}}}
+    async with AsyncClient(hookhub.url, _token(hookhub)) as client:
+        created = await client.create_event_type(
+            name="invoice.paid", schema=schema, examples=[{"amount": 1}]
+        )
+        assert created["name"] == "invoice.paid" and created["schema"] == schema
+        await client.create_event_type(name="invoice.sent", description="Sent.")
+        listed = await client.list_event_types(limit=1)
+        assert [t["name"] for t in listed.items] == ["invoice.paid"]
+        rest = await client.list_event_types(cursor=listed.next)
+        assert [t["name"] for t in rest.items] == ["invoice.sent"]
+        changed = await client.update_event_type("invoice.sent", deprecated=True)
+        assert changed["deprecated"] is True
+        assert (await client.get_event_type("invoice.sent"))["description"] == "Sent."
+        with pytest.raises(ApiError) as caught:
+            await client.emit("invoice", "paid", {"amount": -1})
+        assert caught.value.status == 422 and "/amount" in caught.value.message
+        await client.delete_event_type("invoice.sent")
+        with pytest.raises(ApiError) as caught:
+            await client.get_event_type("invoice.sent")
+        assert caught.value.status == 404

@@ -11,6 +11,7 @@ import typer
 from hookhub.cli import config
 from hookhub.cli.common import Database, migrated, report_crashes, with_store
 from hookhub.cli.deliveries import deliveries_app, send_test
+from hookhub.cli.event_types import event_types_app
 from hookhub.cli.events import events_app
 from hookhub.cli.resources import runs_app, sources_app, webhooks_app, workflows_app
 from hookhub.cli.tokens import list_tokens, revoke_token
@@ -39,6 +40,7 @@ webhooks_app.command("rotate-secret")(rotate_secret)
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(runs_app, name="runs")
 app.add_typer(sources_app, name="sources")
+app.add_typer(event_types_app, name="event-types")
 app.add_typer(users_app, name="user")
 app.command("send-test")(send_test)
 app.command("apply")(config.apply)

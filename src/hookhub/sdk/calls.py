@@ -13,6 +13,7 @@ from hookhub.sdk.models import (
     Attempt,
     Delivery,
     EventFields,
+    EventType,
     Page,
     Rule,
     TestResult,
@@ -83,7 +84,7 @@ def _accepted(body: Json) -> Accepted:
     return Accepted(ids=body["ids"], deliveries=body["deliveries"])
 
 
-# -- webhooks, rules, workflows ---------------------------------------------------------------
+# -- webhooks, rules, workflows, event types --------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Resource(Generic[T]):
 webhooks = Resource("/webhooks", Webhook)
 rules = Resource("/rules", Rule)
 workflows = Resource("/workflows", Workflow)
+# Keyed by name (`get("invoice.paid")`), listed A to Z.
+event_types = Resource("/event-types", EventType)
 
 
 def test_webhook(webhook_id: str, event: Mapping[str, Any] | None = None) -> Call[TestResult]:

@@ -75,6 +75,19 @@ class Workflow(TypedDict, total=False):
     nodes: list[dict[str, Any]]
 
 
+class EventType(TypedDict, total=False):
+    """An event type of the catalog: `name` is `object_type + "." + event`; `schema` (JSON
+    Schema of the events' `data`) is checked at intake."""
+
+    name: str
+    description: str
+    schema: dict[str, Any] | None
+    examples: list[Any]
+    deprecated: bool
+    created_at: str
+    updated_at: str
+
+
 class Delivery(TypedDict, total=False):
     """One (event, webhook) pair being delivered, and where it stands."""
 
