@@ -23,7 +23,9 @@ from hookhub.inbound.sources import runner as runner_module
 from hookhub.inbound.sources.runner import SourceRunner
 from hookhub.outbound import retention
 from hookhub.services import sources as sources_api
+from hookhub.services.common import Context
 from hookhub.services.users import create_user
+from hookhub.settings import Settings
 from tests.conftest import Hookhub
 from tests.functional.test_cli_objects import lines, run, through
 from tests.support.brokers import CutRelay, require_broker
@@ -148,10 +150,10 @@ sources:
 """
 
 
-async def test_apply_creates_updates_and_exports_sources(store: Store) -> None:
+async def test_apply_creates_updates_and_exports_sources(store: Store, settings: Settings) -> None:
     todo = await plan_for(store, parse(HOOKS, "hooks.yaml", {"PW": "pw1"}))
     assert [(c.action, c.kind, c.name) for c in todo.changes] == [("create", "source", "jobs")]
-    await apply(store, todo, 0)
+    await apply(Context(store, settings), todo)
     again = await plan_for(store, parse(HOOKS, "hooks.yaml", {"PW": "pw1"}))
     assert [c.action for c in again.changes] == ["unchanged"]
     exported = dump(await current(store))
@@ -163,7 +165,7 @@ async def test_apply_creates_updates_and_exports_sources(store: Store) -> None:
     moved = HOOKS.replace("netpulse:results", "netpulse:other")
     update = await plan_for(store, parse(moved, "hooks.yaml", {"PW": "pw1"}))
     assert [(c.action, c.fields) for c in update.changes] == [("update", ("stream",))]
-    await apply(store, update, 0)
+    await apply(Context(store, settings), update)
     [row] = (await current(store)).sources.values()
     assert (row["address"], row["url"]) == ("netpulse:other", "redis://:pw1@127.0.0.1:6379/0")
 

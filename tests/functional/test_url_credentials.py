@@ -16,6 +16,8 @@ from hookhub.config.document import parse
 from hookhub.config.export import dump
 from hookhub.db.store import Store
 from hookhub.db.tables import attempts, deliveries, webhooks
+from hookhub.services.common import Context
+from hookhub.settings import Settings
 from tests.conftest import Hookhub
 from tests.functional.test_retry_policy import EVENT, settled, webhook
 from tests.support.receiver import Receiver, Reply
@@ -106,7 +108,7 @@ async def test_a_masked_url_sent_back_keeps_the_stored_credentials(
 
 
 async def test_export_writes_url_credentials_as_variables_and_apply_restores_them(
-    hookhub: Hookhub, store: Store, receiver: Receiver
+    hookhub: Hookhub, store: Store, settings: Settings, receiver: Receiver
 ) -> None:
     _authenticating(receiver)
     url = _url(receiver)
@@ -125,7 +127,7 @@ async def test_export_writes_url_credentials_as_variables_and_apply_restores_the
     assert [(c.action, c.name, c.fields) for c in todo.changes if c.kind == "webhook"] == [
         ("update", "crm", ("url",))
     ]
-    await config_apply.apply(store, todo, 0)
+    await config_apply.apply(Context(store, settings), todo)
     assert (await store.get(webhooks, hook_id))["url"] == url
     await hookhub.admin.post("/events", json=EVENT)
     await settled(hookhub, hook_id, "succeeded", 1)  # the receiver checked the credentials

@@ -45,6 +45,8 @@ async def test_async_client_covers_the_api(hookhub: Hookhub, receiver: Receiver)
         )
         assert (await client.get_rule(rule["id"]))["webhook_id"] == webhook["id"]
         assert [r["id"] for r in (await client.list_rules()).items] == [rule["id"]]
+        changed = await client.list_audit(object_id=webhook["id"], limit=1)
+        assert [e["action"] for e in changed.items] == ["webhook.updated"] and changed.next
 
         one = await client.emit("dcim.site", "created", {"name": "a"}, id="evt-1")
         assert one == Accepted(ids=["evt-1"], deliveries=1)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hookhub.cli import config
-from hookhub.cli.common import Database, migrated, report_crashes, with_store
+from hookhub.cli.common import Database, migrated, report_crashes, with_services
 from hookhub.cli.deliveries import deliveries_app, send_test
 from hookhub.cli.event_types import event_types_app
 from hookhub.cli.events import events_app
@@ -136,7 +136,7 @@ def token_create(
         field = "scope" if "scope" in problems else "name"
         raise typer.BadParameter(problems[field], param_hint=f"--{field}")
     settings = migrated(database)
-    created = with_store(settings, lambda store: tokens.create(store, name, scope))
+    created = with_services(settings, lambda ctx: tokens.create(ctx, name, scope))
     typer.echo(f"Created {scope} token {name!r}. It is shown only now:", err=True)
     typer.echo(created.plaintext)
 

@@ -9,11 +9,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hookhub.cli.common import Database, migrated, require_database, settings_from, with_store
+from hookhub.cli.common import (
+    Database,
+    migrated,
+    require_database,
+    settings_from,
+    with_services,
+    with_store,
+)
 from hookhub.db.store import Store
 
 if TYPE_CHECKING:
     from hookhub.config.plan import Plan
+    from hookhub.services.common import Context
 
 # hookhub.config.* is imported by the two commands that use it: it loads the API's models
 # (FastAPI, pydantic), which would add a second to every other command's start.
@@ -45,14 +53,14 @@ def apply(
     require_database(settings)
     upgrade(settings.database_url)
 
-    async def run(store: Store) -> tuple[Plan, list[tuple[str, str]]]:
-        todo = await applying.plan_for(store, document, prune)
-        warnings = await applying.rule_warnings(store, todo)
+    async def run(ctx: Context) -> tuple[Plan, list[tuple[str, str]]]:
+        todo = await applying.plan_for(ctx.store, document, prune)
+        warnings = await applying.rule_warnings(ctx.store, todo)
         if not dry_run:
-            await applying.apply(store, todo, settings.secret_rotation_grace, settings.cert_dir)
+            await applying.apply(ctx, todo)
         return todo, warnings
 
-    todo, warnings = with_store(settings, run)
+    todo, warnings = with_services(settings, run)
     if as_json:
         changes = [change.to_json() for change in todo.changes]
         warned = [{"kind": "rule", "name": name, "message": text} for name, text in warnings]

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.cli.common import Database, Token, Url, migrated, remote, with_services, with_store
 from hookhub.cli.deliveries import console
 from hookhub.db.store import Store
 from hookhub.errors import NotFound
 from hookhub.services import tokens
+
+if TYPE_CHECKING:
+    from hookhub.services.common import Context
 
 PAGE = 500  # tokens per page when reading them all
 
@@ -70,11 +73,11 @@ def revoke_token(
     """Revoke API tokens: requests that present them are refused (401) from now on."""
     problems: list[str] = []
 
-    async def revoke(store: Store) -> None:
+    async def revoke(ctx: Context) -> None:
         for token_id in ids:
             # One unknown id doesn't stop the others; each problem is reported at the end.
             try:
-                await tokens.revoke(store, token_id)
+                await tokens.revoke(ctx, token_id)
                 typer.echo(f"revoked {token_id}")
             except NotFound as exc:
                 problems.append(exc.message)
@@ -88,7 +91,7 @@ def revoke_token(
             except NotFound as exc:
                 problems.append(exc.message)
     else:
-        with_store(migrated(database), revoke)
+        with_services(migrated(database), revoke)
     for problem in problems:
         typer.secho(f"not revoked: {problem}", fg=typer.colors.RED, err=True)
     if problems:

@@ -2,8 +2,9 @@
 
 Webhooks and rules are written by the services' own operations, the ones PATCH, the UI and the
 CLI use (new ids, version bumps, secret rotation with the grace period, a re-enabled webhook's
-failure streak reset and its waiting deliveries resumed, a disabled one's paused), so a running
-server sees the result as if an operator had made the calls.
+failure streak reset and its waiting deliveries resumed, a disabled one's paused, each change
+with its audit log entry), so a running server sees the result as if an operator had made the
+calls.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hookhub.services import rules as rules_service
 from hookhub.services import sources as sources_service
 from hookhub.services import webhooks as webhooks_service
 from hookhub.services import workflows as workflows_service
-from hookhub.services.common import carry_out
+from hookhub.services.common import Actor, Context, carry_out
 
 
 async def current(store: Store) -> Current:
@@ -57,14 +58,17 @@ async def rule_warnings(store: Store, todo: Plan) -> list[tuple[str, str]]:
     return found
 
 
-async def apply(store: Store, todo: Plan, rotation_grace: float, cert_dir: str = "") -> None:
-    """Carry out `todo` in one transaction; nothing is written if any step fails. A webhook
-    changes as with PATCH: a replaced secret signs on for `rotation_grace` seconds."""
+async def apply(ctx: Context, todo: Plan) -> None:
+    """Carry out `todo` in one transaction, recorded as `ctx.actor`'s changes; nothing is
+    written if any step fails. A webhook changes as with PATCH: a replaced secret signs on for
+    the settings' rotation grace period."""
     if todo.writes:
-        await carry_out(store, _writes(todo, rotation_grace, cert_dir))
+        settings = ctx.settings
+        writes = _writes(todo, settings.secret_rotation_grace, settings.cert_dir, ctx.actor)
+        await carry_out(ctx.store, writes)
 
 
-def _writes(todo: Plan, grace: float, cert_dir: str) -> list[changes.Write]:
+def _writes(todo: Plan, grace: float, cert_dir: str, actor: Actor) -> list[changes.Write]:
     doc, existing = todo.document, todo.current
     webhook_ids = {name: row["id"] for name, row in existing.webhooks.items()}
     writes: list[changes.Write] = []
@@ -72,25 +76,25 @@ def _writes(todo: Plan, grace: float, cert_dir: str) -> list[changes.Write]:
     for change in reversed(todo.changes):
         if change.action == "delete":
             row = getattr(existing, change.kind + "s")[change.name]
-            writes.append(_deletion(change.kind, row))
+            writes.extend(_deletion(change.kind, row, actor))
     for change in todo.changes:
         if change.action not in ("create", "update"):
             continue
         values: dict[str, Any] = dict(getattr(doc, change.kind + "s")[change.name])
         old = getattr(existing, change.kind + "s").get(change.name)
         if change.kind == "webhook" and old is None:
-            created = webhooks_service.creation(values)
-            webhook_ids[change.name] = created.row["id"]
-            writes.append(created)
+            row, created = webhooks_service.creation(values, actor)
+            webhook_ids[change.name] = row["id"]
+            writes.extend(created)
         elif change.kind == "webhook":
-            writes.extend(webhooks_service.modification(old, values, cert_dir, grace))
+            writes.extend(webhooks_service.modification(old, values, cert_dir, grace, actor))
         elif change.kind == "rule":
             values["webhook_id"] = webhook_ids[values.pop("webhook")]
             rule = rules_service.checked(rules_service.RuleIn.model_validate(values))
-            writes.append(
-                rules_service.creation(rule)
+            writes.extend(
+                rules_service.creation(rule, actor)
                 if old is None
-                else rules_service.modification(old, rule)
+                else rules_service.modification(old, rule, actor)
             )
         elif change.kind == "event_type":
             writes.append(
@@ -99,10 +103,10 @@ def _writes(todo: Plan, grace: float, cert_dir: str) -> list[changes.Write]:
                 else event_types_service.modification(old, values)
             )
         elif change.kind == "workflow":
-            writes.append(
-                workflows_service.creation(values)
+            writes.extend(
+                workflows_service.creation(values, actor)
                 if old is None
-                else workflows_service.modification(old, values)
+                else workflows_service.modification(old, values, actor)
             )
         else:
             writes.append(
@@ -113,13 +117,13 @@ def _writes(todo: Plan, grace: float, cert_dir: str) -> list[changes.Write]:
     return writes
 
 
-def _deletion(kind: str, row: Row) -> changes.Write:
+def _deletion(kind: str, row: Row, actor: Actor) -> list[changes.Write]:
     if kind == "webhook":
-        return webhooks_service.deletion(row)
+        return webhooks_service.deletion(row, actor)
     if kind == "rule":
-        return rules_service.deletion(row)
+        return rules_service.deletion(row, actor)
     if kind == "workflow":
-        return workflows_service.deletion(row)
+        return workflows_service.deletion(row, actor)
     if kind == "event_type":
-        return event_types_service.deletion(row)
-    return sources_service.deletion(row)
+        return [event_types_service.deletion(row)]
+    return [sources_service.deletion(row)]

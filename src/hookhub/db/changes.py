@@ -1,6 +1,6 @@
 """Writes to configured objects (webhooks, rules, workflows, sources, event types) carried out
-together, in one transaction: a webhook's change with its deliveries paused or resumed, a whole
-`apply`.
+together, in one transaction: a webhook's change with its deliveries paused or resumed and its
+audit log entry, a whole `apply`.
 
 The service layer decides what to write (`hookhub.services`); this module only executes it.
 """
@@ -16,7 +16,7 @@ from sqlalchemy import Table, Update, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookhub.db.crud import key, missing
-from hookhub.db.tables import deliveries, event_types, rules, sources, webhooks, workflows
+from hookhub.db.tables import audit_log, deliveries, event_types, rules, sources, webhooks, workflows
 
 Kind = Literal["webhook", "rule", "workflow", "source", "event_type"]
 _TABLES: dict[str, Table] = {
@@ -74,7 +74,14 @@ class Resume:
     webhook_id: str
 
 
-Write = Insert | Change | Delete | Pause | Resume
+@dataclass(frozen=True)
+class Record:
+    """An audit log entry, written with the change it records (never without it)."""
+
+    entry: dict[str, Any]
+
+
+Write = Insert | Change | Delete | Pause | Resume | Record
 
 
 async def carry_out(conn: AsyncConnection, writes: Sequence[Write]) -> int:
@@ -97,6 +104,8 @@ async def carry_out(conn: AsyncConnection, writes: Sequence[Write]) -> int:
             _found(result.rowcount, table, write.row_id)
         elif isinstance(write, Pause):
             await conn.execute(pause(write.webhook_id))
+        elif isinstance(write, Record):
+            await conn.execute(insert(audit_log).values(**write.entry))
         else:
             resumed += int((await conn.execute(resume(write.webhook_id))).rowcount)
     return resumed

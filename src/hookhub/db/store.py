@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hookhub.core import limits
 from hookhub.db import changes, crud, direct, ingest, notify, queries
 from hookhub.db.activity import ActivityStore
+from hookhub.db.audit import AuditStore
 from hookhub.db.database import Database
 from hookhub.db.engine import SQLITE_BUSY_TIMEOUT
 from hookhub.db.event_types import EventTypeStore, SchemaCache
@@ -646,6 +647,11 @@ class Store(Database):
         """The event-type catalog: create, read, change, delete, and the compiled schemas
         intake checks events with (see `hookhub.db.event_types`)."""
         return EventTypeStore(self, self._schemas)
+
+    @property
+    def audit(self) -> AuditStore:
+        """The audit log, read (see `hookhub.db.audit`); entries are `changes.Record` writes."""
+        return AuditStore(self)
 
     @property
     def tokens(self) -> TokenStore:

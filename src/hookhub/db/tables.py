@@ -364,3 +364,22 @@ event_types = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", String(40), primary_key=True),  # time-ordered: pages go by id
+    Column("at", Float, nullable=False),
+    # Who: a UI user, an API token, a portal link, the CLI or `apply`, hookhub itself.
+    Column("actor_kind", String(10), nullable=False),
+    Column("actor_id", String(40)),
+    Column("actor_name", String(200)),
+    Column("tenant_id", String(64)),
+    Column("action", String(60), nullable=False),  # webhook.created, token.revoked, ...
+    Column("object_type", String(20), nullable=False),
+    Column("object_id", String(200)),
+    Column("object_name", String(200)),
+    # The fields that changed, each {"from", "to"} as shown (secrets masked), or null.
+    Column("changes", JSON),
+    Index(None, "at"),
+)

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar, Unpack, cast
 from hookhub.sdk.models import (
     Accepted,
     Attempt,
+    AuditEntry,
     Delivery,
     EventFields,
     EventType,
@@ -154,6 +155,18 @@ def list_attempts(delivery_id: str) -> Call[list[Attempt]]:
         f"/deliveries/{delivery_id}/attempts",
         lambda body: cast(list[Attempt], body["items"]),
     )
+
+
+def list_audit(
+    object_type: str | None = None,
+    object_id: str | None = None,
+    actor: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Call[Page[AuditEntry]]:
+    """A page of audit log entries, newest first, by object and actor (id or name); admin."""
+    filters = {"object_type": object_type, "object_id": object_id, "actor": actor}
+    return _listing("/audit", AuditEntry, cursor, limit, **filters)
 
 
 def retry_delivery(delivery_id: str) -> Call[Delivery]:

@@ -108,6 +108,7 @@ class _Api:
     retry_delivery = Operation(calls.retry_delivery)
     retry_failed = Operation(calls.retry_failed)
     replay = Operation(calls.replay)
+    list_audit = Operation(calls.list_audit)
 
 
 def _settings(url: str, token: str, timeout: float) -> dict[str, Any]:

@@ -112,6 +112,22 @@ class Attempt(TypedDict, total=False):
     succeeded: bool
 
 
+class AuditEntry(TypedDict, total=False):
+    """Who changed which object and when; `changes` holds the changed fields, secrets masked."""
+
+    id: str
+    at: str
+    actor_kind: str  # user | token | portal | cli | system
+    actor_id: str | None
+    actor_name: str | None
+    tenant_id: str | None
+    action: str  # webhook.created, rule.deleted, token.revoked, ...
+    object_type: str
+    object_id: str | None
+    object_name: str | None
+    changes: dict[str, Any] | None
+
+
 class TestResult(TypedDict):
     """`POST /webhooks/{id}/test`: the outcome of a request sent now."""
 

@@ -1,7 +1,8 @@
 """Event rules: which events go to which webhook, with NetBox-compatible conditions.
 
 Every door creates and changes rules through here: conditions are checked, the webhook must
-exist, and a saved rule comes with the warnings of what may keep it from ever matching.
+exist, a saved rule comes with the warnings of what may keep it from ever matching, and each
+change has its audit log entry.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from hookhub.db.store import Row, Store
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
 from hookhub.outbound.rules import catalog_problems, save_warnings
-from hookhub.services.common import STRICT, Context, optional_fields
+from hookhub.services import audit
+from hookhub.services.common import STRICT, Actor, Context, carry_out, optional_fields
 
 
 class RuleIn(BaseModel):
@@ -129,16 +131,22 @@ async def saved(ctx: Context, row: Row) -> Saved:
 async def create(ctx: Context, rule: RuleIn) -> Saved:
     """Store a new rule after checking its conditions and webhook."""
     row = _fresh(await _columns(ctx, rule), time.time())
-    return await saved(ctx, await ctx.store.rules.create(row))
+    await carry_out(ctx.store, _stored(row, ctx.actor))
+    return await saved(ctx, row)
 
 
 def _fresh(values: Row, now: float) -> Row:
     return {**values, "id": new_id("rule"), "created_at": now, "updated_at": now}
 
 
-def creation(values: Row) -> changes.Insert:
-    """The write that stores a new rule with checked `values` (`RuleIn`'s fields)."""
-    return changes.Insert("rule", _fresh(values, time.time()))
+def creation(values: Row, actor: Actor) -> list[changes.Write]:
+    """The writes that store a new rule with checked `values` (`RuleIn`'s fields), with
+    `actor`'s audit entry."""
+    return _stored(_fresh(values, time.time()), actor)
+
+
+def _stored(row: Row, actor: Actor) -> list[changes.Write]:
+    return [changes.Insert("rule", row), audit.entry(actor, "rule.created", row)]
 
 
 async def change(ctx: Context, rule_id: str, patch: dict[str, Any]) -> Saved:
@@ -146,20 +154,24 @@ async def change(ctx: Context, rule_id: str, patch: dict[str, Any]) -> Saved:
     row = await ctx.store.rules.get(rule_id)
     merged = RuleIn.model_validate({**{n: row[n] for n in FIELDS}, **patch})
     values = await _columns(ctx, merged)
-    updated = await ctx.store.rules.update(rule_id, {**values, "updated_at": time.time()})
-    return await saved(ctx, updated)
+    await carry_out(ctx.store, modification(row, values, ctx.actor))
+    return await saved(ctx, await ctx.store.rules.get(rule_id))
 
 
-def modification(row: Row, values: Row) -> changes.Change:
-    """The write that gives the rule `row` the checked `values`."""
-    return changes.Change("rule", row["id"], {**values, "updated_at": time.time()})
+def modification(row: Row, values: Row, actor: Actor) -> list[changes.Write]:
+    """The writes that give the rule `row` the checked `values`, with `actor`'s audit entry."""
+    after = {**row, **values, "updated_at": time.time()}
+    return [
+        changes.Change("rule", row["id"], {**values, "updated_at": after["updated_at"]}),
+        audit.updated(actor, "rule", row, after, FIELDS, public),
+    ]
 
 
 async def delete(ctx: Context, rule_id: str) -> None:
     """Delete a rule."""
-    await ctx.store.rules.delete(rule_id)
+    await carry_out(ctx.store, deletion(await get(ctx, rule_id), ctx.actor))
 
 
-def deletion(row: Row) -> changes.Delete:
-    """The write that deletes the rule `row`."""
-    return changes.Delete("rule", row["id"])
+def deletion(row: Row, actor: Actor) -> list[changes.Write]:
+    """The writes that delete the rule `row`, with `actor`'s audit entry."""
+    return [changes.Delete("rule", row["id"]), audit.entry(actor, "rule.deleted", row)]

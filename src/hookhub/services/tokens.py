@@ -1,5 +1,5 @@
 """API tokens: create one (its value is shown once; only its hash is kept), list, read, revoke.
-Lists never show a token's value nor its hash."""
+Lists never show a token's value nor its hash; creating and revoking are in the audit log."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from hookhub.core.times import iso
 from hookhub.db.store import SCOPES as SCOPES  # read < write < admin, what a door offers
 from hookhub.db.store import Row, Store
 from hookhub.errors import ValidationError
+from hookhub.services import audit
+from hookhub.services.common import Context
 
 MAX_NAME = 200  # characters
 
@@ -46,13 +48,15 @@ def problems(name: str, scope: str) -> dict[str, str]:
     return found
 
 
-async def create(store: Store, name: str, scope: str) -> Created:
+async def create(ctx: Context, name: str, scope: str) -> Created:
     """A new token of `scope` (read < write < admin); ValidationError for a bad name or scope."""
     found = problems(name, scope)
     if found:
         field, message = next(iter(found.items()))
         raise ValidationError(message, field=field)
-    row, plaintext = await store.create_token(name, scope)
+    row, plaintext = await ctx.store.create_token(name, scope)
+    # Recorded just after: the store makes the token (and its hash) in a transaction of its own.
+    await audit.record(ctx, "token.created", row, {"scope": {"from": None, "to": scope}})
     return Created(shown({**row, "last_used_at": None, "revoked_at": None}), plaintext)
 
 
@@ -69,9 +73,11 @@ async def get(store: Store, token_id: str) -> dict[str, Any]:
     return shown(await store.tokens.get(token_id))
 
 
-async def revoke(store: Store, token_id: str) -> dict[str, Any]:
+async def revoke(ctx: Context, token_id: str) -> dict[str, Any]:
     """Refuse a token from now on (revoking twice keeps the first time); NotFound if none."""
-    return shown(await store.revoke_token(token_id))
+    row = await ctx.store.revoke_token(token_id)
+    await audit.record(ctx, "token.revoked", row)
+    return shown(row)
 
 
 def bearer(store: Store, plaintext: str) -> Awaitable[Row | None]:

@@ -2,7 +2,7 @@
 
 Every door makes these changes through here, so they behave alike: masked values sent back keep
 the stored secrets, a replaced secret signs on for a grace period, disabling a webhook pauses
-its pending deliveries and enabling it resumes them.
+its pending deliveries and enabling it resumes them, and each change has its audit log entry.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from hookhub.ids import new_id
 from hookhub.outbound import certs, destinations
 from hookhub.outbound.client import check_client_certificate
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
-from hookhub.services.common import Context, carry_out
+from hookhub.services import audit
+from hookhub.services.common import Actor, Context, carry_out
 from hookhub.services.webhook_input import WebhookIn
 
 FIELDS = tuple(WebhookIn.model_fields)  # what a user writes; the rest is the webhook's state
@@ -197,12 +198,20 @@ async def count(ctx: Context, cap: int) -> int:
 
 async def create(ctx: Context, webhook: WebhookIn) -> Row:
     """Store a new webhook after checking it."""
-    return await ctx.store.webhooks.create(new_row(webhook, ctx.settings.cert_dir))
+    row = new_row(webhook, ctx.settings.cert_dir)
+    await carry_out(ctx.store, _stored(row, ctx.actor))
+    return row
 
 
-def creation(values: Row) -> changes.Insert:
-    """The write that stores a new webhook with checked `values` (`WebhookIn`'s fields)."""
-    return changes.Insert("webhook", fresh(values, time.time()))
+def creation(values: Row, actor: Actor) -> tuple[Row, list[changes.Write]]:
+    """A new webhook with checked `values` (`WebhookIn`'s fields), and the writes that store
+    it with its audit entry."""
+    row = fresh(values, time.time())
+    return row, _stored(row, actor)
+
+
+def _stored(row: Row, actor: Actor) -> list[changes.Write]:
+    return [changes.Insert("webhook", row), audit.entry(actor, "webhook.created", row)]
 
 
 def draft(ctx: Context, values: dict[str, Any], row: Row | None) -> Row:
@@ -222,16 +231,18 @@ def _merged(row: Row, patch: dict[str, Any], cert_dir: str) -> Row:
 
 
 def modification(
-    row: Row, patch: dict[str, Any], cert_dir: str, grace: float
+    row: Row, patch: dict[str, Any], cert_dir: str, grace: float, actor: Actor
 ) -> list[changes.Write]:
     """The writes that apply `patch` to the webhook `row`: its checked columns (files inside
     `cert_dir` if set), a replaced secret signing on for `grace` seconds, what re-enabling or a
-    new rate resets, and its deliveries paused (disabled) or resumed (enabled)."""
+    new rate resets, its deliveries paused (disabled) or resumed (enabled), and `actor`'s audit
+    entry."""
     values = _merged(row, patch, cert_dir)
     values["previous_secrets"] = _previous_secrets(row, values["secret"], grace)
     values.update(implied_changes(row, values))
     writes: list[changes.Write] = [
-        changes.Change("webhook", row["id"], {**values, "updated_at": time.time()})
+        changes.Change("webhook", row["id"], {**values, "updated_at": time.time()}),
+        audit.updated(actor, "webhook", row, {**row, **values}, FIELDS, public),
     ]
     if row["enabled"] and not values["enabled"]:
         writes.append(changes.Pause(row["id"]))
@@ -244,7 +255,8 @@ async def change(ctx: Context, webhook_id: str, patch: dict[str, Any]) -> Row:
     """Apply `patch` to a webhook (see `modification`) and wake the workers for what resumed."""
     row = await ctx.store.webhooks.get(webhook_id)
     settings = ctx.settings
-    await commit(ctx, modification(row, patch, settings.cert_dir, settings.secret_rotation_grace))
+    grace = settings.secret_rotation_grace
+    await commit(ctx, modification(row, patch, settings.cert_dir, grace, ctx.actor))
     return await ctx.store.webhooks.get(webhook_id)
 
 
@@ -280,18 +292,18 @@ async def rotate_secret(
     secret = secret or signing.generate_secret()
     grace = ctx.settings.secret_rotation_grace if grace is None else grace
     previous = _previous_secrets(row, secret, grace)
-    await ctx.store.webhooks.update(
-        webhook_id,
-        {"secret": secret, "previous_secrets": previous, "updated_at": time.time()},
-    )
+    values = {"secret": secret, "previous_secrets": previous, "updated_at": time.time()}
+    masked = {"from": MASK if row["secret"] else None, "to": MASK}
+    rotated = audit.entry(ctx.actor, "webhook.secret_rotated", row, {"secret": masked})
+    await carry_out(ctx.store, [changes.Change("webhook", webhook_id, values), rotated])
     return Rotated(secret, _expiries(previous))
 
 
 async def delete(ctx: Context, webhook_id: str) -> None:
     """Delete a webhook, with its rules, deliveries and attempts."""
-    await ctx.store.webhooks.delete(webhook_id)
+    await carry_out(ctx.store, deletion(await get(ctx, webhook_id), ctx.actor))
 
 
-def deletion(row: Row) -> changes.Delete:
-    """The write that deletes the webhook `row`."""
-    return changes.Delete("webhook", row["id"])
+def deletion(row: Row, actor: Actor) -> list[changes.Write]:
+    """The writes that delete the webhook `row`, with `actor`'s audit entry."""
+    return [changes.Delete("webhook", row["id"]), audit.entry(actor, "webhook.deleted", row)]

@@ -1,6 +1,6 @@
 """Workflows: create, change and delete them (each with a fresh or kept trigger key, checked
-as a whole, secrets kept behind their masks), read and list them, check an unsaved draft, and
-list the paths of a sample request."""
+as a whole, secrets kept behind their masks, recorded in the audit log), read and list them,
+check an unsaved draft, and list the paths of a sample request."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
 from hookhub.inbound.compiled import CompiledTrigger
 from hookhub.inbound.route import PATHS
+from hookhub.services import audit
+from hookhub.services.common import Actor, Context, carry_out
 from hookhub.workflows.document import FIELDS, WorkflowIn, node_errors, validate_workflow
 from hookhub.workflows.engine import CompiledWorkflow
 from hookhub.workflows.nodes import compile_node
@@ -95,51 +97,66 @@ def draft(data: dict[str, Any], command_dirs: Sequence[str]) -> dict[str, Any]:
 
 
 async def create(
-    store: Store, workflow: WorkflowIn, command_dirs: Sequence[str], forget: Forget
+    ctx: Context, workflow: WorkflowIn, command_dirs: Sequence[str], forget: Forget
 ) -> Row:
     """Store a new workflow with a fresh trigger key; Conflict if its name is taken."""
     doc = checked(workflow.model_dump(by_alias=True), command_dirs)
-    row = await store.workflows.create(fresh(doc, time.time()))
+    row = fresh(doc, time.time())
+    await carry_out(ctx.store, _stored(row, ctx.actor))
     _forget(forget, row["key"])
     return row
 
 
-def creation(values: Row) -> changes.Insert:
-    """The write that stores a new workflow with validated `values` (`hookhub apply`)."""
-    return changes.Insert("workflow", fresh(values, time.time()))
+def creation(values: Row, actor: Actor) -> list[changes.Write]:
+    """The writes that store a new workflow with validated `values` (`hookhub apply`), with
+    `actor`'s audit entry."""
+    return _stored(fresh(values, time.time()), actor)
 
 
-def modification(row: Row, values: Row) -> changes.Change:
-    """The write that gives the workflow `row` the validated `values`."""
-    return changes.Change("workflow", row["id"], {**values, "updated_at": time.time()})
+def _stored(row: Row, actor: Actor) -> list[changes.Write]:
+    return [changes.Insert("workflow", row), audit.entry(actor, "workflow.created", row)]
 
 
-def deletion(row: Row) -> changes.Delete:
-    """The write that deletes the workflow `row` (and its runs)."""
-    return changes.Delete("workflow", row["id"])
+def _document(row: Row) -> dict[str, Any]:
+    """A workflow's fields as shown, secrets masked (what its audit entries hold)."""
+    return masked({name: row[name] for name in FIELDS})
+
+
+def modification(row: Row, values: Row, actor: Actor) -> list[changes.Write]:
+    """The writes that give the workflow `row` the validated `values`, with `actor`'s audit
+    entry."""
+    after = {**row, **values, "updated_at": time.time()}
+    return [
+        changes.Change("workflow", row["id"], {**values, "updated_at": after["updated_at"]}),
+        audit.updated(actor, "workflow", row, after, FIELDS, _document),
+    ]
+
+
+def deletion(row: Row, actor: Actor) -> list[changes.Write]:
+    """The writes that delete the workflow `row` (and its runs), with `actor`'s audit entry."""
+    return [changes.Delete("workflow", row["id"]), audit.entry(actor, "workflow.deleted", row)]
 
 
 async def change(
-    store: Store,
+    ctx: Context,
     workflow_id: str,
     patch: dict[str, Any],
     command_dirs: Sequence[str],
     forget: Forget,
 ) -> Row:
     """Apply `patch` to a workflow, checked as a whole, masked values keeping their secrets."""
-    row = await store.workflows.get(workflow_id)
+    row = await ctx.store.workflows.get(workflow_id)
     current = {name: row[name] for name in FIELDS}
     merged = unmasked({**current, **patch}, current)
-    values = {**checked(merged, command_dirs), "updated_at": time.time()}
-    updated = await store.workflows.update(workflow_id, values)
+    await carry_out(ctx.store, modification(row, checked(merged, command_dirs), ctx.actor))
     _forget(forget, row["key"])
-    return updated
+    return await ctx.store.workflows.get(workflow_id)
 
 
-async def remove(store: Store, workflow_id: str, forget: Forget) -> None:
+async def remove(ctx: Context, workflow_id: str, forget: Forget) -> None:
     """Delete a workflow and its runs; its trigger URLs stop answering."""
-    row = await store.workflows.get(workflow_id)
-    await store.workflows.delete(workflow_id)
+    row = await ctx.store.workflows.get(workflow_id)
+    await carry_out(ctx.store, deletion(row, ctx.actor))
     _forget(forget, row["key"])
 
 

@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from hookhub.ui.pages import (
+    audit,
     auth,
     dashboard,
     deliveries,
@@ -46,6 +47,7 @@ def install(app: FastAPI) -> None:
         sources,
         tokens,
         users,
+        audit,
         inbox,
     )
     for module in pages:

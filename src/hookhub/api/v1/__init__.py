@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from hookhub.api.v1 import (
+    audit,
     deliveries,
     event_types,
     events,
@@ -27,6 +28,7 @@ RESOURCES = (
     runs,
     sources,
     tokens,
+    audit,
 )
 for module in RESOURCES:
     router.include_router(module.router)

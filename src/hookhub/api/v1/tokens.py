@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Admin, Cursor, Limit, StoreDep, page
+from hookhub.api.v1.common import Admin, ContextDep, Cursor, Limit, StoreDep, page
 from hookhub.services import tokens
 
 router = APIRouter(tags=["tokens"], route_class=JSONRoute)
@@ -27,8 +27,8 @@ class TokenIn(BaseModel):
 
 
 @router.post("/tokens", status_code=201, summary="Create an API token; its value is shown once")
-async def create_token(body: TokenIn, store: StoreDep, _: Admin) -> JSON:
-    created = await tokens.create(store, body.name, body.scope)
+async def create_token(body: TokenIn, ctx: ContextDep, _: Admin) -> JSON:
+    created = await tokens.create(ctx, body.name, body.scope)
     return JSON({**created.token, "token": created.plaintext}, status_code=201)
 
 
@@ -43,5 +43,5 @@ async def get_token(token_id: str, store: StoreDep, _: Admin) -> JSON:
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token")
-async def revoke_token(token_id: str, store: StoreDep, _: Admin) -> None:
-    await tokens.revoke(store, token_id)
+async def revoke_token(token_id: str, ctx: ContextDep, _: Admin) -> None:
+    await tokens.revoke(ctx, token_id)

@@ -9,7 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute, conflict
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, optional_fields, page
+from hookhub.api.v1.common import (
+    ContextDep,
+    Cursor,
+    Limit,
+    Reader,
+    StoreDep,
+    Writer,
+    optional_fields,
+    page,
+)
 from hookhub.errors import ValidationError
 from hookhub.services import workflows
 from hookhub.workflows.document import WorkflowIn
@@ -48,9 +57,9 @@ def forget(request: Request) -> workflows.Forget:
     responses=NAME_TAKEN,
 )
 async def create_workflow(
-    workflow: WorkflowIn, request: Request, store: StoreDep, _: Writer
+    workflow: WorkflowIn, request: Request, ctx: ContextDep, _: Writer
 ) -> JSON:
-    row = await workflows.create(store, workflow, command_dirs(request), forget(request))
+    row = await workflows.create(ctx, workflow, command_dirs(request), forget(request))
     return JSON(workflows.shown(row, base_url(request)), status_code=201)
 
 
@@ -74,22 +83,20 @@ async def get_workflow(workflow_id: str, request: Request, store: StoreDep, _: R
 async def patch_workflow(
     workflow_id: str,
     request: Request,
-    store: StoreDep,
+    ctx: ContextDep,
     _: Writer,
     patch: WorkflowPatch,
 ) -> JSON:
     changes = patch.model_dump(exclude_unset=True, by_alias=True)
-    row = await workflows.change(
-        store, workflow_id, changes, command_dirs(request), forget(request)
-    )
+    row = await workflows.change(ctx, workflow_id, changes, command_dirs(request), forget(request))
     return JSON(workflows.shown(row, base_url(request)))
 
 
 @router.delete(
     "/workflows/{workflow_id}", status_code=204, summary="Delete a workflow and its runs"
 )
-async def delete_workflow(workflow_id: str, request: Request, store: StoreDep, _: Writer) -> None:
-    await workflows.remove(store, workflow_id, forget(request))
+async def delete_workflow(workflow_id: str, request: Request, ctx: ContextDep, _: Writer) -> None:
+    await workflows.remove(ctx, workflow_id, forget(request))
 
 
 class Sample(BaseModel):

@@ -6,7 +6,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from hookhub.services import tokens
-from hookhub.ui.web import Form, User, page_router, redirect, render, store_of, text
+from hookhub.ui.web import Form, User, context_of, page_router, redirect, render, store_of, text
 
 router = page_router("admin", "admin")
 
@@ -29,12 +29,12 @@ async def create(request: Request, form: Form) -> Response:
     errors = tokens.problems(name, scope)
     if errors:
         return await _page(request, 422, errors=errors, name=name)
-    created = await tokens.create(store_of(request), name, scope)
+    created = await tokens.create(context_of(request), name, scope)
     # Rendered, not redirected: the plaintext exists only in this response.
     return await _page(request, created=created.token, plaintext=created.plaintext)
 
 
 @router.post("/tokens/{token_id}/revoke")
 async def revoke(request: Request, token_id: str, _: Form) -> Response:
-    await tokens.revoke(store_of(request), token_id)
+    await tokens.revoke(context_of(request), token_id)
     return redirect("/tokens", "Token revoked.")

@@ -19,6 +19,7 @@ from hookhub.ui.web import (
     PAGE,
     Form,
     User,
+    context_of,
     optional,
     page_router,
     paging,
@@ -138,12 +139,12 @@ async def _submit(request: Request, raw: str, workflow_id: str | None) -> Respon
     doc, problems = _parsed(raw)
     if doc is not None:
         try:
-            store, dirs, forget = store_of(request), _dirs(request), _forget(request)
+            ctx, dirs, forget = context_of(request), _dirs(request), _forget(request)
             if workflow_id is None:
                 workflow = WorkflowIn.model_validate(doc)
-                row = await workflows.create(store, workflow, dirs, forget)
+                row = await workflows.create(ctx, workflow, dirs, forget)
             else:
-                row = await workflows.change(store, workflow_id, doc, dirs, forget)
+                row = await workflows.change(ctx, workflow_id, doc, dirs, forget)
             return redirect(f"/workflows/{row['id']}", "Workflow saved.")
         except (HookhubError, pydantic.ValidationError) as exc:
             problems = _problems(raw, exc, doc)
@@ -221,7 +222,7 @@ async def save(request: Request, workflow_id: str, form: Form) -> Response:
 
 @router.post("/workflows/{workflow_id}/delete")
 async def remove(request: Request, workflow_id: str, _: Form) -> Response:
-    await workflows.remove(store_of(request), workflow_id, _forget(request))
+    await workflows.remove(context_of(request), workflow_id, _forget(request))
     return redirect("/workflows", "Workflow deleted.")
 
 
