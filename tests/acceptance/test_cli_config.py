@@ -20,6 +20,8 @@ from hookhub.config import apply as applying
 from hookhub.config.document import load
 from hookhub.db.store import Store
 from hookhub.migrations import upgrade
+from hookhub.services.common import Context
+from hookhub.settings import Settings
 from tests.acceptance.test_cli import HOOKHUB, _env, _process, _ready
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import free_port
@@ -256,7 +258,8 @@ def _seed(database: str, receiver_url: str, tmp_path: Path) -> str:
     async def run() -> str:
         store = Store.open(database)
         try:
-            await applying.apply(store, await applying.plan_for(store, document), 0)
+            ctx = Context(store, Settings(database_url=database))
+            await applying.apply(ctx, await applying.plan_for(store, document))
             _, token = await store.create_token("ci", "admin")
             return token
         finally:

@@ -11,6 +11,8 @@ from hookhub.config import apply as applying
 from hookhub.config.document import DocumentError, load, parse
 from hookhub.config.export import dump
 from hookhub.db.store import Store
+from hookhub.services.common import Context
+from hookhub.settings import Settings
 
 FILE = """\
 event_types:
@@ -36,7 +38,7 @@ rules:
 
 async def _apply(store: Store, path: Path, prune: bool = False) -> dict[str, list[str]]:
     todo = await applying.plan_for(store, load(str(path), cert_dir=""), prune)
-    await applying.apply(store, todo, rotation_grace=0)
+    await applying.apply(Context(store, Settings()), todo)
     found: dict[str, list[str]] = {}
     for change in todo.changes:
         found.setdefault(change.action, []).append(f"{change.kind} {change.name}")
@@ -48,7 +50,7 @@ async def test_apply_export_round_trip(store: Store, tmp_path: Path) -> None:
     path.write_text(FILE)
     todo = await applying.plan_for(store, load(str(path), cert_dir=""))
     assert await applying.rule_warnings(store, todo) == []  # the file's own types count
-    await applying.apply(store, todo, rotation_grace=0)
+    await applying.apply(Context(store, Settings()), todo)
     paid = await store.event_types.get("invoice.paid")
     assert paid["schema"]["properties"]["amount"]["minimum"] == 0
     assert paid["examples"] == [{"amount": 12.5}]

@@ -16,7 +16,15 @@ from sqlalchemy import Table, Update, delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookhub.db.crud import key, missing
-from hookhub.db.tables import audit_log, deliveries, event_types, rules, sources, webhooks, workflows
+from hookhub.db.tables import (
+    audit_log,
+    deliveries,
+    event_types,
+    rules,
+    sources,
+    webhooks,
+    workflows,
+)
 
 Kind = Literal["webhook", "rule", "workflow", "source", "event_type"]
 _TABLES: dict[str, Table] = {
