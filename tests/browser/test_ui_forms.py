@@ -507,6 +507,8 @@ async def _seed(hookhub: Hookhub, receiver: Receiver) -> dict[str, str]:
     event_id = (await hookhub.admin.get("/events")).json()["items"][0]["id"]
     source = {"name": "mq", "url": "amqp://u:p@127.0.0.1:1/", "queue": "q", "enabled": False}
     source_id = (await hookhub.admin.post("/sources", json=source)).json()["id"]
+    event_type = {"name": "dcim.device.updated", "schema": {"type": "object"}, "examples": [{}]}
+    assert (await hookhub.admin.post("/event-types", json=event_type)).status_code == 201
     return {
         "dashboard": "/",
         "webhooks": "/webhooks",
@@ -528,6 +530,7 @@ async def _seed(hookhub: Hookhub, receiver: Receiver) -> dict[str, str]:
         "source": f"/sources/{source_id}",
         "source-edit": f"/sources/{source_id}/edit",
         "source-new": "/sources/new",
+        "event-types": "/event-types",
         "tokens": "/tokens",
         "inbox": "/inbox",
         "not-found": "/no/such/page",
