@@ -63,5 +63,7 @@ def test_users_get_a_role_and_can_change_it(database_url: str) -> None:
     assert changed.exit_code == 0, changed.output
     roles = [(_user(database_url, name) or {}).get("role") for name in ("vi", "ad", "x")]
     assert roles == ["editor", "admin", None]
+    last = runner.invoke(app, ["user", "set-role", "ad", "viewer", "--database", database_url])
+    assert last.exit_code != 0 and "'ad' is the last admin" in str(last.exception)
     unknown = runner.invoke(app, ["user", "set-role", "zed", "viewer", "--database", database_url])
     assert unknown.exit_code != 0 and "no user named 'zed'" in str(unknown.exception)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hookhub.db import direct
@@ -44,6 +44,13 @@ async def set_inbox_secret(store: Store, user_id: str, secret: str | None) -> Ro
 async def change(store: Store, user_id: str, values: Mapping[str, Any]) -> Row:
     """Change some columns of a user; the user."""
     return await store.update(users, user_id, values)
+
+
+async def admins(store: Store) -> int:
+    """How many users are admins."""
+    query = select(func.count()).select_from(users).where(users.c.role == "admin")
+    async with store.read() as conn:
+        return int((await conn.execute(query)).scalar_one())
 
 
 async def every(store: Store) -> list[Row]:

@@ -78,8 +78,15 @@ async def set_role(store: Store, username: str, role: str) -> Row:
 
 
 async def change_role(store: Store, user_id: str, role: str) -> Row:
-    """Give the user `user_id` the role `role`; the user. NotFound if there is none."""
-    return await users.change(store, user_id, {"role": checked_role(role)})
+    """Give the user `user_id` the role `role`; the user. NotFound if there is none, Conflict
+    if they are the last admin (no one could manage users from the UI any more)."""
+    checked_role(role)
+    user = await users.by_id(store, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id!r}")
+    if user["role"] == "admin" and role != "admin" and await users.admins(store) <= 1:
+        raise Conflict(f"{user['username']!r} is the last admin: make another user admin first")
+    return await users.change(store, user_id, {"role": role})
 
 
 async def listed(store: Store) -> list[Row]:
