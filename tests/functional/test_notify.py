@@ -262,5 +262,5 @@ async def test_shutdown_releases_unfinished_runs_at_once(
     assert run["status"] == "queued"
     assert run["lease_id"] is None and run["attempts"] == 0
     assert run["next_attempt_at"] <= time.time()
-    _, claimed = await store.runs.claim(10, settings.run_lease, time.time())
+    _, claimed, _ = await store.runs.claim(10, settings.run_lease, time.time())
     assert [row["id"] for row in claimed] == [run["id"]]

@@ -13,13 +13,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
-from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hookhub.db import direct, ingest, notify, queries, sqlite, wake
 from hookhub.db.engine import IMMEDIATE, SQLITE_BUSY_TIMEOUT, create_engine
-from hookhub.db.tables import deliveries
 from hookhub.errors import Unavailable
 
 
@@ -188,7 +186,7 @@ class Database:
         wake.send(self.engine.url)
 
     async def add_callback(
-        self, conn: AsyncConnection, spec: Mapping[str, Any], payload: Mapping[str, Any]
+        self, conn: direct.Conn, spec: Mapping[str, Any], payload: Mapping[str, Any]
     ) -> str:
         """Queue a callback delivery (DESIGN O12) carrying its own target and payload, inside
         the caller's write transaction; its id."""
@@ -197,6 +195,6 @@ class Database:
             "callback": dict(spec),
             "payload": dict(payload),
         }
-        await conn.execute(insert(deliveries).values(**row))
+        await direct.execute(conn, ingest.insert_pending(callback=True), row)
         await self.announce(conn, notify.DELIVERIES)
         return str(row["id"])

@@ -55,10 +55,14 @@ def pending(
 
 
 @functools.cache
-def insert_pending() -> Insert:
-    """Insert rows as `pending` makes them: the statement names their columns, so it is
-    compiled once and runs straight on the SQLite driver (`hookhub.db.direct`)."""
-    return insert(deliveries).values({key: bindparam(key) for key in pending(None, None, None, 0)})
+def insert_pending(callback: bool = False) -> Insert:
+    """Insert rows as `pending` makes them (with `callback`: and their `callback` and
+    `payload`): the statement names their columns, so it is compiled once and runs straight on
+    the SQLite driver (`hookhub.db.direct`)."""
+    keys = [*pending(None, None, None, 0), *(("callback", "payload") if callback else ())]
+    return insert(deliveries).values(
+        {key: bindparam(key, type_=deliveries.c[key].type) for key in keys}
+    )
 
 
 def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:

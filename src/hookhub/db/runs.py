@@ -7,8 +7,9 @@ named here at module level, like `hookhub.db.queries`; `RunStore` executes it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Insert,
@@ -88,9 +89,11 @@ def claim_runs(dialect: str) -> Update:
     )
 
 
-def finish_run() -> Update:
-    """Record a run's outcome, only if the claim :b_lease still owns it."""
-    return (
+@functools.cache
+def finish_run(returning: bool = False) -> Update:
+    """Record a run's outcome, only if the claim :b_lease still owns it; `returning`: the
+    statement yields the run's id when it did."""
+    statement = (
         update(runs)
         .where(runs.c.id == bindparam("b_id"), runs.c.lease_id == bindparam("b_lease"))
         .values(
@@ -105,6 +108,7 @@ def finish_run() -> Update:
             resume=None,
         )
     )
+    return statement.returning(runs.c.id) if returning else statement
 
 
 def park_run() -> Update:
@@ -148,6 +152,12 @@ def release_run() -> Update:
 def _parameters(outcomes: Sequence[Row]) -> list[Row]:
     """The `b_*` parameters of `finish_run` in each outcome."""
     return [{k: v for k, v in outcome.items() if k.startswith("b_")} for outcome in outcomes]
+
+
+@functools.cache
+def workflow_by_id() -> Select[Any]:
+    """The full row of workflow :id."""
+    return select(workflows).where(workflows.c.id == bindparam("id"))
 
 
 @functools.cache
@@ -217,12 +227,6 @@ class RunStore:
             row = (await conn.execute(select(workflows).where(workflows.c.key == key))).first()
         return dict(row._mapping) if row else None
 
-    async def workflows_by_id(self, ids: Iterable[str]) -> list[Row]:
-        """Full workflow rows for `ids`."""
-        query = select(workflows).where(workflows.c.id.in_(list(ids)))
-        async with self.store.read() as conn:
-            return [dict(row._mapping) for row in await conn.execute(query)]
-
     async def enqueue(
         self, batch: Sequence[NewRun], now: float, since: float | None = None
     ) -> list[str | None]:
@@ -252,12 +256,21 @@ class RunStore:
                 await self.store.announce(conn, notify.RUNS)
         return outcomes
 
-    async def claim(self, limit: int, lease: float, now: float) -> tuple[str, list[Row]]:
-        """Lease up to `limit` due runs for `lease` seconds; returns the lease id and the runs."""
+    async def claim(
+        self, limit: int, lease: float, now: float
+    ) -> tuple[str, list[Row], dict[str, Row]]:
+        """Lease up to `limit` due runs for `lease` seconds; returns the lease id, the runs and
+        their workflows (full rows by id), read in the same transaction."""
         lease_id = new_id("lse")
         params = {"now": now, "limit": limit, "lease_id": lease_id, "lease": lease}
+        found: dict[str, Row] = {}
         async with self.store.claiming() as conn:
-            return lease_id, await direct.execute(conn, claim_runs(self.store.dialect), params)
+            claimed = await direct.execute(conn, claim_runs(self.store.dialect), params)
+            # Nearly always one workflow per claim: a statement per id, compiled once.
+            for workflow_id in {run["workflow_id"] for run in claimed}:
+                for row in await direct.execute(conn, workflow_by_id(), {"id": workflow_id}):
+                    found[row["id"]] = row
+        return lease_id, claimed, found
 
     async def finish(self, outcomes: Sequence[Row], since: float | None = None) -> None:
         """Write a batch of run outcomes (`b_*` parameters of `finish_run`) in one transaction,
@@ -265,13 +278,12 @@ class RunStore:
         if the outcome is recorded (its lease still held), and in the same commit, so a crash
         can't record a run and lose its callback. `since`: as in `Store.write`."""
         plain = [outcome for outcome in outcomes if not outcome.get("callback")]
-        async with self.store.write(since=since) as conn:
-            if plain:
-                await conn.execute(finish_run(), _parameters(plain))
+        async with self.store.write_direct(since=since) as conn:
+            await direct.execute_many(conn, finish_run(), _parameters(plain))
             for outcome in outcomes:
                 if outcome.get("callback"):
-                    recorded = await conn.execute(finish_run(), _parameters([outcome]))
-                    if recorded.rowcount:
+                    (params,) = _parameters([outcome])
+                    if await direct.execute(conn, finish_run(returning=True), params):
                         await self.store.add_callback(conn, outcome["callback"], outcome["payload"])
 
     async def park(self, parked: Row) -> bool:

@@ -73,11 +73,9 @@ class Runner(LeaseWorker):
     # -- the lease loop's steps ----------------------------------------------------------------
 
     async def _claim(self, wanted: int) -> tuple[list[Leased], bool]:
-        lease_id, claimed = await self.store.runs.claim(
+        lease_id, claimed, workflows = await self.store.runs.claim(
             wanted, self.settings.run_lease, time.time()
         )
-        rows = await self.store.runs.workflows_by_id({run["workflow_id"] for run in claimed})
-        workflows = {row["id"]: row for row in rows}
         work = [
             Leased(
                 run["id"], lease_id, self._execute(run, lease_id, workflows.get(run["workflow_id"]))
