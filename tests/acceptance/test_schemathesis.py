@@ -4,8 +4,8 @@ documented with its status, body and headers, schema-valid input accepted and sc
 input refused, 405s with the right `Allow`, a token required. Bounded: a fixed seed and a fixed
 number of examples per operation and phase (examples, coverage, fuzzing, stateful). In the
 first three phases the path parameters name real objects (a webhook, a rule, a workflow, a
-delivery, a run), so the operations on one object are tried on one that exists; the stateful
-phase runs on its own, on the objects it creates.
+delivery, a run, an event type), so the operations on one object are tried on one that exists;
+the stateful phase runs on its own, on the objects it creates.
 
 The few rules no JSON schema can say (a rule's webhook must exist, templates must compile, a
 workflow's graph...) are listed, with the operations they allow a 422 on, in schemathesis.toml.
@@ -100,6 +100,7 @@ def _parameters(url: str, token: str) -> str:
         nodes = [{"id": "answer", "type": "response", "body": "ok"}]
         sync = {"name": "f", "start": "answer", "nodes": nodes, "trigger": {"mode": "sync"}}
         workflow = client.post("/workflows", json=sync).json()
+        client.post("/event-types", json={"name": "dcim.site.created"})
         client.post("/events", json={"object_type": "dcim.site", "event": "created"})
         httpx.post(workflow["url"], json={})
         for _ in range(100):
@@ -115,6 +116,7 @@ def _parameters(url: str, token: str) -> str:
         "workflow_id": workflow["id"],
         "delivery_id": deliveries[0]["id"],
         "run_id": runs[0]["id"],
+        "name": "dcim.site.created",  # an event type's
     }
     lines = ["", "[[operations]]", 'include-method-regex = "^(GET|POST|PATCH)$"']
     lines += [f'parameters."path.{name}" = "{value}"' for name, value in objects.items()]

@@ -88,6 +88,16 @@ async def test_invalid_schemas_examples_and_names_are_refused(hookhub: Hookhub) 
     assert "'amount' is a required property" in error["message"]
     assert "'required'" in error["message"]
 
+    for schema, said in (
+        ({"$ref": "https://example.com/s.json"}, "'https://example.com/s.json' cannot be resolved"),
+        ({"$ref": "#/$defs/missing"}, "'/$defs/missing' cannot be resolved"),
+        ({"$ref": "#"}, "its $ref loops"),
+    ):
+        refused = await hookhub.admin.post("/event-types", json={"name": "x.y", "schema": schema})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["field"] == "schema"
+        assert said in refused.json()["error"]["message"]
+
     for name in ("", "with space", "a/b"):
         refused = await hookhub.admin.post("/event-types", json={"name": name})
         assert refused.status_code == 422, name

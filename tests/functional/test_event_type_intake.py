@@ -147,3 +147,16 @@ async def test_an_emit_node_event_is_checked_too(hookhub: Hookhub) -> None:
     assert run["status"] == "failed"
     assert "the rendered event is invalid" in run["error"]
     assert "/amount" in run["error"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_schema_that_cannot_be_applied_refuses_with_422_not_500(hookhub: Hookhub) -> None:
+    schema = {"properties": {"a": {"$ref": "#/$defs/nowhere"}}}  # reached by some data only
+    body = {"name": "x.y", "schema": schema}
+    assert (await hookhub.admin.post("/event-types", json=body)).status_code == 201
+    event = {"object_type": "x", "event": "y", "data": {"a": 1}}
+    refused = await hookhub.admin.post("/events", json=event)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["message"].startswith(
+        "the schema of event type 'x.y' cannot be applied: $ref '/$defs/nowhere'"
+    )

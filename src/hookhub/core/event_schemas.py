@@ -13,10 +13,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.protocols import Validator
+from referencing.exceptions import Unresolvable
 
 from hookhub.errors import ValidationError
 
 MESSAGE_MAX = 300  # characters of jsonschema's own message kept (it quotes the whole value)
+# Values a schema is tried on when saved, so a `$ref` that cannot be resolved (hookhub fetches
+# no remote schema) or that loops is refused then, not met by the first event.
+TRIALS: tuple[Any, ...] = (None, {}, [], "", 0)
 
 
 def type_name(event: Mapping[str, Any]) -> str:
@@ -50,8 +54,19 @@ def check_schema(schema: Any) -> None:
 
 def problem(validator: Validator, value: Any) -> tuple[str, str] | None:
     """None when `value` is valid; else the JSON pointer of the failing part of `value` and a
-    message naming it and the schema rule that failed (keyword and schema location)."""
-    found = best_match(validator.iter_errors(value))
+    message naming it and the schema rule that failed (keyword and schema location).
+    ValidationError (field `schema`) when the schema cannot be applied (a `$ref` to nowhere, to
+    another document, or looping)."""
+    try:
+        found = best_match(validator.iter_errors(value))
+    except Unresolvable as exc:
+        raise ValidationError(
+            f"schema: cannot be applied: $ref {_short(str(exc.ref))!r} cannot be resolved"
+            " (only references inside the schema are)",
+            field="schema",
+        ) from None
+    except RecursionError:
+        raise ValidationError("schema: cannot be applied: its $ref loops", field="schema") from None
     if found is None:
         return None
     where = pointer(found.absolute_path)
@@ -63,9 +78,12 @@ def problem(validator: Validator, value: Any) -> tuple[str, str] | None:
 
 
 def check_examples(validator: Validator | None, examples: Sequence[Any]) -> None:
-    """ValidationError (field `examples.N`) for the first example `validator` refuses."""
+    """ValidationError (field `examples.N`) for the first example `validator` refuses, or
+    (field `schema`) if the schema cannot be applied."""
     if validator is None:
         return
+    for trial in TRIALS:
+        problem(validator, trial)
     for index, example in enumerate(examples):
         found = problem(validator, example)
         if found is not None:
@@ -82,7 +100,14 @@ def check_events(validators: Mapping[str, Validator], events: Sequence[Mapping[s
         validator = validators.get(type_name(event))
         if validator is None:
             continue
-        found = problem(validator, event.get("data"))
+        try:
+            found = problem(validator, event.get("data"))
+        except ValidationError as exc:  # the type's schema, not the event, is at fault
+            raise ValidationError(
+                f"the schema of event type {type_name(event)!r}"
+                f" {exc.message.removeprefix('schema: ')}",
+                field="data" if len(events) == 1 else f"{index}.data",
+            ) from None
         if found is not None:
             field = "data" if len(events) == 1 else f"{index}.data"
             which = "" if len(events) == 1 else f"event {index} "

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jsonschema.protocols import Validator
 from sqlalchemy import func, select
 
 from hookhub.core.event_schemas import compiled
+from hookhub.db import direct, ingest
 from hookhub.db.crud import Objects
 from hookhub.db.database import Database
+from hookhub.db.ingest import Statement
 from hookhub.db.records import Row
 from hookhub.db.tables import event_types
 
@@ -135,12 +137,35 @@ class EventTypeStore(Objects):
     async def _refresh(self) -> None:
         cache = self.cache
         now, changes = time.monotonic(), cache.changes
-        version_query = select(func.count(), func.max(event_types.c.updated_at))
         async with self.store.read() as conn:
-            count, latest = (await conn.execute(version_query)).one()
-            version = (int(count), latest)
-            if version != cache.version:
-                rows = [dict(r._mapping) for r in await conn.execute(select(event_types))]
-                cache.load(rows, version)
+            await ingest.run_async(conn, refresh(cache))
         if cache.changes == changes:  # a change made here meanwhile: look again next time
             cache.until = now + TTL
+
+
+def refresh(cache: SchemaCache) -> Generator[Statement, list[Row], Mapping[str, Validator]]:
+    """Bring `cache` up to the catalog's version (its rows are read only when it changed), as
+    statements for `hookhub.db.ingest.run` or `run_async`; the compiled schemas by name."""
+    version_query = cast(
+        direct.Statement,
+        select(
+            func.count(event_types.c.name).label("n"),
+            func.max(event_types.c.updated_at).label("at"),
+        ),
+    )
+    [found] = yield version_query, None
+    version = (int(found["n"]), found["at"])
+    if version != cache.version:
+        rows = yield select(event_types), None
+        cache.load(list(rows), version)
+    return cache.validators
+
+
+# The outbox writes on its caller's connections, each opened on a database by URL: its
+# compiled schemas are kept per database.
+_OUTBOX: dict[str, SchemaCache] = {}
+
+
+def outbox_cache(url: object) -> SchemaCache:
+    """The compiled schemas the outbox keeps for the database at `url`."""
+    return _OUTBOX.setdefault(str(url), SchemaCache())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Generator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Insert, bindparam, insert
 
@@ -30,6 +30,7 @@ Router = Callable[
 # A statement and its parameters: None, a row, or a list of rows (run once per row).
 Statement = tuple[direct.Statement, Mapping[str, Any] | list[Row] | None]
 Steps = Generator[Statement, list[Row], dict[str, int]]
+T = TypeVar("T")
 
 
 def pending(
@@ -102,8 +103,9 @@ def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
     return created
 
 
-def run(conn: Connection, transaction: Steps) -> dict[str, int]:
-    """Execute `steps` on a synchronous connection, in its current transaction."""
+def run(conn: Connection, transaction: Generator[Statement, list[Row], T]) -> T:
+    """Execute `steps` (or another generator of statements and their parameters, sent back
+    each one's rows) on a synchronous connection, in its current transaction."""
     try:
         statement, params = next(transaction)
         while True:
@@ -111,12 +113,13 @@ def run(conn: Connection, transaction: Steps) -> dict[str, int]:
             found = direct.rows_of(result) if result.returns_rows else []
             statement, params = transaction.send(found)
     except StopIteration as done:
-        created: dict[str, int] = done.value
-        return created
+        answer: T = done.value
+        return answer
 
 
-async def run_async(conn: direct.Conn, transaction: Steps) -> dict[str, int]:
-    """Execute `steps` on an asynchronous connection or a `Store.write_direct` transaction, in
+async def run_async(conn: direct.Conn, transaction: Generator[Statement, list[Row], T]) -> T:
+    """Execute `steps` (or another generator of statements and their parameters, sent back
+    each one's rows) on an asynchronous connection or a `Store.write_direct` transaction, in
     its current transaction."""
     try:
         statement, params = next(transaction)
@@ -127,5 +130,5 @@ async def run_async(conn: direct.Conn, transaction: Steps) -> dict[str, int]:
                 found = await direct.execute(conn, statement, params)
             statement, params = transaction.send(found)
     except StopIteration as done:
-        created: dict[str, int] = done.value
-        return created
+        answer: T = done.value
+        return answer

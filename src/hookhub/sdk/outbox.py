@@ -1,8 +1,9 @@
 """Transactional outbox: `emit` writes an event inside the caller's own SQLAlchemy transaction
 on hookhub's database, so it exists (and is delivered) if and only if that transaction commits.
 
-The event goes through intake exactly as `POST /api/v1/events` does: the same validation, rule
-matching and delivery rows (`hookhub.db.ingest.steps`, the statements of intake's transaction),
+The event goes through intake exactly as `POST /api/v1/events` does: the same validation (its
+type's JSON Schema too, the catalog read on the caller's connection), rule matching and delivery
+rows (`hookhub.db.ingest.steps`, the statements of intake's transaction),
 executed on the caller's connection: `emit` and `emit_many` on a synchronous one,
 `emit_async` and `emit_many_async` on an asyncio one (as procrastinate has `defer_job` and
 `defer_job_async`). Workers are woken when the transaction commits: by NOTIFY on PostgreSQL, by
@@ -20,8 +21,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
+from hookhub.core.event_schemas import check_events
 from hookhub.core.events import validated
-from hookhub.db import ingest, wake
+from hookhub.db import event_types, ingest, wake
 from hookhub.db.store import Row
 from hookhub.errors import ConfigError
 from hookhub.outbound import intake
@@ -50,6 +52,9 @@ def emit_many(bind: Connection | Session, events: Sequence[Mapping[str, Any]]) -
     as one batch; returns their ids in order."""
     conn = bind.connection() if isinstance(bind, Session) else bind
     rows = _prepare(conn, events)
+    check_events(
+        ingest.run(conn, event_types.refresh(event_types.outbox_cache(conn.engine.url))), rows[0]
+    )
     created = ingest.run(conn, ingest.steps(conn.dialect.name, intake.unique(rows), intake.route))
     return _accepted(conn, rows, created)
 
@@ -72,6 +77,8 @@ async def emit_many_async(
     """`emit_many` in an asyncio application: the events join `bind`'s current transaction."""
     conn = await bind.connection() if isinstance(bind, AsyncSession) else bind
     rows = _prepare(conn.sync_connection, events)
+    cache = event_types.outbox_cache(conn.engine.url)
+    check_events(await ingest.run_async(conn, event_types.refresh(cache)), rows[0])
     transaction = ingest.steps(conn.dialect.name, intake.unique(rows), intake.route)
     created = await ingest.run_async(conn, transaction)
     return _accepted(conn.sync_connection, rows, created)
