@@ -4,6 +4,7 @@ must still go through them."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pamqp.frame
@@ -15,6 +16,7 @@ from pamqp.commands import Basic
 from pamqp.header import ContentHeader
 
 from hookhub.outbound.destinations.amqp_publisher import (
+    Publisher,
     encode_properties,
     message_frames,
     properties_bytes,
@@ -135,3 +137,68 @@ def test_an_mqtt_string_over_its_limit_is_left_to_paho() -> None:
     assert type(properties) is Properties
     with pytest.raises(Exception, match="format requires"):
         properties.pack()  # type: ignore[no-untyped-call]
+
+
+class FakeChannel:
+    """What `Publisher` uses of an aiormq channel."""
+
+    def __init__(self, room: int) -> None:
+        self.is_closed = False
+        self.number = 1
+        self.max_content_size = 4088
+        self.delivery_tag = 0
+        self.confirmations: dict[int, asyncio.Future[Any]] = {}
+        self.message_id_delivery_tag: dict[str, int] = {}
+        self.write_queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=room)
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+
+def publish(publisher: Publisher, message_id: str) -> asyncio.Future[Any]:
+    return publisher.publish("", "q", True, None, {}, 2, message_id, message_id.encode())
+
+
+async def test_the_publishes_of_one_loop_turn_are_one_write_in_order_with_their_tags() -> None:
+    channel = FakeChannel(room=10)
+    publisher = Publisher(channel)
+    confirms = [publish(publisher, f"m{i}") for i in range(3)]
+    assert channel.write_queue.empty()  # written once the loop has run what was ready
+    await asyncio.sleep(0)
+    [write] = [channel.write_queue.get_nowait()]
+    assert channel.write_queue.empty()
+    assert write.payload.index(b"m0") < write.payload.index(b"m1") < write.payload.index(b"m2")
+    assert channel.confirmations == {1: confirms[0], 2: confirms[1], 3: confirms[2]}
+    assert channel.message_id_delivery_tag == {"m0": 1, "m1": 2, "m2": 3}
+    confirms[1].set_result("ack")
+    await asyncio.sleep(0)
+    assert "m1" not in channel.message_id_delivery_tag  # forgotten once confirmed
+
+
+async def test_writes_wait_in_order_for_room_in_the_write_queue() -> None:
+    channel = FakeChannel(room=1)
+    channel.write_queue.put_nowait("aiormq's own frame")
+    publisher = Publisher(channel)
+    for turn in range(3):
+        publish(publisher, f"m{turn}")
+        await asyncio.sleep(0)  # one write per turn, each finding the queue full
+    written = [channel.write_queue.get_nowait()]
+    for _ in range(3):
+        await asyncio.sleep(0)
+        written.append(channel.write_queue.get_nowait())
+    assert written[0] == "aiormq's own frame"
+    held = [[b"m%d" % i in write.payload for i in range(3)] for write in written[1:]]
+    assert held == [[True, False, False], [False, True, False], [False, False, True]]
+
+
+async def test_a_closed_publisher_drops_its_waiting_writes() -> None:
+    channel = FakeChannel(room=1)
+    channel.write_queue.put_nowait("full")
+    publisher = Publisher(channel)
+    publish(publisher, "m0")
+    await asyncio.sleep(0)
+    publisher.close()
+    await asyncio.sleep(0)
+    channel.write_queue.get_nowait()
+    await asyncio.sleep(0)
+    assert channel.write_queue.empty()

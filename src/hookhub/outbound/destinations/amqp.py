@@ -60,6 +60,7 @@ class AmqpDestination(Destination[AmqpConnection]):
         return AmqpConnection(connection, channel, underlay)
 
     async def disconnect(self, connection: AmqpConnection) -> None:
+        connection.publisher.close()
         await connection.connection.close()
 
     def alive(self, connection: AmqpConnection) -> bool:

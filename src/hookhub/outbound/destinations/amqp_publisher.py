@@ -172,6 +172,13 @@ class Publisher:
         if self._writing is None:
             self._writing = asyncio.ensure_future(self._write_backlog())
 
+    def close(self) -> None:
+        """Drop the writes still waiting for room: their connection is being closed, which
+        fails their confirmations (a write queue nobody empties would hold the task forever)."""
+        self._backlog.clear()
+        if self._writing is not None:
+            self._writing.cancel()
+
     async def _write_backlog(self) -> None:
         """Hand the writes that found aiormq's write queue full to it, in order. If the
         connection closes meanwhile, their confirmations fail with it."""
