@@ -9,7 +9,16 @@ from typing import Any
 from tests.conftest import Hookhub
 from tests.support.server import api_client
 
-FIELDS = {"id", "name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"}
+FIELDS = {
+    "id",
+    "name",
+    "scope",
+    "prefix",
+    "created_at",
+    "last_used_at",
+    "revoked_at",
+    "tenant_id",
+}
 
 
 async def _listed(hookhub: Hookhub) -> dict[str, dict[str, Any]]:

@@ -62,6 +62,7 @@ def _event(event_id: str) -> dict[str, Any]:
         "request_id": None,
         "data": {"name": event_id},
         "snapshots": None,
+        "tenant_id": None,
         "received_at": time.time(),
     }
 

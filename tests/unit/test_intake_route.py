@@ -17,7 +17,8 @@ EVENT = orjson.dumps({"object_type": "dcim.device", "event": "updated"})
 class _Store:
     async def token_by_plaintext(self, plaintext: str) -> dict[str, Any] | None:
         scopes = {"w": "write", "r": "read"}
-        return {"id": "tok", "scope": scopes[plaintext]} if plaintext in scopes else None
+        found = {"id": "tok", "scope": scopes.get(plaintext), "tenant_id": None}
+        return found if plaintext in scopes else None
 
 
 class _Intake:

@@ -77,7 +77,9 @@ Presented = Annotated[Row | None, Depends(token_of)]
 
 def actor_of(token: Row | None) -> Actor:
     """The services' actor for a request presenting `token`."""
-    return Actor("token", token["id"], token["name"]) if token else SYSTEM
+    if token is None:
+        return SYSTEM
+    return Actor("token", token["id"], token["name"], token["tenant_id"])
 
 
 class TokenScope:

@@ -63,7 +63,7 @@ class EventsRoute:
         token_use: TokenUse = self.state.token_use
         token_use.seen(token, time.time())
         try:
-            response = await accept(self.state.intake, batch)
+            response = await accept(self.state.intake, batch, token["tenant_id"])
         except Exception as exc:
             response = await response_for(Request(scope), exc)
         await response(scope, replay, send)

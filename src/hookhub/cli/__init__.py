@@ -14,6 +14,7 @@ from hookhub.cli.deliveries import deliveries_app, send_test
 from hookhub.cli.event_types import event_types_app
 from hookhub.cli.events import events_app
 from hookhub.cli.resources import runs_app, sources_app, webhooks_app, workflows_app
+from hookhub.cli.tenants import tenants_app
 from hookhub.cli.tokens import list_tokens, revoke_token
 from hookhub.cli.users import users_app
 from hookhub.cli.webhooks import disable, enable, patch, rotate_secret
@@ -41,6 +42,7 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(runs_app, name="runs")
 app.add_typer(sources_app, name="sources")
 app.add_typer(event_types_app, name="event-types")
+app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="user")
 app.command("send-test")(send_test)
 app.command("apply")(config.apply)
@@ -126,6 +128,12 @@ def receiver(
 def token_create(
     name: Annotated[str, typer.Option("--name", help="What the token is for.")],
     scope: Annotated[str, typer.Option(help="read, write or admin.")] = "admin",
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant", help="Hold it to this tenant: it sees that tenant's objects only."
+        ),
+    ] = None,
     database: Database = None,
 ) -> None:
     """Create an API token and print it (alone, on the last line); only its hash is stored."""
@@ -136,8 +144,9 @@ def token_create(
         field = "scope" if "scope" in problems else "name"
         raise typer.BadParameter(problems[field], param_hint=f"--{field}")
     settings = migrated(database)
-    created = with_services(settings, lambda ctx: tokens.create(ctx, name, scope))
-    typer.echo(f"Created {scope} token {name!r}. It is shown only now:", err=True)
+    created = with_services(settings, lambda ctx: tokens.create(ctx, name, scope, tenant))
+    held = f" of tenant {tenant!r}" if tenant else ""
+    typer.echo(f"Created {scope} token {name!r}{held}. It is shown only now:", err=True)
     typer.echo(created.plaintext)
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.cli.common import Database, Token, Url, migrated, remote, with_services, with_store
 from hookhub.core.times import iso
 from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Store
@@ -101,11 +101,11 @@ def list_deliveries(
         search=search,
     )
 
-    async def fetch(store: Store) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        webhook_id = None if webhook is None else (await deliveries.webhook(store, webhook))["id"]
+    async def fetch(ctx: Context) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        webhook_id = None if webhook is None else (await deliveries.webhook(ctx, webhook))["id"]
         chosen = dataclasses.replace(where, webhook_id=webhook_id)
-        found, _ = await deliveries.search(store, chosen, None, limit)
-        return found, await deliveries.webhook_names(store)
+        found, _ = await deliveries.search(ctx, chosen, None, limit)
+        return found, await deliveries.webhook_names(ctx)
 
     server = remote(url, token)
     if server:
@@ -113,7 +113,7 @@ def list_deliveries(
         hooks = [] if as_json else server.items("/webhooks", {"limit": 500})
         names = {hook["id"]: hook["name"] for hook in hooks}
     else:
-        found, names = with_store(migrated(database), fetch)
+        found, names = with_services(migrated(database), fetch)
     if as_json:
         for item in found:
             typer.echo(json.dumps(item))
@@ -157,14 +157,14 @@ def retry(
 
     problems: list[str] = []
 
-    async def run(store: Store) -> int:
+    async def run(ctx: Context) -> int:
         if webhook:
-            found = await deliveries.webhook(store, webhook)
-            return await deliveries.retry_failed(store, found["id"], after, None)
+            found = await deliveries.webhook(ctx, webhook)
+            return await deliveries.retry_failed(ctx, found["id"], after)
         for delivery_id in ids or []:
             # One bad id doesn't stop the others; each problem is reported at the end.
             try:
-                await deliveries.retry(store, delivery_id, None)
+                await deliveries.retry(ctx, delivery_id)
             except HookhubError as exc:
                 problems.append(f"{delivery_id}: {exc.message}")
         return len(ids or []) - len(problems)
@@ -182,7 +182,7 @@ def retry(
                 problems.append(f"{delivery_id}: {exc.message}")
         count = len(ids or []) - len(problems)
     else:
-        count = with_store(migrated(database), run)
+        count = with_services(migrated(database), run)
     typer.echo(f"{_deliveries(count)} queued to be sent again")
     for problem in problems:
         typer.secho(f"not retried: {problem}", fg=typer.colors.RED, err=True)
@@ -208,12 +208,12 @@ def replay(
     start = parse_time(since, "--since")
     end = time.time() if until is None else parse_time(until, "--until")
 
-    async def run(store: Store) -> operations.Replayed:
-        found = await deliveries.webhook(store, webhook)
+    async def run(ctx: Context) -> operations.Replayed:
+        found = await deliveries.webhook(ctx, webhook)
         with _spinner("replaying to {task.fields[name]}: {task.completed} events read") as progress:
             task = progress.add_task("replay", name=found["name"], total=None)
             return await deliveries.replay(
-                store,
+                ctx,
                 found["id"],
                 start,
                 end,
@@ -228,7 +228,7 @@ def replay(
             progress.add_task("replay", name=found["name"], total=None)
             done = server.replay(found["id"], start, end, all_events)
     else:
-        done = with_store(migrated(database), run)
+        done = with_services(migrated(database), run)
     typer.echo(
         f"{done.events} events from {iso(start)} to {iso(end)}: {done.deliveries} deliveries queued"
     )

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.cli.common import Database, Token, Url, migrated, remote, with_services
 from hookhub.cli.deliveries import Since, console, parse_time
 from hookhub.db.history import EventFilter
-from hookhub.db.store import Store
 from hookhub.services import events
+from hookhub.services.common import Context
 
 events_app = typer.Typer(help="List events.", no_args_is_help=True)
 
@@ -40,12 +40,12 @@ def list_events(
         until=None if until is None else parse_time(until, "--until"),
     )
 
-    async def fetch(store: Store) -> list[dict[str, Any]]:
-        found, _ = await events.search(store, where, None, limit)
+    async def fetch(ctx: Context) -> list[dict[str, Any]]:
+        found, _ = await events.search(ctx, where, None, limit)
         return found
 
     server = remote(url, token)
-    found = server.events(where, limit) if server else with_store(migrated(database), fetch)
+    found = server.events(where, limit) if server else with_services(migrated(database), fetch)
     if as_json:
         for item in found:
             typer.echo(json.dumps(item))

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from hookhub.cli.common import Database, Token, Url, migrated, remote, with_services, with_store
+from hookhub.cli.common import Database, Token, Url, migrated, remote, with_services
 from hookhub.cli.deliveries import console
-from hookhub.db.store import Store
 from hookhub.errors import NotFound
 from hookhub.services import tokens
 
@@ -30,11 +29,11 @@ def list_tokens(
 ) -> None:
     """List API tokens, newest first: name, scope, prefix, created, last used, revoked."""
 
-    async def fetch(store: Store) -> list[dict[str, Any]]:
+    async def fetch(ctx: Context) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
-            batch, cursor = await tokens.listed(store, cursor, PAGE)
+            batch, cursor = await tokens.listed(ctx, cursor, PAGE)
             found.extend(batch)
             if cursor is None:
                 return found
@@ -43,7 +42,7 @@ def list_tokens(
     if server:
         found = list(server.items("/tokens", {"limit": PAGE}))
     else:
-        found = with_store(migrated(database), fetch)
+        found = with_services(migrated(database), fetch)
     if as_json:
         for item in found:
             typer.echo(json.dumps(item))

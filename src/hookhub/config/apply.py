@@ -89,7 +89,12 @@ def _writes(todo: Plan, grace: float, cert_dir: str, actor: Actor) -> list[chang
         elif change.kind == "webhook":
             writes.extend(webhooks_service.modification(old, values, cert_dir, grace, actor))
         elif change.kind == "rule":
-            values["webhook_id"] = webhook_ids[values.pop("webhook")]
+            webhook = values.pop("webhook")
+            values["webhook_id"] = webhook_ids[webhook]
+            # Always its webhook's tenant.
+            values["tenant_id"] = (doc.webhooks.get(webhook) or existing.webhooks[webhook])[
+                "tenant_id"
+            ]
             rule = rules_service.checked(rules_service.RuleIn.model_validate(values))
             writes.extend(
                 rules_service.creation(rule, actor)

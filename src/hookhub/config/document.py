@@ -38,7 +38,8 @@ VERSION = 1
 REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 WEBHOOK_FIELDS = tuple(WebhookIn.model_fields)
-RULE_FIELDS = tuple(name for name in RuleIn.model_fields if name != "webhook_id")
+# A rule's tenant is its webhook's: not written in a document.
+RULE_FIELDS = tuple(name for name in RuleIn.model_fields if name not in ("webhook_id", "tenant_id"))
 
 Path_ = tuple[str | int, ...]
 

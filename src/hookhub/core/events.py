@@ -33,6 +33,12 @@ class EventIn(BaseModel):
     id: str | None = Field(
         None, min_length=1, max_length=200, description="idempotency key: seen ids are skipped"
     )
+    tenant_id: str | None = Field(
+        None,
+        max_length=64,
+        description="the tenant it happened for: it reaches only that tenant's webhooks (null:"
+        " only webhooks of no tenant); a tenant's token stamps its own",
+    )
 
 
 def validated(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -63,10 +63,14 @@ def _dumps(value: Any) -> str:
 
 
 def create_engine(
-    url: str, pool_size: int = 10, busy_timeout: float = SQLITE_BUSY_TIMEOUT
+    url: str,
+    pool_size: int = 10,
+    busy_timeout: float = SQLITE_BUSY_TIMEOUT,
+    foreign_keys: bool = True,
 ) -> AsyncEngine:
     """An async engine for `url`, with SQLite tuned for a queue (WAL, FKs, `busy_timeout`
-    seconds of waiting for another process's lock)."""
+    seconds of waiting for another process's lock). SQLite without `foreign_keys`: the
+    migrations' (a table rebuilt in batch mode is dropped, which would cascade)."""
     target = async_url(url)
     # JSON columns are read and written for every delivery: orjson is several times faster.
     codec: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": _loads}
@@ -77,7 +81,7 @@ def create_engine(
     async def connect() -> sqlite.Connection:
         # Statements run on the event loop's thread (see hookhub.db.sqlite); the driver opens
         # connections in WAL mode with no implicit transactions: they are begun by hand below.
-        return await sqlite.connect(path, int(busy_timeout * 1000))
+        return await sqlite.connect(path, int(busy_timeout * 1000), foreign_keys)
 
     engine = create_async_engine(
         target, pool_size=pool_size, max_overflow=0, async_creator=connect, **codec

@@ -34,6 +34,7 @@ class EventFilter:
     # Text the event's data contains (its JSON, case-insensitive): a scan, slow on huge tables.
     payload: str | None = None
     search: str | None = None  # an event id
+    tenant_id: str | None = None  # the tenant's events only
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class DeliveryFilter:
     until: float | None = None
     search: str | None = None
     payload: str | None = None  # as in EventFilter
+    tenant_id: str | None = None  # deliveries to the tenant's webhooks only
 
 
 PAYLOAD_SEARCH_MAX = 200  # characters of payload text searched for
@@ -77,6 +79,8 @@ def events_query(where: EventFilter, after: tuple[float, str] | None, limit: int
         query = query.where(events.c.received_at < where.until)
     if where.search is not None:
         query = query.where(events.c.id == where.search)
+    if where.tenant_id is not None:
+        query = query.where(events.c.tenant_id == where.tenant_id)
     if where.payload is not None:
         query = query.where(_contains(where.payload))
     if after is not None:
@@ -109,6 +113,10 @@ def deliveries_query(where: DeliveryFilter, after: str | None, limit: int) -> Se
         query = query.where(d.created_at < where.until)
     if where.search is not None:
         query = query.where(or_(d.id == where.search, d.event_id == where.search))
+    if where.tenant_id is not None:
+        # Through its webhook: a delivery belongs to its webhook's tenant.
+        owned = select(webhooks.c.id).where(webhooks.c.tenant_id == where.tenant_id)
+        query = query.where(d.webhook_id.in_(owned))
     if where.object_type is not None or where.event_type is not None or where.payload is not None:
         # Callback deliveries have no event: any filter on the event leaves them out.
         query = query.join(events, events.c.id == d.event_id)
@@ -213,8 +221,12 @@ class HistoryStore:
         async with self.store.read() as conn:
             return direct.rows_of(await conn.execute(query))
 
-    async def webhook_names(self) -> dict[str, str]:
-        """Every webhook's name by id: what the lists show instead of ids."""
+    async def webhook_names(self, tenant_id: str | None = None) -> dict[str, str]:
+        """Every webhook's name by id (of tenant `tenant_id`, if given): what the lists show
+        instead of ids."""
+        query = select(webhooks.c.id, webhooks.c.name)
+        if tenant_id is not None:
+            query = query.where(webhooks.c.tenant_id == tenant_id)
         async with self.store.read() as conn:
-            found = await conn.execute(select(webhooks.c.id, webhooks.c.name))
+            found = await conn.execute(query)
             return {row[0]: row[1] for row in found}

@@ -222,10 +222,11 @@ class Cursor:
 
 # Every connection, pooled or direct (`Store.write_direct`): WAL, so readers never block the
 # writer; NORMAL is crash-safe in WAL mode (a process crash loses nothing committed).
-PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
+# Foreign keys are enforced, except on the migrations' connections (`connect`).
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 
 
-def _open(path: str) -> sqlite3.Connection:
+def _open(path: str, foreign_keys: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path,
         timeout=0,
@@ -234,9 +235,11 @@ def _open(path: str) -> sqlite3.Connection:
     )
     for pragma in PRAGMAS:
         conn.execute(pragma)
+    conn.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     return conn
 
 
-async def connect(path: str, busy_timeout_ms: int) -> Connection:
-    """Open `path` for use from this event loop (and, when waiting on locks, from threads)."""
-    return Connection(await asyncio.to_thread(_open, path), busy_timeout_ms)
+async def connect(path: str, busy_timeout_ms: int, foreign_keys: bool = True) -> Connection:
+    """Open `path` for use from this event loop (and, when waiting on locks, from threads);
+    without `foreign_keys` enforced (migrations: rebuilding a table must not cascade)."""
+    return Connection(await asyncio.to_thread(_open, path, foreign_keys), busy_timeout_ms)

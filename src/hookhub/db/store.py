@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ from hookhub.db.tables import (
     tokens,
     webhooks,
 )
+from hookhub.db.tenants import TenantStore
 from hookhub.db.token_cache import TokenCache
 from hookhub.db.tokens import TokenStore
 from hookhub.db.webhooks import WebhookStore
@@ -122,8 +124,11 @@ class Store(Database):
 
     # -- tokens -------------------------------------------------------------------------------
 
-    async def create_token(self, name: str, scope: str) -> tuple[Row, str]:
-        """A new API token; the plaintext is returned once and only its hash is kept."""
+    async def create_token(
+        self, name: str, scope: str, tenant_id: str | None = None
+    ) -> tuple[Row, str]:
+        """A new API token (held to tenant `tenant_id`, if given); the plaintext is returned
+        once and only its hash is kept."""
         plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = {
             "id": new_id("tok"),
@@ -132,6 +137,7 @@ class Store(Database):
             "token_hash": hash_token(plaintext),
             "prefix": plaintext[:8],
             "created_at": time.time(),
+            "tenant_id": tenant_id,
         }
         return await self.insert(tokens, row), plaintext
 
@@ -361,8 +367,27 @@ class Store(Database):
         ignored (another claim owns it).
 
         Webhooks in `gone` (id → reason) and those whose streak crossed their threshold are
-        disabled; the ones this call disabled are returned.
+        disabled; the ones this call disabled are returned. The attempt of a delivery deleted
+        since its claim (with its webhook or tenant) is dropped: it has nothing to belong to.
         """
+        try:
+            return await self._finish(outcomes, attempt_records, health, gone)
+        except (IntegrityError, sqlite3.IntegrityError):
+            # Only then looked for, off the hot path: a foreign key refused an attempt.
+            ids = list({attempt.delivery_id for attempt in attempt_records})
+            async with self.read() as conn:
+                found = await conn.execute(select(deliveries.c.id).where(deliveries.c.id.in_(ids)))
+                kept = {row[0] for row in found}
+            left = [attempt for attempt in attempt_records if attempt.delivery_id in kept]
+            return await self._finish(outcomes, left, health, gone)
+
+    async def _finish(
+        self,
+        outcomes: Sequence[DeliveryOutcome],
+        attempt_records: Sequence[AttemptRecord],
+        health: Sequence[Health],
+        gone: Mapping[str, str],
+    ) -> list[DisabledWebhook]:
         now = time.time()
         updates = [
             {
@@ -536,9 +561,16 @@ class Store(Database):
                 await self.announce(conn, notify.DELIVERIES)
             return changed
 
-    async def find_webhook(self, ref: str) -> Row:
-        """A webhook by id or by name (the CLI takes either), or NotFound."""
-        query = select(webhooks).where(or_(webhooks.c.id == ref, webhooks.c.name == ref))
+    async def find_webhook(self, ref: str, tenant_id: str | None = None) -> Row:
+        """A webhook by id or by name (the CLI takes either), of tenant `tenant_id` if given,
+        or NotFound. A name several tenants use finds the webhook of no tenant first."""
+        query = (
+            select(webhooks)
+            .where(or_(webhooks.c.id == ref, webhooks.c.name == ref))
+            .order_by((webhooks.c.id != ref), webhooks.c.tenant_id.is_not(None))
+        )
+        if tenant_id is not None:
+            query = query.where(webhooks.c.tenant_id == tenant_id)
         async with self.read() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
@@ -552,12 +584,19 @@ class Store(Database):
             return direct.rows_of(await conn.execute(query))
 
     async def events_between(
-        self, since: float, until: float, after: Row | None, limit: int
+        self, since: float, until: float, after: Row | None, limit: int, tenant_id: str | None
     ) -> list[Row]:
-        """Events received in [since, until), oldest first, after the event `after`."""
+        """Events of tenant `tenant_id` (None: of no tenant) received in [since, until), oldest
+        first, after the event `after`."""
         query = (
             select(events)
-            .where(events.c.received_at >= since, events.c.received_at < until)
+            .where(
+                events.c.received_at >= since,
+                events.c.received_at < until,
+                events.c.tenant_id.is_(None)
+                if tenant_id is None
+                else events.c.tenant_id == tenant_id,
+            )
             .order_by(events.c.received_at, events.c.id)
             .limit(limit)
         )
@@ -652,6 +691,11 @@ class Store(Database):
     def audit(self) -> AuditStore:
         """The audit log, read (see `hookhub.db.audit`); entries are `changes.Record` writes."""
         return AuditStore(self)
+
+    @property
+    def tenants(self) -> TenantStore:
+        """Tenants: create, read, change, delete (see `hookhub.db.tenants`)."""
+        return TenantStore(self)
 
     @property
     def tokens(self) -> TokenStore:

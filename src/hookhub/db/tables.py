@@ -27,6 +27,41 @@ metadata = MetaData(
     }
 )
 
+tenants = Table(
+    "tenants",
+    metadata,
+    # Chosen by the caller ([a-z0-9][a-z0-9_-]{0,63}): the product's own customer id.
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("metadata", JSON),
+    # Across all the tenant's webhooks: deliveries per second, and sends in flight at once.
+    Column("rate_limit", Float),
+    Column("max_concurrency", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+
+def _tenant(index: bool = True) -> Column[str]:
+    """The tenant owning a row (null: no tenant); deleting the tenant deletes the row."""
+    return Column(
+        "tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), index=index
+    )
+
+
+def _unique_per_tenant(table: Table) -> None:
+    """Names unique within each tenant, and among the rows of no tenant (a null tenant_id is
+    distinct from every other in a unique index, so those take an index of their own)."""
+    Index(f"uq_{table.name}_tenant_name", table.c.tenant_id, table.c.name, unique=True)
+    Index(
+        f"uq_{table.name}_name_no_tenant",
+        table.c.name,
+        unique=True,
+        sqlite_where=text("tenant_id IS NULL"),
+        postgresql_where=text("tenant_id IS NULL"),
+    )
+
+
 tokens = Table(
     "tokens",
     metadata,
@@ -39,13 +74,15 @@ tokens = Table(
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float),
     Column("revoked_at", Float),
+    # A tenant's token sees and changes that tenant's objects only.
+    _tenant(),
 )
 
 webhooks = Table(
     "webhooks",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("name", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
     Column("url", Text, nullable=False),
     Column("method", String(10), nullable=False),
     Column("content_type", String(200), nullable=False),
@@ -85,13 +122,15 @@ webhooks = Table(
     Column("destination", JSON),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    _tenant(index=False),  # uq_webhooks_tenant_name leads with it
 )
+_unique_per_tenant(webhooks)
 
 rules = Table(
     "rules",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("name", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("object_types", JSON, nullable=False),
     Column("event_types", JSON, nullable=False),
@@ -99,7 +138,10 @@ rules = Table(
     Column("webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # Always its webhook's tenant: intake routes an event by the rules of its own tenant.
+    _tenant(index=False),  # uq_rules_tenant_name leads with it
 )
+_unique_per_tenant(rules)
 
 events = Table(
     "events",
@@ -114,7 +156,18 @@ events = Table(
     Column("data", JSON),
     Column("snapshots", JSON),
     Column("received_at", Float, nullable=False),
+    # The tenant it came from (null: none); it reaches only that tenant's webhooks. No foreign
+    # key: events are a log, purged by retention, not deleted with their tenant.
+    Column("tenant_id", String(64)),
     Index(None, "received_at"),
+    # Partial: events of no tenant (every event before tenants) cost intake no index entry.
+    Index(
+        "ix_events_tenant_received",
+        "tenant_id",
+        "received_at",
+        sqlite_where=text("tenant_id IS NOT NULL"),
+        postgresql_where=text("tenant_id IS NOT NULL"),
+    ),
 )
 
 deliveries = Table(

@@ -19,6 +19,9 @@ class TokenStore:
         """One token (revoked or not), or NotFound."""
         return await crud.get(self.store, tokens, token_id)
 
-    async def page(self, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:
-        """A page of tokens, newest first, after `cursor`, and the next page's cursor."""
-        return await crud.page(self.store, tokens, {}, cursor, limit)
+    async def page(
+        self, cursor: str | None, limit: int, tenant_id: str | None = None
+    ) -> tuple[list[Row], str | None]:
+        """A page of tokens (of tenant `tenant_id`, if given), newest first, after `cursor`,
+        and the next page's cursor."""
+        return await crud.page(self.store, tokens, {"tenant_id": tenant_id}, cursor, limit)

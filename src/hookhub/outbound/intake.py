@@ -19,7 +19,15 @@ from hookhub.outbound.rules import targets
 
 # Group commit: requests of at most GROUP_EVENTS events share a transaction, GROUP_REQUESTS at most.
 GROUP_EVENTS, GROUP_REQUESTS = 20, 200
-EVENT_FIELDS = ("object_type", "event", "data", "snapshots", "username", "request_id")
+EVENT_FIELDS = (
+    "object_type",
+    "event",
+    "data",
+    "snapshots",
+    "username",
+    "request_id",
+    "tenant_id",
+)
 
 
 @dataclass(frozen=True)
@@ -54,14 +62,27 @@ def plan(
     return found
 
 
+def by_tenant(rules: Sequence[Row]) -> dict[str | None, list[Row]]:
+    """The rules grouped by their tenant (None: no tenant's), in order: an event is matched
+    against its own tenant's rules only, so events never cross tenants."""
+    grouped: dict[str | None, list[Row]] = {}
+    for rule in rules:
+        grouped.setdefault(rule.get("tenant_id"), []).append(rule)
+    return grouped
+
+
 def route(
     rules: list[Row], special: dict[str, Row], events: list[Row]
 ) -> tuple[dict[str, list[Target]], set[str]]:
-    """Each event's targets, and the webhooks whose deliveries wait paused (the disabled ones);
-    `special` holds the ordered and disabled webhooks (see `Store.ingest`)."""
+    """Each event's targets (among its tenant's rules), and the webhooks whose deliveries wait
+    paused (the disabled ones); `special` holds the ordered and disabled webhooks (see
+    `Store.ingest`)."""
     ordered = {key: w for key, w in special.items() if w["ordering_key"]}
     paused = {key for key, w in special.items() if not w["enabled"]}
-    return {row["id"]: plan(rules, ordered, row) for row in events}, paused
+    grouped = by_tenant(rules)
+    return {
+        row["id"]: plan(grouped.get(row.get("tenant_id"), ()), ordered, row) for row in events
+    }, paused
 
 
 async def check(store: Store, events: Sequence[Mapping[str, Any]]) -> None:

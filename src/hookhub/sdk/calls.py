@@ -17,6 +17,7 @@ from hookhub.sdk.models import (
     EventType,
     Page,
     Rule,
+    Tenant,
     TestResult,
     Webhook,
     Workflow,
@@ -121,6 +122,7 @@ rules = Resource("/rules", Rule)
 workflows = Resource("/workflows", Workflow)
 # Keyed by name (`get("invoice.paid")`), listed A to Z.
 event_types = Resource("/event-types", EventType)
+tenants = Resource("/tenants", Tenant)
 
 
 def test_webhook(webhook_id: str, event: Mapping[str, Any] | None = None) -> Call[TestResult]:

@@ -33,6 +33,7 @@ class EventFields(TypedDict, total=False):
     request_id: str | None
     timestamp: str | None  # ISO 8601; default now
     id: str | None  # idempotency key: an id seen before is accepted, not processed again
+    tenant_id: str | None  # reaches only this tenant's webhooks (a tenant's token: its own)
 
 
 class Webhook(TypedDict, total=False):
@@ -46,6 +47,7 @@ class Webhook(TypedDict, total=False):
     public_key: str | None
     enabled: bool
     retry: dict[str, Any]
+    tenant_id: str | None  # the tenant it belongs to; null: none
 
 
 class Rule(TypedDict, total=False):
@@ -58,8 +60,21 @@ class Rule(TypedDict, total=False):
     conditions: dict[str, Any] | None
     webhook_id: str
     enabled: bool
+    tenant_id: str | None  # always its webhook's tenant
     # In the answer to a create or update only: what may keep the rule from ever matching.
     warnings: list[str]
+
+
+class Tenant(TypedDict, total=False):
+    """A tenant: a customer of yours, owning its webhooks, rules, events and tokens."""
+
+    id: str
+    name: str
+    metadata: dict[str, Any] | None
+    rate_limit: float | None  # deliveries per second across its webhooks
+    max_concurrency: int | None  # sends in flight at once across its webhooks
+    created_at: str
+    updated_at: str
 
 
 class Workflow(TypedDict, total=False):

@@ -23,6 +23,8 @@ from hookhub.ids import new_id
 from hookhub.outbound.client import OutboundRequest, Sender
 from hookhub.outbound.intake import normalize, plan
 from hookhub.outbound.rendering import CompiledWebhook, mask_headers
+from hookhub.services import webhooks
+from hookhub.services.common import Context
 
 REPLAY_BATCH = 500  # events read and planned per step of a replay
 
@@ -78,7 +80,9 @@ async def replay(
     ordered = {webhook_id: webhook} if webhook["ordering_key"] else {}
     seen = created = 0
     last: Row | None = None
-    while batch := await store.events_between(since, until, last, REPLAY_BATCH):
+    # Only its own tenant's events (or, for a webhook of no tenant, events of none).
+    tenant = webhook["tenant_id"]
+    while batch := await store.events_between(since, until, last, REPLAY_BATCH, tenant):
         planned = [(event["id"], key) for event in batch for _, key in plan(rules, ordered, event)]
         created += await store.add_deliveries(webhook_id, planned, due=webhook["enabled"])
         seen += len(batch)
@@ -90,9 +94,9 @@ async def replay(
     return Replayed(events=seen, deliveries=created)
 
 
-async def compiled(store: Store, webhook_id: str) -> CompiledWebhook:
-    """A webhook with its templates compiled, or NotFound."""
-    return CompiledWebhook.from_row(await store.webhooks.get(webhook_id))
+async def compiled(ctx: Context, webhook_id: str) -> CompiledWebhook:
+    """A webhook with its templates compiled, or NotFound (also another tenant's)."""
+    return CompiledWebhook.from_row(await webhooks.get(ctx, webhook_id))
 
 
 def sample_request(

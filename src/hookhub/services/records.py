@@ -21,6 +21,7 @@ def event(row: Row) -> dict[str, Any]:
         "request_id": row["request_id"],
         "data": row["data"],
         "snapshots": row["snapshots"],
+        "tenant_id": row["tenant_id"],
         "received_at": iso(row["received_at"]),
     }
 

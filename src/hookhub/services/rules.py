@@ -20,7 +20,7 @@ from hookhub.db.store import Row, Store
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
 from hookhub.outbound.rules import catalog_problems, save_warnings
-from hookhub.services import audit
+from hookhub.services import audit, tenancy
 from hookhub.services.common import STRICT, Actor, Context, carry_out, optional_fields
 
 
@@ -34,6 +34,9 @@ class RuleIn(BaseModel):
     conditions: dict[str, Any] | None = None
     webhook_id: str
     enabled: bool = True
+    tenant_id: str | None = Field(
+        None, max_length=64, description="always its webhook's tenant (null: none); optional"
+    )
 
 
 @optional_fields
@@ -76,13 +79,28 @@ def checked(rule: RuleIn) -> dict[str, Any]:
 async def _columns(ctx: Context, rule: RuleIn) -> dict[str, Any]:
     values = checked(rule)
     try:
-        await ctx.store.webhooks.get(values["webhook_id"])
+        webhook = await ctx.store.webhooks.get(values["webhook_id"])
+        tenancy.check(ctx, webhook, "webhook")
     except NotFound:
         raise ValidationError(
             f"no webhook with id {values['webhook_id']!r}", field="webhook_id"
         ) from None
+    if values["tenant_id"] is not None:
+        await tenancy.owner(ctx, values["tenant_id"])
     await check_types(ctx, values)
-    return values
+    return {**values, "tenant_id": tenant_of(values, webhook)}
+
+
+def tenant_of(values: Row, webhook: Row) -> str | None:
+    """A rule's tenant: its webhook's (intake routes an event by its own tenant's rules);
+    ValidationError when `values` name another."""
+    tenant: str | None = webhook["tenant_id"]
+    if values.get("tenant_id") not in (None, tenant):
+        raise ValidationError(
+            f"the rule's webhook belongs to {'no tenant' if tenant is None else repr(tenant)}",
+            field="tenant_id",
+        )
+    return tenant
 
 
 async def check_types(ctx: Context, values: Row) -> None:
@@ -96,8 +114,10 @@ async def check_types(ctx: Context, values: Row) -> None:
 
 
 async def get(ctx: Context, rule_id: str) -> Row:
-    """One rule's stored row, or NotFound."""
-    return await ctx.store.rules.get(rule_id)
+    """One rule's stored row, or NotFound (also when the actor's tenant does not own it)."""
+    row = await ctx.store.rules.get(rule_id)
+    tenancy.check(ctx, row, "rule")
+    return row
 
 
 async def every(store: Store) -> list[Row]:
@@ -106,15 +126,21 @@ async def every(store: Store) -> list[Row]:
 
 
 async def page(
-    ctx: Context, cursor: str | None, limit: int, webhook_id: str | None = None
+    ctx: Context,
+    cursor: str | None,
+    limit: int,
+    webhook_id: str | None = None,
+    tenant_id: str | None = None,
 ) -> tuple[list[Row], str | None]:
-    """Rules newest first (only `webhook_id`'s if given), after `cursor`; and the next cursor."""
-    return await ctx.store.rules.page(cursor, limit, webhook_id=webhook_id)
+    """Rules newest first (only `webhook_id`'s if given; the actor's tenant's, or
+    `tenant_id`'s), after `cursor`; and the next cursor."""
+    tenant = tenancy.listing(ctx, tenant_id)
+    return await ctx.store.rules.page(cursor, limit, webhook_id=webhook_id, tenant_id=tenant)
 
 
 async def count(ctx: Context, cap: int) -> int:
-    """How many rules there are, counting no further than `cap`."""
-    return await ctx.store.rules.count(cap)
+    """How many rules there are (the actor's tenant's), counting no further than `cap`."""
+    return await ctx.store.rules.count(cap, tenant_id=tenancy.scope(ctx))
 
 
 async def warnings(store: Store, rule: Row, catalog: set[str] | None = None) -> list[str]:
@@ -151,7 +177,7 @@ def _stored(row: Row, actor: Actor) -> list[changes.Write]:
 
 async def change(ctx: Context, rule_id: str, patch: dict[str, Any]) -> Saved:
     """Apply `patch` to a rule, checked as a new one would be."""
-    row = await ctx.store.rules.get(rule_id)
+    row = await get(ctx, rule_id)
     merged = RuleIn.model_validate({**{n: row[n] for n in FIELDS}, **patch})
     values = await _columns(ctx, merged)
     await carry_out(ctx.store, modification(row, values, ctx.actor))

@@ -11,7 +11,7 @@ from hookhub.core.times import iso
 from hookhub.db.store import SCOPES as SCOPES  # read < write < admin, what a door offers
 from hookhub.db.store import Row, Store
 from hookhub.errors import ValidationError
-from hookhub.services import audit
+from hookhub.services import audit, tenancy
 from hookhub.services.common import Context
 
 MAX_NAME = 200  # characters
@@ -35,6 +35,7 @@ def shown(row: Row) -> dict[str, Any]:
         "created_at": iso(row["created_at"]),
         "last_used_at": iso(row["last_used_at"]),
         "revoked_at": iso(row["revoked_at"]),
+        "tenant_id": row["tenant_id"],
     }
 
 
@@ -48,33 +49,46 @@ def problems(name: str, scope: str) -> dict[str, str]:
     return found
 
 
-async def create(ctx: Context, name: str, scope: str) -> Created:
-    """A new token of `scope` (read < write < admin); ValidationError for a bad name or scope."""
+async def create(ctx: Context, name: str, scope: str, tenant_id: str | None = None) -> Created:
+    """A new token of `scope` (read < write < admin), held to tenant `tenant_id` if given (it
+    then sees and changes that tenant's objects only); ValidationError for a bad name, scope
+    or tenant. A tenant's token creates tokens of its own tenant only."""
     found = problems(name, scope)
     if found:
         field, message = next(iter(found.items()))
         raise ValidationError(message, field=field)
-    row, plaintext = await ctx.store.create_token(name, scope)
+    tenant = await tenancy.owner(ctx, tenant_id)
+    row, plaintext = await ctx.store.create_token(name, scope, tenant)
     # Recorded just after: the store makes the token (and its hash) in a transaction of its own.
     await audit.record(ctx, "token.created", row, {"scope": {"from": None, "to": scope}})
     return Created(shown({**row, "last_used_at": None, "revoked_at": None}), plaintext)
 
 
 async def listed(
-    store: Store, cursor: str | None, limit: int
+    ctx: Context, cursor: str | None, limit: int, tenant_id: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of tokens, newest first (revoked ones too), and the next page's cursor."""
-    rows, next_cursor = await store.tokens.page(cursor, limit)
+    """A page of tokens, newest first (revoked ones too; a tenant's token: its tenant's, else
+    `tenant_id`'s if given), and the next page's cursor."""
+    tenant = tenancy.listing(ctx, tenant_id)
+    rows, next_cursor = await ctx.store.tokens.page(cursor, limit, tenant)
     return [shown(row) for row in rows], next_cursor
 
 
-async def get(store: Store, token_id: str) -> dict[str, Any]:
-    """One token as shown; NotFound if there is none."""
-    return shown(await store.tokens.get(token_id))
+async def _visible(ctx: Context, token_id: str) -> Row:
+    row = await ctx.store.tokens.get(token_id)
+    tenancy.check(ctx, row, "token")
+    return row
+
+
+async def get(ctx: Context, token_id: str) -> dict[str, Any]:
+    """One token as shown; NotFound if there is none (or another tenant's)."""
+    return shown(await _visible(ctx, token_id))
 
 
 async def revoke(ctx: Context, token_id: str) -> dict[str, Any]:
-    """Refuse a token from now on (revoking twice keeps the first time); NotFound if none."""
+    """Refuse a token from now on (revoking twice keeps the first time); NotFound if none (or
+    another tenant's)."""
+    await _visible(ctx, token_id)
     row = await ctx.store.revoke_token(token_id)
     await audit.record(ctx, "token.revoked", row)
     return shown(row)

@@ -154,6 +154,12 @@ class WebhookIn(BaseModel):
         DEFAULT_FAILURE_WINDOW,
         description="seconds the failures must span before the webhook is disabled",
     )
+    tenant_id: str | None = Field(
+        None,
+        max_length=64,
+        description="the tenant it belongs to (null: none): it gets only that tenant's events;"
+        " set when created, never changed (a tenant's token: its own tenant)",
+    )
     destination: dict[str, Any] | None = Field(
         None,
         description="a broker destination's options, targets as Jinja2 templates: amqp "

@@ -22,7 +22,7 @@ from hookhub.ids import new_id
 from hookhub.outbound import certs, destinations
 from hookhub.outbound.client import check_client_certificate
 from hookhub.outbound.rendering import MASK, SENSITIVE_HEADER, check_templates
-from hookhub.services import audit
+from hookhub.services import audit, tenancy
 from hookhub.services.common import Actor, Context, carry_out
 from hookhub.services.webhook_input import WebhookIn
 
@@ -72,6 +72,7 @@ def public(row: Row) -> dict[str, Any]:
         "failure_threshold": row["failure_threshold"],
         "failure_window": row["failure_window"],
         "destination": row["destination"],
+        "tenant_id": row["tenant_id"],
         "consecutive_failures": row["consecutive_failures"],
         "failing_since": iso(row["failing_since"]),
         "disabled_reason": row["disabled_reason"],
@@ -172,13 +173,17 @@ def fresh(columns: Row, now: float) -> Row:
 
 
 async def get(ctx: Context, webhook_id: str) -> Row:
-    """One webhook's stored row, or NotFound."""
-    return await ctx.store.webhooks.get(webhook_id)
+    """One webhook's stored row, or NotFound (also when the actor's tenant does not own it)."""
+    row = await ctx.store.webhooks.get(webhook_id)
+    tenancy.check(ctx, row, "webhook")
+    return row
 
 
 async def find(ctx: Context, ref: str) -> Row:
-    """A webhook by id or name, or NotFound."""
-    return await ctx.store.find_webhook(ref)
+    """A webhook by id or name (within the actor's tenant, if it is held to one), or NotFound."""
+    row = await ctx.store.find_webhook(ref, tenancy.scope(ctx))
+    tenancy.check(ctx, row, "webhook", ref)
+    return row
 
 
 async def every(store: Store) -> list[Row]:
@@ -186,19 +191,24 @@ async def every(store: Store) -> list[Row]:
     return await store.webhooks.every()
 
 
-async def page(ctx: Context, cursor: str | None, limit: int) -> tuple[list[Row], str | None]:
-    """Webhooks newest first, after `cursor`; and the next cursor."""
-    return await ctx.store.webhooks.page(cursor, limit)
+async def page(
+    ctx: Context, cursor: str | None, limit: int, tenant_id: str | None = None
+) -> tuple[list[Row], str | None]:
+    """Webhooks newest first (the actor's tenant's, or `tenant_id`'s), after `cursor`; and the
+    next cursor."""
+    tenant = tenancy.listing(ctx, tenant_id)
+    return await ctx.store.webhooks.page(cursor, limit, tenant_id=tenant)
 
 
 async def count(ctx: Context, cap: int) -> int:
-    """How many webhooks there are, counting no further than `cap`."""
-    return await ctx.store.webhooks.count(cap)
+    """How many webhooks there are (the actor's tenant's), counting no further than `cap`."""
+    return await ctx.store.webhooks.count(cap, tenant_id=tenancy.scope(ctx))
 
 
 async def create(ctx: Context, webhook: WebhookIn) -> Row:
-    """Store a new webhook after checking it."""
-    row = new_row(webhook, ctx.settings.cert_dir)
+    """Store a new webhook after checking it; a scoped actor's belongs to its tenant."""
+    tenant = await tenancy.owner(ctx, webhook.tenant_id)
+    row = new_row(webhook.model_copy(update={"tenant_id": tenant}), ctx.settings.cert_dir)
     await carry_out(ctx.store, _stored(row, ctx.actor))
     return row
 
@@ -226,6 +236,9 @@ def draft(ctx: Context, values: dict[str, Any], row: Row | None) -> Row:
 def _merged(row: Row, patch: dict[str, Any], cert_dir: str) -> Row:
     """`row`'s fields with `patch` over them (masked values kept), checked as a new webhook."""
     current = {name: row[name] for name in FIELDS}
+    if patch.get("tenant_id", row["tenant_id"]) != row["tenant_id"]:
+        # Its rules and deliveries belong to its tenant: a webhook never moves to another.
+        raise ValidationError("a webhook's tenant cannot change", field="tenant_id")
     merged = WebhookIn.model_validate({**current, **unmask(dict(patch), row)})
     return _columns(merged, cert_dir)
 
@@ -253,7 +266,7 @@ def modification(
 
 async def change(ctx: Context, webhook_id: str, patch: dict[str, Any]) -> Row:
     """Apply `patch` to a webhook (see `modification`) and wake the workers for what resumed."""
-    row = await ctx.store.webhooks.get(webhook_id)
+    row = await get(ctx, webhook_id)
     settings = ctx.settings
     grace = settings.secret_rotation_grace
     await commit(ctx, modification(row, patch, settings.cert_dir, grace, ctx.actor))
@@ -288,7 +301,7 @@ async def rotate_secret(
     `grace` seconds (None: the setting)."""
     if secret == MASK:
         raise ValidationError("send the new secret itself, not the mask", field="secret")
-    row = await ctx.store.webhooks.get(webhook_id)
+    row = await get(ctx, webhook_id)
     secret = secret or signing.generate_secret()
     grace = ctx.settings.secret_rotation_grace if grace is None else grace
     previous = _previous_secrets(row, secret, grace)

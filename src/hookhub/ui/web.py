@@ -125,12 +125,6 @@ def store_of(request: Request) -> Store:
     return store
 
 
-def wake_of(request: Request) -> Callable[[], None] | None:
-    """What tells this process's workers that work is due now; None when it runs none."""
-    wake: Callable[[], None] | None = request.app.state.on_work
-    return wake
-
-
 def context_of(request: Request) -> Context:
     """What the services need from this app: its store, settings and workers' wake-up, and who
     asks (the logged-in user, once `User` has been checked)."""

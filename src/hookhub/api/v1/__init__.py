@@ -11,6 +11,7 @@ from hookhub.api.v1 import (
     rules,
     runs,
     sources,
+    tenants,
     tokens,
     webhooks,
     workflows,
@@ -27,6 +28,7 @@ RESOURCES = (
     workflows,
     runs,
     sources,
+    tenants,
     tokens,
     audit,
 )

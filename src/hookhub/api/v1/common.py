@@ -21,6 +21,10 @@ Writer = Annotated[dict[str, Any], Depends(require("write"))]
 Admin = Annotated[dict[str, Any], Depends(require("admin"))]
 Cursor = Annotated[str | None, Query(description="`next` from the previous page")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")]
+TenantId = Annotated[
+    str | None,
+    Query(max_length=64, description="this tenant's only (a tenant's token: always its own)"),
+]
 
 
 def store_of(request: Request) -> Store:

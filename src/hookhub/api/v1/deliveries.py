@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Moment, Reader, StoreDep, page
+from hookhub.api.v1.common import ContextDep, Cursor, Limit, Moment, Reader, TenantId, page
 from hookhub.core.times import epoch
 from hookhub.db.history import DeliveryFilter
 from hookhub.services import deliveries
@@ -19,7 +19,7 @@ router = APIRouter(tags=["deliveries"], route_class=JSONRoute)
 
 @router.get("/deliveries", summary="List deliveries, newest first")
 async def list_deliveries(
-    store: StoreDep,
+    ctx: ContextDep,
     _: Reader,
     webhook_id: str | None = None,
     event_id: str | None = None,
@@ -40,6 +40,7 @@ async def list_deliveries(
     search: Annotated[
         str | None, Query(max_length=200, description="a delivery id or an event id")
     ] = None,
+    tenant_id: TenantId = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSON:
@@ -53,15 +54,16 @@ async def list_deliveries(
         since=epoch(since),
         until=epoch(until),
         search=search,
+        tenant_id=tenant_id,
     )
-    return JSON(page(*await deliveries.search(store, where, cursor, limit)))
+    return JSON(page(*await deliveries.search(ctx, where, cursor, limit)))
 
 
 @router.get("/deliveries/{delivery_id}", summary="Get a delivery")
-async def get_delivery(delivery_id: str, store: StoreDep, _: Reader) -> JSON:
-    return JSON(await deliveries.get(store, delivery_id))
+async def get_delivery(delivery_id: str, ctx: ContextDep, _: Reader) -> JSON:
+    return JSON(await deliveries.get(ctx, delivery_id))
 
 
 @router.get("/deliveries/{delivery_id}/attempts", summary="Every attempt of a delivery")
-async def list_attempts(delivery_id: str, store: StoreDep, _: Reader) -> JSON:
-    return JSON(page(await deliveries.attempts(store, delivery_id), None))
+async def list_attempts(delivery_id: str, ctx: ContextDep, _: Reader) -> JSON:
+    return JSON(page(await deliveries.attempts(ctx, delivery_id), None))

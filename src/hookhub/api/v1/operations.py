@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute, conflict
-from hookhub.api.v1.common import STRICT, Moment, StoreDep, Writer
+from hookhub.api.v1.common import STRICT, ContextDep, Moment, Writer
 from hookhub.core.times import epoch
 from hookhub.services import deliveries, operations
 from hookhub.services.operations import SampleEvent
@@ -41,8 +41,8 @@ class ReplayIn(BaseModel):
     summary="Send a delivery again now",
     responses=conflict("A worker is sending this delivery right now."),
 )
-async def retry_delivery(delivery_id: str, store: StoreDep, _: Writer, request: Request) -> JSON:
-    row = await deliveries.retry(store, delivery_id, request.app.state.on_work)
+async def retry_delivery(delivery_id: str, ctx: ContextDep, _: Writer) -> JSON:
+    row = await deliveries.retry(ctx, delivery_id)
     return JSON(row, status_code=202)
 
 
@@ -53,13 +53,12 @@ async def retry_delivery(delivery_id: str, store: StoreDep, _: Writer, request: 
 )
 async def retry_failed(
     webhook_id: str,
-    store: StoreDep,
+    ctx: ContextDep,
     _: Writer,
-    request: Request,
     body: RetryFailedIn | None = Body(None),
 ) -> JSON:
     since = epoch(body.since) if body else None
-    retried = await deliveries.retry_failed(store, webhook_id, since, request.app.state.on_work)
+    retried = await deliveries.retry_failed(ctx, webhook_id, since)
     return JSON({"retried": retried}, status_code=202)
 
 
@@ -68,17 +67,14 @@ async def retry_failed(
     status_code=202,
     summary="Deliver the events of a time range to a webhook again",
 )
-async def replay(
-    webhook_id: str, body: ReplayIn, store: StoreDep, _: Writer, request: Request
-) -> JSON:
+async def replay(webhook_id: str, body: ReplayIn, ctx: ContextDep, _: Writer) -> JSON:
     since, until = epoch(body.since), epoch(body.until)
     done = await deliveries.replay(
-        store,
+        ctx,
         webhook_id,
         since,
         time.time() if until is None else until,
         every_event=body.all_events,
-        wake=request.app.state.on_work,
     )
     return JSON({"events": done.events, "deliveries": done.deliveries}, status_code=202)
 
@@ -88,12 +84,12 @@ async def replay(
 )
 async def send_test(
     webhook_id: str,
-    store: StoreDep,
+    ctx: ContextDep,
     _: Writer,
     request: Request,
     event: SampleEvent | None = Body(None),
 ) -> JSON:
-    webhook = await operations.compiled(store, webhook_id)
+    webhook = await operations.compiled(ctx, webhook_id)
     sample = None if event is None else event.model_dump(exclude_none=True)
     return JSON(await operations.send_test(request.app.state.sender, webhook, sample))
 
@@ -102,9 +98,9 @@ async def send_test(
     "/webhooks/{webhook_id}/preview", summary="The exact request an event would produce, unsent"
 )
 async def preview(
-    webhook_id: str, store: StoreDep, _: Writer, event: SampleEvent | None = Body(None)
+    webhook_id: str, ctx: ContextDep, _: Writer, event: SampleEvent | None = Body(None)
 ) -> JSON:
-    webhook = await operations.compiled(store, webhook_id)
+    webhook = await operations.compiled(ctx, webhook_id)
     sample = None if event is None else event.model_dump(exclude_none=True)
     prepared, delivery_id = operations.sample_request(webhook, sample)
     return JSON({**operations.describe_request(prepared), "delivery_id": delivery_id})

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute, conflict
-from hookhub.api.v1.common import ContextDep, Cursor, Limit, Reader, Writer, page
+from hookhub.api.v1.common import ContextDep, Cursor, Limit, Reader, TenantId, Writer, page
 from hookhub.services import rules as service
 from hookhub.services.rules import RuleIn as RuleIn
 from hookhub.services.rules import RulePatch as RulePatch
@@ -35,8 +35,9 @@ async def list_rules(
     cursor: Cursor = None,
     limit: Limit = 50,
     webhook_id: str | None = None,
+    tenant_id: TenantId = None,
 ) -> JSON:
-    rows, next_cursor = await service.page(ctx, cursor, limit, webhook_id)
+    rows, next_cursor = await service.page(ctx, cursor, limit, webhook_id, tenant_id)
     return JSON(page([service.public(row) for row in rows], next_cursor))
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute, conflict
-from hookhub.api.v1.common import ContextDep, Cursor, Limit, Reader, Writer, page
+from hookhub.api.v1.common import ContextDep, Cursor, Limit, Reader, TenantId, Writer, page
 from hookhub.services import webhooks as service
 from hookhub.services.webhook_input import SecretRotation, WebhookPatch
 from hookhub.services.webhook_input import WebhookIn as WebhookIn
@@ -24,9 +24,9 @@ async def create_webhook(webhook: WebhookIn, ctx: ContextDep, _: Writer) -> JSON
 
 @router.get("/webhooks", summary="List webhooks")
 async def list_webhooks(
-    ctx: ContextDep, _: Reader, cursor: Cursor = None, limit: Limit = 50
+    ctx: ContextDep, _: Reader, cursor: Cursor = None, limit: Limit = 50, tenant_id: TenantId = None
 ) -> JSON:
-    rows, next_cursor = await service.page(ctx, cursor, limit)
+    rows, next_cursor = await service.page(ctx, cursor, limit, tenant_id)
     return JSON(page([service.public(row) for row in rows], next_cursor))
 
 

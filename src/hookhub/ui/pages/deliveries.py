@@ -13,13 +13,12 @@ from hookhub.ui.web import (
     PAGE,
     Form,
     User,
+    context_of,
     page_router,
     paging,
     parse_time,
     redirect,
     render,
-    store_of,
-    wake_of,
 )
 
 router = page_router()
@@ -53,7 +52,7 @@ def _filter(values: dict[str, str], errors: dict[str, str]) -> DeliveryFilter:
 
 @router.get("/deliveries")
 async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
-    store = store_of(request)
+    ctx = context_of(request)
     values = {
         name: request.query_params.get(name, "").strip() for name in (*FILTERS, "since", "until")
     }
@@ -63,18 +62,18 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
     total, next_cursor = 0, None
     if not errors:
         try:
-            found, next_cursor = await deliveries.search(store, where, cursor or None, PAGE)
+            found, next_cursor = await deliveries.search(ctx, where, cursor or None, PAGE)
         except HookhubError as exc:
             errors["_"] = exc.message
-        total = await deliveries.count(store, where, COUNT_CAP)
-    about = await events.by_id(store, [str(d["event_id"]) for d in found if d["event_id"]])
+        total = await deliveries.count(ctx, where, COUNT_CAP)
+    about = await events.by_id(ctx, [str(d["event_id"]) for d in found if d["event_id"]])
     return render(
         request,
         "deliveries/list.html",
         400 if errors else 200,
         deliveries=found,
         events=about,
-        names=await deliveries.webhook_names(store),
+        names=await deliveries.webhook_names(ctx),
         statuses=deliveries.STATUSES,
         filters=values,
         errors=errors,
@@ -84,7 +83,7 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
 
 @router.get("/deliveries/{delivery_id}")
 async def detail_page(request: Request, delivery_id: str, _: User) -> Response:
-    shown = await deliveries.detail(store_of(request), delivery_id)
+    shown = await deliveries.detail(context_of(request), delivery_id)
     return render(
         request,
         "deliveries/detail.html",
@@ -97,5 +96,5 @@ async def detail_page(request: Request, delivery_id: str, _: User) -> Response:
 
 @router.post("/deliveries/{delivery_id}/retry")
 async def retry(request: Request, delivery_id: str, _: Form) -> Response:
-    await deliveries.retry(store_of(request), delivery_id, wake_of(request))
+    await deliveries.retry(context_of(request), delivery_id)
     return redirect(f"/deliveries/{delivery_id}", "Queued to be sent again now.")

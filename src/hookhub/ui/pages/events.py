@@ -11,7 +11,16 @@ from starlette.responses import Response
 from hookhub.db.history import EventFilter
 from hookhub.errors import HookhubError
 from hookhub.services import deliveries, events
-from hookhub.ui.web import COUNT_CAP, PAGE, User, page_router, paging, parse_time, render, store_of
+from hookhub.ui.web import (
+    COUNT_CAP,
+    PAGE,
+    User,
+    context_of,
+    page_router,
+    paging,
+    parse_time,
+    render,
+)
 
 router = page_router()
 
@@ -24,7 +33,7 @@ def _indented(value: object) -> str:
 
 @router.get("/events")
 async def list_page(request: Request, _: User, cursor: str | None = None) -> Response:
-    store = store_of(request)
+    ctx = context_of(request)
     values = {name: request.query_params.get(name, "").strip() for name in FIELDS}
     errors: dict[str, str] = {}
     where = EventFilter(
@@ -40,10 +49,10 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
     total, next_cursor = 0, None
     if not errors:
         try:
-            found, next_cursor = await events.search(store, where, cursor or None, PAGE)
+            found, next_cursor = await events.search(ctx, where, cursor or None, PAGE)
         except HookhubError as exc:
             errors["_"] = exc.message  # a cursor this list did not give
-        total = await events.count(store, where, COUNT_CAP)
+        total = await events.count(ctx, where, COUNT_CAP)
     return render(
         request,
         "events/list.html",
@@ -57,8 +66,8 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
 
 @router.get("/events/{event_id:path}")
 async def detail_page(request: Request, event_id: str, _: User) -> Response:
-    store = store_of(request)
-    event = await events.get(store, event_id)
+    ctx = context_of(request)
+    event = await events.get(ctx, event_id)
     return render(
         request,
         "events/detail.html",
@@ -66,5 +75,5 @@ async def detail_page(request: Request, event_id: str, _: User) -> Response:
         data=_indented(event["data"]),
         snapshots=_indented(event["snapshots"]) if event["snapshots"] else None,
         deliveries=event["deliveries"],
-        names=await deliveries.webhook_names(store),
+        names=await deliveries.webhook_names(ctx),
     )

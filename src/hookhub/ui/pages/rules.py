@@ -114,7 +114,7 @@ async def _event(request: Request, form: FormData, errors: dict[str, str]) -> di
     """The event to test against: a stored one picked by id, else the pasted JSON."""
     event_id = text(form, "event_id")
     if event_id:
-        return await events_service.stored(store_of(request), event_id)
+        return await events_service.stored(context_of(request), event_id)
     pasted = parse_json(str(form.get("sample") or ""), "sample", errors)
     if errors:
         return {}

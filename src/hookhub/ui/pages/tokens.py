@@ -6,7 +6,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from hookhub.services import tokens
-from hookhub.ui.web import Form, User, context_of, page_router, redirect, render, store_of, text
+from hookhub.ui.web import Form, User, context_of, page_router, redirect, render, text
 
 router = page_router("admin", "admin")
 
@@ -14,7 +14,7 @@ SHOWN = 500  # tokens the page lists
 
 
 async def _page(request: Request, status: int = 200, **context: object) -> Response:
-    found, _next = await tokens.listed(store_of(request), None, SHOWN)
+    found, _next = await tokens.listed(context_of(request), None, SHOWN)
     return render(request, "tokens.html", status, tokens=found, scopes=tokens.SCOPES, **context)
 
 

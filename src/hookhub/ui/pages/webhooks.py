@@ -34,7 +34,6 @@ from hookhub.ui.web import (
     render,
     store_of,
     text,
-    wake_of,
 )
 
 router = page_router()
@@ -285,7 +284,7 @@ async def remove(request: Request, webhook_id: str, _: Form) -> Response:
 async def retry_failed(request: Request, webhook_id: str, form: Form) -> Response:
     if form.get("confirm") != "yes":
         return await retry_failed_page(request, webhook_id, request.state.user)
-    retried = await deliveries.retry_failed(store_of(request), webhook_id, None, wake_of(request))
+    retried = await deliveries.retry_failed(context_of(request), webhook_id, None)
     return redirect(
         f"/deliveries?webhook_id={webhook_id}", f"Retrying {retried} failed deliveries."
     )
@@ -301,9 +300,7 @@ async def replay(request: Request, webhook_id: str, form: Form) -> Response:
     if errors or since is None:
         return await _page(request, webhook_id, errors=errors, status=422)
     try:
-        done = await deliveries.replay(
-            store_of(request), webhook_id, since, until or time.time(), wake=wake_of(request)
-        )
+        done = await deliveries.replay(context_of(request), webhook_id, since, until or time.time())
     except HookhubError as exc:
         return await _page(request, webhook_id, errors=field_errors(exc), status=422)
     notice = f"Replayed {done.events} events: {done.deliveries} new deliveries."
