@@ -3,6 +3,7 @@ created, updated, left alone and pruned like the other kinds, and survives a rou
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,19 @@ async def test_apply_warns_about_rules_naming_types_the_catalog_will_lack(
     [(name, text)] = await applying.rule_warnings(store, todo)
     assert name == "paid"
     assert text.startswith("event type 'invoice.payd' is not in the event-type catalog")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_strict_event_types_refuses_such_rules_in_apply(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "hooks.yaml"
+    path.write_text(FILE.replace("event_types: [invoice.paid]", "event_types: [invoice.payd]"))
+    todo = await applying.plan_for(store, load(str(path), cert_dir=""))
+    applying.check_types(Context(store, settings), todo)  # not strict: warnings only
+    strict = Context(store, replace(settings, strict_event_types=True))
+    with pytest.raises(DocumentError) as refused:
+        applying.check_types(strict, todo)
+    assert "rules[paid].event_types: event type 'invoice.payd' is not in" in str(refused.value)
+    path.write_text(FILE)
+    applying.check_types(strict, await applying.plan_for(store, load(str(path), cert_dir="")))

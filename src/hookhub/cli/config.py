@@ -55,6 +55,7 @@ def apply(
 
     async def run(ctx: Context) -> tuple[Plan, list[tuple[str, str]]]:
         todo = await applying.plan_for(ctx.store, document, prune)
+        applying.check_types(ctx, todo)  # HOOKHUB_STRICT_EVENT_TYPES refuses what others warn of
         warnings = await applying.rule_warnings(ctx.store, todo)
         if not dry_run:
             await applying.apply(ctx, todo)

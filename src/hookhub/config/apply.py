@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hookhub.config.document import Document
+from hookhub.config.document import Document, DocumentError
 from hookhub.config.plan import Current, Plan, by_name, plan
 from hookhub.db import changes
 from hookhub.db.store import Row, Store
@@ -39,23 +39,49 @@ async def plan_for(store: Store, document: Document, prune: bool = False) -> Pla
     return plan(document, await current(store), prune)
 
 
-async def rule_warnings(store: Store, todo: Plan) -> list[tuple[str, str]]:
-    """(rule name, warning) for each rule the plan creates or updates: what may keep it from
-    ever matching, as the API answers when a rule is saved (against the event-type catalog
-    as the plan leaves it)."""
+def _catalog(todo: Plan) -> set[str]:
+    """The event types' names as the plan leaves the catalog."""
     kept = set(todo.current.event_types) - {
         change.name
         for change in todo.changes
         if change.kind == "event_type" and change.action == "delete"
     }
-    catalog = kept | set(todo.document.event_types)
+    return kept | set(todo.document.event_types)
+
+
+def _saved_rules(todo: Plan) -> list[str]:
+    return [
+        change.name
+        for change in todo.changes
+        if change.kind == "rule" and change.action in ("create", "update")
+    ]
+
+
+async def rule_warnings(store: Store, todo: Plan) -> list[tuple[str, str]]:
+    """(rule name, warning) for each rule the plan creates or updates: what may keep it from
+    ever matching, as the API answers when a rule is saved (against the event-type catalog
+    as the plan leaves it)."""
+    catalog = _catalog(todo)
     found: list[tuple[str, str]] = []
-    for change in todo.changes:
-        if change.kind == "rule" and change.action in ("create", "update"):
-            rule = todo.document.rules[change.name]
-            said = await rules_service.warnings(store, rule, catalog)
-            found.extend((change.name, text) for text in said)
+    for name in _saved_rules(todo):
+        said = await rules_service.warnings(store, todo.document.rules[name], catalog)
+        found.extend((name, text) for text in said)
     return found
+
+
+def check_types(ctx: Context, todo: Plan) -> None:
+    """With `HOOKHUB_STRICT_EVENT_TYPES`, DocumentError for the rules the plan saves that name
+    types the catalog (as the plan leaves it) lacks, as the API refuses them."""
+    if not ctx.settings.strict_event_types:
+        return
+    catalog = _catalog(todo)
+    problems = [
+        todo.document.problem("rules", name, field, message)
+        for name in _saved_rules(todo)
+        for field, message in rules_service.unknown_types(todo.document.rules[name], catalog)
+    ]
+    if problems:
+        raise DocumentError(problems)
 
 
 async def apply(ctx: Context, todo: Plan) -> None:

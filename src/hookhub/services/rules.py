@@ -19,6 +19,7 @@ from hookhub.db import changes
 from hookhub.db.store import Row, Store
 from hookhub.errors import NotFound, ValidationError
 from hookhub.ids import new_id
+from hookhub.outbound import rules as matching
 from hookhub.outbound.rules import catalog_problems, save_warnings
 from hookhub.services import audit, tenancy
 from hookhub.services.common import STRICT, Actor, Context, carry_out, optional_fields
@@ -147,6 +148,12 @@ async def warnings(store: Store, rule: Row, catalog: set[str] | None = None) -> 
     """What may keep `rule` (saved or about to be) from ever matching; `catalog`: the names
     of the event types to check it against (None: the catalog in `store`)."""
     return await save_warnings(store, rule, catalog)
+
+
+def unknown_types(rule: Row, catalog: set[str]) -> list[tuple[str, str]]:
+    """(field, message) for each type `rule` names that the event-type catalog `catalog` (its
+    names) lacks; none when it is empty."""
+    return matching.unknown_types(rule["object_types"], rule["event_types"], catalog)
 
 
 async def saved(ctx: Context, row: Row) -> Saved:
