@@ -20,6 +20,7 @@ from hookhub.services.common import SYSTEM, Actor, Context
 from hookhub.services.users import create_user
 from hookhub.settings import Settings
 from tests.conftest import Hookhub
+from tests.support.server import api_client
 
 SECRET = "whsec_dGhpcyBpcyB0aGUgc2VjcmV0IGtleSAxMjM0NTY="
 PASSWORD = "correct horse battery"
@@ -194,3 +195,36 @@ async def test_a_tenants_actor_sees_only_its_tenants_entries(
     everyone, _ = await audit.page(Context(store, settings), None, 10)
     assert len(everyone) == 3
     assert await audit.count(Context(store, settings, actor=acme), 100) == 1
+
+
+async def test_tenants_changes_are_recorded_and_a_tenant_token_reads_only_its_own(
+    hookhub: Hookhub,
+) -> None:
+    api = hookhub.admin
+    for tenant in ("acme", "globex"):
+        made = await api.post("/tenants", json={"id": tenant, "name": tenant.title()})
+        assert made.status_code == 201, made.text
+    assert (await api.patch("/tenants/acme", json={"name": "Acme Corp"})).status_code == 200
+    body = {"name": "acme-admin", "scope": "admin", "tenant_id": "acme"}
+    token = (await api.post("/tokens", json=body)).json()["token"]
+    async with api_client(hookhub.url, token) as acme:
+        hook = {"name": "h", "url": "http://127.0.0.1:9/h"}
+        assert (await acme.post("/webhooks", json=hook)).status_code == 201
+        assert (await api.post("/webhooks", json=hook)).status_code == 201  # no tenant's
+        mine = await _all(acme)
+    assert [(e["action"], e["tenant_id"]) for e in mine] == [
+        ("webhook.created", "acme"),
+        ("token.created", "acme"),
+        ("tenant.updated", "acme"),
+        ("tenant.created", "acme"),
+    ]
+    assert mine[0]["actor_name"] == "acme-admin"
+    assert mine[2]["changes"] == {"name": {"from": "Acme", "to": "Acme Corp"}}
+    assert (await api.delete("/tenants/globex")).status_code == 204
+    tenants = await _all(api, object_type="tenant")
+    assert [(e["action"], e["object_id"]) for e in tenants] == [
+        ("tenant.deleted", "globex"),
+        ("tenant.updated", "acme"),
+        ("tenant.created", "globex"),
+        ("tenant.created", "acme"),
+    ]
