@@ -401,32 +401,45 @@ class Store(Database):
             }
             for o in outcomes
         ]
+        failing = [s.webhook_id for s in health if s.failures]
+        if not gone and not failing:
+            # The usual batch: nothing can be disabled, so it all runs on the driver path.
+            async with self.write_direct() as conn:
+                await self._record(conn, updates, attempt_records, health)
+            return []
         async with self.write() as conn:
-            await direct.execute_batch(conn, queries.finish_delivery(self.dialect), updates)
-            await direct.execute_batch(
-                conn,
-                queries.insert_attempts(self.dialect),
-                [_attempt_row(a) for a in attempt_records],
-            )
-            if health:
-                streaks = [
-                    {
-                        "s_id": s.webhook_id,
-                        "s_recovered": s.recovered,
-                        "s_failures": s.failures,
-                        "s_first": s.first_failure_at,
-                    }
-                    for s in health
-                ]
-                await direct.execute_many(conn, queries.record_streak(), streaks)
+            await self._record(conn, updates, attempt_records, health)
             reasons = dict(gone)
-            failing = [s.webhook_id for s in health if s.failures]
             reasons.update(await self._failing(conn, failing, now))
             return [
                 disabled
                 for webhook_id, reason in sorted(reasons.items())
                 if (disabled := await self._disable(conn, webhook_id, reason, now))
             ]
+
+    async def _record(
+        self,
+        conn: direct.Conn,
+        updates: Sequence[Row],
+        attempt_records: Sequence[AttemptRecord],
+        health: Sequence[Health],
+    ) -> None:
+        """`finish`'s writes: the outcomes, their attempts and the webhooks' streaks."""
+        await direct.execute_batch(conn, queries.finish_delivery(self.dialect), updates)
+        await direct.execute_batch(
+            conn, queries.insert_attempts(self.dialect), [_attempt_row(a) for a in attempt_records]
+        )
+        if health:
+            streaks = [
+                {
+                    "s_id": s.webhook_id,
+                    "s_recovered": s.recovered,
+                    "s_failures": s.failures,
+                    "s_first": s.first_failure_at,
+                }
+                for s in health
+            ]
+            await direct.execute_many(conn, queries.record_streak(), streaks)
 
     async def _failing(
         self, conn: AsyncConnection, ids: Sequence[str], now: float

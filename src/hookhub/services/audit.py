@@ -47,12 +47,21 @@ def entry(
 def changed(before: Row, after: Row, fields: Iterable[str], shown: Shown) -> dict[str, Any]:
     """The `fields` whose stored values differ between `before` and `after`, each with its
     value as shown (`shown` masks secrets) before and after."""
-    old, new = shown(before), shown(after)
+    old, new = _shown(before, shown), _shown(after, shown)
     return {
         name: {"from": old.get(name), "to": new.get(name)}
         for name in fields
         if before.get(name) != after.get(name)
     }
+
+
+def _shown(row: Row, shown: Shown) -> dict[str, Any]:
+    try:
+        return shown(row)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        # A stored row that can't be read (edited by hand, or left by an older version), as
+        # when such a webhook is healed by a PATCH: its values are left out of the entry.
+        return {}
 
 
 def updated(
