@@ -109,3 +109,16 @@ async def test_strict_event_types_refuses_unknown_types(
     )
     with pytest.raises(ValidationError):
         await rules.change(strict, good.row["id"], {"object_types": ["customer"]})
+
+
+@on_sqlite
+async def test_a_type_named_in_full_whose_events_were_seen_is_not_warned_about(
+    hookhub: Hookhub, receiver: Receiver
+) -> None:
+    webhook_id = await _webhook(hookhub, receiver)
+    seen = {"object_type": "dcim.device", "event": "job.completed"}
+    assert (await hookhub.admin.post("/events", json=seen)).status_code == 202
+    rule = await _rule(hookhub, event_types=["dcim.device.job.completed"], webhook_id=webhook_id)
+    assert rule["warnings"] == []
+    unseen = await _rule(hookhub, event_types=["dcim.site.job.completed"], webhook_id=webhook_id)
+    assert unseen["warnings"]

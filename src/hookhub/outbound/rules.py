@@ -135,6 +135,16 @@ def _in_catalog(name: str, object_types: Sequence[str], catalog: set[str]) -> bo
     )
 
 
+def _seen_type(name: str, seen_objects: set[str], seen_events: set[str]) -> bool:
+    """Whether `name` is `object_type.event` of a seen object type and a seen event name (both
+    may hold dots: every split is tried)."""
+    return any(
+        name[:at] in seen_objects and name[at + 1 :] in seen_events
+        for at, char in enumerate(name)
+        if char == "."
+    )
+
+
 def unknown_types(
     object_types: Sequence[str], event_types: Sequence[str], catalog: set[str]
 ) -> list[tuple[str, str]]:
@@ -179,6 +189,11 @@ async def save_warnings(
         said for _, said in unknown_types(rule["object_types"], rule["event_types"], catalog)
     ]
     seen_objects, seen_events = await store.recent_event_kinds(SEEN_WINDOW)
-    # A type named in full (`invoice.paid`) is known when the catalog has it.
-    named = [name for name in rule["event_types"] if name not in catalog]
+    # A type named in full (`invoice.paid`) is known when the catalog has it, or events of it
+    # were received.
+    named = [
+        name
+        for name in rule["event_types"]
+        if name not in catalog and not _seen_type(name, seen_objects, seen_events)
+    ]
     return unknown + warnings(rule["object_types"], named, seen_objects, seen_events)
