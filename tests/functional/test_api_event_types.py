@@ -138,3 +138,24 @@ async def test_a_tenant_reads_the_catalog_but_cannot_change_it(
         await event_types.change(tenant, "invoice.paid", {"deprecated": True})
     with pytest.raises(Forbidden):
         await event_types.delete(tenant, "invoice.paid")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_tenant_token_reads_the_catalog_and_gets_403_changing_it(
+    hookhub: Hookhub, store: Store
+) -> None:
+    assert (await hookhub.admin.post("/event-types", json=INVOICE_PAID)).status_code == 201
+    tenant = await hookhub.admin.post("/tenants", json={"id": "acme", "name": "Acme"})
+    assert tenant.status_code == 201, tenant.text
+    _, token = await store.create_token("acme-writer", "write", tenant_id="acme")
+    async with api_client(hookhub.url, token) as acme:
+        listed = await acme.get("/event-types")
+        assert [t["name"] for t in listed.json()["items"]] == ["invoice.paid"]
+        assert (await acme.get("/event-types/invoice.paid")).status_code == 200
+        for refused in (
+            await acme.post("/event-types", json={"name": "acme.thing"}),
+            await acme.patch("/event-types/invoice.paid", json={"deprecated": True}),
+            await acme.delete("/event-types/invoice.paid"),
+        ):
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error"]["code"] == "forbidden"
