@@ -129,7 +129,14 @@ async def test_ui_changes_are_recorded_with_their_user(hookhub: Hookhub, store: 
         assert listed.status_code == 200
         assert "token.created" in listed.text and "ada" in listed.text
         assert "1 entry" in listed.text
-    [entry] = await _all(hookhub.admin)
+        hook = await hookhub.admin.post("/webhooks", json={"name": "h", "url": "http://x.test/"})
+        hook_id = hook.json()["id"]
+        page = await ui.get(f"/webhooks/{hook_id}")
+        assert f'href="/audit?object_id={hook_id}"' in page.text
+        history = await ui.get("/audit", params={"object_id": hook_id})
+        assert "webhook.created" in history.text and "token.created" not in history.text
+        assert "1 entry" in history.text
+    [entry] = await _all(hookhub.admin, object_type="token")
     assert (entry["actor_kind"], entry["actor_name"]) == ("user", "ada")
     assert entry["object_name"] == "deploy" and entry["actor_id"].startswith("usr")
     async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as ui:

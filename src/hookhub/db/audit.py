@@ -47,8 +47,10 @@ class AuditStore:
         found = found[:limit]
         return found, (found[-1]["id"] if more else None)
 
-    async def count(self, cap: int, object_type: str | None, tenant_id: str | None) -> int:
-        """How many entries there are (of `object_type`, of `tenant_id`'s objects when given),
-        counting no further than `cap`."""
-        filters = {"object_type": object_type, "tenant_id": tenant_id}
+    async def count(
+        self, cap: int, object_type: str | None, object_id: str | None, tenant_id: str | None
+    ) -> int:
+        """How many entries there are (of `object_type`, of `object_id`, of `tenant_id`'s
+        objects when given), counting no further than `cap`."""
+        filters = {"object_type": object_type, "object_id": object_id, "tenant_id": tenant_id}
         return await crud.count(self.store, audit_log, filters, cap)

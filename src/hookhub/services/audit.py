@@ -119,7 +119,9 @@ async def page(
     return [shown(row) for row in rows], next_cursor
 
 
-async def count(ctx: Context, cap: int, object_type: str | None = None) -> int:
-    """How many entries (of `object_type`) `ctx.actor` may see, counting no further than
-    `cap`."""
-    return await ctx.store.audit.count(cap, object_type, ctx.actor.tenant_id)
+async def count(
+    ctx: Context, cap: int, object_type: str | None = None, object_id: str | None = None
+) -> int:
+    """How many entries (of `object_type`, of `object_id`) `ctx.actor` may see, counting no
+    further than `cap`."""
+    return await ctx.store.audit.count(cap, object_type, object_id, ctx.actor.tenant_id)

@@ -22,11 +22,12 @@ async def list_page(
     ctx = context_of(request)
     kind, target = object_type or None, object_id or None
     entries, next_cursor = await audit.page(ctx, cursor or None, PAGE, kind, target)
-    total = await audit.count(ctx, COUNT_CAP, kind)
+    total = await audit.count(ctx, COUNT_CAP, kind, target)
     return render(
         request,
         "audit.html",
         entries=entries,
         object_type=kind or "",
+        object_id=target or "",
         paging=paging(request, total, "entry", next_cursor),
     )
