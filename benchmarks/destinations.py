@@ -4,13 +4,15 @@
         [--brokers amqp,nats,redis,mqtt] [--repeat 1] [--no-in-process] [--json]
 
 For each broker on 127.0.0.1 (RabbitMQ 5672, NATS JetStream 4222, Redis 6379, Mosquitto 1883),
-each round has three phases, each with names (queue, subject, stream, topic) of its own:
+each round has four phases, each with names (queue, subject, stream, topic) of its own:
 
 1. The bare loop: `count` messages of a ~300-byte body with the three signature headers,
    published by the broker's client library alone, `concurrency` at a time, each awaiting the
    broker's ack: what a competent user writes for the guarantees hookhub gives. aio-pika with
    publisher confirms and persistent messages; nats-py's JetStream publish (awaits the stream's
    ack); redis-py XADD with MAXLEN ~ 100000; aiomqtt QoS 1 (awaits the PUBACK). One connection.
+   For MQTT the subscriber that counts phase 2's messages takes these too: its CPU competes
+   with the bare loop as with hookhub.
 2. Through the doors (the headline figure): an API process (`serve --no-workers`) takes `count`
    events through `POST /api/v1/events` while the webhook is disabled; one `hookhub worker`
    process is started; the clock runs from enabling the webhook until the broker holds every
@@ -101,6 +103,10 @@ class Broker:
     async def held(self, phase: str) -> int:
         """How many of hookhub's messages of `phase` the broker holds (or its consumer got)."""
         raise NotImplementedError
+
+    async def bare_taken(self, count: int) -> None:
+        """Wait, after the bare loop, until whatever consumes its messages has them all."""
+        return None
 
     async def teardown(self) -> None:
         return None
@@ -223,9 +229,10 @@ class Mqtt(Broker):
     async def setup(self) -> None:
         # MQTT keeps no messages: a QoS 1 subscriber counts what hookhub's phases publish, in a
         # process of its own, so that it keeps up with a busy benchmark loop (Mosquitto drops
-        # what a slow subscriber has not taken beyond its queue of 1,000).
+        # what a slow subscriber has not taken beyond its queue of 1,000). It takes the bare
+        # loop's messages too: its CPU then competes with the bare loop as with hookhub.
         ctx = multiprocessing.get_context("spawn")
-        self.got = {phase: ctx.RawValue("q", 0) for phase in PHASES}
+        self.got = {phase: ctx.RawValue("q", 0) for phase in (*PHASES, "bare")}
         ready = ctx.Event()
         self.subscriber = ctx.Process(
             target=_count_mqtt, args=(self.tag, self.got, ready), daemon=True
@@ -240,7 +247,7 @@ class Mqtt(Broker):
 
         self.publishing = self.client()
         await self.publishing.__aenter__()
-        topic = f"bare/{self.tag}"
+        topic = f"bench/{self.tag}/bare"
 
         async def publish(body: bytes, headers: dict[str, str]) -> None:
             properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
@@ -251,6 +258,12 @@ class Mqtt(Broker):
 
     async def held(self, phase: str) -> int:
         return int(self.got[phase].value)
+
+    async def bare_taken(self, count: int) -> None:
+        while True:  # a counter in the subscriber's process: polled, as `held` is
+            if await self.held("bare") >= count:
+                return
+            await asyncio.sleep(POLL)
 
     async def teardown(self) -> None:
         await self.publishing.__aexit__(None, None, None)
@@ -437,6 +450,7 @@ async def one_round(args: argparse.Namespace, name: str) -> dict[str, float | No
         bare, bare_cpu = await outbound.bounded(
             f"bare {name}", bare_loop(publish, count, concurrency)
         )
+        await outbound.bounded(f"bare {name} taken", broker.bare_taken(count))
         door, door_cpu = await outbound.bounded(
             f"worker process {name}", through_the_doors(broker, count, concurrency)
         )
