@@ -13,6 +13,8 @@ from fastapi.routing import iter_route_contexts
 
 from hookhub.app import create_app
 from hookhub.db.store import Store
+from hookhub.services import audit
+from hookhub.services.common import Context
 from hookhub.services.users import create_user, user_named
 from hookhub.settings import Settings
 from hookhub.ui.web import PageRoute
@@ -102,6 +104,13 @@ async def test_an_editor_may_post_all_but_the_admins_forms(
         )
         assert answer.status_code == 303
         assert (await user_named(store, "editor") or {})["role"] == "viewer"
+        [entry], _ = await audit.page(Context(store, settings), None, 10)
+        assert (entry["action"], entry["actor_name"], entry["object_name"]) == (
+            "user.updated",
+            "admin",
+            "editor",
+        )
+        assert entry["changes"] == {"role": {"from": "editor", "to": "viewer"}}
         bad = await admin.post(
             f"/users/{editor_row['id']}/role", data={"csrf": _csrf(page.text), "role": "root"}
         )

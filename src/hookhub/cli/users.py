@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hookhub.cli.common import Database, migrated, with_store
+from hookhub.cli.common import Database, migrated, with_services, with_store
 from hookhub.errors import ValidationError
 
 users_app = typer.Typer(help="Manage web UI users.", no_args_is_help=True)
@@ -72,5 +72,5 @@ def set_role(
 
     _checked_role(role, "ROLE")
     settings = migrated(database)
-    with_store(settings, lambda store: users.set_role(store, username, role))
+    with_services(settings, lambda ctx: users.set_role(ctx, username, role))
     typer.echo(f"User {username!r} is now {role}.")

@@ -11,6 +11,8 @@ from hookhub.db import users
 from hookhub.db.store import Row, Store
 from hookhub.errors import Conflict, NotFound, ValidationError
 from hookhub.ids import new_id
+from hookhub.services import audit
+from hookhub.services.common import Context
 
 MIN_PASSWORD = 8  # characters
 MAX_USERNAME = 200  # characters
@@ -69,24 +71,29 @@ async def create_user(store: Store, username: str, password: str, role: str = "a
         raise Conflict(f"a user named {name!r} already exists") from None
 
 
-async def set_role(store: Store, username: str, role: str) -> Row:
+async def set_role(ctx: Context, username: str, role: str) -> Row:
     """Give the user named `username` the role `role`; the user. NotFound if there is none."""
-    user = await users.named(store, username)
+    user = await users.named(ctx.store, username)
     if user is None:
         raise NotFound(f"no user named {username!r}")
-    return await change_role(store, user["id"], role)
+    return await change_role(ctx, user["id"], role)
 
 
-async def change_role(store: Store, user_id: str, role: str) -> Row:
-    """Give the user `user_id` the role `role`; the user. NotFound if there is none, Conflict
-    if they are the last admin (no one could manage users from the UI any more)."""
+async def change_role(ctx: Context, user_id: str, role: str) -> Row:
+    """Give the user `user_id` the role `role`, recorded in the audit log; the user. NotFound
+    if there is none, Conflict if they are the last admin (no one could manage users from the
+    UI any more)."""
     checked_role(role)
+    store = ctx.store
     user = await users.by_id(store, user_id)
     if user is None:
         raise NotFound(f"no user with id {user_id!r}")
     if user["role"] == "admin" and role != "admin" and await users.admins(store) <= 1:
         raise Conflict(f"{user['username']!r} is the last admin: make another user admin first")
-    return await users.change(store, user_id, {"role": role})
+    changed = await users.change(store, user_id, {"role": role})
+    named = {"id": user_id, "name": user["username"]}
+    await audit.record(ctx, "user.updated", named, {"role": {"from": user["role"], "to": role}})
+    return changed
 
 
 async def listed(store: Store) -> list[Row]:

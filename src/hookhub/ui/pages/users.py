@@ -6,7 +6,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from hookhub.services import users
-from hookhub.ui.web import Form, User, page_router, redirect, render, store_of, text
+from hookhub.ui.web import Form, User, context_of, page_router, redirect, render, store_of, text
 
 router = page_router("admin", "admin")
 
@@ -19,5 +19,5 @@ async def list_page(request: Request, _: User) -> Response:
 
 @router.post("/users/{user_id}/role")
 async def set_role(request: Request, user_id: str, form: Form) -> Response:
-    user = await users.change_role(store_of(request), user_id, text(form, "role"))
+    user = await users.change_role(context_of(request), user_id, text(form, "role"))
     return redirect("/users", f"{user['username']} is now {user['role']}.")
