@@ -6,6 +6,7 @@ HookhubError            root; `code` and `status` shape the API's error body
 ├── ValidationError     user input is invalid; `field` names the offending field
 ├── NotFound            an id or key that does not exist
 ├── Conflict            a unique name is already taken, or a state forbids the action
+├── Gone                a link that worked once and has expired (a portal link)
 ├── TooLarge            a request body or batch is over its limit
 ├── UnknownParameter    a query parameter the API route doesn't take
 ├── UnsupportedMediaType  a request body that isn't JSON, sent to a JSON API route
@@ -82,6 +83,13 @@ class Conflict(HookhubError):
 
     code = "conflict"
     status = 409
+
+
+class Gone(HookhubError):
+    """This link has expired."""
+
+    code = "gone"
+    status = 410
 
 
 class Unauthorized(HookhubError):

@@ -123,6 +123,17 @@ def _env_level(env: _Source, name: str, default: str) -> str:
     return value.upper()
 
 
+def _env_frame_ancestors(env: _Source, name: str, default: str) -> str:
+    """Space-separated CSP sources; refused when one could end the header's directive."""
+    value = " ".join(env.get(name, "").split()) or default
+    if any(char in value for char in ';,"') or not value.isprintable():
+        raise ConfigError(
+            f"{env.label(name)} must be CSP sources separated by spaces "
+            f"(e.g. https://app.example.com or 'none'), got {value!r}"
+        )
+    return value
+
+
 def _file_values(path: str) -> dict[str, str]:
     """The settings in a TOML file, as the `HOOKHUB_*` strings the environment would give."""
     try:
@@ -227,6 +238,9 @@ class Settings:
     # Refuse (422) a rule naming an event type the (non-empty) event-type catalog lacks,
     # instead of saving it with a warning.
     strict_event_types: bool = False
+    # The consumer portal's `Content-Security-Policy: frame-ancestors` sources: the sites that
+    # may show it in an iframe (e.g. "https://app.example.com"); 'none' = no site may.
+    portal_frame_ancestors: str = "'none'"
 
     def network_policy(self) -> NetworkPolicy:
         """The outbound network policy (SSRF protection) these settings describe."""
@@ -304,6 +318,9 @@ class Settings:
             ),
             secret_key=env.get("HOOKHUB_SECRET_KEY", ""),
             strict_event_types=_env_bool(env, "HOOKHUB_STRICT_EVENT_TYPES", cls.strict_event_types),
+            portal_frame_ancestors=_env_frame_ancestors(
+                env, "HOOKHUB_PORTAL_FRAME_ANCESTORS", cls.portal_frame_ancestors
+            ),
             template_max_output=_env_int(
                 env, "HOOKHUB_TEMPLATE_MAX_OUTPUT", cls.template_max_output
             ),

@@ -102,3 +102,30 @@ async def test_the_event_type_catalog_starts_empty_and_keeps_what_was_there(
         assert await store.event_types.validators() == {}
     finally:
         await store.close()
+
+
+async def test_portal_links_start_empty_and_go_with_their_tenant(database_url: str) -> None:
+    """Migration 0015 adds portal links, none at first; the tenants there were stay, and a
+    tenant's deletion takes its links with it (the foreign key cascades)."""
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0014")
+    store = Store.open(database_url)
+    try:
+        async with store.write() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO tenants (id, name, created_at, updated_at)"
+                    " VALUES ('acme', 'Acme', 1.0, 1.0)"
+                )
+            )
+    finally:
+        await store.close()
+    await upgrade_async(database_url)
+    store = Store.open(database_url)
+    try:
+        assert await store.portal_links.page(None, 10) == ([], None)
+        link, _ = await store.portal_links.issue("acme", False, 2e9)
+        await store.tenants.delete("acme")
+        assert await store.portal_links.page(None, 10) == ([], None)
+        assert link["tenant_id"] == "acme"
+    finally:
+        await store.close()

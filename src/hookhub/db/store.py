@@ -36,6 +36,7 @@ from hookhub.db.event_types import EventTypeStore, SchemaCache
 from hookhub.db.history import HistoryStore
 from hookhub.db.ingest import Router, Target
 from hookhub.db.partitions import PartitionStore
+from hookhub.db.portal_links import PortalLinkStore
 from hookhub.db.records import (
     AttemptRecord,
     Claim,
@@ -714,6 +715,11 @@ class Store(Database):
     def tokens(self) -> TokenStore:
         """API tokens, read (see `hookhub.db.tokens`)."""
         return TokenStore(self)
+
+    @property
+    def portal_links(self) -> PortalLinkStore:
+        """Consumer portal links (see `hookhub.db.portal_links`)."""
+        return PortalLinkStore(self)
 
     @property
     def runs(self) -> RunStore:

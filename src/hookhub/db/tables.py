@@ -436,3 +436,17 @@ audit_log = Table(
     Column("changes", JSON),
     Index(None, "at"),
 )
+
+portal_links = Table(
+    "portal_links",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    # The tenant whose customer opens the portal; the link goes with the tenant.
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    # sha256 hex of the link's opaque part, like API tokens: a database leak opens no portal.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("read_only", Boolean, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index(None, "tenant_id"),
+)

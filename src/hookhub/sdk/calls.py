@@ -16,6 +16,7 @@ from hookhub.sdk.models import (
     EventFields,
     EventType,
     Page,
+    PortalLink,
     Rule,
     Tenant,
     TestResult,
@@ -193,3 +194,14 @@ def replay(
     return Call(
         "POST", f"/webhooks/{webhook_id}/replay", lambda b: cast(dict[str, int], b), json=body
     )
+
+
+# -- the consumer portal ----------------------------------------------------------------------
+
+
+def create_portal_link(
+    tenant_id: str, expires_in: int = 3600, read_only: bool = False
+) -> Call[PortalLink]:
+    """A link to the tenant's consumer portal, valid for `expires_in` seconds."""
+    body = {"expires_in": expires_in, "read_only": read_only}
+    return Call("POST", f"/tenants/{tenant_id}/portal-links", _as(PortalLink), json=body)

@@ -114,6 +114,7 @@ class _Api:
     retry_failed = Operation(calls.retry_failed)
     replay = Operation(calls.replay)
     list_audit = Operation(calls.list_audit)
+    create_portal_link = Operation(calls.create_portal_link)
 
 
 def _settings(url: str, token: str, timeout: float) -> dict[str, Any]:

@@ -150,3 +150,15 @@ class TestResult(TypedDict):
     status_code: int | None
     response_body: str | None
     error: str | None
+
+
+class PortalLink(TypedDict, total=False):
+    """`POST /tenants/{id}/portal-links`: a link to a tenant's consumer portal (its `url` is
+    shown this once)."""
+
+    id: str
+    tenant_id: str
+    url: str
+    expires_at: str
+    read_only: bool
+    created_at: str

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from hookhub.ui import portal
 from hookhub.ui.pages import (
     audit,
     auth,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
     for module in pages:
         router.include_router(module.router)
     router.include_router(inbox.capture_router)
+    router.include_router(portal.router)
 
     @router.get("/favicon.ico")
     async def favicon() -> Response:

@@ -8,6 +8,7 @@ from hookhub.api.v1 import (
     event_types,
     events,
     operations,
+    portal_links,
     rules,
     runs,
     sources,
@@ -31,6 +32,7 @@ RESOURCES = (
     tenants,
     tokens,
     audit,
+    portal_links,
 )
 for module in RESOURCES:
     router.include_router(module.router)

@@ -1,0 +1,37 @@
+"""`/tenants/{id}/portal-links`: URLs a product hands its customer to open the consumer portal
+(docs/portal.md). The URL is shown once; only a hash of it is stored."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from hookhub.api.responses import JSON
+from hookhub.api.routing import JSONRoute
+from hookhub.api.v1.common import ContextDep, Writer
+from hookhub.core.times import iso
+from hookhub.services import portal_links
+from hookhub.services.portal_links import LinkIn
+
+router = APIRouter(tags=["tenants"], route_class=JSONRoute)
+
+
+@router.post(
+    "/tenants/{tenant_id}/portal-links",
+    status_code=201,
+    summary="Create a link to the tenant's consumer portal; its URL is shown once",
+)
+async def create_portal_link(
+    tenant_id: str, request: Request, ctx: ContextDep, _: Writer, link: LinkIn | None = None
+) -> JSON:
+    base = portal_links.portal_base(request.app.state.settings.public_url, str(request.base_url))
+    created = await portal_links.create(ctx, tenant_id, link or LinkIn(), base)
+    row = created.link
+    shown = {
+        "id": row["id"],
+        "tenant_id": row["tenant_id"],
+        "url": created.url,
+        "expires_at": created.expires_at,
+        "read_only": row["read_only"],
+        "created_at": iso(row["created_at"]),
+    }
+    return JSON(shown, status_code=201)
