@@ -18,8 +18,10 @@ import pytest
 
 from hookhub.db.portal_links import link_hash
 from hookhub.db.store import Store
+from hookhub.errors import ValidationError
 from hookhub.settings import Settings
 from tests.conftest import Hookhub
+from tests.functional.test_cli_objects import run, through
 from tests.support import WAIT
 from tests.support.receiver import Receiver
 from tests.support.server import running_server
@@ -332,3 +334,23 @@ async def test_catalog_types_are_offered_and_an_example_reaches_the_subscribed_e
     assert [r.path for r in receiver.requests] == ["/hook"]
     body = json.loads(receiver.requests[0].body)
     assert body["type"] == "invoice.paid" and body["data"] == example
+
+
+async def test_the_cli_makes_portal_links(
+    hookhub: Hookhub, database_url: str, tenants: tuple[Tenant, Tenant]
+) -> None:
+    command = ("tenants", "portal-link", "acme", "--expires-in", "600", "--read-only")
+    remote = await asyncio.to_thread(run, *command, env=through(hookhub))
+    assert remote.exit_code == 0, remote.output
+    made = json.loads(remote.stdout)
+    assert made["url"].startswith(f"{hookhub.url}/portal/hhp_") and made["read_only"] is True
+    async with _portal(hookhub, made["url"]) as client:
+        assert (await client.get("/portal/endpoints")).status_code == 200
+    # On the database there is no request to read the address from: it must be given.
+    local = ("tenants", "portal-link", "globex", "--database", database_url)
+    unknown = await asyncio.to_thread(run, *local)
+    assert isinstance(unknown.exception, ValidationError), unknown.output
+    assert "--base-url" in unknown.exception.message
+    given = await asyncio.to_thread(run, *local, "--base-url", "https://hooks.example.com/")
+    assert given.exit_code == 0, given.output
+    assert json.loads(given.stdout)["url"].startswith("https://hooks.example.com/portal/hhp_")

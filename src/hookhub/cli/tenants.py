@@ -187,3 +187,46 @@ def delete(
 
         _run(database, work)
     typer.echo(f"deleted {tenant_id}")
+
+
+@tenants_app.command("portal-link")
+def portal_link(
+    tenant_id: TenantId,
+    expires_in: Annotated[
+        int, typer.Option("--expires-in", help="Seconds the link stays valid (up to 30 days).")
+    ] = 3600,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="The portal shows everything, changes nothing.")
+    ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="Where customers reach hookhub (on the database; default HOOKHUB_PUBLIC_URL).",
+        ),
+    ] = None,
+    database: Database = None,
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Make a link to the tenant's consumer portal; print it as JSON (its url is shown once)."""
+    body = {"expires_in": expires_in, "read_only": read_only}
+    server = remote(url, token)
+    if server:
+        typer.echo(json.dumps(server.call("POST", f"{_path(tenant_id)}/portal-links", body)))
+        return
+
+    async def work(ctx: Context) -> dict[str, Any]:
+        from hookhub.services import portal_links
+
+        base = base_url or ctx.settings.public_url
+        if not base:
+            raise ValidationError(
+                "give --base-url or set HOOKHUB_PUBLIC_URL: the address customers open hookhub at",
+                field="base_url",
+            )
+        link = portal_links.LinkIn.model_validate(body)
+        created = await portal_links.create(ctx, tenant_id, link, base.rstrip("/"))
+        return portal_links.shown(created)
+
+    typer.echo(json.dumps(_run(database, work)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -59,6 +60,19 @@ class Link:
     def actor(self) -> Actor:
         """Who the portal's changes are made by, held to the link's tenant."""
         return Actor("portal", self.id, f"portal link for {self.tenant_id}", self.tenant_id)
+
+
+def shown(created: Created) -> dict[str, Any]:
+    """A new link as every door shows it: its URL this once, never its hash."""
+    row = created.link
+    return {
+        "id": row["id"],
+        "tenant_id": row["tenant_id"],
+        "url": created.url,
+        "expires_at": created.expires_at,
+        "read_only": row["read_only"],
+        "created_at": iso(row["created_at"]),
+    }
 
 
 def portal_base(public_url: str, requested: str) -> str:

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
 from hookhub.api.v1.common import ContextDep, Writer
-from hookhub.core.times import iso
 from hookhub.services import portal_links
 from hookhub.services.portal_links import LinkIn
 
@@ -25,13 +24,4 @@ async def create_portal_link(
 ) -> JSON:
     base = portal_links.portal_base(request.app.state.settings.public_url, str(request.base_url))
     created = await portal_links.create(ctx, tenant_id, link or LinkIn(), base)
-    row = created.link
-    shown = {
-        "id": row["id"],
-        "tenant_id": row["tenant_id"],
-        "url": created.url,
-        "expires_at": created.expires_at,
-        "read_only": row["read_only"],
-        "created_at": iso(row["created_at"]),
-    }
-    return JSON(shown, status_code=201)
+    return JSON(portal_links.shown(created), status_code=201)
