@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/outbound.py [--count 5000] [--concurrency 100]
         [--database sqlite:///path | postgresql://user@host/db] [--workers 1]
-        [--receiver auto | nginx | asyncio] [--json]
+        [--receiver auto | nginx | asyncio] [--tenants N] [--json]
 
 Phase 1 sends `count` POSTs of a ~300-byte JSON body from one aiohttp session. Phase 2 runs
 hookhub end to end: events are ingested (matched against a rule, stored with their deliveries),
@@ -16,6 +16,10 @@ is disabled and the workers are started and idle; the clock starts once the webh
 and its backlog made due (the workers are then woken: NOTIFY on PostgreSQL, their poll on
 SQLite) and stops when the receiver has every delivery; the database is then checked for every
 attempt recorded.
+
+With `--tenants N` a last phase repeats ingest and dispatch with N tenants of 3 webhooks each
+(`tenants.py`), events spread over them, for the same number of deliveries: its figures beside
+the single-tenant ones of the same run.
 
 The receiver runs in its own process so it never competes with the measured client for the
 event loop; it counts requests so the benchmark can prove every delivery arrived. It is nginx
@@ -47,6 +51,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import URL, make_url
 
 import nginx
+import tenants
 from hookhub.core.retry import RetryPolicy
 from hookhub.db import notify
 from hookhub.db.store import Store
@@ -632,6 +637,8 @@ class Figures:
     # ... and the share of the whole machine's CPU that was busy during each of those phases:
     # near 1.0 with N workers means the cores, not hookhub, set the N-process figure.
     machine_busy: dict[int, float | None] | None = None
+    # With --tenants N: the same phases with N tenants x 3 webhooks (deliveries/s).
+    tenants: tenants.TenantFigures | None = None
 
 
 async def run(args: argparse.Namespace, receiver: Receiving) -> Figures:
@@ -657,6 +664,7 @@ async def run(args: argparse.Namespace, receiver: Receiving) -> Figures:
             if arrived != count:
                 raise BenchError(f"hookhub: the receiver saw {arrived} of {count} deliveries")
             await bounded("verify", verify_database(store, count))
+            many = await bounded("tenants", many_tenants(store, url, receiver, args))
             if args.workers > 1:
                 processes, busy = {}, {}
                 for n in (1, args.workers):
@@ -685,7 +693,29 @@ async def run(args: argparse.Namespace, receiver: Receiving) -> Figures:
             if processes is None
             else round(processes[args.workers] / processes[1], 3),
             machine_busy=busy,
+            tenants=many,
         )
+
+
+async def many_tenants(
+    store: Store, url: str, receiver: Receiving, args: argparse.Namespace
+) -> tenants.TenantFigures | None:
+    """With --tenants N: ingest and dispatch `count` deliveries over N tenants x 3 webhooks."""
+    if not args.tenants:
+        return None
+    ids = await tenants.create_tenants(store, receiver.url, args.tenants, webhook_row, rule_row)
+    ingest_s = await tenants.ingest_spread(store, ids, args.count, sample_data)
+    wanted = args.count // tenants.WEBHOOKS_PER_TENANT * tenants.WEBHOOKS_PER_TENANT
+    before = receiver.count
+    dispatch_s, _cpu = await dispatch_all(store, url, args.concurrency)
+    if receiver.count - before != wanted:
+        raise BenchError(f"tenants: the receiver saw {receiver.count - before} of {wanted}")
+    return tenants.TenantFigures(
+        tenants=args.tenants,
+        webhooks=len(ids) * tenants.WEBHOOKS_PER_TENANT,
+        ingest_per_s=round(wanted / ingest_s, 1),
+        hookhub_per_s=round(wanted / dispatch_s, 1),
+    )
 
 
 def positive(text: str) -> int:
@@ -705,6 +735,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=positive,
         default=1,
         help="N ≥ 2: also drain the backlog with 1 and with N `hookhub worker` processes",
+    )
+    parser.add_argument(
+        "--tenants",
+        type=positive,
+        default=None,
+        help="N: also ingest and dispatch over N tenants x 3 webhooks, beside the single one",
     )
     add_receiver(parser)
     args = parser.parse_args(argv)
@@ -815,6 +851,15 @@ def describe(figures: Figures) -> str:
         f"{figures.count} requests, concurrency {figures.concurrency}, receiver "
         f"{figures.receiver}, cpus {os.cpu_count()})"
     )
+    if figures.tenants is not None:
+        many = figures.tenants
+        ingest_per_s = figures.ingest_per_s  # one delivery per event there
+        text += (
+            f"\n{many.tenants} tenants x 3 webhooks: dispatch {many.hookhub_per_s:.0f}/s"
+            f" ({many.hookhub_per_s / figures.hookhub_per_s:.2f} of one webhook's),"
+            f" ingest {many.ingest_per_s:.0f} deliveries/s"
+            f" ({many.ingest_per_s / ingest_per_s:.2f} of one webhook's)"
+        )
     if figures.processes_per_s is not None:
         rates = "   ".join(
             f"{n} worker process{'es' if n > 1 else ''}: {rate:.0f}/s"

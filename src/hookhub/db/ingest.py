@@ -87,7 +87,11 @@ def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
     fresh = [row for row in rows if row["id"] in new_ids]
     if not fresh:
         return {}
-    rules = yield queries.enabled_rules(), None
+    # Only the rules of the tenants these events came from (events never cross tenants).
+    owners = {row.get("tenant_id") for row in fresh}
+    tenants = sorted(owner for owner in owners if owner is not None)
+    statement = queries.enabled_rules(dialect, None in owners, bool(tenants))
+    rules = yield statement, ({"tenants": tenants} if tenants else None)
     special = yield queries.special_webhooks(), None
     targets, paused = route(rules, {row["id"]: row for row in special}, fresh)
     created = {row["id"]: len(targets.get(row["id"], ())) for row in fresh}

@@ -332,20 +332,32 @@ def insert_attempts(dialect: str) -> Insert:
 @functools.cache
 def rows_by_id(table: Table, dialect: str) -> Select[tuple[Any, ...]]:
     """Whole rows of `table` whose id is in the list :ids."""
-    if dialect == "sqlite":
-        # The list as one JSON array: the same SQL for any number of ids, so it is compiled once
-        # (hookhub.db.direct) instead of expanded into one placeholder per id on every call.
-        listed = func.json_each(bindparam("ids", type_=JSON)).table_valued("value")
-        return select(table).where(table.c.id.in_(select(listed.c.value)))
-    # One array parameter, not an expanded IN list: one SQL text, so the server plans it once
-    # per connection instead of once per claim (13 → 4 µs of its CPU per delivery).
-    return select(table).where(table.c.id == any_(_array("ids", table.c.id)))
+    return select(table).where(_listed(dialect, table.c.id, "ids"))
 
 
 @functools.cache
-def enabled_rules() -> Select[tuple[Any, ...]]:
-    """Every enabled rule."""
-    return select(rules).where(rules.c.enabled.is_(True))
+def enabled_rules(dialect: str, untenanted: bool, tenanted: bool) -> Select[tuple[Any, ...]]:
+    """The enabled rules of no tenant (`untenanted`) and of the tenants in the list :tenants
+    (`tenanted`): intake reads only the rules of the tenants its events came from, however
+    many other tenants there are."""
+    owners: list[ColumnElement[bool]] = []
+    if untenanted:
+        owners.append(rules.c.tenant_id.is_(None))
+    if tenanted:
+        owners.append(_listed(dialect, rules.c.tenant_id, "tenants"))
+    return select(rules).where(rules.c.enabled.is_(True), or_(*owners))
+
+
+def _listed(dialect: str, key: Column[Any], name: str) -> ColumnElement[bool]:
+    """`key IN (:name)`, the list given as one parameter."""
+    if dialect == "sqlite":
+        # The list as one JSON array: the same SQL for any number of values, so it is compiled
+        # once (hookhub.db.direct) instead of expanded into one placeholder per value per call.
+        listed = func.json_each(bindparam(name, type_=JSON)).table_valued("value")
+        return key.in_(select(listed.c.value))
+    # One array parameter, not an expanded IN list: one SQL text, so the server plans it once
+    # per connection instead of once per claim (13 → 4 µs of its CPU per delivery).
+    return key == any_(_array(name, key))
 
 
 @functools.cache
