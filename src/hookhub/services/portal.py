@@ -63,7 +63,7 @@ def _checked_url(url: str) -> str:
     return url
 
 
-def _rules_for(webhook_id: str, types: Sequence[str]) -> list[RuleIn]:
+def rules_for(webhook_id: str, types: Sequence[str]) -> list[RuleIn]:
     """The rules that send `types` (none: every type) to a webhook: one per object type."""
     if not types:
         return [RuleIn(name=f"{webhook_id} all", webhook_id=webhook_id)]
@@ -89,7 +89,10 @@ def subscribed(rows: Sequence[Row]) -> list[str]:
         if not rule["object_types"] and not rule["event_types"]:
             return []
         for object_type in rule["object_types"] or [EVERY_TYPE]:
-            found.extend(f"{object_type}.{event}" for event in rule["event_types"] or [EVERY_TYPE])
+            for event in rule["event_types"] or [EVERY_TYPE]:
+                # A rule of no object type may name a type in full (`invoice.paid`).
+                whole = object_type == EVERY_TYPE and "." in event
+                found.append(event if whole else f"{object_type}.{event}")
     return sorted(set(found))
 
 
@@ -148,7 +151,7 @@ async def _subscribe(ctx: Context, webhook_id: str, types: Sequence[str]) -> Non
     old, _ = await rules.page(ctx, None, 1000, webhook_id=webhook_id)
     for row in old:
         await rules.delete(ctx, row["id"])
-    for rule in _rules_for(webhook_id, types):
+    for rule in rules_for(webhook_id, types):
         await rules.create(ctx, rule)
 
 
