@@ -23,7 +23,7 @@ from hookhub.settings import Settings
 from tests.conftest import Hookhub
 from tests.functional.test_cli_objects import run, through
 from tests.support import WAIT
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, Reply
 from tests.support.server import running_server
 
 
@@ -354,3 +354,47 @@ async def test_the_cli_makes_portal_links(
     given = await asyncio.to_thread(run, *local, "--base-url", "https://hooks.example.com/")
     assert given.exit_code == 0, given.output
     assert json.loads(given.stdout)["url"].startswith("https://hooks.example.com/portal/hhp_")
+
+
+async def test_deliveries_are_listed_retried_and_another_tenants_stay_out_of_reach(
+    hookhub: Hookhub, tenants: tuple[Tenant, Tenant], receiver: Receiver
+) -> None:
+    acme, globex = tenants
+    receiver.reply = lambda _: Reply(status=503, body="down")
+    # globex: a webhook, a rule and an event, so it has a delivery of its own.
+    theirs = (await globex.writer.post("/webhooks", json={"name": "g", "url": receiver.url})).json()
+    await globex.writer.post("/rules", json={"name": "all", "webhook_id": theirs["id"]})
+    await globex.writer.post("/events", json={"object_type": "invoice", "event": "paid"})
+    async with asyncio.timeout(WAIT):
+        while not (listed := (await globex.writer.get("/deliveries")).json()["items"]):
+            await asyncio.sleep(0.05)
+    their_delivery = listed[0]["id"]
+    async with _portal(hookhub, await _link(hookhub, "acme")) as client:
+        csrf = _csrf((await client.get("/portal/endpoints/new")).text)
+        made = await client.post(
+            "/portal/endpoints/new", data={"csrf": csrf, "url": receiver.url + "/acme"}
+        )
+        hook_id = made.headers["location"].split("/")[-1].split("?")[0]
+        # One try, so the delivery fails at once (the portal keeps the default retries).
+        once = await acme.writer.patch(f"/webhooks/{hook_id}", json={"retry": {"max_attempts": 1}})
+        assert once.status_code == 200, once.text
+        sent = await client.post("/portal/examples", data={"csrf": csrf, "event_type": "a.b"})
+        assert sent.status_code == 303 and "1+delivery" in sent.headers["location"]
+        async with asyncio.timeout(WAIT):
+            while "failed" not in [
+                d["status"] for d in (await acme.writer.get("/deliveries")).json()["items"]
+            ]:
+                await asyncio.sleep(0.05)
+        page = await client.get("/portal/deliveries", params={"endpoint": hook_id})
+        assert page.status_code == 200 and "Retry all failed" in page.text
+        assert their_delivery not in (await client.get("/portal/deliveries")).text
+        retried = await client.post(
+            f"/portal/endpoints/{hook_id}/retry-failed", data={"csrf": csrf}
+        )
+        assert retried.status_code == 303 and "Retrying+1+failed" in retried.headers["location"]
+        # globex's delivery, by its id: not found, to read or to retry.
+        assert (await client.get(f"/portal/deliveries/{their_delivery}")).status_code == 404
+        again = await client.post(f"/portal/deliveries/{their_delivery}/retry", data={"csrf": csrf})
+        assert again.status_code == 404
+        bad = await client.get("/portal/deliveries", params={"status": "nope"})
+        assert bad.status_code == 422 and "unknown status" in bad.text
