@@ -124,6 +124,19 @@ async def test_a_tenant_token_reaches_nothing_of_others(
         if path != "/tenants":
             refused = await acme.client.get(path, params={"tenant_id": "globex"})
             assert refused.status_code == 404, path
+    # What belongs to the whole installation is refused: a workflow or a source emits events
+    # of no tenant; the event-type catalog is shared (read, not changed).
+    for method, path, body in (
+        ("GET", "/workflows", None),
+        ("POST", "/workflows", {}),
+        ("GET", "/runs", None),
+        ("GET", "/sources", None),
+        ("POST", "/sources", {}),
+        ("POST", "/event-types", {"name": "acme.thing"}),
+    ):
+        answer = await acme.client.request(method, path, json=body)
+        assert answer.status_code == 403, (method, path, answer.text)
+    assert (await acme.client.get("/event-types")).status_code == 200
     # The others' objects are all still there, untouched.
     for other in (world["globex"], world[None]):
         webhook = await _ok(await hookhub.admin.get(f"/webhooks/{other.webhook['id']}"))

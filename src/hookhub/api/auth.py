@@ -106,6 +106,14 @@ class TokenScope:
         return token
 
 
+async def installation_wide(token: Presented) -> None:
+    """A dependency refusing a tenant's token (403) on routes whose objects belong to the
+    whole installation (workflows, runs, sources): a tenant reaches its own webhooks, rules,
+    events and deliveries only, and a workflow or a source emits events of no tenant."""
+    if token is not None and token["tenant_id"] is not None:
+        raise Forbidden("a tenant's token cannot use workflows, runs or sources")
+
+
 def require(scope: str) -> TokenScope:
     """A dependency that admits tokens whose scope is at least `scope`."""
     guard = TokenScope(scope)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from hookhub.api.auth import Presented, actor_of, require
+from hookhub.api.auth import Presented, actor_of, installation_wide, require
 from hookhub.db.store import Store
 from hookhub.services.common import STRICT as STRICT
 from hookhub.services.common import Context
@@ -19,6 +19,8 @@ MAX_PAGE = 500
 Reader = Annotated[dict[str, Any], Depends(require("read"))]
 Writer = Annotated[dict[str, Any], Depends(require("write"))]
 Admin = Annotated[dict[str, Any], Depends(require("admin"))]
+# Routers of objects that belong to no tenant: a tenant's token is refused there (403).
+INSTALLATION_WIDE = [Depends(installation_wide)]
 Cursor = Annotated[str | None, Query(description="`next` from the previous page")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="items per page")]
 TenantId = Annotated[

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Body, Request
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, page
+from hookhub.api.v1.common import INSTALLATION_WIDE, Cursor, Limit, Reader, StoreDep, Writer, page
 from hookhub.services import runs
 from hookhub.services.runs import Status
 
-router = APIRouter(tags=["runs"], route_class=JSONRoute)
+router = APIRouter(tags=["runs"], route_class=JSONRoute, dependencies=INSTALLATION_WIDE)
 
 
 @router.get("/runs", summary="List workflow runs, newest first")

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Body
 
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute
-from hookhub.api.v1.common import Cursor, Limit, Reader, StoreDep, Writer, page
+from hookhub.api.v1.common import INSTALLATION_WIDE, Cursor, Limit, Reader, StoreDep, Writer, page
 from hookhub.core.times import iso
 from hookhub.services import sources as service
 from hookhub.services.sources import SourceIn
 
-router = APIRouter(tags=["sources"], route_class=JSONRoute)
+router = APIRouter(tags=["sources"], route_class=JSONRoute, dependencies=INSTALLATION_WIDE)
 
 
 @router.post("/sources", status_code=201, summary="Create a source")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hookhub.api.responses import JSON
 from hookhub.api.routing import JSONRoute, conflict
 from hookhub.api.v1.common import (
+    INSTALLATION_WIDE,
     ContextDep,
     Cursor,
     Limit,
@@ -23,7 +24,7 @@ from hookhub.errors import ValidationError
 from hookhub.services import workflows
 from hookhub.workflows.document import WorkflowIn
 
-router = APIRouter(tags=["workflows"], route_class=JSONRoute)
+router = APIRouter(tags=["workflows"], route_class=JSONRoute, dependencies=INSTALLATION_WIDE)
 
 NAME_TAKEN = conflict("Another workflow has this name.")
 
