@@ -48,13 +48,15 @@ def list_tokens(
             typer.echo(json.dumps(item))
         return
     table = Table()
-    for name in ("id", "name", "scope", "starts with", "created", "last used", "revoked"):
+    columns = ("id", "name", "scope", "tenant", "starts with", "created", "last used", "revoked")
+    for name in columns:
         table.add_column(name, no_wrap=name in ("id", "name"))
     for item in found:
         table.add_row(
             item["id"],
             item["name"],
             item["scope"],
+            item["tenant_id"] or "",
             item["prefix"] + "…",
             item["created_at"],
             item["last_used_at"] or "never",
