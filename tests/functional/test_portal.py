@@ -398,3 +398,33 @@ async def test_deliveries_are_listed_retried_and_another_tenants_stay_out_of_rea
         assert again.status_code == 404
         bad = await client.get("/portal/deliveries", params={"status": "nope"})
         assert bad.status_code == 422 and "unknown status" in bad.text
+
+
+async def test_links_are_listed_without_urls_and_a_revoked_one_ends_its_sessions(
+    hookhub: Hookhub, tenants: tuple[Tenant, Tenant]
+) -> None:
+    acme, globex = tenants
+    kept = await _link(hookhub, "acme")
+    made = await acme.writer.post("/tenants/acme/portal-links", json={"read_only": True})
+    link = made.json()
+    async with _portal(hookhub, link["url"]) as client:
+        listed = (await acme.writer.get("/tenants/acme/portal-links")).json()
+        assert listed["items"][0]["id"] == link["id"]
+        assert len(listed["items"]) == 2 and listed["next"] is None
+        assert all("url" not in item and "token_hash" not in item for item in listed["items"])
+        assert (await globex.writer.get("/tenants/acme/portal-links")).status_code == 404
+        path = f"/tenants/acme/portal-links/{link['id']}"
+        assert (await globex.writer.delete(path)).status_code == 404
+        wrong = f"/tenants/globex/portal-links/{link['id']}"
+        assert (await hookhub.admin.delete(wrong)).status_code == 404
+        assert (await acme.writer.delete(path)).status_code == 204
+        assert (await client.get("/portal/endpoints")).status_code == 404
+        assert (await client.get(link["url"])).status_code == 404
+        assert (await acme.writer.delete(path)).status_code == 404
+    async with _portal(hookhub, kept) as client:
+        assert (await client.get("/portal/endpoints")).status_code == 200
+    audit = (await hookhub.admin.get("/audit", params={"object_id": link["id"]})).json()
+    assert [(e["action"], e["actor_kind"]) for e in audit["items"]] == [
+        ("portal_link.revoked", "token"),
+        ("portal_link.created", "token"),
+    ]

@@ -205,3 +205,15 @@ def create_portal_link(
     """A link to the tenant's consumer portal, valid for `expires_in` seconds."""
     body = {"expires_in": expires_in, "read_only": read_only}
     return Call("POST", f"/tenants/{tenant_id}/portal-links", _as(PortalLink), json=body)
+
+
+def list_portal_links(
+    tenant_id: str, cursor: str | None = None, limit: int | None = None
+) -> Call[Page[PortalLink]]:
+    """A page of the tenant's portal links, newest first (without their URLs)."""
+    return _listing(f"/tenants/{tenant_id}/portal-links", PortalLink, cursor, limit)
+
+
+def revoke_portal_link(tenant_id: str, link_id: str) -> Call[None]:
+    """Revoke a portal link: it opens nothing more, and the sessions it started end."""
+    return Call("DELETE", f"/tenants/{tenant_id}/portal-links/{link_id}", _nothing)

@@ -115,6 +115,8 @@ class _Api:
     replay = Operation(calls.replay)
     list_audit = Operation(calls.list_audit)
     create_portal_link = Operation(calls.create_portal_link)
+    list_portal_links = Operation(calls.list_portal_links)
+    revoke_portal_link = Operation(calls.revoke_portal_link)
 
 
 def _settings(url: str, token: str, timeout: float) -> dict[str, Any]:

@@ -153,8 +153,7 @@ class TestResult(TypedDict):
 
 
 class PortalLink(TypedDict, total=False):
-    """`POST /tenants/{id}/portal-links`: a link to a tenant's consumer portal (its `url` is
-    shown this once)."""
+    """A link to a tenant's consumer portal; its `url` only in the answer that made it."""
 
     id: str
     tenant_id: str

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from hookhub.core.times import iso
 from hookhub.db.store import Row
 from hookhub.errors import Gone, NotFound
-from hookhub.services import tenants
+from hookhub.services import audit, tenants
 from hookhub.services.common import STRICT, Actor, Context
 
 MAX_EXPIRES_IN = 30 * 86400  # seconds: the longest a link may stay valid
@@ -64,15 +64,7 @@ class Link:
 
 def shown(created: Created) -> dict[str, Any]:
     """A new link as every door shows it: its URL this once, never its hash."""
-    row = created.link
-    return {
-        "id": row["id"],
-        "tenant_id": row["tenant_id"],
-        "url": created.url,
-        "expires_at": created.expires_at,
-        "read_only": row["read_only"],
-        "created_at": iso(row["created_at"]),
-    }
+    return {**shown_row(created.link), "url": created.url}
 
 
 def portal_base(public_url: str, requested: str) -> str:
@@ -86,7 +78,47 @@ async def create(ctx: Context, tenant_id: str, link: LinkIn, base: str) -> Creat
     await tenants.get(ctx, tenant_id)
     expires_at = time.time() + link.expires_in
     row, opaque = await ctx.store.portal_links.issue(tenant_id, link.read_only, expires_at)
+    # Recorded just after: the store makes the link (and its hash) in a transaction of its own.
+    await audit.record(ctx, "portal_link.created", row, _changes(row))
     return Created(f"{base}{PORTAL_PATH}/{opaque}", iso(expires_at) or "", row)
+
+
+def _changes(row: Row) -> dict[str, Any]:
+    return {
+        name: {"from": None, "to": shown_row(row)[name]} for name in ("read_only", "expires_at")
+    }
+
+
+def shown_row(row: Row) -> dict[str, Any]:
+    """A stored link as lists show it: never its URL (not kept) nor its hash."""
+    return {
+        "id": row["id"],
+        "tenant_id": row["tenant_id"],
+        "read_only": row["read_only"],
+        "expires_at": iso(row["expires_at"]),
+        "created_at": iso(row["created_at"]),
+    }
+
+
+async def listed(
+    ctx: Context, tenant_id: str, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of a tenant's links, newest first (expired ones too), and the next cursor;
+    NotFound for an unknown tenant (or another tenant's, for an actor held to one)."""
+    await tenants.get(ctx, tenant_id)
+    rows, next_cursor = await ctx.store.portal_links.page(cursor, limit, tenant_id=tenant_id)
+    return [shown_row(row) for row in rows], next_cursor
+
+
+async def revoke(ctx: Context, tenant_id: str, link_id: str) -> None:
+    """Delete one of a tenant's links: it opens nothing from now on, and the sessions it
+    started end (404); NotFound for another tenant's."""
+    await tenants.get(ctx, tenant_id)
+    row = await ctx.store.portal_links.get(link_id)
+    if row["tenant_id"] != tenant_id:
+        raise NotFound(f"no portal link with id {link_id!r}")
+    await ctx.store.portal_links.delete(link_id)
+    await audit.record(ctx, "portal_link.revoked", row)
 
 
 async def opened(ctx: Context, opaque: str, now: float) -> Link:
