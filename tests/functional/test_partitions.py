@@ -92,7 +92,8 @@ async def test_retention_drops_expired_days_and_deletes_the_rest_by_row(store: S
     made = await store.partitions.prepare(old) + await store.partitions.prepare(now)
     assert len(made) == 2 * (partitions.AHEAD + 1)
     delivery = await _delivery(store)
-    kept = [now - 3600, now + 3600]
+    # Inside today's partition whatever the hour (an hour before now is yesterday at 00:30).
+    kept = [_day(now) + 1.0, _day(now) + DAY - 1.0]
     await _record(
         store,
         [
