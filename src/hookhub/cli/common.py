@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import faulthandler
 import getpass
+import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -70,6 +71,10 @@ Token = Annotated[
         "--token", envvar="HOOKHUB_TOKEN", help="API token for --url.", show_default=False
     ),
 ]
+
+
+Json = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+PAGE = 500  # items per page when a list is read whole through a server
 
 
 def remote(url: str | None, token: str | None) -> Remote | None:
@@ -142,3 +147,24 @@ def with_services(settings: Settings, work: Callable[[Context], Awaitable[T]]) -
 
     actor = Actor("cli", name=_login_name())
     return with_store(settings, lambda store: work(Context(store, settings, actor=actor)))
+
+
+def every_item(
+    path: str,
+    fetch: Callable[[Context], Awaitable[list[dict[str, Any]]]],
+    database: str | None,
+    url: str | None,
+    token: str | None,
+) -> list[dict[str, Any]]:
+    """Every item of a list: through the server's API at `path` (`--url`), page by page, or
+    read by `fetch` on the database."""
+    server = remote(url, token)
+    if server:
+        return list(server.items(path, {"limit": PAGE}))
+    return with_services(migrated(database), fetch)
+
+
+def print_lines(items: list[dict[str, Any]]) -> None:
+    """Items as JSON, one per line (`--json`)."""
+    for item in items:
+        typer.echo(json.dumps(item))

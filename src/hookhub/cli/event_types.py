@@ -12,20 +12,29 @@ import pydantic
 import typer
 from rich.table import Table
 
-from hookhub.cli.common import Database, Token, Url, migrated, remote, with_services
+from hookhub.cli.common import (
+    Database,
+    Json,
+    Token,
+    Url,
+    every_item,
+    migrated,
+    print_lines,
+    remote,
+    with_services,
+)
 from hookhub.cli.deliveries import console
 from hookhub.errors import ValidationError, validation_message
 from hookhub.services.common import Context
 
 event_types_app = typer.Typer(help="List, add and delete event types.", no_args_is_help=True)
-PAGE = 500
 
 Name = Annotated[str, typer.Argument(help="The type name: object_type.event (invoice.paid).")]
 
 
 @event_types_app.command("list")
 def list_event_types(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: Json = False,
     database: Database = None,
     url: Url = None,
     token: Token = None,
@@ -37,14 +46,9 @@ def list_event_types(
     async def fetch(ctx: Context) -> list[dict[str, Any]]:
         return [event_types.public(row) for row in await event_types.every(ctx)]
 
-    server = remote(url, token)
-    if server:
-        found = list(server.items("/event-types", {"limit": PAGE}))
-    else:
-        found = with_services(migrated(database), fetch)
+    found = every_item("/event-types", fetch, database, url, token)
     if as_json:
-        for item in found:
-            typer.echo(json.dumps(item))
+        print_lines(found)
         return
     table = Table()
     for column in ("name", "description", "schema", "examples", "deprecated"):

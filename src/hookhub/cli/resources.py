@@ -4,13 +4,22 @@ from the database or (`--url`, `--token`) a running server; a table, or `--json`
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from hookhub.cli.common import Database, Token, Url, migrated, remote, with_store
+from hookhub.cli.common import (
+    PAGE,
+    Database,
+    Json,
+    Token,
+    Url,
+    migrated,
+    print_lines,
+    remote,
+    with_store,
+)
 from hookhub.cli.deliveries import console
 from hookhub.db.store import Store
 
@@ -18,9 +27,6 @@ webhooks_app = typer.Typer(help="List and change webhooks.", no_args_is_help=Tru
 workflows_app = typer.Typer(help="List workflows and their trigger URLs.", no_args_is_help=True)
 runs_app = typer.Typer(help="List workflow runs.", no_args_is_help=True)
 sources_app = typer.Typer(help="List sources (message brokers).", no_args_is_help=True)
-PAGE = 500
-
-Json = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
 
 @webhooks_app.command("list")
@@ -37,7 +43,7 @@ def list_webhooks(
     found = list(server.items("/webhooks", {"limit": PAGE})) if server else _local(database, fetch)
     found.sort(key=lambda item: item["name"])
     if as_json:
-        _lines(found)
+        print_lines(found)
         return
     table = Table()
     for name in ("id", "name", "method", "url", "enabled", "failures"):
@@ -70,7 +76,7 @@ def list_sources(
     found = list(server.items("/sources", {"limit": PAGE})) if server else _local(database, fetch)
     found.sort(key=lambda item: item["name"])
     if as_json:
-        _lines(found)
+        print_lines(found)
         return
     table = Table()
     for name in ("id", "name", "url", "consumes", "enabled", "failures", "last error"):
@@ -114,7 +120,7 @@ def list_workflows(
         found = with_store(settings, fetch)
     found.sort(key=lambda item: item["name"])
     if as_json:
-        _lines(found)
+        print_lines(found)
         return
     table = Table()
     for name in ("id", "name", "enabled", "mode", "methods", "url"):
@@ -165,7 +171,7 @@ def list_runs(
     else:
         found = _local(database, fetch)
     if as_json:
-        _lines(found)
+        print_lines(found)
         return
     table = Table()
     for name in ("id", "workflow", "mode", "status", "created", "ms", "error"):
@@ -187,8 +193,3 @@ def list_runs(
 def _local(database: str | None, fetch: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = with_store(migrated(database), fetch)
     return found
-
-
-def _lines(items: list[dict[str, Any]]) -> None:
-    for item in items:
-        typer.echo(json.dumps(item))

@@ -13,14 +13,23 @@ import pydantic
 import typer
 from rich.table import Table
 
-from hookhub.cli.common import Database, Token, Url, migrated, remote, with_services
+from hookhub.cli.common import (
+    Database,
+    Json,
+    Token,
+    Url,
+    every_item,
+    migrated,
+    print_lines,
+    remote,
+    with_services,
+)
 from hookhub.cli.deliveries import console
 from hookhub.cli.webhooks import _problems
 from hookhub.errors import ValidationError
 from hookhub.services.common import Context
 
 tenants_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
-PAGE = 500  # tenants per page when reading them all
 
 TenantId = Annotated[str, typer.Argument(help="The tenant's id.")]
 
@@ -52,7 +61,7 @@ def _path(tenant_id: str) -> str:
 
 @tenants_app.command("list")
 def list_tenants(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: Json = False,
     database: Database = None,
     url: Url = None,
     token: Token = None,
@@ -63,15 +72,10 @@ def list_tenants(
     async def fetch(ctx: Context) -> list[dict[str, Any]]:
         return [tenants.public(row) for row in await tenants.every(ctx)]
 
-    server = remote(url, token)
-    if server:
-        found = list(server.items("/tenants", {"limit": PAGE}))
-    else:
-        found = with_services(migrated(database), fetch)
+    found = every_item("/tenants", fetch, database, url, token)
     found.sort(key=lambda item: item["id"])
     if as_json:
-        for item in found:
-            typer.echo(json.dumps(item))
+        print_lines(found)
         return
     table = Table()
     for name in ("id", "name", "rate limit", "max concurrency", "created"):

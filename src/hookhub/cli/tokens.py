@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from hookhub.cli.common import Database, Token, Url, migrated, remote, with_services
+from hookhub.cli.common import (
+    PAGE,
+    Database,
+    Json,
+    Token,
+    Url,
+    every_item,
+    migrated,
+    print_lines,
+    remote,
+    with_services,
+)
 from hookhub.cli.deliveries import console
 from hookhub.errors import NotFound
 from hookhub.services import tokens
@@ -18,11 +28,9 @@ from hookhub.services import tokens
 if TYPE_CHECKING:
     from hookhub.services.common import Context
 
-PAGE = 500  # tokens per page when reading them all
-
 
 def list_tokens(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: Json = False,
     database: Database = None,
     url: Url = None,
     token: Token = None,
@@ -38,14 +46,9 @@ def list_tokens(
             if cursor is None:
                 return found
 
-    server = remote(url, token)
-    if server:
-        found = list(server.items("/tokens", {"limit": PAGE}))
-    else:
-        found = with_services(migrated(database), fetch)
+    found = every_item("/tokens", fetch, database, url, token)
     if as_json:
-        for item in found:
-            typer.echo(json.dumps(item))
+        print_lines(found)
         return
     table = Table()
     columns = ("id", "name", "scope", "tenant", "starts with", "created", "last used", "revoked")
