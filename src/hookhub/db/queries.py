@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hookhub.db.tables import attempts, deliveries, events, rules, webhooks
+from hookhub.db.tables import attempts, deliveries, events, rules, tenants, webhooks
 
 # Spelled as the partial index ix_deliveries_due spells it: SQLite only uses a partial index
 # when the query repeats its WHERE literally (bound parameters would mean a full scan).
@@ -69,8 +69,19 @@ NOT_BLOCKED = or_(
 # dear, so a statement that must sort still runs.
 CLAIM_PLANS = text("SET LOCAL enable_sort = off")
 
-# Webhooks whose deliveries are claimed per webhook, within their limits (see `limited_webhooks`).
-IS_LIMITED = or_(webhooks.c.max_concurrency.is_not(None), webhooks.c.rate_limit.is_not(None))
+# Tenants whose limits span all their webhooks (see `limited_tenants`).
+TENANT_HAS_LIMITS = or_(tenants.c.max_concurrency.is_not(None), tenants.c.rate_limit.is_not(None))
+# A webhook of such a tenant. Spelled so that a webhook of no tenant is False, not NULL: the
+# claim reads `NOT IS_LIMITED`, and NOT NULL would leave those webhooks out.
+OF_LIMITED_TENANT = and_(
+    webhooks.c.tenant_id.is_not(None),
+    webhooks.c.tenant_id.in_(select(tenants.c.id).where(TENANT_HAS_LIMITS)),
+)
+# Webhooks whose deliveries are claimed per webhook, within their limits and their tenant's
+# (see `limited_webhooks`).
+IS_LIMITED = or_(
+    webhooks.c.max_concurrency.is_not(None), webhooks.c.rate_limit.is_not(None), OF_LIMITED_TENANT
+)
 
 
 @functools.cache
@@ -223,10 +234,51 @@ def limited_webhooks(
         webhooks.c.rate_limit,
         webhooks.c.next_send_at,
         busy.label("busy"),
+        webhooks.c.tenant_id,
+        OF_LIMITED_TENANT.label("tenant_limited"),
     ).where(webhooks.c.enabled.is_(True), IS_LIMITED, due.is_not(None))
     if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=webhooks)
     return query
+
+
+@functools.cache
+def limited_tenants(
+    dialect: str,
+) -> Select[tuple[str, int | None, float | None, float | None, int]]:
+    """Tenants with a concurrency or rate limit across their webhooks, with the number of their
+    deliveries in flight. On PostgreSQL each row stays locked until commit, so two workers
+    never spend the same tenant's allowance (a tenant another claim holds is skipped)."""
+    busy = (
+        select(func.count())
+        .select_from(deliveries.join(webhooks, webhooks.c.id == deliveries.c.webhook_id))
+        .where(
+            webhooks.c.tenant_id == tenants.c.id,
+            deliveries.c.status == "delivering",
+            deliveries.c.next_attempt_at > bindparam("now"),
+        )
+        .scalar_subquery()
+    )
+    query = select(
+        tenants.c.id,
+        tenants.c.max_concurrency,
+        tenants.c.rate_limit,
+        tenants.c.next_send_at,
+        busy.label("busy"),
+    ).where(TENANT_HAS_LIMITS)
+    if dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=tenants)
+    return query
+
+
+@functools.cache
+def schedule_tenant_sends() -> Update:
+    """Move a rate-limited tenant's (:t_id) next free send slot to :t_next."""
+    return (
+        update(tenants)
+        .where(tenants.c.id == bindparam("t_id"))
+        .values(next_send_at=bindparam("t_next"))
+    )
 
 
 @functools.cache

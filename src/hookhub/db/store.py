@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -67,6 +69,8 @@ from hookhub.db.webhooks import WebhookStore
 from hookhub.db.workflows import WorkflowStore
 from hookhub.errors import Conflict, NotFound
 from hookhub.ids import id_time, new_id
+
+log = logging.getLogger("hookhub.store")
 
 # seconds: how far ahead a rate-limited webhook's sends are claimed and scheduled.
 LIMIT_HORIZON = 1.0
@@ -235,22 +239,30 @@ class Store(Database):
         claimed: list[ClaimedDelivery] = []
         broken: dict[str, str] = {}
         async with self.claiming() as conn:
+            shares = await self._tenant_shares(conn, limit, now, params)
             limited = await direct.execute(conn, queries.limited_webhooks(self.dialect), params)
             for webhook in limited:
+                share = shares.get(webhook["tenant_id"]) if webhook["tenant_limited"] else None
+                if webhook["tenant_limited"] and share is None:
+                    continue  # its tenant's limits can't be applied now: held by another claim
                 try:
                     sends = limits.plan_sends(
                         webhook["rate_limit"],
                         webhook["max_concurrency"],
                         webhook["busy"],
                         webhook["next_send_at"],
-                        limit - len(claimed),
+                        min(limit - len(claimed), share.left if share else limit),
                         now,
                         LIMIT_HORIZON,
                     )
                 except Exception as exc:  # arithmetic on stored values only: no SQL has run
                     broken[webhook["id"]] = _unusable(exc)
                     continue
-                claimed += await self._claim_limited(conn, webhook["id"], sends, params)
+                claimed += await self._claim_limited(conn, webhook["id"], sends, params, share)
+            for tenant_id, share in shares.items():
+                if share.sends.interval is not None and share.taken:
+                    next_send = {"t_id": tenant_id, "t_next": share.sends.next_free(share.taken)}
+                    await direct.execute(conn, queries.schedule_tenant_sends(), next_send)
             if len(claimed) < limit:
                 statement = queries.claim_deliveries(self.dialect)
                 values = {**params, "limit": limit - len(claimed)}
@@ -283,10 +295,39 @@ class Store(Database):
         changes = [{"n_id": note["delivery_id"], "n_error": note["error"]} for note in notes]
         await direct.execute_many(conn, queries.note_lost_sends(), changes)
 
+    async def _tenant_shares(
+        self, conn: direct.Conn, limit: int, now: float, params: Mapping[str, Any]
+    ) -> dict[str, _Share]:
+        """What this claim may take of each limited tenant's deliveries, across its webhooks (a
+        tenant whose stored limits can't be applied gets nothing, and is logged)."""
+        shares: dict[str, _Share] = {}
+        for tenant in await direct.execute(conn, queries.limited_tenants(self.dialect), params):
+            try:
+                sends = limits.plan_sends(
+                    tenant["rate_limit"],
+                    tenant["max_concurrency"],
+                    tenant["busy"],
+                    tenant["next_send_at"],
+                    limit,
+                    now,
+                    LIMIT_HORIZON,
+                )
+            except Exception as exc:  # arithmetic on stored values only
+                log.error("tenant %s: %s; its deliveries wait", tenant["id"], _unusable(exc))
+                sends = limits.Sends(0, now, None)
+            shares[tenant["id"]] = _Share(sends)
+        return shares
+
     async def _claim_limited(
-        self, conn: direct.Conn, webhook_id: str, sends: limits.Sends, params: Mapping[str, Any]
+        self,
+        conn: direct.Conn,
+        webhook_id: str,
+        sends: limits.Sends,
+        params: Mapping[str, Any],
+        share: _Share | None = None,
     ) -> list[ClaimedDelivery]:
-        """Claim what `sends` allows of one limited webhook's due deliveries."""
+        """Claim what `sends` allows of one limited webhook's due deliveries (and what its
+        tenant's `share` allows: then each also waits for a send slot of the tenant's)."""
         if sends.allowance <= 0:
             return []
         statement = queries.claim_deliveries(self.dialect, one_webhook=True)
@@ -301,11 +342,22 @@ class Store(Database):
         if lost := [row for row in rows if row["lost_lease"] is not None]:
             await self._log_lost_sends(conn, lost)
         claimed = [_claimed(row, params["lease_id"], limited=True) for row in rows]
-        if sends.interval is not None and claimed:
+        paced = share is not None and share.sends.interval is not None
+        if (sends.interval is not None or paced) and claimed:
+            taken = share.taken if share is not None else 0
             for index, delivery in enumerate(claimed):
-                delivery.send_at = sends.slot(index)
-            next_send = {"w_id": webhook_id, "w_next": sends.next_free(len(claimed))}
+                slot = sends.slot(index)
+                if share is not None and paced:
+                    slot = max(slot, share.sends.slot(taken + index))
+                delivery.send_at = slot
+        if sends.interval is not None and claimed:
+            # After the last slot taken: the tenant's slots may have pushed it past its own.
+            last = claimed[-1].send_at or sends.slot(len(claimed) - 1)
+            free = max(sends.next_free(len(claimed)), last + sends.interval)
+            next_send = {"w_id": webhook_id, "w_next": free}
             await direct.execute(conn, queries.schedule_sends(), next_send)
+        if share is not None:
+            share.taken += len(claimed)
         return claimed
 
     async def release(
@@ -800,6 +852,19 @@ class Store(Database):
         query = text("SELECT version_num FROM alembic_version")
         async with self.read() as conn:
             return {str(row[0]) for row in await conn.execute(query)}
+
+
+@dataclass
+class _Share:
+    """One claim's use of a limited tenant's allowance, across its webhooks."""
+
+    sends: limits.Sends  # what the tenant's limits allow this claim
+    taken: int = 0  # deliveries of the tenant's claimed so far (slots of its rate taken)
+
+    @property
+    def left(self) -> int:
+        """Deliveries of the tenant's this claim may still take."""
+        return max(self.sends.allowance - self.taken, 0)
 
 
 def _claimed(row: Row, lease_id: str, limited: bool = False) -> ClaimedDelivery:

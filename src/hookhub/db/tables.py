@@ -37,6 +37,8 @@ tenants = Table(
     # Across all the tenant's webhooks: deliveries per second, and sends in flight at once.
     Column("rate_limit", Float),
     Column("max_concurrency", Integer),
+    # Rate limiting: the earliest time the tenant's next request (to any webhook) may start.
+    Column("next_send_at", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
