@@ -388,6 +388,12 @@ def rows_by_id(table: Table, dialect: str) -> Select[tuple[Any, ...]]:
 
 
 @functools.cache
+def webhook_versions(dialect: str) -> Select[tuple[str, int]]:
+    """The id and version of the webhooks whose id is in the list :ids."""
+    return select(webhooks.c.id, webhooks.c.version).where(_listed(dialect, webhooks.c.id, "ids"))
+
+
+@functools.cache
 def enabled_rules(dialect: str, untenanted: bool, tenanted: bool) -> Select[tuple[Any, ...]]:
     """The enabled rules of no tenant (`untenanted`) and of the tenants in the list :tenants
     (`tenanted`): intake reads only the rules of the tenants its events came from, however
