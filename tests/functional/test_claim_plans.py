@@ -84,8 +84,9 @@ async def test_claims_read_only_what_they_claim(store: Store) -> None:
     claim = queries.due_deliveries("postgresql")
     assert await _rows_read(store, claim, now=now, limit=200) <= 200
     # No limited webhook: nothing to probe (not every due delivery grouped by webhook).
-    limited = queries.limited_webhooks("postgresql")
-    assert await _rows_read(store, limited, now=now) <= 1
+    for of_tenants in (False, True):
+        limited = queries.limited_webhooks("postgresql", of_tenants)
+        assert await _rows_read(store, limited, now=now) <= 1
     claimed = await store.claim(200, 1.0)
     assert len(claimed.deliveries) == 200
 

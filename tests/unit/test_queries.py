@@ -55,10 +55,13 @@ def test_sqlite_ordering_check_and_per_webhook_claim_use_indexes(tmp_path: Path)
     assert "SCAN deliveries" not in plan and "SCAN earlier" not in plan
 
 
-def test_sqlite_limited_webhooks_query_uses_indexes(tmp_path: Path) -> None:
-    compiled = queries.limited_webhooks("sqlite").compile(dialect=DIALECTS["sqlite"])
+@pytest.mark.parametrize("of_tenants", [False, True])
+def test_sqlite_limited_webhooks_query_uses_indexes(tmp_path: Path, of_tenants: bool) -> None:
+    compiled = queries.limited_webhooks("sqlite", of_tenants).compile(dialect=DIALECTS["sqlite"])
     plan = _plan(tmp_path, str(compiled), (1,) * len(compiled.positiontup or ()))
     assert "SCAN deliveries" not in plan
+    # Only the limited webhooks, or the limited tenants' ones, are read: never every webhook.
+    assert "SCAN webhooks" not in plan
 
 
 @pytest.mark.parametrize("name", ["sqlite", "postgresql"])

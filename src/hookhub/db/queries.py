@@ -79,9 +79,11 @@ OF_LIMITED_TENANT = and_(
 )
 # Webhooks whose deliveries are claimed per webhook, within their limits and their tenant's
 # (see `limited_webhooks`).
-IS_LIMITED = or_(
-    webhooks.c.max_concurrency.is_not(None), webhooks.c.rate_limit.is_not(None), OF_LIMITED_TENANT
-)
+# Spelled as the partial index ix_webhooks_limited spells it, so SQLite reads that index.
+HAS_OWN_LIMITS = text(
+    "(webhooks.max_concurrency IS NOT NULL OR webhooks.rate_limit IS NOT NULL)"
+).self_group()
+IS_LIMITED = or_(HAS_OWN_LIMITS, OF_LIMITED_TENANT)
 
 
 @functools.cache
@@ -201,11 +203,14 @@ def note_lost_sends() -> Update:
 
 @functools.cache
 def limited_webhooks(
-    dialect: str,
+    dialect: str, of_tenants: bool
 ) -> Select[tuple[str, int | None, float | None, float | None, int]]:
-    """Enabled webhooks with a concurrency or rate limit and deliveries due by :now, with the
-    number of their deliveries in flight. On PostgreSQL each row stays locked until commit, so
-    two workers never spend the same webhook's allowance."""
+    """Enabled webhooks with deliveries due by :now and a concurrency or rate limit of their
+    own, or (`of_tenants`) of a tenant with limits, with the number of their deliveries in
+    flight. Two statements, each read through an index (the limited webhooks', the tenant's):
+    one with the condition OR-ed read every webhook on each claim (0.6 ms with 3,000). On
+    PostgreSQL each row stays locked until commit, so two workers never spend the same
+    webhook's allowance."""
     # LIMIT 1, not EXISTS: PostgreSQL may turn an EXISTS into a join that reads every due
     # delivery first (300,000 after a bulk insert it has not analyzed yet, 90 ms); a subquery
     # with a limit is only ever a probe of ix_deliveries_webhook_due per limited webhook.
@@ -236,7 +241,11 @@ def limited_webhooks(
         busy.label("busy"),
         webhooks.c.tenant_id,
         OF_LIMITED_TENANT.label("tenant_limited"),
-    ).where(webhooks.c.enabled.is_(True), IS_LIMITED, due.is_not(None))
+    ).where(
+        webhooks.c.enabled.is_(True),
+        OF_LIMITED_TENANT if of_tenants else HAS_OWN_LIMITS,
+        due.is_not(None),
+    )
     if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=webhooks)
     return query

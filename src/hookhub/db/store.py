@@ -247,7 +247,7 @@ class Store(Database):
         broken: dict[str, str] = {}
         async with self.claiming() as conn:
             shares = await self._tenant_shares(conn, limit, now, params)
-            limited = await direct.execute(conn, queries.limited_webhooks(self.dialect), params)
+            limited = await self._limited_webhooks(conn, params, bool(shares))
             for webhook in limited:
                 share = shares.get(webhook["tenant_id"]) if webhook["tenant_limited"] else None
                 if webhook["tenant_limited"] and share is None:
@@ -321,6 +321,19 @@ class Store(Database):
         await direct.execute_batch(conn, queries.insert_attempts(self.dialect), notes)
         changes = [{"n_id": note["delivery_id"], "n_error": note["error"]} for note in notes]
         await direct.execute_many(conn, queries.note_lost_sends(), changes)
+
+    async def _limited_webhooks(
+        self, conn: direct.Conn, params: Mapping[str, Any], tenants_limited: bool
+    ) -> list[Row]:
+        """The enabled webhooks with due deliveries and limits of their own or of their
+        tenant's (`tenants_limited`: some tenant has limits), each once."""
+        found = await direct.execute(conn, queries.limited_webhooks(self.dialect, False), params)
+        if tenants_limited:
+            seen = {row["id"] for row in found}
+            statement = queries.limited_webhooks(self.dialect, True)
+            of_tenants = await direct.execute(conn, statement, params)
+            found += [row for row in of_tenants if row["id"] not in seen]
+        return found
 
     async def _tenant_shares(
         self, conn: direct.Conn, limit: int, now: float, params: Mapping[str, Any]

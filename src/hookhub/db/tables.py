@@ -125,6 +125,14 @@ webhooks = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     _tenant(index=False),  # uq_webhooks_tenant_name leads with it
+    # The few webhooks with limits of their own: a claim finds them without reading the others
+    # (by `enabled`: SQLite picks a partial index for an equality, not for a bare scan).
+    Index(
+        "ix_webhooks_limited",
+        "enabled",
+        sqlite_where=text("max_concurrency IS NOT NULL OR rate_limit IS NOT NULL"),
+        postgresql_where=text("max_concurrency IS NOT NULL OR rate_limit IS NOT NULL"),
+    ),
 )
 _unique_per_tenant(webhooks)
 
