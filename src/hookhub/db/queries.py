@@ -77,13 +77,18 @@ OF_LIMITED_TENANT = and_(
     webhooks.c.tenant_id.is_not(None),
     webhooks.c.tenant_id.in_(select(tenants.c.id).where(TENANT_HAS_LIMITS)),
 )
-# Webhooks whose deliveries are claimed per webhook, within their limits and their tenant's
-# (see `limited_webhooks`).
-# Spelled as the partial index ix_webhooks_limited spells it, so SQLite reads that index.
+# A webhook with limits of its own, spelled as the partial index ix_webhooks_limited spells it,
+# so SQLite reads that index.
 HAS_OWN_LIMITS = text(
     "(webhooks.max_concurrency IS NOT NULL OR webhooks.rate_limit IS NOT NULL)"
 ).self_group()
+# Webhooks whose deliveries are claimed per webhook, within their limits and their tenant's
+# (see `limited_webhooks`).
 IS_LIMITED = or_(HAS_OWN_LIMITS, OF_LIMITED_TENANT)
+# A delivery being sent now: leased, its lease not yet expired (what concurrency limits count).
+IN_FLIGHT = and_(
+    deliveries.c.status == "delivering", deliveries.c.next_attempt_at > bindparam("now")
+)
 
 
 @functools.cache
@@ -226,11 +231,7 @@ def limited_webhooks(
     )
     busy = (
         select(func.count())
-        .where(
-            deliveries.c.webhook_id == webhooks.c.id,
-            deliveries.c.status == "delivering",
-            deliveries.c.next_attempt_at > bindparam("now"),
-        )
+        .where(deliveries.c.webhook_id == webhooks.c.id, IN_FLIGHT)
         .scalar_subquery()
     )
     query = select(
@@ -261,11 +262,7 @@ def limited_tenants(
     busy = (
         select(func.count())
         .select_from(deliveries.join(webhooks, webhooks.c.id == deliveries.c.webhook_id))
-        .where(
-            webhooks.c.tenant_id == tenants.c.id,
-            deliveries.c.status == "delivering",
-            deliveries.c.next_attempt_at > bindparam("now"),
-        )
+        .where(webhooks.c.tenant_id == tenants.c.id, IN_FLIGHT)
         .scalar_subquery()
     )
     query = select(
