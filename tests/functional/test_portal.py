@@ -150,6 +150,7 @@ async def test_opening_a_link_starts_a_portal_session_of_its_own(
         home = await client.get("/portal/endpoints")
         assert home.status_code == 200 and "Endpoints" in home.text and "acme" in home.text
         assert home.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert "x-frame-options" not in home.headers  # the UI's SAMEORIGIN would block embedding
         ui = await client.get("/webhooks")
         assert ui.status_code == 303 and ui.headers["location"].startswith("/login")
 
@@ -290,6 +291,7 @@ async def test_frame_ancestors_setting_lets_a_site_embed_the_portal(
             link = (await client.post("/api/v1/tenants/acme/portal-links", json={})).json()
             opened = await client.get(link["url"])
     assert opened.headers["content-security-policy"] == "frame-ancestors https://app.example.com"
+    assert "x-frame-options" not in opened.headers
     cookie = opened.headers["set-cookie"].lower()
     assert "samesite=none" in cookie and "secure" in cookie and "partitioned" in cookie
 

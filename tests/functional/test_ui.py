@@ -71,6 +71,29 @@ async def test_pages_redirect_to_login_when_logged_out(hookhub: Hookhub) -> None
         assert (await client.get("/static/style.css")).status_code == 200
 
 
+async def test_ui_pages_may_be_framed_by_the_ui_only(
+    browser: httpx.AsyncClient, hookhub: Hookhub
+) -> None:
+    # Clickjacking: another site must not show a UI page (a form, a button) in a frame.
+    html = {"Accept": "text/html"}
+    async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as anyone:
+        login = await anyone.get("/login")
+    pages = [
+        login,
+        await browser.get("/webhooks"),
+        await browser.get("/webhooks/wh_missing"),  # a refusal's error page
+        await browser.get("/no-such-page", headers=html),  # the "not found" page
+    ]
+    for answer in pages:
+        assert answer.headers["content-security-policy"] == "frame-ancestors 'self'", answer.url
+        assert answer.headers["x-frame-options"] == "SAMEORIGIN", answer.url
+    assert [answer.status_code for answer in pages] == [200, 200, 404, 404]
+    # The API answers machines, not browsers' frames: no framing headers there.
+    api = await hookhub.admin.get("/webhooks")
+    assert api.status_code == 200
+    assert "content-security-policy" not in api.headers and "x-frame-options" not in api.headers
+
+
 async def test_wrong_password_is_refused(hookhub: Hookhub, store: Store) -> None:
     await create_user(store, "bob", PASSWORD)
     async with httpx.AsyncClient(base_url=hookhub.url, timeout=10) as client:

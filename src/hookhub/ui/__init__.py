@@ -26,7 +26,7 @@ from hookhub.ui.pages import (
     webhooks,
     workflows,
 )
-from hookhub.ui.web import HERE, current_user, render
+from hookhub.ui.web import HERE, current_user, framed_by_self, render
 
 __all__ = ["install"]
 
@@ -77,6 +77,7 @@ def install(app: FastAPI) -> None:
         with contextlib.suppress(HTTPException):
             await current_user(request)
         message = f"There is no page at {request.url.path}."
-        return render(request, "error.html", 404, message=message, heading="Page not found")
+        page = render(request, "error.html", 404, message=message, heading="Page not found")
+        return framed_by_self(page)
 
     app.add_exception_handler(404, not_found)

@@ -280,24 +280,45 @@ def parse_time(value: str, field: str, errors: dict[str, str]) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+SELF_ONLY = "frame-ancestors 'self'"  # CSP: only the UI's own pages may frame a UI page
+
+
+def framed_by_self(response: Response) -> Response:
+    """`response` with the UI's defence against clickjacking: only the UI's own pages may show
+    it in a frame (CSP `frame-ancestors`, added to a policy it already has, and
+    `X-Frame-Options` for browsers that predate it)."""
+    policy = response.headers.get("Content-Security-Policy")
+    response.headers["Content-Security-Policy"] = f"{policy}; {SELF_ONLY}" if policy else SELF_ONLY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
 class PageRoute(APIRoute):
-    """A page route whose refusals (unknown id, CSRF, login needed) answer as pages, not JSON."""
+    """A page route whose refusals (unknown id, CSRF, login needed) answer as pages, not JSON,
+    and whose every answer carries the UI's framing policy."""
 
     error_page = "error.html"  # the template a refusal is shown with
 
+    def finish(self, request: Request, response: Response) -> Response:
+        """Add the headers every answer of these pages carries: the UI's framing policy."""
+        return framed_by_self(response)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """FastAPI's handler, with hookhub's errors turned into an error page or a redirect."""
+        """FastAPI's handler, with hookhub's errors turned into an error page or a redirect,
+        and `finish`'s headers on every answer."""
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except HTTPException as exc:
                 if exc.status_code == 303 and exc.headers:
-                    return RedirectResponse(exc.headers["Location"], status_code=303)
-                return render(request, self.error_page, exc.status_code, message=exc.detail)
+                    response = RedirectResponse(exc.headers["Location"], status_code=303)
+                else:
+                    response = render(request, self.error_page, exc.status_code, message=exc.detail)
             except HookhubError as exc:
-                return render(request, self.error_page, exc.status, message=exc.message)
+                response = render(request, self.error_page, exc.status, message=exc.message)
+            return self.finish(request, response)
 
         return route
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -123,22 +122,18 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> Resp
 
 class PortalRoute(PageRoute):
     """A portal page: refusals answer as the portal's error page; every answer carries the
-    framing policy, no Referer and no caching (a link's URL opens a session)."""
+    portal's framing policy (not the UI's), no Referer and no caching (a link's URL opens a
+    session)."""
 
     error_page = "portal/error.html"
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """PageRoute's handler, with the portal's headers added to every answer."""
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            response = await handler(request)
-            response.headers["Content-Security-Policy"] = f"frame-ancestors {framing(request)}"
-            response.headers["Referrer-Policy"] = "no-referrer"
-            response.headers["Cache-Control"] = "no-store"
-            return response
-
-        return route
+    def finish(self, request: Request, response: Response) -> Response:
+        """Add the portal's headers to an answer: its own framing policy, with no
+        `X-Frame-Options` (which cannot name the sites allowed to embed it)."""
+        response.headers["Content-Security-Policy"] = f"frame-ancestors {framing(request)}"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 def portal_router() -> APIRouter:
