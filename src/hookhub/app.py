@@ -20,6 +20,7 @@ from hookhub.metrics import Metrics
 from hookhub.outbound.client import Sender
 from hookhub.outbound.intake import Intake
 from hookhub.settings import Settings
+from hookhub.traffic import Traffic
 from hookhub.version import __version__
 from hookhub.worker import Background, freeze_heap
 from hookhub.workflows.runner import Runner
@@ -30,6 +31,7 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
 
     The database must already be migrated (`hookhub.migrations.upgrade`).
     """
+    traffic = Traffic(settings.run_yield)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,7 +48,7 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
             token=settings.metrics_token,
             webhook_labels=settings.metrics_webhook_labels,
         )
-        background = Background(store, settings, sender, metrics) if workers else None
+        background = Background(store, settings, sender, metrics, traffic) if workers else None
         # /readyz checks that its claim loop keeps turning.
         app.state.dispatcher = background.dispatcher if background else None
         if background is not None:
@@ -71,6 +73,7 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
             await store.close()
 
     app = App(
+        traffic,
         title="hookhub",
         version=__version__,
         summary="Durable, signed webhook deliveries and webhook-triggered workflows.",

@@ -43,10 +43,11 @@ def _env_float(env: _Source, name: str, default: float) -> float:
         raise ConfigError(f"{env.label(name)} must be a number, got {raw!r}") from None
 
 
-def _env_seconds(env: _Source, name: str, default: float) -> float:
+def _env_seconds(env: _Source, name: str, default: float, zero: bool = False) -> float:
     value = _env_float(env, name, default)
-    if not 0 < value < math.inf:
-        raise ConfigError(f"{env.label(name)} must be a number of seconds above 0, got {value!r}")
+    if not (value >= 0 if zero else value > 0) or value == math.inf:
+        above = "0 or more" if zero else "above 0"
+        raise ConfigError(f"{env.label(name)} must be a number of seconds {above}, got {value!r}")
     return value
 
 
@@ -199,6 +200,9 @@ class Settings:
     run_concurrency: int = 50
     # seconds: lease of a claimed run; a run still unfinished then is run again elsewhere.
     run_lease: float = 300.0
+    # seconds: in `serve`, how long queued runs at most give way to a burst of requests (the
+    # process saturated answering them) before a batch runs anyway; 0: they never give way.
+    run_yield: float = 1.0
     # days: attempts and finished deliveries older than this are purged; 0 keeps everything.
     retention_days: float = 30.0
     # Outbound network policy (SSRF): networks or names (loopback, private, link-local,
@@ -301,6 +305,7 @@ class Settings:
             trusted_proxies=_env_networks(env, "HOOKHUB_TRUSTED_PROXIES"),
             run_concurrency=_env_int(env, "HOOKHUB_RUN_CONCURRENCY", cls.run_concurrency),
             run_lease=_env_float(env, "HOOKHUB_RUN_LEASE", cls.run_lease),
+            run_yield=_env_seconds(env, "HOOKHUB_RUN_YIELD", cls.run_yield, zero=True),
             retention_days=_env_float(env, "HOOKHUB_RETENTION_DAYS", cls.retention_days),
             outbound_deny=outbound["deny"],
             outbound_allow=outbound["allow"],

@@ -18,6 +18,7 @@ from hookhub.outbound.dispatcher import Dispatcher
 from hookhub.outbound.retention import run_retention
 from hookhub.server import Limits
 from hookhub.settings import Settings
+from hookhub.traffic import Traffic
 from hookhub.workflows.runner import Runner
 
 log = logging.getLogger("hookhub.worker")
@@ -30,12 +31,19 @@ class Background:
     consuming sources (message brokers), and purging old records."""
 
     def __init__(
-        self, store: Store, settings: Settings, sender: Sender, metrics: Metrics | None = None
+        self,
+        store: Store,
+        settings: Settings,
+        sender: Sender,
+        metrics: Metrics | None = None,
+        traffic: Traffic | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.dispatcher = Dispatcher(store, settings, sender, metrics)
-        self.runner = Runner(store, settings, sender, self.dispatcher.wake, metrics)
+        # Beside the HTTP door (`serve`), queued runs give way to a burst of requests.
+        gate = traffic.gap if traffic is not None and settings.run_yield else None
+        self.runner = Runner(store, settings, sender, self.dispatcher.wake, metrics, gate)
         self.sources = SourceRunner(
             store,
             self.dispatcher.wake,

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # conditions, templates, signing, retry, policy; settings, errors, ids, logs: no I/O
     ("core", "settings", "errors", "ids", "logs", "version"),
     # storage (the only code that runs SQL), and the process plumbing beside it
-    ("db", "migrations", "metrics", "server"),
+    ("db", "migrations", "metrics", "server", "traffic"),
     # engines: intake, rules, dispatcher, transports, triggers, runner; brokers.py is what
     # outbound destinations and inbound sources share; the debug receiver
     ("outbound", "inbound", "workflows", "brokers", "receiver"),

@@ -13,15 +13,19 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hookhub.traffic import Traffic
+
 PATHS = ("/hooks/{key}", "/api/webhook:trigger/{key}")  # ours, and NocoBase's spelling
 PREFIXES = tuple(path.partition("{")[0] for path in PATHS)
 
 
 class App(FastAPI):
-    """FastAPI with the trigger URLs in front (`mount_triggers`)."""
+    """FastAPI with the trigger URLs in front (`mount_triggers`), counting the HTTP requests
+    in flight (`traffic`)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, traffic: Traffic, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.traffic = traffic
         self.serves_triggers = False
         # Exact paths answered ahead of FastAPI too (hot management routes: POST /events).
         self.fast_paths: dict[str, ASGIApp] = {}
@@ -31,16 +35,24 @@ class App(FastAPI):
         self.serves_triggers = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.serves_triggers and scope["type"] == "http" and scope["path"].startswith(PREFIXES):
-            state = self.state
-            status = await state.triggers.handle(scope, receive, send)
-            state.metrics.trigger_request(status)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
             return
-        fast = self.fast_paths.get(scope["path"]) if scope["type"] == "http" else None
-        if fast is not None:
-            await fast(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+        traffic = self.traffic
+        traffic.started()
+        try:
+            if self.serves_triggers and scope["path"].startswith(PREFIXES):
+                state = self.state
+                status = await state.triggers.handle(scope, receive, send)
+                state.metrics.trigger_request(status)
+                return
+            fast = self.fast_paths.get(scope["path"])
+            if fast is not None:
+                await fast(scope, receive, send)
+                return
+            await super().__call__(scope, receive, send)
+        finally:
+            traffic.ended()
 
     async def stack(self, scope: Scope, receive: Receive, send: Send) -> None:
         """FastAPI's own handling of a request (where a fast path hands one on)."""

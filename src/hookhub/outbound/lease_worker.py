@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,12 +47,15 @@ class LeaseWorker:
         poll_interval: float,
         noun: str,
         log: logging.Logger,
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.concurrency = concurrency  # items in flight, at most
         self.batch = batch  # items per claim, at most
         self.poll_interval = poll_interval  # seconds between claims when nothing wakes us
         self.noun = noun  # what is claimed, plural, for the log
         self.log = log
+        # Awaited before each claim of `run`: holds claims back while it says so (`Traffic.gap`).
+        self.gate = gate
         # time.monotonic() of the claim loop's last turn (None before `run`): /readyz reads it.
         self.last_tick: float | None = None
         self._wake = asyncio.Event()
@@ -72,6 +75,8 @@ class LeaseWorker:
             while not stop.is_set():
                 self.last_tick = time.monotonic()
                 self._wake.clear()
+                if self.gate is not None:
+                    await self.gate()
                 if await self._claim_once():
                     continue
                 await self._idle()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from hookhub.db.group import GroupWriter
@@ -46,6 +46,7 @@ class Runner(LeaseWorker):
         sender: Sender,
         on_work: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
+        gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(
             concurrency=settings.run_concurrency,
@@ -53,6 +54,7 @@ class Runner(LeaseWorker):
             poll_interval=settings.poll_interval,
             noun="runs",
             log=log,
+            gate=gate,
         )
         self.store = store
         self.settings = settings
