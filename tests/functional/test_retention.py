@@ -1,5 +1,5 @@
-"""Retention: old attempts, finished deliveries and delivery-less events are purged in batches;
-active deliveries and recent records are kept."""
+"""Retention: old attempts, finished deliveries, delivery-less events and portal links long
+expired are purged in batches; active deliveries and recent records are kept."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from sqlalchemy import Table, func, select, update
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.db.store import Store
 from hookhub.db.tables import attempts, deliveries, events, rules, webhooks
+from hookhub.db.tables import portal_links as portal_links_table
 from hookhub.outbound import retention
 from hookhub.outbound.intake import ingest
+from hookhub.services import portal_links, tenants
+from hookhub.services.common import Context
+from hookhub.settings import Settings
 from tests.support.rows import catch_all_rule
+from tests.support.statements import statements_of
 
 DAY = 86400.0
 
@@ -71,3 +76,42 @@ async def test_purge_removes_only_what_is_old_and_finished(
     assert await _count(store, events) == 2
     assert await _count(store, attempts) == 1
     assert await retention.purge_once(store, 30) == 0
+
+
+async def test_links_expired_longer_than_the_retention_are_purged(
+    store: Store, settings: Settings
+) -> None:
+    ctx = Context(store, settings)
+    await tenants.create(ctx, tenants.TenantIn(id="acme", name="Acme"))
+    made = [
+        (await portal_links.create(ctx, "acme", portal_links.LinkIn(), "http://x")).link["id"]
+        for _ in range(3)
+    ]
+    now = time.time()
+    # Live, expired a day ago (still answers 410 "expired"), expired 40 days ago.
+    for link_id, expires_at in zip(made, (now + 3600, now - DAY, now - 40 * DAY), strict=True):
+        async with store.write() as conn:
+            await conn.execute(
+                update(portal_links_table)
+                .where(portal_links_table.c.id == link_id)
+                .values(expires_at=expires_at)
+            )
+    assert await retention.purge_once(store, 30) == 1
+    left, _ = await store.portal_links.page(None, 10)
+    assert {row["id"] for row in left} == set(made[:2])
+    assert await retention.purge_once(store, 30) == 0
+
+
+async def test_retention_finds_expired_links_through_their_index(store: Store) -> None:
+    with statements_of(store) as seen:
+        await store.purge(time.time() - 30 * DAY, 100)
+    [purge] = [s for s in seen if s.sql.lstrip().startswith("DELETE FROM portal_links")]
+    async with store.write() as conn:
+        if store.dialect == "postgresql":
+            # Discouraged, so that a usable index shows however small the table is.
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            explain = "EXPLAIN"
+        else:
+            explain = "EXPLAIN QUERY PLAN"
+        plan = (await conn.exec_driver_sql(f"{explain} {purge.sql}", purge.params)).all()
+    assert "ix_portal_links_expires_at" in " ".join(str(row) for row in plan)

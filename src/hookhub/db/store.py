@@ -57,6 +57,7 @@ from hookhub.db.tables import (
     attempts,
     deliveries,
     events,
+    portal_links,
     rules,
     source_failures,
     tokens,
@@ -733,8 +734,8 @@ class Store(Database):
 
     async def purge(self, cutoff: float, batch: int) -> int:
         """Delete up to `batch` each of attempts started, finished deliveries last changed,
-        delivery-less events received, and sources' refused messages recorded before `cutoff`.
-        Returns the rows deleted."""
+        delivery-less events received, sources' refused messages recorded, and portal links
+        expired before `cutoff`. Returns the rows deleted."""
         old_attempts = select(attempts.c.id).where(attempts.c.started_at < cutoff)
         finished = select(deliveries.c.id).where(
             deliveries.c.updated_at < cutoff, queries.IS_FINISHED
@@ -744,12 +745,14 @@ class Store(Database):
             ~select(deliveries.c.id).where(deliveries.c.event_id == events.c.id).exists(),
         )
         refused = select(source_failures.c.id).where(source_failures.c.created_at < cutoff)
+        expired = select(portal_links.c.id).where(portal_links.c.expires_at < cutoff)
         deleted = 0
         for table, ids in (
             (attempts, old_attempts),
             (deliveries, finished),
             (events, orphans),
             (source_failures, refused),
+            (portal_links, expired),
         ):
             # One short transaction per batch: the dispatcher's writes interleave.
             statement = delete(table).where(table.c.id.in_(ids.limit(batch).scalar_subquery()))

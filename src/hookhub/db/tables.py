@@ -459,4 +459,5 @@ portal_links = Table(
     Column("expires_at", Float, nullable=False),
     Column("created_at", Float, nullable=False),
     Index(None, "tenant_id"),
+    Index(None, "expires_at"),  # retention finds the links long expired
 )

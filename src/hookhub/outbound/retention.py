@@ -1,4 +1,5 @@
-"""Retention: old attempts, finished deliveries and their events are purged in the background.
+"""Retention: old attempts, finished deliveries and their events, and portal links long expired
+are purged in the background.
 On PostgreSQL the same loop keeps the daily partitions of attempts ready (hookhub.db.partitions)
 and drops a whole day's partition once it has expired, before deleting what is left row by row."""
 
