@@ -7,7 +7,7 @@ runner awaits `gap()` before each claim, which holds it back while the process i
 with requests — for at most `max_wait` seconds, so that a burst that never ends still leaves
 the runs a batch per `max_wait`.
 
-Saturated means: over the last window the loop's thread never waited for work (it ran, or was
+Saturated means: over the last window the loop's thread hardly waited for work (it ran, or was
 ready to run but the machine's other processes had the CPU), and many requests were answered.
 Its CPU time alone would not do on a shared machine, where a saturated process may get half a
 core; the time with requests in flight would not either, since a few slow requests (sync runs
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 WINDOW = 0.02  # seconds: the span over which busyness and rate are measured
-BUSY_SHARE = 0.9  # of the window the loop's thread ran or was ready to
+BUSY_SHARE = 0.75  # of the window the loop's thread ran or was ready to (noisy per window)
 BUSY_RATE = 500.0  # requests answered per second
 
 
