@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 
 from hookhub.api.v1.webhooks import WebhookIn, new_row
 from hookhub.db import direct, queries
-from hookhub.db.records import AttemptRecord, DeliveryOutcome
+from hookhub.db.records import AttemptRecord, DeliveryOutcome, Health
 from hookhub.db.store import Store
 from hookhub.db.tables import attempts, deliveries, events, webhooks
 from hookhub.ids import new_id
@@ -148,3 +148,54 @@ async def test_postgresql_reads_any_number_of_ids_with_one_sql_text(store: Store
                 )
                 assert sorted(row["id"] for row in found) == sorted(held[:size])
     assert len({s.sql for s in seen}) == 1
+
+
+async def _webhooks_with_streaks(store: Store, streaks: list[int]) -> list[str]:
+    """Webhooks (ids in order) whose failure streaks are `streaks` long, failing since 100.0."""
+    ids = sorted(
+        [
+            (await store.insert(webhooks, new_row(WebhookIn(name=f"s{i}", url="http://h"))))["id"]
+            for i in range(len(streaks))
+        ]
+    )
+    async with store.write() as conn:
+        for webhook_id, streak in zip(ids, streaks, strict=True):
+            await conn.execute(
+                update(webhooks)
+                .where(webhooks.c.id == webhook_id)
+                .values(consecutive_failures=streak, failing_since=100.0 if streak else None)
+            )
+    return ids
+
+
+async def _streaks(store: Store, ids: list[str]) -> list[tuple[int, float | None]]:
+    query = select(webhooks.c.id, webhooks.c.consecutive_failures, webhooks.c.failing_since)
+    async with store.read() as conn:
+        found = {row.id: (row[1], row[2]) for row in await conn.execute(query)}
+    return [found[webhook_id] for webhook_id in ids]
+
+
+async def test_a_batch_ends_the_streaks_of_recovered_webhooks_and_grows_the_others(
+    store: Store,
+) -> None:
+    ids = await _webhooks_with_streaks(store, [3, 2, 0, 1, 5])
+    # In id order, as the dispatcher gives them: all-success webhooks around the others.
+    health = [
+        Health(ids[0], True, 0, None),  # recovered: its streak ends
+        Health(ids[1], True, 1, 200.0),  # a success, then a failure: a new streak of one
+        Health(ids[2], True, 0, None),  # no streak before: nothing to write
+        Health(ids[3], False, 2, 300.0),  # two more failures: the streak grows
+        Health(ids[4], True, 0, None),
+    ]
+    await store.finish([], [], health)
+    assert await _streaks(store, ids) == [(0, None), (1, 200.0), (0, None), (3, 100.0), (0, None)]
+
+
+async def test_an_all_success_batch_ends_every_streak_in_it(store: Store) -> None:
+    ids = await _webhooks_with_streaks(store, [4, 0, 1])
+    with statements_of(store) as seen:
+        await store.finish([], [], [Health(webhook_id, True, 0, None) for webhook_id in ids])
+    assert await _streaks(store, ids) == [(0, None), (0, None), (0, None)]
+    if store.dialect == "postgresql":
+        # One statement for the batch, not one per webhook (SQLite's run on the driver, unseen).
+        assert len([s for s in seen if s.sql.startswith("UPDATE webhooks")]) == 1

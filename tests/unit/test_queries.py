@@ -27,6 +27,9 @@ def test_named_queries_compile(name: str) -> None:
     str(queries.finish_delivery(name).compile(dialect=dialect))
     str(queries.insert_attempts(name).compile(dialect=dialect))
     str(queries.note_lost_sends().compile(dialect=dialect))
+    reset = str(queries.reset_streaks(name).compile(dialect=dialect))
+    # PostgreSQL: the rows are locked in id order, as record_streak's one-by-one writes are.
+    assert ("ORDER BY locked.id FOR UPDATE" in reset) == (name == "postgresql")
 
 
 def test_sqlite_claim_uses_the_partial_due_index(tmp_path: Path) -> None:

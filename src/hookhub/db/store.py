@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import secrets
 import sqlite3
@@ -96,6 +97,10 @@ async def _referenced(
     if not ids:
         return []
     return await direct.execute(conn, queries.rows_by_id(table, conn.dialect.name), {"ids": ids})
+
+
+def _all_succeeded(health: Health) -> bool:
+    return health.recovered and not health.failures
 
 
 def _outdated(config: WebhookConfig | None, version: int) -> bool:
@@ -523,17 +528,25 @@ class Store(Database):
         await direct.execute_batch(
             conn, queries.insert_attempts(self.dialect), [_attempt_row(a) for a in attempt_records]
         )
-        if health:
-            streaks = [
+        # In webhook id order (`health` is sorted), so concurrent workers lock webhook rows in
+        # one order: each run of webhooks whose attempts all succeeded is one statement (most
+        # batches: one for the whole batch, not one per webhook), the others one each.
+        for clean, run in itertools.groupby(health, key=_all_succeeded):
+            streaks = list(run)
+            if clean:
+                ids = [s.webhook_id for s in streaks]
+                await direct.execute(conn, queries.reset_streaks(self.dialect), {"ids": ids})
+                continue
+            grown = [
                 {
                     "s_id": s.webhook_id,
                     "s_recovered": s.recovered,
                     "s_failures": s.failures,
                     "s_first": s.first_failure_at,
                 }
-                for s in health
+                for s in streaks
             ]
-            await direct.execute_many(conn, queries.record_streak(), streaks)
+            await direct.execute_many(conn, queries.record_streak(), grown)
 
     async def _failing(
         self, conn: AsyncConnection, ids: Sequence[str], now: float
