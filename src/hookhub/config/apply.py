@@ -117,10 +117,7 @@ def _writes(todo: Plan, grace: float, cert_dir: str, actor: Actor) -> list[chang
         elif change.kind == "rule":
             webhook = values.pop("webhook")
             values["webhook_id"] = webhook_ids[webhook]
-            # Always its webhook's tenant.
-            values["tenant_id"] = (doc.webhooks.get(webhook) or existing.webhooks[webhook])[
-                "tenant_id"
-            ]
+            values["tenant_id"] = None  # as its webhook: a file declares objects of no tenant
             rule = rules_service.checked(rules_service.RuleIn.model_validate(values))
             writes.extend(
                 rules_service.creation(rule, actor)

@@ -40,6 +40,11 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 WEBHOOK_FIELDS = tuple(WebhookIn.model_fields)
 # A rule's tenant is its webhook's: not written in a document.
 RULE_FIELDS = tuple(name for name in RuleIn.model_fields if name not in ("webhook_id", "tenant_id"))
+# A file declares the installation's own objects; a tenant's may share their names.
+NO_TENANT = (
+    "config as code declares objects of no tenant; a tenant's webhooks and rules are managed"
+    " through the API or the tenant's portal (docs/tenants.md)"
+)
 
 Path_ = tuple[str | int, ...]
 
@@ -185,6 +190,8 @@ def _validate(
 ) -> list[Problem]:
     """Validate one object; store its normalized form in `doc` or return its problems."""
     try:
+        if kind in ("webhooks", "rules") and raw.get("tenant_id") is not None:
+            raise ValidationError(NO_TENANT, field="tenant_id")
         if kind == "webhooks":
             row = new_row(WebhookIn.model_validate(raw), cert_dir)
             doc.webhooks[raw["name"]] = {name: row[name] for name in WEBHOOK_FIELDS}

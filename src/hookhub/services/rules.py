@@ -122,8 +122,8 @@ async def get(ctx: Context, rule_id: str) -> Row:
 
 
 async def every(store: Store) -> list[Row]:
-    """Every rule (`hookhub apply` and `export` compare or write them all)."""
-    return await store.rules.every()
+    """Every rule of no tenant: what `hookhub apply` and `export` declare."""
+    return [row for row in await store.rules.every() if row["tenant_id"] is None]
 
 
 async def page(

@@ -187,8 +187,9 @@ async def find(ctx: Context, ref: str) -> Row:
 
 
 async def every(store: Store) -> list[Row]:
-    """Every webhook (`hookhub apply` and `export` compare or write them all)."""
-    return await store.webhooks.every()
+    """Every webhook of no tenant: what `hookhub apply` and `export` declare (a tenant's are
+    its own, managed through the API and its portal)."""
+    return [row for row in await store.webhooks.every() if row["tenant_id"] is None]
 
 
 async def page(
