@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hookhub.core import template_limits
+from hookhub.core import template_limits, templates
 from hookhub.core.templates import RenderError, compile_template, render
 from hookhub.errors import ValidationError
 
@@ -101,6 +101,28 @@ def test_the_limits_follow_the_settings() -> None:
     with pytest.raises(ValidationError, match="limit of 100 "):
         compile_template("{{ 'x' * 101 }}", "body_template")
     assert render(compile_template("{{ 'x' * 100 }}", "b"), {}, "b") == "x" * 100
+
+
+def test_a_source_shared_by_many_webhooks_is_tried_once_per_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tried: list[str] = []
+    trial = templates._trial
+
+    def counted(template: Any, names: set[str], field: str) -> None:
+        tried.append(field)
+        trial(template, names, field)
+
+    monkeypatch.setattr(templates, "_trial", counted)
+    source = "{{ data.s ~ 'x' * 150 }}"  # this test's own: no other compiled it before
+    for _ in range(3):
+        compile_template(source, "body_template")
+    assert tried == ["body_template"]
+    # Tighter limits: tried again, and refused now.
+    template_limits.configure(100, 0.3)
+    with pytest.raises(ValidationError, match="limit of 100 "):
+        compile_template(source, "body_template")
+    assert len(tried) == 2
 
 
 @pytest.mark.parametrize(
