@@ -6,18 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from hookhub.cli import app as cli
+from hookhub.db import changes
 from hookhub.db.store import Store
+from hookhub.errors import HookhubError
 from hookhub.outbound.rendering import MASK
-from hookhub.services import audit
+from hookhub.services import audit, portal_links, tenants, tokens
 from hookhub.services.common import SYSTEM, Actor, Context
-from hookhub.services.users import create_user
+from hookhub.services.users import change_role, create_user, user_by_id
 from hookhub.settings import Settings
 from tests.conftest import Hookhub
 from tests.support.server import api_client
@@ -235,3 +239,51 @@ async def test_tenants_changes_are_recorded_and_a_tenant_token_reads_only_its_ow
         ("tenant.created", "globex"),
         ("tenant.created", "acme"),
     ]
+
+
+async def test_a_change_whose_entry_cannot_be_written_is_not_made(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = Context(store, settings)
+    await tenants.create(ctx, tenants.TenantIn(id="acme", name="Acme"))
+    await tenants.create(ctx, tenants.TenantIn(id="globex", name="Globex"))
+    token = (await tokens.create(ctx, "ci", "read")).token
+    link = (await portal_links.create(ctx, "acme", portal_links.LinkIn(), "http://x")).link
+    user = await create_user(store, "ada", PASSWORD, "admin")
+    await create_user(store, "bob", PASSWORD, "admin")
+    before = await _entries_of(ctx)
+    written = audit.entry
+
+    def refused(*args: Any, **kwargs: Any) -> changes.Record:
+        # An entry the database refuses (action is NOT NULL), as a failed audit insert would be.
+        return changes.Record({**written(*args, **kwargs).entry, "action": None})
+
+    monkeypatch.setattr(audit, "entry", refused)
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        lambda: tokens.create(ctx, "deploy", "write"),
+        lambda: tokens.revoke(ctx, token["id"]),
+        lambda: tenants.create(ctx, tenants.TenantIn(id="initech", name="Initech")),
+        lambda: tenants.change(ctx, "acme", {"name": "Acme Corp"}),
+        lambda: tenants.delete(ctx, "globex"),
+        lambda: portal_links.create(ctx, "acme", portal_links.LinkIn(), "http://x"),
+        lambda: portal_links.revoke(ctx, "acme", link["id"]),
+        lambda: change_role(ctx, user["id"], "viewer"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(HookhubError):
+            await attempt()
+    # Each change went with its entry: nothing of them was written.
+    assert await _entries_of(ctx) == before
+    listed, _ = await tokens.listed(ctx, None, 10)
+    assert [(t["name"], t["revoked_at"]) for t in listed] == [("ci", None)]
+    assert [(t["id"], t["name"]) for t in (await tenants.page(ctx, None, 10))[0]] == [
+        ("globex", "Globex"),
+        ("acme", "Acme"),
+    ]
+    links, _ = await portal_links.listed(ctx, "acme", None, 10)
+    assert [shown["id"] for shown in links] == [link["id"]]
+    assert (await user_by_id(store, user["id"]) or {}).get("role") == "admin"
+
+
+async def _entries_of(ctx: Context) -> list[str]:
+    return [entry["id"] for entry in (await audit.page(ctx, None, 100))[0]]

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from hookhub.db import partitions
+from hookhub.db import changes, partitions
+from hookhub.db.portal_links import new_link
 from hookhub.db.store import Store
 from hookhub.db.tables import metadata
 from hookhub.migrations import alembic_config, upgrade_async
@@ -123,7 +124,8 @@ async def test_portal_links_start_empty_and_go_with_their_tenant(database_url: s
     store = Store.open(database_url)
     try:
         assert await store.portal_links.page(None, 10) == ([], None)
-        link, _ = await store.portal_links.issue("acme", False, 2e9)
+        link, _ = new_link("acme", False, 2e9)
+        await store.commit([changes.Insert("portal_link", link)])
         await store.tenants.delete("acme")
         assert await store.portal_links.page(None, 10) == ([], None)
         assert link["tenant_id"] == "acme"

@@ -1,6 +1,6 @@
-"""Writes to configured objects (webhooks, rules, workflows, sources, event types) carried out
-together, in one transaction: a webhook's change with its deliveries paused or resumed and its
-audit log entry, a whole `apply`.
+"""Writes to configured objects (webhooks, rules, workflows, sources, event types, tenants, API
+tokens, portal links, UI users) carried out together, in one transaction: a webhook's change
+with its deliveries paused or resumed and its audit log entry, a whole `apply`.
 
 The service layer decides what to write (`hookhub.services`); this module only executes it.
 """
@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Table, Update, delete, insert, update
+from sqlalchemy import Delete as DeleteStatement
+from sqlalchemy import Table, Update, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hookhub.db.crud import key, missing
@@ -20,19 +21,29 @@ from hookhub.db.tables import (
     audit_log,
     deliveries,
     event_types,
+    portal_links,
     rules,
     sources,
+    tenants,
+    tokens,
+    users,
     webhooks,
     workflows,
 )
 
-Kind = Literal["webhook", "rule", "workflow", "source", "event_type"]
+Kind = Literal[
+    "webhook", "rule", "workflow", "source", "event_type", "tenant", "token", "portal_link", "user"
+]
 _TABLES: dict[str, Table] = {
     "webhook": webhooks,
     "rule": rules,
     "workflow": workflows,
     "source": sources,
     "event_type": event_types,
+    "tenant": tenants,
+    "token": tokens,
+    "portal_link": portal_links,
+    "user": users,
 }
 
 
@@ -108,6 +119,8 @@ async def carry_out(conn: AsyncConnection, writes: Sequence[Write]) -> int:
             _found(result.rowcount, table, write.row_id)
         elif isinstance(write, Delete):
             table = write.table
+            if table is tenants:
+                await conn.execute(tenant_deliveries(write.row_id))
             result = await conn.execute(delete(table).where(key(table) == write.row_id))
             _found(result.rowcount, table, write.row_id)
         elif isinstance(write, Pause):
@@ -141,6 +154,14 @@ def resume(webhook_id: str) -> Update:
         )
         .values(next_attempt_at=now, updated_at=now)
     )
+
+
+def tenant_deliveries(tenant_id: str) -> DeleteStatement:
+    """Delete a tenant's webhooks' deliveries, before the tenant: in the order the dispatcher
+    locks them when it records an outcome (the cascade alone, webhooks then deliveries, could
+    deadlock with it)."""
+    owned = select(webhooks.c.id).where(webhooks.c.tenant_id == tenant_id)
+    return delete(deliveries).where(deliveries.c.webhook_id.in_(owned))
 
 
 def _found(count: int, table: Table, row_id: str) -> None:

@@ -23,23 +23,26 @@ def link_hash(opaque: str) -> str:
     return hashlib.sha256(opaque.encode()).hexdigest()
 
 
+def new_link(tenant_id: str, read_only: bool, expires_at: float) -> tuple[Row, str]:
+    """A new link's row for `tenant_id`, to be stored, and its opaque part: returned this once,
+    only its hash is stored."""
+    opaque = LINK_PREFIX + secrets.token_urlsafe(32)
+    row = {
+        "id": new_id("pl"),
+        "tenant_id": tenant_id,
+        "token_hash": link_hash(opaque),
+        "read_only": read_only,
+        "expires_at": expires_at,
+        "created_at": time.time(),
+    }
+    return row, opaque
+
+
 class PortalLinkStore(crud.Objects):
-    """Portal links: create one, find one by its opaque part or by id."""
+    """Portal links: find one by its opaque part or by id, pages of a tenant's; they are
+    written as `hookhub.db.changes` (with their audit entries)."""
 
     table: ClassVar[Table] = portal_links
-
-    async def issue(self, tenant_id: str, read_only: bool, expires_at: float) -> tuple[Row, str]:
-        """A new link for `tenant_id`; its opaque part is returned once and only its hash kept."""
-        opaque = LINK_PREFIX + secrets.token_urlsafe(32)
-        row = {
-            "id": new_id("pl"),
-            "tenant_id": tenant_id,
-            "token_hash": link_hash(opaque),
-            "read_only": read_only,
-            "expires_at": expires_at,
-            "created_at": time.time(),
-        }
-        return await self.create(row), opaque
 
     async def by_opaque(self, opaque: str) -> Row | None:
         """The link whose opaque part is `opaque` (expired or not), or None."""

@@ -89,6 +89,22 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_token(name: str, scope: str, tenant_id: str | None = None) -> tuple[Row, str]:
+    """A new API token's row (held to tenant `tenant_id`, if given), to be stored, and its
+    plaintext: returned this once, only its hash is stored."""
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = {
+        "id": new_id("tok"),
+        "name": name,
+        "scope": scope,
+        "token_hash": hash_token(plaintext),
+        "prefix": plaintext[:8],
+        "created_at": time.time(),
+        "tenant_id": tenant_id,
+    }
+    return row, plaintext
+
+
 async def _referenced(
     conn: direct.Conn, table: Table, claimed: Sequence[ClaimedDelivery], column: str
 ) -> list[Row]:
@@ -145,31 +161,10 @@ class Store(Database):
     async def create_token(
         self, name: str, scope: str, tenant_id: str | None = None
     ) -> tuple[Row, str]:
-        """A new API token (held to tenant `tenant_id`, if given); the plaintext is returned
-        once and only its hash is kept."""
-        plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        row = {
-            "id": new_id("tok"),
-            "name": name,
-            "scope": scope,
-            "token_hash": hash_token(plaintext),
-            "prefix": plaintext[:8],
-            "created_at": time.time(),
-            "tenant_id": tenant_id,
-        }
+        """A new API token stored as `new_token` makes it, with no audit entry (tests and
+        benchmarks; `hookhub.services.tokens` stores one with its entry); and its plaintext."""
+        row, plaintext = new_token(name, scope, tenant_id)
         return await self.insert(tokens, row), plaintext
-
-    async def revoke_token(self, token_id: str) -> Row:
-        """Revoke a token (a revoked one keeps its first `revoked_at`); the row, or NotFound."""
-        statement = (
-            update(tokens)
-            .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
-            .values(revoked_at=time.time())
-        )
-        async with self.write() as conn:
-            await conn.execute(statement)
-        self._tokens.forget(token_id)
-        return await self.get(tokens, token_id)
 
     async def touch_token(self, token_id: str, when: float) -> None:
         """Record that a token was used at `when` (never moving `last_used_at` back)."""
@@ -626,6 +621,9 @@ class Store(Database):
         finally:
             if any(getattr(write, "kind", None) == "event_type" for write in writes):
                 self._schemas.forget()
+            for write in writes:
+                if isinstance(write, changes.Change) and write.kind == "token":
+                    self._tokens.forget(write.row_id)  # a revocation holds at once
         return resumed
 
     # -- operator actions ---------------------------------------------------------------------

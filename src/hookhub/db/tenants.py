@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from hookhub.db.crud import Objects, noun
-from hookhub.db.tables import deliveries, tenants, webhooks
-from hookhub.errors import NotFound
+from hookhub.db import changes
+from hookhub.db.crud import Objects
+from hookhub.db.tables import tenants
 
 
 class TenantStore(Objects):
@@ -28,11 +28,5 @@ class TenantStore(Objects):
 
     async def delete(self, object_id: str) -> None:
         """Delete a tenant and what it owns (its webhooks' deliveries first), or NotFound."""
-        owned = select(webhooks.c.id).where(webhooks.c.tenant_id == object_id)
         async with self.store.write() as conn:
-            # Deliveries before their webhooks, in the order the dispatcher locks them when it
-            # records an outcome: the cascade alone (webhooks, then deliveries) could deadlock.
-            await conn.execute(delete(deliveries).where(deliveries.c.webhook_id.in_(owned)))
-            result = await conn.execute(delete(tenants).where(tenants.c.id == object_id))
-        if result.rowcount == 0:
-            raise NotFound(f"no {noun(tenants)} with id {object_id!r}")
+            await changes.carry_out(conn, [changes.Delete("tenant", object_id)])

@@ -1,5 +1,6 @@
-"""Named reads of API tokens (reached as `Store.tokens`); creating, revoking and checking one
-are the store's own (`Store.create_token`, ...), beside the cache of presented tokens."""
+"""Named reads of API tokens (reached as `Store.tokens`). A token is made by `new_token` and
+written, like a revocation, as a `hookhub.db.changes` write with its audit entry; checking a
+presented one is the store's own (`Store.token_by_plaintext`), beside its cache."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The audit log: who (a UI user, an API token, a portal link, the CLI or `apply`) changed
-which webhook, rule, workflow, token or tenant, and when.
+which webhook, rule, workflow, token, tenant, portal link or user's role, and when.
 
 The services write the entries, so every door's changes are recorded alike: `entry` is a
 write that goes into the same transaction as the change it records (`store.commit`), so a
@@ -74,13 +74,6 @@ def updated(
     if set(found) == {"enabled"}:
         action = "enabled" if after["enabled"] else "disabled"
     return entry(actor, f"{kind}.{action}", after, found)
-
-
-async def record(
-    ctx: Context, action: str, row: Row, changed: dict[str, Any] | None = None
-) -> None:
-    """Write the entry of a change made by a store operation of its own (a token's)."""
-    await ctx.store.commit([entry(ctx.actor, action, row, changed)])
 
 
 SHOWN = (

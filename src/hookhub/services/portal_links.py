@@ -14,10 +14,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hookhub.core.times import iso
+from hookhub.db import changes
+from hookhub.db.portal_links import new_link
 from hookhub.db.store import Row
 from hookhub.errors import Gone, NotFound
 from hookhub.services import audit, tenants
-from hookhub.services.common import STRICT, Actor, Context
+from hookhub.services.common import STRICT, Actor, Context, carry_out
 
 MAX_EXPIRES_IN = 30 * 86400  # seconds: the longest a link may stay valid
 DEFAULT_EXPIRES_IN = 3600  # seconds
@@ -77,9 +79,9 @@ async def create(ctx: Context, tenant_id: str, link: LinkIn, base: str) -> Creat
     another tenant's, for an actor held to one)."""
     await tenants.get(ctx, tenant_id)
     expires_at = time.time() + link.expires_in
-    row, opaque = await ctx.store.portal_links.issue(tenant_id, link.read_only, expires_at)
-    # Recorded just after: the store makes the link (and its hash) in a transaction of its own.
-    await audit.record(ctx, "portal_link.created", row, _changes(row))
+    row, opaque = new_link(tenant_id, link.read_only, expires_at)
+    entry = audit.entry(ctx.actor, "portal_link.created", row, _changes(row))
+    await carry_out(ctx.store, [changes.Insert("portal_link", row), entry])
     return Created(f"{base}{PORTAL_PATH}/{opaque}", iso(expires_at) or "", row)
 
 
@@ -117,8 +119,8 @@ async def revoke(ctx: Context, tenant_id: str, link_id: str) -> None:
     row = await ctx.store.portal_links.get(link_id)
     if row["tenant_id"] != tenant_id:
         raise NotFound(f"no portal link with id {link_id!r}")
-    await ctx.store.portal_links.delete(link_id)
-    await audit.record(ctx, "portal_link.revoked", row)
+    entry = audit.entry(ctx.actor, "portal_link.revoked", row)
+    await carry_out(ctx.store, [changes.Delete("portal_link", link_id), entry])
 
 
 async def opened(ctx: Context, opaque: str, now: float) -> Link:

@@ -12,10 +12,11 @@ from pydantic import BaseModel, Field
 from hookhub.core import limits
 from hookhub.core.limits import Range
 from hookhub.core.times import iso
+from hookhub.db import changes
 from hookhub.db.store import Row
 from hookhub.errors import Conflict, NotFound
 from hookhub.services import audit, tenancy
-from hookhub.services.common import STRICT, Context, optional_fields
+from hookhub.services.common import STRICT, Context, carry_out, optional_fields
 from hookhub.services.webhook_input import Rate
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -67,9 +68,9 @@ async def create(ctx: Context, tenant: TenantIn) -> Row:
     try:
         await ctx.store.tenants.get(tenant.id)
     except NotFound:
-        created = await ctx.store.tenants.create(row)
-        await audit.record(ctx, "tenant.created", _audited(created))
-        return created
+        entry = audit.entry(ctx.actor, "tenant.created", _audited(row))
+        await carry_out(ctx.store, [changes.Insert("tenant", row), entry])
+        return row
     raise Conflict(f"a tenant with id {tenant.id!r} already exists", field="id")
 
 
@@ -102,9 +103,10 @@ async def change(ctx: Context, tenant_id: str, patch: dict[str, Any]) -> Row:
     row = await ctx.store.tenants.get(tenant_id)
     merged = TenantChange.model_validate({**{n: row[n] for n in FIELDS}, **patch})
     values = {**merged.model_dump(), "updated_at": time.time()}
-    updated = await ctx.store.tenants.update(tenant_id, values)
+    updated = {**row, **values}
     found = audit.changed(row, updated, FIELDS, public)
-    await audit.record(ctx, "tenant.updated", _audited(updated), found)
+    entry = audit.entry(ctx.actor, "tenant.updated", _audited(updated), found)
+    await carry_out(ctx.store, [changes.Change("tenant", tenant_id, values), entry])
     return updated
 
 
@@ -113,5 +115,5 @@ async def delete(ctx: Context, tenant_id: str) -> None:
     Its events stay until retention purges them."""
     tenancy.unscoped(ctx, "manage tenants")
     row = await ctx.store.tenants.get(tenant_id)
-    await ctx.store.tenants.delete(tenant_id)
-    await audit.record(ctx, "tenant.deleted", _audited(row))
+    entry = audit.entry(ctx.actor, "tenant.deleted", _audited(row))
+    await carry_out(ctx.store, [changes.Delete("tenant", tenant_id), entry])

@@ -3,16 +3,18 @@ Lists never show a token's value nor its hash; creating and revoking are in the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from hookhub.core.times import iso
+from hookhub.db import changes
 from hookhub.db.store import SCOPES as SCOPES  # read < write < admin, what a door offers
-from hookhub.db.store import Row, Store
+from hookhub.db.store import Row, Store, new_token
 from hookhub.errors import ValidationError
 from hookhub.services import audit, tenancy
-from hookhub.services.common import Context
+from hookhub.services.common import Context, carry_out
 
 MAX_NAME = 200  # characters
 
@@ -58,9 +60,9 @@ async def create(ctx: Context, name: str, scope: str, tenant_id: str | None = No
         field, message = next(iter(found.items()))
         raise ValidationError(message, field=field)
     tenant = await tenancy.owner(ctx, tenant_id)
-    row, plaintext = await ctx.store.create_token(name, scope, tenant)
-    # Recorded just after: the store makes the token (and its hash) in a transaction of its own.
-    await audit.record(ctx, "token.created", row, {"scope": {"from": None, "to": scope}})
+    row, plaintext = new_token(name, scope, tenant)
+    entry = audit.entry(ctx.actor, "token.created", row, {"scope": {"from": None, "to": scope}})
+    await carry_out(ctx.store, [changes.Insert("token", row), entry])
     return Created(shown({**row, "last_used_at": None, "revoked_at": None}), plaintext)
 
 
@@ -86,11 +88,13 @@ async def get(ctx: Context, token_id: str) -> dict[str, Any]:
 
 
 async def revoke(ctx: Context, token_id: str) -> dict[str, Any]:
-    """Refuse a token from now on (revoking twice keeps the first time); NotFound if none (or
-    another tenant's)."""
-    await _visible(ctx, token_id)
-    row = await ctx.store.revoke_token(token_id)
-    await audit.record(ctx, "token.revoked", row)
+    """Refuse a token from now on (revoking twice keeps the first time and records nothing
+    more); NotFound if none (or another tenant's)."""
+    row = await _visible(ctx, token_id)
+    if row["revoked_at"] is None:
+        row = {**row, "revoked_at": time.time()}
+        revoked = changes.Change("token", token_id, {"revoked_at": row["revoked_at"]})
+        await carry_out(ctx.store, [revoked, audit.entry(ctx.actor, "token.revoked", row)])
     return shown(row)
 
 

@@ -7,12 +7,12 @@ import secrets
 import time
 
 from hookhub.core.passwords import check_password, hash_password
-from hookhub.db import users
+from hookhub.db import changes, users
 from hookhub.db.store import Row, Store
 from hookhub.errors import Conflict, NotFound, ValidationError
 from hookhub.ids import new_id
 from hookhub.services import audit
-from hookhub.services.common import Context
+from hookhub.services.common import Context, carry_out
 
 MIN_PASSWORD = 8  # characters
 MAX_USERNAME = 200  # characters
@@ -90,10 +90,12 @@ async def change_role(ctx: Context, user_id: str, role: str) -> Row:
         raise NotFound(f"no user with id {user_id!r}")
     if user["role"] == "admin" and role != "admin" and await users.admins(store) <= 1:
         raise Conflict(f"{user['username']!r} is the last admin: make another user admin first")
-    changed = await users.change(store, user_id, {"role": role})
     named = {"id": user_id, "name": user["username"]}
-    await audit.record(ctx, "user.updated", named, {"role": {"from": user["role"], "to": role}})
-    return changed
+    entry = audit.entry(
+        ctx.actor, "user.updated", named, {"role": {"from": user["role"], "to": role}}
+    )
+    await carry_out(store, [changes.Change("user", user_id, {"role": role}), entry])
+    return {**user, "role": role}
 
 
 async def listed(store: Store) -> list[Row]:
