@@ -92,7 +92,8 @@ async def add_backlog(store: Store, webhook_id: str, n: int) -> None:
         size = min(INSERT_CHUNK, n - start)
         event_rows = [
             {
-                "id": new_id("evt"),
+                "key": (event_id := new_id("evt")),  # of no tenant: keyed by its id
+                "id": event_id,
                 "object_type": "dcim.device",
                 "event": "updated",
                 "data": sample_data(start + i),

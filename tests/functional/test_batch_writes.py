@@ -26,7 +26,14 @@ async def _leased(store: Store, count: int, lease_id: str) -> list[str]:
     event_id = new_id("evt")
     await store.insert(
         events,
-        {"id": event_id, "object_type": "x", "event": "e", "timestamp": "t", "received_at": 0.0},
+        {
+            "key": event_id,  # of no tenant: keyed by its id
+            "id": event_id,
+            "object_type": "x",
+            "event": "e",
+            "timestamp": "t",
+            "received_at": 0.0,
+        },
     )
     now = time.time()
     rows = [

@@ -58,7 +58,14 @@ async def _target(store: Store) -> tuple[str, str]:
     event_id = new_id("evt")
     await store.insert(
         events,
-        {"id": event_id, "object_type": "x", "event": "e", "timestamp": "t", "received_at": 0.0},
+        {
+            "key": event_id,  # of no tenant: keyed by its id
+            "id": event_id,
+            "object_type": "x",
+            "event": "e",
+            "timestamp": "t",
+            "received_at": 0.0,
+        },
     )
     return webhook["id"], event_id
 

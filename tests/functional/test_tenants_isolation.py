@@ -1,6 +1,7 @@
 """Tenant isolation through the real API (issue 25): with a tenant's token, every endpoint
 answers 404 for another tenant's ids and for objects of no tenant, and lists never show them;
-and, over random tenants, webhooks, rules and events (hypothesis), events never cross tenants."""
+and, over random tenants, webhooks, rules and events (hypothesis), events never cross tenants,
+even when they share ids."""
 
 from __future__ import annotations
 
@@ -154,15 +155,17 @@ async def test_a_tenant_token_reaches_nothing_of_others(
 
 KINDS = ("a", "b")
 NAMES = ("x", "y")
+IDS = (None, "e1", "e2")  # None: hookhub picks one; tenants (and no tenant) may share the others
 
 Rule = tuple[int, tuple[str, ...], tuple[str, ...]]  # (webhook index, object types, events)
-Event = tuple[int | None, str, str, bool]  # (tenant index, object type, event, by its token)
+# (tenant index, object type, event, by its token, id)
+Event = tuple[int | None, str, str, bool, str | None]
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[int, list[int | None], list[Rule], list[Event]]:
     """Tenants (how many), webhooks (each a tenant's index, or None: no tenant), rules on them
-    and events."""
+    and events (some with ids other events share)."""
     tenants = draw(st.integers(1, 3))
     owner = st.one_of(st.none(), st.integers(0, tenants - 1))
     webhooks = draw(st.lists(owner, min_size=1, max_size=5))
@@ -173,7 +176,13 @@ def scenarios(draw: st.DrawFn) -> tuple[int, list[int | None], list[Rule], list[
     )
     events = draw(
         st.lists(
-            st.tuples(owner, st.sampled_from(KINDS), st.sampled_from(NAMES), st.booleans()),
+            st.tuples(
+                owner,
+                st.sampled_from(KINDS),
+                st.sampled_from(NAMES),
+                st.booleans(),
+                st.sampled_from(IDS),
+            ),
             min_size=1,
             max_size=6,
         )
@@ -223,17 +232,31 @@ async def test_events_never_cross_tenants(
                 "event_types": list(names),
             }
             await _ok(await admin.post("/rules", json=body), 201)
-        for owner, kind, name, by_token in events:
+        # (tenant, id) → the event first sent with it: a repeat within its tenant is skipped.
+        first: dict[tuple[str | None, str], tuple[str, str]] = {}
+        for owner, kind, name, by_token, chosen in events:
             tenant = None if owner is None else tenants[owner]
             event = {"object_type": kind, "event": name}
+            if chosen is not None:
+                event["id"] = f"{run}-{chosen}"  # the server lives across examples
             if tenant is not None and by_token:
                 sent = await _ok(await clients[tenant].post("/events", json=event), 202)
             else:
                 sent = await _ok(
                     await admin.post("/events", json={**event, "tenant_id": tenant}), 202
                 )
-            stored = await _ok(await admin.get(f"/events/{sent['ids'][0]}"))
-            assert stored["tenant_id"] == tenant
+            event_id = sent["ids"][0]
+            repeat = (tenant, event_id) in first
+            kind, name = first.setdefault((tenant, event_id), (kind, name))
+            picked = {} if tenant is None else {"tenant_id": tenant}
+            stored = await _ok(await admin.get(f"/events/{event_id}", params=picked))
+            assert (stored["tenant_id"], stored["object_type"], stored["event"]) == (
+                tenant,
+                kind,
+                name,
+            )
+            if repeat:
+                assert sent["deliveries"] == 0
             reached = {d["webhook_id"] for d in stored["deliveries"]}
             # Every delivery goes to a webhook of the event's own tenant (of any example) ...
             for webhook_id in reached:
@@ -246,11 +269,14 @@ async def test_events_never_cross_tenants(
                 if tenant_of[hooks[rule[0]]] == tenant and _matches(rule, kind, name)
             }
             assert reached & set(hooks) == expected
-            if tenant is not None:
-                # Its tenant's token sees the event; the other tenants' do not.
-                for other, client in clients.items():
-                    seen = await client.get(f"/events/{stored['id']}")
-                    assert seen.status_code == (200 if other == tenant else 404)
+            # A tenant's token sees its own tenant's event with this id, and no other's.
+            for other, client in clients.items():
+                seen = await client.get(f"/events/{event_id}")
+                if (other, event_id) in first:
+                    assert seen.status_code == 200
+                    assert seen.json()["tenant_id"] == other
+                else:
+                    assert seen.status_code == 404
     finally:
         for client in clients.values():
             await client.aclose()

@@ -52,8 +52,13 @@ def _webhook(name: str) -> dict[str, Any]:
     }
 
 
+def _renamed(event: dict[str, Any], event_id: str) -> dict[str, Any]:
+    return {**event, "key": event_id, "id": event_id}
+
+
 def _event(event_id: str) -> dict[str, Any]:
     return {
+        "key": event_id,  # of no tenant: keyed by its id
         "id": event_id,
         "object_type": "dcim.device",
         "event": "created",
@@ -85,6 +90,7 @@ async def test_many_ids_are_one_parameter(store: Store) -> None:
     now = time.time()
     rows = [
         {
+            "key": f"ev_{i}",
             "id": f"ev_{i}",
             "object_type": "dcim.device",
             "event": "updated",
@@ -148,7 +154,7 @@ async def test_json_values_are_stored_as_sqlalchemy_stores_them(
 ) -> None:
     fast = [{**_event("ev_fast_none"), "data": None, "snapshots": None}]
     fast.append({**_event("ev_fast_dict"), "data": {"a": [1, None]}, "snapshots": {}})
-    slow = [{**item, "id": item["id"].replace("fast", "slow")} for item in fast]
+    slow = [_renamed(item, item["id"].replace("fast", "slow")) for item in fast]
     async with store.write() as conn:
         await direct.execute_many(conn, events.insert(), fast)
         await conn.execute(events.insert(), slow)

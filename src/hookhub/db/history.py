@@ -1,8 +1,11 @@
 """What happened: events and deliveries, filtered and paged for the API's and the CLI's lists.
 
 Both lists are newest first. Deliveries page by id (ids grow with creation time). Events page
-by (received_at, id): their ids may be the caller's own, in no particular order, so the cursor
-carries both, encoded as one opaque string.
+by (received_at, key): their ids may be the caller's own, in no particular order, and tenants
+may share them, so the cursor carries the time and the key, encoded as one opaque string.
+
+An event is found by its id through `with_id`; a delivery names its event by key, and is shown
+with the event's id instead (`DELIVERY_ROWS`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ class EventFilter:
     until: float | None = None
     # Text the event's data contains (its JSON, case-insensitive): a scan, slow on huge tables.
     payload: str | None = None
-    search: str | None = None  # an event id
+    search: str | None = None  # an event id (every tenant's event with it)
     tenant_id: str | None = None  # the tenant's events only
 
 
@@ -41,7 +44,8 @@ class EventFilter:
 class DeliveryFilter:
     """Which deliveries to list; None matches any. `object_type` and `event_type` are those of
     the delivery's event; `status_code` the last answer's; times are epoch seconds of creation,
-    [since, until); `search` a delivery id or an event id."""
+    [since, until); `search` a delivery id or an event id. An event id matches the events of
+    every tenant with that id (`tenant_id` narrows)."""
 
     webhook_id: str | None = None
     event_id: str | None = None
@@ -58,6 +62,26 @@ class DeliveryFilter:
 
 PAYLOAD_SEARCH_MAX = 200  # characters of payload text searched for
 
+# Deliveries as shown: `event_id` is their event's id, `event_key` the key they refer to it by.
+DELIVERY_ROWS = select(
+    *(column for column in deliveries.c if column.name != "event_id"),
+    events.c.id.label("event_id"),
+    deliveries.c.event_id.label("event_key"),
+).select_from(deliveries.outerjoin(events, events.c.key == deliveries.c.event_id))
+
+
+def with_id(event_id: str) -> ColumnElement[bool]:
+    """The events whose id is `event_id`, of every tenant and of none: those of no tenant
+    through their key (their id), tenants' through uq_events_id_tenant."""
+    return or_(
+        and_(events.c.key == event_id, events.c.tenant_id.is_(None)),
+        and_(events.c.id == event_id, events.c.tenant_id.is_not(None)),
+    )
+
+
+def _keys_with_id(event_id: str) -> Select[tuple[str]]:
+    return select(events.c.key).where(with_id(event_id))
+
 
 def _contains(text: str) -> ColumnElement[bool]:
     """The event's data (as JSON text) contains `text`, case-insensitively, on both engines;
@@ -68,7 +92,7 @@ def _contains(text: str) -> ColumnElement[bool]:
 
 def events_query(where: EventFilter, after: tuple[float, str] | None, limit: int) -> Select[Any]:
     """Events matching `where`, newest received first, after the position `after`."""
-    query = select(events).order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit)
+    query = select(events).order_by(events.c.received_at.desc(), events.c.key.desc()).limit(limit)
     if where.object_type is not None:
         query = query.where(events.c.object_type == where.object_type)
     if where.event is not None:
@@ -78,17 +102,17 @@ def events_query(where: EventFilter, after: tuple[float, str] | None, limit: int
     if where.until is not None:
         query = query.where(events.c.received_at < where.until)
     if where.search is not None:
-        query = query.where(events.c.id == where.search)
+        query = query.where(with_id(where.search))
     if where.tenant_id is not None:
         query = query.where(events.c.tenant_id == where.tenant_id)
     if where.payload is not None:
         query = query.where(_contains(where.payload))
     if after is not None:
-        received_at, event_id = after
+        received_at, key = after
         query = query.where(
             or_(
                 events.c.received_at < received_at,
-                and_(events.c.received_at == received_at, events.c.id < event_id),
+                and_(events.c.received_at == received_at, events.c.key < key),
             )
         )
     return query
@@ -100,7 +124,6 @@ def deliveries_query(where: DeliveryFilter, after: str | None, limit: int) -> Se
     query = select(deliveries).order_by(d.id.desc()).limit(limit)
     equal = {
         d.webhook_id: where.webhook_id,
-        d.event_id: where.event_id,
         d.status: where.status,
         d.last_status_code: where.status_code,
     }
@@ -111,15 +134,17 @@ def deliveries_query(where: DeliveryFilter, after: str | None, limit: int) -> Se
         query = query.where(d.created_at >= where.since)
     if where.until is not None:
         query = query.where(d.created_at < where.until)
+    if where.event_id is not None:
+        query = query.where(d.event_id.in_(_keys_with_id(where.event_id)))
     if where.search is not None:
-        query = query.where(or_(d.id == where.search, d.event_id == where.search))
+        query = query.where(or_(d.id == where.search, d.event_id.in_(_keys_with_id(where.search))))
     if where.tenant_id is not None:
         # Through its webhook: a delivery belongs to its webhook's tenant.
         owned = select(webhooks.c.id).where(webhooks.c.tenant_id == where.tenant_id)
         query = query.where(d.webhook_id.in_(owned))
     if where.object_type is not None or where.event_type is not None or where.payload is not None:
         # Callback deliveries have no event: any filter on the event leaves them out.
-        query = query.join(events, events.c.id == d.event_id)
+        query = query.join(events, events.c.key == d.event_id)
         if where.object_type is not None:
             query = query.where(events.c.object_type == where.object_type)
         if where.event_type is not None:
@@ -133,22 +158,20 @@ def deliveries_query(where: DeliveryFilter, after: str | None, limit: int) -> Se
 
 def event_cursor(row: Row) -> str:
     """The cursor of the page after `row`."""
-    raw = orjson.dumps([row["received_at"], row["id"]])
+    raw = orjson.dumps([row["received_at"], row["key"]])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _event_position(cursor: str) -> tuple[float, str]:
     try:
-        received_at, event_id = orjson.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
+        received_at, key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if isinstance(received_at, bool) or not isinstance(received_at, int | float):
             raise TypeError
-        if not isinstance(event_id, str):
+        if not isinstance(key, str):
             raise TypeError
     except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError):
         raise ValidationError("not a cursor this list gave (its `next`)", field="cursor") from None
-    return float(received_at), event_id
+    return float(received_at), key
 
 
 class HistoryStore:
@@ -157,18 +180,28 @@ class HistoryStore:
     def __init__(self, store: Database) -> None:
         self.store = store
 
-    async def event(self, event_id: str) -> Row:
-        """One event, or NotFound (retention may have purged it)."""
-        return await crud.get(self.store, events, event_id)
+    async def event(self, key: str) -> Row:
+        """One event by its key, or NotFound (retention may have purged it)."""
+        return await crud.get(self.store, events, key)
+
+    async def events_with_id(self, event_id: str) -> list[Row]:
+        """Every event whose id is `event_id`: at most one per tenant, and one of no tenant."""
+        async with self.store.read() as conn:
+            return direct.rows_of(await conn.execute(select(events).where(with_id(event_id))))
 
     async def newest_events(self, limit: int) -> list[Row]:
-        """The `limit` events with the greatest ids: what a rule's form offers to test with."""
+        """The `limit` events with the greatest keys: what a rule's form offers to test with."""
         found, _more = await crud.page(self.store, events, {}, None, limit)
         return found
 
     async def delivery(self, delivery_id: str) -> Row:
-        """One delivery, or NotFound."""
-        return await crud.get(self.store, deliveries, delivery_id)
+        """One delivery as shown (`DELIVERY_ROWS`), or NotFound."""
+        query = DELIVERY_ROWS.where(deliveries.c.id == delivery_id)
+        async with self.store.read() as conn:
+            found = direct.rows_of(await conn.execute(query))
+        if not found:
+            raise crud.missing(deliveries, delivery_id)
+        return found[0]
 
     async def events(
         self, where: EventFilter, cursor: str | None, limit: int
@@ -185,8 +218,13 @@ class HistoryStore:
         self, where: DeliveryFilter, cursor: str | None, limit: int
     ) -> tuple[list[Row], str | None]:
         """A page of deliveries matching `where`, and the cursor of the next page (or None)."""
+        # The page's rows only are joined to their events, not every row a filter reads.
+        shown = deliveries_query(where, cursor, limit + 1).subquery()
+        query = DELIVERY_ROWS.join(shown, shown.c.id == deliveries.c.id).order_by(
+            deliveries.c.id.desc()
+        )
         async with self.store.read() as conn:
-            found = direct.rows_of(await conn.execute(deliveries_query(where, cursor, limit + 1)))
+            found = direct.rows_of(await conn.execute(query))
         more = len(found) > limit
         found = found[:limit]
         return found, (found[-1]["id"] if more else None)
@@ -205,19 +243,23 @@ class HistoryStore:
         async with self.store.read(offload=True) as conn:
             return int((await conn.execute(counted)).scalar_one())
 
-    async def events_by_id(self, ids: list[str]) -> dict[str, Row]:
-        """The events with these ids (those that exist), by id: a list page's event context."""
-        if not ids:
+    async def events_of_deliveries(self, delivery_ids: list[str]) -> dict[str, Row]:
+        """The event of each of these deliveries (callbacks have none), by delivery id: a list
+        page's event context."""
+        if not delivery_ids:
             return {}
-        query = select(events).where(events.c.id.in_(set(ids)))
-        async with self.store.read() as conn:
-            return {row["id"]: row for row in direct.rows_of(await conn.execute(query))}
-
-    async def deliveries_of(self, event_id: str) -> list[Row]:
-        """Every delivery of one event, oldest first."""
         query = (
-            select(deliveries).where(deliveries.c.event_id == event_id).order_by(deliveries.c.id)
+            select(deliveries.c.id.label("delivery_id"), events)
+            .join(events, events.c.key == deliveries.c.event_id)
+            .where(deliveries.c.id.in_(set(delivery_ids)))
         )
+        async with self.store.read() as conn:
+            found = direct.rows_of(await conn.execute(query))
+        return {row.pop("delivery_id"): row for row in found}
+
+    async def deliveries_of(self, key: str) -> list[Row]:
+        """Every delivery of one event (by its key) as shown, oldest first."""
+        query = DELIVERY_ROWS.where(deliveries.c.event_id == key).order_by(deliveries.c.id)
         async with self.store.read() as conn:
             return direct.rows_of(await conn.execute(query))
 

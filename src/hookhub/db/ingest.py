@@ -20,8 +20,8 @@ from hookhub.db.tables import deliveries
 from hookhub.ids import new_id
 
 Row = dict[str, Any]
-Target = tuple[str, str | None]  # (webhook or event id, ordering key)
-# Intake's routing: (rules, special webhooks, new events) → (targets of each event by id,
+Target = tuple[str, str | None]  # (webhook id or event key, ordering key)
+# Intake's routing: (rules, special webhooks, new events) → (targets of each event by key,
 # webhooks whose deliveries wait paused). See `steps`.
 Router = Callable[
     [list[Row], dict[str, Row], list[Row]],
@@ -33,9 +33,16 @@ Steps = Generator[Statement, list[Row], dict[str, int]]
 T = TypeVar("T")
 
 
+def event_key(event_id: str, tenant_id: str | None) -> str:
+    """The key an event is stored under (events.key): its id when it has no tenant (such
+    events and their deliveries read as before tenants), a new one for a tenant's, as tenants
+    may share ids."""
+    return event_id if tenant_id is None else new_id("evk")
+
+
 def pending(
     webhook_id: str | None,
-    event_id: str | None,
+    event_key: str | None,
     ordering_key: str | None,
     now: float,
     due: bool = True,
@@ -43,7 +50,7 @@ def pending(
     """A new pending delivery row."""
     return {
         "id": new_id("dlv"),
-        "event_id": event_id,
+        "event_id": event_key,
         "webhook_id": webhook_id,
         "status": "pending",
         "attempts": 0,
@@ -67,14 +74,15 @@ def insert_pending(callback: bool = False) -> Insert:
 
 
 def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
-    """Store events (ids seen before are skipped) and a pending delivery per target `route`
-    gives each new one; returns new event id → deliveries created.
+    """Store events (ids their tenant sent before are skipped) and a pending delivery per
+    target `route` gives each new one; returns new event key → deliveries created.
 
     `route(rules, special, new_rows)` sees what intake routes by, read in the same
     transaction: the enabled rules (disabled webhooks still get deliveries: they wait until
     re-enabled), and `{webhook id: {"name", "ordering_key", "enabled"}}` for the webhooks
     intake treats apart (ordered ones, and disabled ones, whose deliveries wait undue). It
-    returns each event's targets and the webhooks whose deliveries are paused. On PostgreSQL
+    returns each event's targets, by its key, and the webhooks whose deliveries are paused
+    (the rows carry `key`: see `event_key`). On PostgreSQL
     the workers are notified when the transaction commits; on SQLite waking them is the
     caller's part (see `hookhub.db.wake`).
     """
@@ -82,9 +90,9 @@ def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
         return {}
     now = rows[0]["received_at"]
     inserted = yield queries.insert_events_ignoring_duplicates(dialect), list(rows)
-    new_ids = {row["id"] for row in inserted}
+    new_keys = {row["key"] for row in inserted}
     # In event order: ids grow with creation, and ordered delivery follows id order.
-    fresh = [row for row in rows if row["id"] in new_ids]
+    fresh = [row for row in rows if row["key"] in new_keys]
     if not fresh:
         return {}
     # Only the rules of the tenants these events came from (events never cross tenants).
@@ -94,11 +102,11 @@ def steps(dialect: str, rows: Sequence[Row], route: Router) -> Steps:
     rules = yield statement, ({"tenants": tenants} if tenants else None)
     special = yield queries.special_webhooks(), None
     targets, paused = route(rules, {row["id"]: row for row in special}, fresh)
-    created = {row["id"]: len(targets.get(row["id"], ())) for row in fresh}
+    created = {row["key"]: len(targets.get(row["key"], ())) for row in fresh}
     planned = [
-        pending(webhook_id, row["id"], ordering_key, now, webhook_id not in paused)
+        pending(webhook_id, row["key"], ordering_key, now, webhook_id not in paused)
         for row in fresh
-        for webhook_id, ordering_key in targets.get(row["id"], ())
+        for webhook_id, ordering_key in targets.get(row["key"], ())
     ]
     if planned:
         yield insert_pending(), planned

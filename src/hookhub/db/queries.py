@@ -93,9 +93,11 @@ IN_FLIGHT = and_(
 
 @functools.cache
 def insert_events_ignoring_duplicates(dialect: str) -> Insert:
-    """Insert events, skipping ids already stored; RETURNING yields only the new ids."""
+    """Insert events, skipping those whose id their tenant (or no tenant: through the key)
+    already stored; RETURNING yields only the new events' keys."""
     insert = postgresql.insert(events) if dialect == "postgresql" else sqlite.insert(events)
-    return insert.on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
+    # No conflict target: a repeat conflicts on the key (no tenant) or on uq_events_id_tenant.
+    return insert.on_conflict_do_nothing().returning(events.c.key)
 
 
 @functools.cache
@@ -413,8 +415,9 @@ def insert_attempts(dialect: str) -> Insert:
 
 @functools.cache
 def rows_by_id(table: Table, dialect: str) -> Select[tuple[Any, ...]]:
-    """Whole rows of `table` whose id is in the list :ids."""
-    return select(table).where(_listed(dialect, table.c.id, "ids"))
+    """Whole rows of `table` whose primary key (its id; an event's key) is in the list :ids."""
+    (key,) = table.primary_key.columns
+    return select(table).where(_listed(dialect, key, "ids"))
 
 
 @functools.cache

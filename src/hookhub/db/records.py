@@ -22,7 +22,7 @@ class ClaimedDelivery:
 
     id: str
     lease_id: str
-    event_id: str | None  # None: a callback (DESIGN O12), which carries its own target
+    event_key: str | None  # events.key; None: a callback (DESIGN O12), which has its own target
     webhook_id: str | None
     attempts: int  # attempts made before this one
     ordering_key: str | None

@@ -36,7 +36,7 @@ from hookhub.db.audit import AuditStore
 from hookhub.db.database import Database
 from hookhub.db.engine import SQLITE_BUSY_TIMEOUT
 from hookhub.db.event_types import EventTypeStore, SchemaCache
-from hookhub.db.history import HistoryStore
+from hookhub.db.history import DELIVERY_ROWS, HistoryStore
 from hookhub.db.ingest import Router, Target
 from hookhub.db.partitions import PartitionStore
 from hookhub.db.portal_links import PortalLinkStore
@@ -216,9 +216,9 @@ class Store(Database):
         self, webhook_id: str, planned: Sequence[Target], due: bool = True
     ) -> int:
         """New pending deliveries of existing events to one webhook (replay): one per
-        `(event id, ordering key)` in `planned`; not `due` while the webhook is disabled."""
+        `(event key, ordering key)` in `planned`; not `due` while the webhook is disabled."""
         now = time.time()
-        values = [ingest.pending(webhook_id, event_id, key, now, due) for event_id, key in planned]
+        values = [ingest.pending(webhook_id, event, key, now, due) for event, key in planned]
         if values:
             async with self.write() as conn:
                 await conn.execute(insert(deliveries), values)
@@ -278,12 +278,12 @@ class Store(Database):
                 if lost := [row for row in rows if row["lost_lease"] is not None]:
                     await self._log_lost_sends(conn, lost)
                 claimed += [_claimed(row, lease_id) for row in rows]
-            found_events = await _referenced(conn, events, claimed, "event_id")
+            found_events = await _referenced(conn, events, claimed, "event_key")
             found_webhooks = await self._configs(conn, claimed)
         return Claim(
             lease_id,
             claimed,
-            {row["id"]: StoredEvent.from_row(row) for row in found_events},
+            {row["key"]: StoredEvent.from_row(row) for row in found_events},
             found_webhooks,
             broken,
         )
@@ -629,8 +629,8 @@ class Store(Database):
     # -- operator actions ---------------------------------------------------------------------
 
     async def retry_delivery(self, delivery_id: str) -> Row:
-        """Make one delivery due now (one more try, or more if its policy has tries left).
-        Conflict while a worker holds it."""
+        """Make one delivery due now (one more try, or more if its policy has tries left);
+        returns it as shown (`DELIVERY_ROWS`). Conflict while a worker holds it."""
         now = time.time()
         statement = (
             update(deliveries)
@@ -646,13 +646,13 @@ class Store(Database):
             if changed:
                 await self.announce(conn, notify.DELIVERIES)
             # Read in the same transaction: once it commits, a woken worker may claim it at once.
-            found = await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))
-            row = found.first()
-        if row is None:
-            raise NotFound(f"no {crud.noun(deliveries)} with id {delivery_id!r}")
+            query = DELIVERY_ROWS.where(deliveries.c.id == delivery_id)
+            found = direct.rows_of(await conn.execute(query))
+        if not found:
+            raise crud.missing(deliveries, delivery_id)
         if not changed:
             raise Conflict(f"delivery {delivery_id!r} is being sent right now; retry it later")
-        return dict(row._mapping)
+        return found[0]
 
     async def failed_count(self, webhook_id: str) -> int:
         """How many deliveries of a webhook are failed: what a retry of them all would re-send."""
@@ -715,14 +715,14 @@ class Store(Database):
                 if tenant_id is None
                 else events.c.tenant_id == tenant_id,
             )
-            .order_by(events.c.received_at, events.c.id)
+            .order_by(events.c.received_at, events.c.key)
             .limit(limit)
         )
         if after is not None:
             query = query.where(
                 or_(
                     events.c.received_at > after["received_at"],
-                    (events.c.received_at == after["received_at"]) & (events.c.id > after["id"]),
+                    (events.c.received_at == after["received_at"]) & (events.c.key > after["key"]),
                 )
             )
         async with self.read() as conn:
@@ -751,9 +751,9 @@ class Store(Database):
         finished = select(deliveries.c.id).where(
             deliveries.c.updated_at < cutoff, queries.IS_FINISHED
         )
-        orphans = select(events.c.id).where(
+        orphans = select(events.c.key).where(
             events.c.received_at < cutoff,
-            ~select(deliveries.c.id).where(deliveries.c.event_id == events.c.id).exists(),
+            ~select(deliveries.c.id).where(deliveries.c.event_id == events.c.key).exists(),
         )
         refused = select(source_failures.c.id).where(source_failures.c.created_at < cutoff)
         expired = select(portal_links.c.id).where(portal_links.c.expires_at < cutoff)
@@ -766,7 +766,8 @@ class Store(Database):
             (portal_links, expired),
         ):
             # One short transaction per batch: the dispatcher's writes interleave.
-            statement = delete(table).where(table.c.id.in_(ids.limit(batch).scalar_subquery()))
+            key = crud.key(table)  # an event's key, every other row's id
+            statement = delete(table).where(key.in_(ids.limit(batch).scalar_subquery()))
             if table is attempts:
                 # PostgreSQL: ids are looked up in the expired partitions only, not in each.
                 statement = statement.where(attempts.c.started_at < cutoff)

@@ -156,8 +156,13 @@ _unique_per_tenant(rules)
 events = Table(
     "events",
     metadata,
-    # Caller-chosen ids make ingestion idempotent: the same id twice is stored once.
-    Column("id", String(200), primary_key=True),
+    # The row's own key, unique across tenants: what deliveries refer to. An event of no tenant
+    # is keyed by its id (its deliveries name it as before tenants); a tenant's gets a new key
+    # (evk_...), as tenants may share ids (migration 0019).
+    Column("key", String(200), primary_key=True),
+    # Caller-chosen ids make ingestion idempotent: the same id twice within a tenant (or among
+    # events of no tenant, through their key) is stored once.
+    Column("id", String(200), nullable=False),
     Column("object_type", String(200), nullable=False),
     Column("event", String(200), nullable=False),
     Column("timestamp", String(64), nullable=False),
@@ -170,7 +175,16 @@ events = Table(
     # key: events are a log, purged by retention, not deleted with their tenant.
     Column("tenant_id", String(64)),
     Index(None, "received_at"),
-    # Partial: events of no tenant (every event before tenants) cost intake no index entry.
+    # Partial, as the next: events of no tenant (every event before tenants) cost intake no
+    # index entry. Leads with id: an installation-wide reader finds an id in every tenant.
+    Index(
+        "uq_events_id_tenant",
+        "id",
+        "tenant_id",
+        unique=True,
+        sqlite_where=text("tenant_id IS NOT NULL"),
+        postgresql_where=text("tenant_id IS NOT NULL"),
+    ),
     Index(
         "ix_events_tenant_received",
         "tenant_id",
@@ -185,7 +199,8 @@ deliveries = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     # Both null for a callback delivery, which carries its own target and payload instead.
-    Column("event_id", String(200), ForeignKey("events.id", ondelete="CASCADE")),
+    # event_id holds the event's key (events.key: its id when it has no tenant).
+    Column("event_id", String(200), ForeignKey("events.key", ondelete="CASCADE")),
     Column("webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE")),
     # pending | delivering | succeeded | failed
     Column("status", String(12), nullable=False),

@@ -186,7 +186,7 @@ class Dispatcher(LeaseWorker):
         for delivery in claimed:
             sending = self._deliver(
                 delivery,
-                None if delivery.event_id is None else claim.events.get(delivery.event_id),
+                None if delivery.event_key is None else claim.events.get(delivery.event_key),
                 None if delivery.webhook_id is None else webhooks.get(delivery.webhook_id),
             )
             work.append(Leased(delivery.id, delivery.lease_id, sending))
@@ -257,7 +257,8 @@ class Dispatcher(LeaseWorker):
                     raise
                 del self._sending[delivery.id]
         policy = CALLBACK_RETRY if webhook is None else webhook.retry
-        self._results.put_nowait(self._record(delivery, policy, request, outcome, final, started))
+        recorded = self._record(delivery, event, policy, request, outcome, final, started)
+        self._results.put_nowait(recorded)
 
     @staticmethod
     def _request(
@@ -277,6 +278,7 @@ class Dispatcher(LeaseWorker):
     def _record(
         self,
         delivery: ClaimedDelivery,
+        event: StoredEvent | None,
         policy: RetryPolicy,
         request: OutboundRequest | None,
         outcome: Outcome,
@@ -323,7 +325,7 @@ class Dispatcher(LeaseWorker):
                 outcome.status or outcome.error,
                 extra={
                     "delivery_id": delivery.id,
-                    "event_id": delivery.event_id,
+                    "event_id": None if event is None else event.id,
                     "webhook_id": delivery.webhook_id,
                 },
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 from hookhub.core.event_schemas import check_events
 from hookhub.db.group import GroupWriter
-from hookhub.db.ingest import Target
+from hookhub.db.ingest import Target, event_key
 from hookhub.db.store import Row, Store
 from hookhub.ids import new_id
 from hookhub.outbound.rendering import ordering_key
@@ -39,9 +39,12 @@ class Accepted:
 
 
 def normalize(event: Mapping[str, Any], now: float) -> dict[str, Any]:
-    """The stored form of an event, with an id and a timestamp when the caller gave none."""
+    """The stored form of an event, with an id and a timestamp when the caller gave none, and
+    the key it is stored under."""
     row = {name: event.get(name) for name in EVENT_FIELDS}
-    row["id"] = event.get("id") or new_id("evt")
+    event_id: str = event.get("id") or new_id("evt")
+    row["id"] = event_id
+    row["key"] = event_key(event_id, row["tenant_id"])
     row["timestamp"] = event.get("timestamp") or datetime.fromtimestamp(now, UTC).isoformat()
     row["received_at"] = now
     return row
@@ -81,7 +84,7 @@ def route(
     paused = {key for key, w in special.items() if not w["enabled"]}
     grouped = by_tenant(rules)
     return {
-        row["id"]: plan(grouped.get(row.get("tenant_id"), ()), ordered, row) for row in events
+        row["key"]: plan(grouped.get(row.get("tenant_id"), ()), ordered, row) for row in events
     }, paused
 
 
@@ -108,21 +111,22 @@ def prepare(batches: Sequence[Sequence[Mapping[str, Any]]], now: float) -> list[
 
 
 def unique(rows: Sequence[Sequence[Row]]) -> list[Row]:
-    """The events of all batches to store, each id once: the same id twice is one event, like
-    the same id in two batches. The first occurrence wins and order is kept: ordered delivery
-    follows the batches' order."""
+    """The events of all batches to store, each id once per tenant: the same id twice is one
+    event, like the same id in two batches. The first occurrence wins and order is kept:
+    ordered delivery follows the batches' order."""
     every = [row for batch in rows for row in batch]
-    return list({row["id"]: row for row in reversed(every)}.values())[::-1]
+    return list({(row["tenant_id"], row["id"]): row for row in reversed(every)}.values())[::-1]
 
 
 def answer(rows: Sequence[Sequence[Row]], created: Mapping[str, int]) -> list[Accepted]:
-    """Each batch's answer once its events are stored (`created`: new event id → deliveries).
-    An id sent twice counts its deliveries once: where it first appears."""
+    """Each batch's answer once its events are stored (`created`: new event key →
+    deliveries). An id sent twice counts its deliveries once: where it first appears (a
+    repeat of a tenant's carries a key of its own, never stored)."""
     left = dict(created)
     return [
         Accepted(
             ids=[row["id"] for row in batch],
-            deliveries=sum(left.pop(row["id"], 0) for row in batch),
+            deliveries=sum(left.pop(row["key"], 0) for row in batch),
         )
         for batch in rows
     ]

@@ -95,9 +95,9 @@ async def detail(ctx: Context, delivery_id: str) -> Detail:
     row = await _visible(ctx, delivery_id)
     hook = await store.webhooks.get(row["webhook_id"]) if row["webhook_id"] else None
     event = None
-    if row["event_id"]:
+    if row["event_key"]:
         try:
-            event = records.event(await store.history.event(row["event_id"]))
+            event = records.event(await store.history.event(row["event_key"]))
         except NotFound:
             event = None  # purged by retention
     tried = [records.attempt(a) for a in await store.attempts_of(delivery_id)]

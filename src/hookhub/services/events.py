@@ -9,7 +9,7 @@ from typing import Any
 from hookhub.core.events import EventIn
 from hookhub.db.history import PAYLOAD_SEARCH_MAX, EventFilter
 from hookhub.db.store import Row, Store
-from hookhub.errors import NotFound, TooLarge
+from hookhub.errors import Conflict, NotFound, TooLarge
 from hookhub.outbound.intake import Accepted, Intake
 from hookhub.services import records, tenancy
 from hookhub.services.common import Context
@@ -62,20 +62,43 @@ async def count(ctx: Context, where: EventFilter, cap: int) -> int:
     return await ctx.store.history.count_events(_scoped(ctx, where), cap)
 
 
-async def get(ctx: Context, event_id: str) -> dict[str, Any]:
-    """One event as shown, with its deliveries (oldest first); NotFound if there is none (or
-    the actor's tenant does not own it)."""
-    row = await stored(ctx, event_id)
-    sent = await ctx.store.history.deliveries_of(event_id)
+async def get(ctx: Context, event_id: str, tenant_id: str | None = None) -> dict[str, Any]:
+    """One event as shown (the one `find` picks), with its deliveries (oldest first)."""
+    row = await find(ctx, event_id, tenant_id)
+    sent = await ctx.store.history.deliveries_of(row["key"])
     return {**records.event(row), "deliveries": [records.delivery(d) for d in sent]}
 
 
-async def by_id(ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The events with these ids (those that still exist, and the actor may see) as shown,
-    by id."""
-    found = await ctx.store.history.events_by_id(ids)
+async def find(ctx: Context, event_id: str, tenant_id: str | None = None) -> Row:
+    """The event with id `event_id` as stored: the actor's tenant's for an actor held to one
+    (NotFound for another tenant's `tenant_id`), else `tenant_id`'s; without it, the event of
+    no tenant, else the one tenant's that has the id. NotFound if there is none; Conflict
+    naming the tenants when several have the id and no event of no tenant does."""
+    tenant = tenancy.listing(ctx, tenant_id)
+    found = {row["tenant_id"]: row for row in await ctx.store.history.events_with_id(event_id)}
+    if tenant is not None or None in found:
+        row = found.get(tenant)
+    elif len(found) > 1:
+        named = ", ".join(repr(owner) for owner in sorted(found))
+        raise Conflict(
+            f"tenants {named} each have an event with id {event_id!r}: pick one with tenant_id",
+            field="tenant_id",
+        )
+    else:
+        row = next(iter(found.values()), None)
+    if row is None:
+        raise NotFound(f"no event with id {event_id!r}")
+    return row
+
+
+async def of_deliveries(ctx: Context, delivery_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The event of each of these deliveries (those that have one the actor may see) as
+    shown, by delivery id."""
+    found = await ctx.store.history.events_of_deliveries(delivery_ids)
     return {
-        event_id: records.event(row) for event_id, row in found.items() if tenancy.visible(ctx, row)
+        delivery_id: records.event(row)
+        for delivery_id, row in found.items()
+        if tenancy.visible(ctx, row)
     }
 
 
@@ -84,9 +107,9 @@ async def newest(store: Store, limit: int) -> list[Row]:
     return await store.history.newest_events(limit)
 
 
-async def stored(ctx: Context, event_id: str) -> Row:
-    """One event as stored (what a rule is tested against), or NotFound (also when the
-    actor's tenant does not own it)."""
-    row = await ctx.store.history.event(event_id)
+async def stored(ctx: Context, key: str) -> Row:
+    """One event as stored, by its key (what a rule is tested against, picked among `newest`),
+    or NotFound (also when the actor's tenant does not own it)."""
+    row = await ctx.store.history.event(key)
     tenancy.check(ctx, row, "event")
     return row

@@ -83,7 +83,11 @@ async def replay(
     # Only its own tenant's events (or, for a webhook of no tenant, events of none).
     tenant = webhook["tenant_id"]
     while batch := await store.events_between(since, until, last, REPLAY_BATCH, tenant):
-        planned = [(event["id"], key) for event in batch for _, key in plan(rules, ordered, event)]
+        planned = [
+            (event["key"], ordering)
+            for event in batch
+            for _, ordering in plan(rules, ordered, event)
+        ]
         created += await store.add_deliveries(webhook_id, planned, due=webhook["enabled"])
         seen += len(batch)
         last = batch[-1]

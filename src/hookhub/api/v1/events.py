@@ -56,6 +56,11 @@ async def list_events(
     return JSON(page(*await events.search(ctx, where, cursor, limit)))
 
 
-@router.get("/events/{event_id:path}", summary="Get an event with its deliveries")
-async def get_event(event_id: str, ctx: ContextDep, _: Reader) -> JSON:
-    return JSON(await events.get(ctx, event_id))
+@router.get(
+    "/events/{event_id:path}",
+    summary="Get an event with its deliveries",
+    description="Tenants may share an id: `tenant_id` picks the tenant's event. Without it, the"
+    " event of no tenant, else the one tenant's with that id; 409 if several tenants have it.",
+)
+async def get_event(event_id: str, ctx: ContextDep, _: Reader, tenant_id: TenantId = None) -> JSON:
+    return JSON(await events.get(ctx, event_id, tenant_id))

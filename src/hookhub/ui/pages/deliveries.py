@@ -66,7 +66,7 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
         except HookhubError as exc:
             errors["_"] = exc.message
         total = await deliveries.count(ctx, where, COUNT_CAP)
-    about = await events.by_id(ctx, [str(d["event_id"]) for d in found if d["event_id"]])
+    about = await events.of_deliveries(ctx, [str(d["id"]) for d in found if d["event_id"]])
     return render(
         request,
         "deliveries/list.html",

@@ -65,9 +65,11 @@ async def list_page(request: Request, _: User, cursor: str | None = None) -> Res
 
 
 @router.get("/events/{event_id:path}")
-async def detail_page(request: Request, event_id: str, _: User) -> Response:
+async def detail_page(
+    request: Request, event_id: str, _: User, tenant_id: str | None = None
+) -> Response:
     ctx = context_of(request)
-    event = await events.get(ctx, event_id)
+    event = await events.get(ctx, event_id, tenant_id or None)
     return render(
         request,
         "events/detail.html",

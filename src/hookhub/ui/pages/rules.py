@@ -106,15 +106,15 @@ async def _submit(request: Request, form: FormData, rule_id: str | None) -> Resp
         id=rule_id,
         errors=errors,
         sample=str(form.get("sample") or SAMPLE),
-        event_id=text(form, "event_id"),
+        event_key=text(form, "event_key"),
     )
 
 
 async def _event(request: Request, form: FormData, errors: dict[str, str]) -> dict[str, Any]:
-    """The event to test against: a stored one picked by id, else the pasted JSON."""
-    event_id = text(form, "event_id")
-    if event_id:
-        return await events_service.stored(context_of(request), event_id)
+    """The event to test against: a stored one picked (by key), else the pasted JSON."""
+    key = text(form, "event_key")
+    if key:
+        return await events_service.stored(context_of(request), key)
     pasted = parse_json(str(form.get("sample") or ""), "sample", errors)
     if errors:
         return {}
@@ -160,7 +160,7 @@ async def test_rule(request: Request, form: Form) -> Response:
         errors=errors,
         outcome=outcome,
         sample=str(form.get("sample") or ""),
-        event_id=text(form, "event_id"),
+        event_key=text(form, "event_key"),
     )
 
 

@@ -25,7 +25,7 @@ async def list_page(
     where = await portal.delivery_filter(ctx, endpoint or None, status or None)
     found, next_cursor = await deliveries.search(ctx, where, cursor or None, PAGE)
     total = await deliveries.count(ctx, where, COUNT_CAP)
-    about = await events.by_id(ctx, [str(d["event_id"]) for d in found if d["event_id"]])
+    about = await events.of_deliveries(ctx, [str(d["id"]) for d in found if d["event_id"]])
     shown = await portal.endpoint(ctx, endpoint) if endpoint else None
     failed = await portal.failed_count(ctx, endpoint) if endpoint else 0
     return page(
