@@ -25,6 +25,7 @@ class TenantFigures:
     webhooks: int
     ingest_per_s: float  # deliveries created per second (3 per event)
     hookhub_per_s: float  # deliveries dispatched per second
+    hookhub_cpu_us: float  # this process's CPU per delivery dispatched, as `Figures` has it
 
 
 async def create_tenants(
