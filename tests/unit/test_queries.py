@@ -69,6 +69,18 @@ def test_sqlite_limited_webhooks_query_uses_indexes(tmp_path: Path, of_tenants: 
     assert "SCAN webhooks" not in plan
 
 
+def test_sqlite_claims_find_limited_tenants_without_reading_every_tenant(tmp_path: Path) -> None:
+    for query in (
+        queries.limited_tenants("sqlite"),
+        queries.claim_deliveries("sqlite"),
+        queries.limited_webhooks("sqlite", True),
+    ):
+        compiled = query.compile(dialect=DIALECTS["sqlite"])
+        plan = _plan(tmp_path, str(compiled), (1,) * len(compiled.positiontup or ()))
+        assert "SCAN tenants USING INDEX ix_tenants_limited" in plan
+        assert "SCAN tenants" not in plan.replace("SCAN tenants USING INDEX ix_tenants_limited", "")
+
+
 @pytest.mark.parametrize("name", ["sqlite", "postgresql"])
 def test_claims_pick_their_rows_by_id(name: str) -> None:
     # PostgreSQL: the due ids as an array found through the primary key, never a join with the

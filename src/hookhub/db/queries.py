@@ -69,7 +69,8 @@ NOT_BLOCKED = or_(
 # dear, so a statement that must sort still runs.
 CLAIM_PLANS = text("SET LOCAL enable_sort = off")
 
-# Tenants whose limits span all their webhooks (see `limited_tenants`).
+# Tenants whose limits span all their webhooks (see `limited_tenants`), spelled as the partial
+# index ix_tenants_limited spells it, so SQLite reads that index rather than every tenant.
 TENANT_HAS_LIMITS = or_(tenants.c.max_concurrency.is_not(None), tenants.c.rate_limit.is_not(None))
 # A webhook of such a tenant. Spelled so that a webhook of no tenant is False, not NULL: the
 # claim reads `NOT IS_LIMITED`, and NOT NULL would leave those webhooks out.

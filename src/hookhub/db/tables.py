@@ -41,6 +41,14 @@ tenants = Table(
     Column("next_send_at", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The few tenants with limits: a claim looks for them twice (`queries.TENANT_HAS_LIMITS`,
+    # spelled alike) without reading every tenant (0.1-0.15 ms each with 1,000 tenants).
+    Index(
+        "ix_tenants_limited",
+        "id",
+        sqlite_where=text("max_concurrency IS NOT NULL OR rate_limit IS NOT NULL"),
+        postgresql_where=text("max_concurrency IS NOT NULL OR rate_limit IS NOT NULL"),
+    ),
 )
 
 
