@@ -2,7 +2,7 @@
 send an event with the same id; each is stored once within its tenant, delivered to its own
 tenant's webhooks and read with its own tenant's token. An installation-wide token reads the
 event of no tenant first, picks a tenant's with `tenant_id`, and is told (409) when several
-tenants share an id it did not pick among. Migration 0019 keeps the events there were."""
+tenants share an id it did not pick among. Migration 0020 keeps the events there were."""
 
 from __future__ import annotations
 
@@ -130,10 +130,10 @@ async def test_an_id_only_tenants_share_is_picked_by_tenant(
 
 
 async def test_the_migration_keys_tenants_events_apart(store: Store, database_url: str) -> None:
-    """Migration 0019: events there were keep their ids and deliveries; a tenant's event is
+    """Migration 0020: events there were keep their ids and deliveries; a tenant's event is
     keyed anew, so an event of no tenant with its id is no longer taken for a repeat."""
     await store.close()
-    await _migrate(database_url, "0018", up=False)
+    await _migrate(database_url, "0019", up=False)
     before = Store.open(database_url)
     try:
         async with before.write() as conn:

@@ -166,7 +166,7 @@ events = Table(
     metadata,
     # The row's own key, unique across tenants: what deliveries refer to. An event of no tenant
     # is keyed by its id (its deliveries name it as before tenants); a tenant's gets a new key
-    # (evk_...), as tenants may share ids (migration 0019).
+    # (evk_...), as tenants may share ids (migration 0020).
     Column("key", String(200), primary_key=True),
     # Caller-chosen ids make ingestion idempotent: the same id twice within a tenant (or among
     # events of no tenant, through their key) is stored once.

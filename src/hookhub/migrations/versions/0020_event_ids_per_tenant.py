@@ -10,8 +10,8 @@ among events of no tenant, through their key. SQLite rebuilds events to make `id
 Downgrade: ids must be unique again. A tenant's event whose id another event also has goes,
 with its deliveries and their attempts; the rest are keyed by their id again.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from alembic import op
 
 from hookhub.ids import new_id
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
