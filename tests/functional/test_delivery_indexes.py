@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 
+from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Store
 from hookhub.db.tables import deliveries
+from hookhub.outbound.intake import ingest
 from tests.support.statements import statements_of
 
 
@@ -33,3 +35,20 @@ async def test_retention_reads_the_finished_index(store: Store) -> None:
             explain = "EXPLAIN QUERY PLAN"
         plan = (await conn.exec_driver_sql(f"{explain} {purge.sql}", purge.params)).all()
     assert "ix_deliveries_finished" in " ".join(str(row) for row in plan)
+
+
+async def test_a_search_by_event_id_reads_the_event_index(store: Store) -> None:
+    """Searching deliveries for an id (a delivery's or an event's) reads the two indexes: the
+    event's keys are looked up first, as a subquery in the OR made PostgreSQL test every
+    delivery."""
+    await ingest(store, [{"id": "evt_1", "object_type": "x", "event": "y"}])
+    with statements_of(store) as seen:
+        await store.history.deliveries(DeliveryFilter(search="evt_1"), None, 50)
+    [search] = [s for s in seen if "ORDER BY deliveries.id DESC" in s.sql]
+    async with store.write() as conn:
+        explain = "EXPLAIN QUERY PLAN"
+        if store.dialect == "postgresql":
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            explain = "EXPLAIN"
+        plan = (await conn.exec_driver_sql(f"{explain} {search.sql}", search.params)).all()
+    assert "ix_deliveries_event_id" in " ".join(str(row) for row in plan)
