@@ -102,10 +102,14 @@ def events_query(where: EventFilter, after: tuple[float, str] | None, limit: int
         query = query.where(events.c.received_at >= where.since)
     if where.until is not None:
         query = query.where(events.c.received_at < where.until)
-    if where.search is not None:
-        query = query.where(with_id(where.search))
     if where.tenant_id is not None:
         query = query.where(events.c.tenant_id == where.tenant_id)
+    if where.search is not None and where.tenant_id is not None:
+        # With the tenant: uq_events_id_tenant's whole key, which the planners pick over
+        # reading the tenant's events by time.
+        query = query.where(events.c.id == where.search)
+    elif where.search is not None:
+        query = query.where(with_id(where.search))
     if where.payload is not None:
         query = query.where(_contains(where.payload))
     if after is not None:
