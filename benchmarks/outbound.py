@@ -573,8 +573,9 @@ def machine_busy(start: tuple[int, int] | None, end: tuple[int, int] | None) -> 
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(given: str | None) -> AsyncIterator[str]:
-    """The URL of an empty database for this run, removed afterwards."""
+async def fresh_database(given: str | None, options: str = "") -> AsyncIterator[str]:
+    """The URL of an empty database for this run, removed afterwards. `options`: PostgreSQL's
+    CREATE DATABASE options (`TEMPLATE template0 LC_COLLATE 'C'`)."""
     if given is None:
         with tempfile.TemporaryDirectory(prefix="hookhub-bench-") as folder:
             yield f"sqlite:///{Path(folder) / 'bench.db'}"
@@ -589,7 +590,7 @@ async def fresh_database(given: str | None) -> AsyncIterator[str]:
     admin = _asyncpg_dsn(url.set(database=url.database or "test"))
     conn = await asyncpg.connect(admin, timeout=10)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}" {options}')
     finally:
         await conn.close()
     try:

@@ -2,7 +2,7 @@
 and PostgreSQL's own CPU time per delivery.
 
     .venv/bin/python benchmarks/scale.py [--count 6000] [--workers 1,2,4,8] [--cpu 0.125]
-        [--database postgresql://user@host/db] [--json]
+        [--database postgresql://user@host/db] [--created OPTIONS] [--json]
 
 Two cores cannot show whether 8 workers do 8 times the work of one; 8 workers each held to an
 eighth of a core can. For each N the same backlog of `count` deliveries (ingested in-process
@@ -142,7 +142,7 @@ class Figures:
 
 async def run(args: argparse.Namespace, receiver: Receiving) -> Figures:
     phases = []
-    async with fresh_database(args.database) as url:
+    async with fresh_database(args.database, args.created) as url:
         database = make_url(url).database or ""
         await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
@@ -197,6 +197,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cpu", type=float, default=0.125, help="cores per worker (quota)")
     parser.add_argument("--concurrency", type=positive, default=100, help="each worker's sends")
     parser.add_argument("--database", default=DEFAULT_POSTGRES, help="a PostgreSQL server")
+    parser.add_argument(
+        "--created",
+        default="",
+        help="CREATE DATABASE options of the benchmark's database (\"TEMPLATE template0 "
+        "LC_COLLATE 'C'\", as docs/deployment.md advises)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     args = parser.parse_args(argv)
     if make_url(args.database).get_backend_name() not in ("postgresql", "postgres"):
