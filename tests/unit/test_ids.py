@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from hookhub import ids
 from hookhub.ids import _ALPHABET, id_time, new_id
 
 
@@ -33,3 +36,17 @@ def test_an_id_tells_when_it_was_made() -> None:
     made = new_id("lse")
     after = time.time_ns() // 1_000_000 / 1000
     assert before <= id_time(made) <= after
+
+
+def test_ids_within_a_millisecond_count_up_through_a_carry_past_the_last_four_digits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The random part's last four digits are encoded afresh per id, the rest kept: a carry out
+    # of them must still reach the digits kept.
+    millis = time.time_ns() // 1_000_000 + 60_000  # ahead: every id stays in this millisecond
+    start = (7 << 20) - 2
+    head = ids._encode(millis, 10) + ids._encode(start >> 20, 12)
+    monkeypatch.setattr(ids, "_last", (millis, start, head))
+    made = [new_id("run") for _ in range(4)]
+    assert [_decode(made_id[14:]) for made_id in made] == [start + n for n in range(1, 5)]
+    assert {_decode(made_id[4:14]) for made_id in made} == {millis}
