@@ -111,6 +111,35 @@ async def test_a_slow_body_is_cut_off_and_the_app_sees_a_disconnect(port: int) -
     writer.close()
 
 
+async def test_a_kept_alive_connection_is_closed_once_idle_for_the_keep_alive_timeout() -> None:
+    # One timer per connection: it must close a connection idle since its last answer, and
+    # leave open one whose requests kept coming while it was armed.
+    keep_alive = 2.0  # seconds (uvicorn's is 5): a stall this long on a loaded machine is rare
+
+    class Quick(server.protocol(LONG)):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.timeout_keep_alive = keep_alive
+
+    port = free_port()
+    listening = await server.listen(_echo, "127.0.0.1", port, LONG, http=Quick)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # A request every 50 ms for one and a half timeouts: never idle long enough.
+        while loop.time() - started < 1.5 * keep_alive:
+            writer.write(_request(b"busy"))
+            assert await _answer(reader) == b"busy"
+            await asyncio.sleep(0.05)
+        idle_from = loop.time()
+        assert await _until_closed(reader) == b""
+        assert loop.time() - idle_from >= keep_alive * 0.9
+        writer.close()
+    finally:
+        await listening.close()
+
+
 async def test_an_idle_connection_is_closed_without_an_answer(port: int) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     assert await _until_closed(reader) == b""
