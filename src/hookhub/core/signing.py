@@ -139,7 +139,7 @@ def _verify_ed25519(public: str, signed: bytes, header: str) -> bool:
 
 def standard_signatures(keys: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> str:
     """A webhook-signature header: one `v1,` signature per secret in `keys`, space-separated."""
-    return " ".join(standard_signature(key, msg_id, timestamp, body) for key in keys)
+    return " ".join([standard_signature(key, msg_id, timestamp, body) for key in keys])
 
 
 def generate_secret() -> str:

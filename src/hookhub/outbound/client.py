@@ -47,7 +47,7 @@ NO_CLIENT_CERTIFICATE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: one per send (see hookhub.db.records)
 class Outcome:
     """What happened to one request: a response, or the exact error that prevented one."""
 

@@ -58,7 +58,7 @@ STORED_HEADERS = 50  # headers
 STORED_HEADER_BYTES = 16 * 1024  # characters of names and values
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per send (see hookhub.db.records)
 class Recorded:
     """One attempt's outcome, ready to write: the delivery's new state and the attempt record."""
 
@@ -287,10 +287,10 @@ class Dispatcher(LeaseWorker):
     ) -> Recorded:
         number = delivery.attempts + 1
         now = time.time()
-        headers = {k.lower(): v for k, v in outcome.headers.items()}
         if outcome.ok:
             status, next_at = "succeeded", None
         else:
+            headers = {k.lower(): v for k, v in outcome.headers.items()}
             final = final or headers.get(ABORT_HEADER, "").strip().lower() == ABORT_VALUE
             delay = None if final else policy.delay_after(number)
             wait = retry_after(headers.get("retry-after"), now)

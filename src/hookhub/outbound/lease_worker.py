@@ -23,7 +23,7 @@ SHUTDOWN_GRACE = 10.0  # seconds items in flight get to finish on shutdown; the 
 Held = tuple[str, str]  # (item id, lease id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per item claimed (see hookhub.db.records)
 class Leased:
     """One claimed item: its id, the lease holding it, and the work to do with it."""
 

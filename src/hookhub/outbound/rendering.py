@@ -219,6 +219,8 @@ class CompiledWebhook:
         self.previous_secrets = config.previous_secrets
         self.auth = config.auth
         self.cookies = config.cookies
+        # The same for every request of this version: built once, not per send.
+        self.credentials = credential_headers(config.auth, config.cookies)
         self.preset = config.preset or "netbox"
         self.retry = RetryPolicy.from_json(config.retry)
         self.compile_error: str | None = None
@@ -267,7 +269,7 @@ class CompiledWebhook:
             body = render(self.body, context, "body_template").encode()
         else:
             body = orjson.dumps(PRESETS[self.preset](context), default=str)
-        headers.update(credential_headers(self.auth, self.cookies))
+        headers.update(self.credentials)
         now = now or time.time()
         previous = [e["secret"] for e in signing.live_secrets(self.previous_secrets, now)]
         headers.update(signature_headers(self.secret, delivery_id, body, int(now), previous))
