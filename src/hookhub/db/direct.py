@@ -13,8 +13,9 @@ PostgreSQL the same calls go through SQLAlchemy: there a round trip to the serve
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import JSON, Delete, Insert, Select, TextClause, Update
@@ -51,9 +52,32 @@ class Compiled:
     params: tuple[tuple[str | None, Any, Processor], ...]
     keys: tuple[str, ...]  # result column names
     results: tuple[Processor, ...]  # their result processors
+    # When every parameter is given by the caller (most statements): one C call reads them
+    # all in order, and only those with a bind processor are run through it (a run's insert:
+    # 18 values, 6 processed).
+    _fetch: Callable[[Mapping[str, Any]], Any] | None = field(
+        init=False, default=None, compare=False
+    )
+    _processed: tuple[tuple[int, Callable[[Any], Any]], ...] = field(
+        init=False, default=(), compare=False
+    )
+
+    def __post_init__(self) -> None:
+        names = [name for name, _, _ in self.params]
+        if len(names) > 1 and None not in names:
+            object.__setattr__(self, "_fetch", operator.itemgetter(*names))
+            processed = tuple(
+                (at, process) for at, (_, _, process) in enumerate(self.params) if process
+            )
+            object.__setattr__(self, "_processed", processed)
 
     def args(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional parameters; KeyError if `values` lacks one the statement needs."""
+        if self._fetch is not None:
+            found = list(self._fetch(values))
+            for at, process in self._processed:
+                found[at] = process(found[at])
+            return found
         # A list comprehension: tuple() over a generator cost twice as much per row.
         return [
             fixed if name is None else values[name] if process is None else process(values[name])
