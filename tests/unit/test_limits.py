@@ -1,14 +1,16 @@
-"""Numeric ranges (`Range`) and the send plan of a limited webhook (`plan_sends`)."""
+"""Numeric ranges (`Range`), the send plan of a limited webhook (`plan_sends`), and the pacing of
+its sends within a process (`Pacer`)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Annotated
 
 import pydantic
 import pytest
 
-from hookhub.core.limits import MIN_RATE, BrokenLimit, Range, plan_sends
+from hookhub.core.limits import MIN_RATE, BrokenLimit, Pacer, Range, plan_sends
 
 NOW = 1_000_000.0
 HORIZON = 1.0
@@ -80,3 +82,39 @@ def test_unusable_stored_limits_raise(rate: float, concurrency: int | None) -> N
     with pytest.raises(BrokenLimit) as caught:
         plan_sends(rate, concurrency, 0, NOW, 100, NOW, HORIZON)
     assert ("rate_limit" if concurrency is None else "max_concurrency") in str(caught.value)
+
+
+WEBHOOK = (("webhook", "wh_1", 0.1),)  # 10/s
+
+
+def test_sends_on_time_keep_their_slots() -> None:
+    pacer = Pacer()
+    for index in range(5):
+        slot = NOW + index * 0.1
+        at = pacer.due(slot, WEBHOOK)
+        assert at == slot  # jitter of the previous start does not push it
+        pacer.take(WEBHOOK, at, at + 0.004)
+
+
+def test_slots_woken_late_together_go_out_an_interval_apart() -> None:
+    pacer = Pacer()
+    # Slots at 0, 0.1, 0.2 and 0.3 s; the loop was held up until 0.35 s.
+    late = NOW + 0.35
+    first = pacer.due(NOW, WEBHOOK)
+    pacer.take(WEBHOOK, first, late)
+    starts = [late]
+    for index in range(1, 4):
+        at = pacer.due(NOW + index * 0.1, WEBHOOK)
+        pacer.take(WEBHOOK, at, at)
+        starts.append(at)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert gaps == pytest.approx([0.1, 0.1, 0.1])
+
+
+def test_a_tenants_rate_paces_its_webhooks_together() -> None:
+    pacer = Pacer()
+    tenant = ("tenant", "acme", 0.1)
+    one, two = (("webhook", "wh_1", 0.01), tenant), (("webhook", "wh_2", 0.01), tenant)
+    pacer.take(one, NOW, NOW + 0.3)  # late: the tenant's next send is spaced from 0.3 s
+    assert pacer.due(NOW + 0.1, two) == pytest.approx(NOW + 0.4)
+    assert pacer.due(NOW + 0.1, (("webhook", "wh_2", 0.01),)) == NOW + 0.1

@@ -143,3 +143,34 @@ def plan_sends(
     # which claimed a delivery whose slot its lease did not cover).
     allowance = min(allowance, math.floor((now + horizon - start) * rate) + 1)
     return Sends(max(allowance, 0), start, interval)
+
+
+# The rate limits one send keeps: (kind, id, seconds between two sends), kind "webhook" or
+# "tenant".
+Pace = tuple[tuple[str, str, float], ...]
+
+
+class Pacer:
+    """The send slot each rate-limited webhook and tenant last used in this process, so that
+    slots that come due late together (the loop was held up) go out an interval apart, not in
+    a burst at the receiver."""
+
+    def __init__(self) -> None:
+        self._used: dict[tuple[str, str], float] = {}
+
+    def due(self, send_at: float, pace: Pace) -> float:
+        """When a send slotted at `send_at` may start: not before an interval after the slot
+        its webhook's (and tenant's) previous send used."""
+        at = send_at
+        for kind, key, interval in pace:
+            last = self._used.get((kind, key))
+            if last is not None:
+                at = max(at, last + interval)
+        return at
+
+    def take(self, pace: Pace, at: float, now: float) -> None:
+        """A send due `at` starts `now`. It used slot `at`; or, late by more than half an
+        interval, `now`, so the sends after it are spaced from when it really went (on-time
+        jitter is not counted: it would slow every limited webhook below its rate)."""
+        for kind, key, interval in pace:
+            self._used[(kind, key)] = at if now - at <= interval / 2 else now

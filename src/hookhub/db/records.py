@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hookhub.core.limits import Pace
+
 Row = dict[str, Any]
 JSONObject = dict[str, Any]
 
@@ -37,6 +39,7 @@ class ClaimedDelivery:
     # finishing it may let another delivery of its webhook go.
     limited: bool = False
     send_at: float | None = None
+    pace: Pace = ()  # with `send_at`: the rate limits it keeps (`Pacer`)
 
 
 @dataclass(slots=True)  # not frozen: see above

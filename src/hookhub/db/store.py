@@ -356,7 +356,7 @@ class Store(Database):
             except Exception as exc:  # arithmetic on stored values only
                 log.error("tenant %s: %s; its deliveries wait", tenant["id"], _unusable(exc))
                 sends = limits.Sends(0, now, None)
-            shares[tenant["id"]] = _Share(sends)
+            shares[tenant["id"]] = _Share(tenant["id"], sends)
         return shares
 
     async def _claim_limited(
@@ -383,14 +383,19 @@ class Store(Database):
         if lost := [row for row in rows if row["lost_lease"] is not None]:
             await self._log_lost_sends(conn, lost)
         claimed = [_claimed(row, params["lease_id"], limited=True) for row in rows]
-        paced = share is not None and share.sends.interval is not None
-        if (sends.interval is not None or paced) and claimed:
+        pace: limits.Pace = ()
+        if sends.interval is not None:
+            pace = (("webhook", webhook_id, sends.interval),)
+        if share is not None and share.sends.interval is not None:
+            pace += (("tenant", share.tenant_id, share.sends.interval),)
+        if pace and claimed:
             taken = share.taken if share is not None else 0
             for index, delivery in enumerate(claimed):
                 slot = sends.slot(index)
-                if share is not None and paced:
+                if share is not None and share.sends.interval is not None:
                     slot = max(slot, share.sends.slot(taken + index))
                 delivery.send_at = slot
+                delivery.pace = pace
         if sends.interval is not None and claimed:
             # After the last slot taken: the tenant's slots may have pushed it past its own.
             last = claimed[-1].send_at or sends.slot(len(claimed) - 1)
@@ -913,6 +918,7 @@ class Store(Database):
 class _Share:
     """One claim's use of a limited tenant's allowance, across its webhooks."""
 
+    tenant_id: str
     sends: limits.Sends  # what the tenant's limits allow this claim
     taken: int = 0  # deliveries of the tenant's claimed so far (slots of its rate taken)
 

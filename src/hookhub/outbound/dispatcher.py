@@ -129,6 +129,7 @@ class Dispatcher(LeaseWorker):
         self.sender = sender or Sender.for_settings(settings)
         self.metrics = metrics
         self._webhooks: dict[str, CompiledWebhook] = {}
+        self._pacer = limits.Pacer()
         # Delivery id → time.time() its request started, while the request runs: one cut off
         # by a shutdown may have reached the receiver.
         self._sending: dict[str, float] = {}
@@ -222,16 +223,25 @@ class Dispatcher(LeaseWorker):
 
     # -- deliver ----------------------------------------------------------------------------------
 
+    async def _paced(self, send_at: float, pace: limits.Pace) -> None:
+        """Wait for a rate-limited send's slot, and past it while its webhook's or tenant's
+        previous send was less than an interval ago (slots woken late together)."""
+        while True:
+            at, now = self._pacer.due(send_at, pace), time.time()
+            if at <= now:
+                break
+            await asyncio.sleep(at - now)
+        self._pacer.take(pace, at, now)
+
     async def _deliver(
         self,
         delivery: ClaimedDelivery,
         event: StoredEvent | None,
         webhook: CompiledWebhook | None,
     ) -> None:
-        send_at = delivery.send_at
-        if send_at is not None and send_at > time.time():
+        if delivery.send_at is not None:
             # Rate-limited: claimed ahead within the lease, started at its slot.
-            await asyncio.sleep(send_at - time.time())
+            await self._paced(delivery.send_at, delivery.pace)
         started = time.time()
         request: OutboundRequest | None = None
         try:
