@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hookhub.core.templates import RenderError, compile_template, compile_text, render
+from hookhub.core.template_limits import LIMITS
+from hookhub.core.templates import Names, RenderError, compile_template, compile_text, render
 
 CONTEXT = {"event": "updated", "data": {"id": 7, "tags": ["a", "b"]}}
 
@@ -22,6 +23,12 @@ CONTEXT = {"event": "updated", "data": {"id": 7, "tags": ["a", "b"]}}
         "{% set ns = namespace(n=0) %}{% for t in data.tags %}{% set ns.n = ns.n + 1 %}"
         "{% endfor %}{{ ns.n }}",
         "{{ data | tojson }}",
+        # Text and top-level names only: rendered without Jinja (Names).
+        "X-{{ event }}.{{ data }}",
+        "a {{ missing }} b\n",
+        "{{ range }}|{{ event }}",
+        "line one\r\n{{ event }}",
+        "{{ self }}",  # Jinja's own: not a name of the context
     ],
 )
 def test_fast_path_renders_what_jinja_renders(source: str) -> None:
@@ -43,3 +50,16 @@ def test_context_variables_shadow_globals_and_do_not_leak_between_renders() -> N
 def test_the_sandbox_still_applies() -> None:
     with pytest.raises(RenderError):
         render(compile_text("{{ ''.__class__.__mro__ }}", "body"), CONTEXT, "body")
+
+
+def test_text_and_names_only_skip_jinja() -> None:
+    assert isinstance(compile_text("{{ model }}.{{ event }}", "headers"), Names)
+    for source in ("{{ data.id }}", "{{ event | upper }}", "{% if event %}x{% endif %}"):
+        assert not isinstance(compile_text(source, "headers"), Names)
+
+
+def test_names_keep_the_output_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(LIMITS, "max_output", 10)
+    with pytest.raises(RenderError, match="over the limit") as caught:
+        render(compile_text("{{ event }}{{ event }}", "body"), CONTEXT, "body")
+    assert caught.value.limit
