@@ -65,6 +65,17 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
+async def send_starts(hookhub: Hookhub, *webhook_ids: str) -> list[float]:
+    """When each attempt to the webhooks started, as hookhub recorded it, in order: spacing
+    that the receiver's own arrival times would blur when the test process stalls."""
+    starts: list[float] = []
+    for webhook_id in webhook_ids:
+        for delivery in await deliveries_of(hookhub, webhook_id):
+            found = await hookhub.admin.get(f"/deliveries/{delivery['id']}/attempts")
+            starts += [epoch(attempt["started_at"]) for attempt in found.json()["items"]]
+    return sorted(starts)
+
+
 async def test_best_effort_webhook_tries_once(hookhub: Hookhub, receiver: Receiver) -> None:
     receiver.reply = lambda _: Reply(status=500)
     webhook_id = await webhook(hookhub, receiver.url, retry={"max_attempts": 0})
