@@ -1,4 +1,4 @@
-"""Every performance figure (issues 8 and 22) next to its baseline from the same run (`make bench`).
+"""Every performance figure (issues 8, 22 and 25) next to its baseline from the same run (`make bench`).
 
     .venv/bin/python benchmarks/run_all.py [--count 10000] [--repeat 2]
         [--postgres postgresql://postgres@127.0.0.1:5432/test | --no-postgres]
@@ -35,6 +35,8 @@ FIGURE_TIMEOUT = 1800.0  # seconds one benchmark script may run (a 1M backlog on
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 # Messages per broker and phase: four brokers, three phases, two processes started per round.
 DESTINATION_COUNT = 3000
+TENANTS = 1000  # issue 25: 1,000 tenants x 3 webhooks ...
+TENANT_COUNT = 30_000  # ... 10 deliveries per webhook
 DESTINATION_BAR = 0.5  # broker destination deliveries/s over the bare client loop's
 # A worker's deliveries/s while retention drops partitions over its rate without retention.
 RETENTION_BAR = 0.9
@@ -162,6 +164,30 @@ def outbound_rows(args: argparse.Namespace) -> list[Row]:
 
     figure = "outbound deliveries/s, in-process (profiling): Dispatcher.drain(), SQLite"
     return ratio_rows(args, "outbound", figure, describe, 0.9)
+
+
+def tenant_rows(args: argparse.Namespace) -> list[Row]:
+    """Issue 25: dispatch over 1,000 tenants x 3 webhooks against one webhook, in the same run
+    (`outbound.py --tenants`, each phase in an empty database of its own)."""
+
+    def run() -> dict[str, Any]:
+        found = script("outbound", "--count", str(TENANT_COUNT), "--tenants", str(TENANTS))
+        found["tenant_ratio"] = found["tenants"]["hookhub_per_s"] / found["hookhub_per_s"]
+        return found
+
+    def describe(run: dict[str, Any]) -> tuple[str, str]:
+        many = run["tenants"]
+        return (
+            f"{many['hookhub_per_s']:.0f}/s ({many['hookhub_cpu_us']:.0f} µs CPU each)",
+            f"one webhook {run['hookhub_per_s']:.0f}/s ({run['hookhub_cpu_us']:.0f} µs CPU)",
+        )
+
+    figure = (
+        f"outbound deliveries/s over {TENANTS:,} tenants x 3 webhooks ({TENANT_COUNT:,} "
+        "deliveries, 10 per webhook), in-process Dispatcher.drain(), SQLite"
+    )
+    runs = repeated(args.repeat, run, "tenant_ratio")
+    return [ratio_row(runs, "tenant_ratio", figure, describe, 0.9)]
 
 
 def destination_rows(args: argparse.Namespace) -> list[Row]:
@@ -557,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     sections: list[Callable[[], list[Row]]] = [
         lambda: worker_rows(args),
         lambda: outbound_rows(args),
+        lambda: tenant_rows(args),
         lambda: latency_rows(args, None),
         lambda: inbound_rows(args),
         lambda: intake_rows(args),
