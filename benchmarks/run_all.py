@@ -1,4 +1,5 @@
-"""Every performance figure (issues 8, 22 and 25) next to its baseline from the same run (`make bench`).
+"""Every performance figure (issues 8, 22 and 25) beside its baseline from the same run (`make
+bench`).
 
     .venv/bin/python benchmarks/run_all.py [--count 10000] [--repeat 2]
         [--postgres postgresql://postgres@127.0.0.1:5432/test | --no-postgres]
