@@ -47,6 +47,7 @@ from outbound import (
     positive,
     set_enabled,
 )
+from scale import backend_pids
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 MARGIN = 30.0  # seconds added to each lease
@@ -85,22 +86,6 @@ class Variant:
         """Claim and finish CPU per delivery, µs."""
         n = max(self.delivered, 1)
         return self.claim_ns / n / 1000, self.finish_ns / n / 1000
-
-
-def backend_pids(database: str) -> list[int]:
-    """The server processes serving `database` (their process title names it)."""
-    marker = f" {database} ".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if title.startswith(b"postgres: ") and marker in title:
-            found.append(int(entry.name))
-    return found
 
 
 def on_cpu_ns(pids: list[int]) -> int:

@@ -102,11 +102,10 @@ def cpu_caps(cpu: float) -> Iterator[CpuCaps]:
         caps.remove()
 
 
-def postgres_cpu(database: str) -> float:
-    """CPU seconds used so far by the PostgreSQL backends connected to `database` (their
-    process title names it)."""
-    total = 0.0
+def backend_pids(database: str) -> list[int]:
+    """The PostgreSQL server processes serving `database` (their process title names it)."""
     marker = f" {database} ".encode()
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -115,8 +114,13 @@ def postgres_cpu(database: str) -> float:
         except OSError:
             continue
         if title.startswith(b"postgres: ") and marker in title:
-            total += cpu_seconds(int(entry.name)) or 0.0
-    return total
+            found.append(int(entry.name))
+    return found
+
+
+def postgres_cpu(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to `database`."""
+    return sum(cpu_seconds(pid) or 0.0 for pid in backend_pids(database))
 
 
 @dataclass(frozen=True)

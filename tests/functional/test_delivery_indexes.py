@@ -9,7 +9,7 @@ from hookhub.db.history import DeliveryFilter
 from hookhub.db.store import Store
 from hookhub.db.tables import deliveries
 from hookhub.outbound.intake import ingest
-from tests.support.statements import statements_of
+from tests.support.statements import plan_of, statements_of
 
 
 def test_updated_at_is_indexed_for_finished_deliveries_only() -> None:
@@ -26,15 +26,7 @@ async def test_retention_reads_the_finished_index(store: Store) -> None:
     with statements_of(store) as seen:
         await store.purge(time.time() - 86400, 100)
     [purge] = [s for s in seen if s.sql.lstrip().startswith("DELETE FROM deliveries")]
-    async with store.write() as conn:
-        if store.dialect == "postgresql":
-            # Discouraged, so that a usable index shows however small the table is.
-            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-            explain = "EXPLAIN"
-        else:
-            explain = "EXPLAIN QUERY PLAN"
-        plan = (await conn.exec_driver_sql(f"{explain} {purge.sql}", purge.params)).all()
-    assert "ix_deliveries_finished" in " ".join(str(row) for row in plan)
+    assert "ix_deliveries_finished" in await plan_of(store, purge)
 
 
 async def test_a_search_by_event_id_reads_the_event_index(store: Store) -> None:

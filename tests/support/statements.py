@@ -32,3 +32,16 @@ def statements_of(store: Store) -> Iterator[list[Executed]]:
         yield seen
     finally:
         event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def plan_of(store: Store, executed: Executed) -> str:
+    """The plan `store`'s database gives a statement it ran, as text. On PostgreSQL sequential
+    scans are discouraged, so that a usable index shows however small the table is."""
+    async with store.write() as conn:
+        if store.dialect == "postgresql":
+            await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            explain = "EXPLAIN"
+        else:
+            explain = "EXPLAIN QUERY PLAN"
+        plan = (await conn.exec_driver_sql(f"{explain} {executed.sql}", executed.params)).all()
+    return " ".join(str(row) for row in plan)
