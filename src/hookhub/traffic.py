@@ -28,24 +28,18 @@ BUSY_RATE = 500.0  # requests answered per second
 
 
 class Traffic:
-    """Counts requests in flight (`started`/`ended`, called by the app per request) and tells
+    """Counts the requests answered (`answered`, called by the app per request) and tells
     background work when the process is not saturated with them (`gap`)."""
 
     def __init__(self, max_wait: float) -> None:
         self.max_wait = max_wait
-        self.in_flight = 0
         self._answered = 0
         self._busy: Callable[[], float] | None = None  # opened in the loop's thread
         self._sample = (time.monotonic(), 0.0, 0)  # (when, busy seconds, answered) then
         self._saturated = False
 
-    def started(self) -> None:
-        """A request began."""
-        self.in_flight += 1
-
-    def ended(self) -> None:
+    def answered(self) -> None:
         """A request was answered (or failed)."""
-        self.in_flight -= 1
         self._answered += 1
 
     def saturated(self) -> bool:

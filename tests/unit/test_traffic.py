@@ -36,8 +36,7 @@ class Burst:
     async def run(self) -> None:
         while self.on:
             for _ in range(50):
-                self.traffic.started()
-                self.traffic.ended()
+                self.traffic.answered()
             await asyncio.sleep(0.002)
 
 

@@ -21,7 +21,7 @@ PREFIXES = tuple(path.partition("{")[0] for path in PATHS)
 
 class App(FastAPI):
     """FastAPI with the trigger URLs in front (`mount_triggers`), counting the HTTP requests
-    in flight (`traffic`)."""
+    answered (`traffic`)."""
 
     def __init__(self, traffic: Traffic, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -38,8 +38,6 @@ class App(FastAPI):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        traffic = self.traffic
-        traffic.started()
         try:
             if self.serves_triggers and scope["path"].startswith(PREFIXES):
                 state = self.state
@@ -52,7 +50,7 @@ class App(FastAPI):
                 return
             await super().__call__(scope, receive, send)
         finally:
-            traffic.ended()
+            self.traffic.answered()
 
     async def stack(self, scope: Scope, receive: Receive, send: Send) -> None:
         """FastAPI's own handling of a request (where a fast path hands one on)."""
