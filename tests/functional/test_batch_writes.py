@@ -15,6 +15,7 @@ from hookhub.db.records import AttemptRecord, DeliveryOutcome, Health
 from hookhub.db.store import Store
 from hookhub.db.tables import attempts, deliveries, events, webhooks
 from hookhub.ids import new_id
+from tests.support.rows import event_row
 from tests.support.statements import statements_of
 
 
@@ -23,18 +24,8 @@ async def _leased(store: Store, count: int, lease_id: str) -> list[str]:
     webhook = await store.insert(
         webhooks, new_row(WebhookIn(name=f"w-{lease_id}", url="http://127.0.0.1:1"))
     )
-    event_id = new_id("evt")
-    await store.insert(
-        events,
-        {
-            "key": event_id,  # of no tenant: keyed by its id
-            "id": event_id,
-            "object_type": "x",
-            "event": "e",
-            "timestamp": "t",
-            "received_at": 0.0,
-        },
-    )
+    event = await store.insert(events, event_row())
+    event_id = event["key"]
     now = time.time()
     rows = [
         {

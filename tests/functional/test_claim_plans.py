@@ -17,6 +17,7 @@ from hookhub.db.records import DeliveryOutcome
 from hookhub.db.store import Store
 from hookhub.db.tables import deliveries, events, webhooks
 from hookhub.ids import new_id
+from tests.support.rows import event_row
 from tests.support.statements import statements_of
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -55,18 +56,8 @@ async def _rows_read(store: Store, statement: Select[Any], **values: Any) -> int
 async def _target(store: Store) -> tuple[str, str]:
     """A webhook and an event for deliveries to name: their ids."""
     webhook = await store.insert(webhooks, new_row(WebhookIn(name="w", url="http://127.0.0.1:1")))
-    event_id = new_id("evt")
-    await store.insert(
-        events,
-        {
-            "key": event_id,  # of no tenant: keyed by its id
-            "id": event_id,
-            "object_type": "x",
-            "event": "e",
-            "timestamp": "t",
-            "received_at": 0.0,
-        },
-    )
+    event = await store.insert(events, event_row())
+    event_id = event["key"]
     return webhook["id"], event_id
 
 

@@ -20,3 +20,16 @@ def catch_all_rule(webhook_id: str) -> dict[str, Any]:
         "created_at": 0.0,
         "updated_at": 0.0,
     }
+
+
+def event_row() -> dict[str, Any]:
+    """A minimal event of no tenant (keyed by its id), for deliveries to name."""
+    event_id = new_id("evt")
+    return {
+        "key": event_id,  # of no tenant: keyed by its id
+        "id": event_id,
+        "object_type": "x",
+        "event": "e",
+        "timestamp": "t",
+        "received_at": 0.0,
+    }
