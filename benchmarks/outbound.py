@@ -509,19 +509,32 @@ async def processes_drain(
     feed: Callable[[int], Awaitable[object]] | None = None,
     on_ready: Callable[[Workers], None] | None = None,
     meter: Meter | None = None,
+    warm: int = 0,
 ) -> Drained:
     """How `n` worker processes deliver a fresh backlog of `args.count`, made by `feed(count)`
     (default: in-process intake) while the webhook is disabled. `on_ready(workers)` runs once
-    they are up, before the clock starts; `meter(workers)` is read when it starts and stops."""
+    they are up, before the clock starts; `meter(workers)` is read when it starts and stops.
+    With `warm`, the same workers first deliver `warm` deliveries off the clock, as a worker
+    that has been running for a while has: its connections opened and their plans made."""
     count = args.count
+    make = feed or (lambda c: ingest_all(store, c))
     await set_enabled(store, webhook_id, False)
     _, done = await recorded(store)
-    await (feed or (lambda c: ingest_all(store, c)))(count)
+    if not warm:
+        await make(count)
     workers = Workers(url, n, args.concurrency)
     try:
         await workers.ready()
         if on_ready is not None:
             on_ready(workers)
+        if warm:
+            await make(warm)
+            await set_enabled(store, webhook_id, True)
+            await wake_workers(store)
+            await delivered(store, receiver, workers, receiver.count, warm, done + warm)
+            await set_enabled(store, webhook_id, False)
+            done += warm
+            await make(count)
         before = receiver.count
         await set_enabled(store, webhook_id, True)
         # The clock starts once the backlog is due: nothing can be claimed before that commit,
@@ -530,25 +543,46 @@ async def processes_drain(
         started, machine = time.perf_counter(), machine_cpu()
         metered = None if meter is None else meter(workers)
         await wake_workers(store)
-        while receiver.count - before < count:
-            if any(process.poll() is not None for process in workers.processes):
-                raise BenchError("a hookhub worker exited during the run")
-            await asyncio.sleep(0.002)
-        elapsed = time.perf_counter() - started
-        busy = machine_busy(machine, machine_cpu())
-        while True:  # the last outcomes are recorded just after their sends
-            if (await recorded(store))[1] >= done + count:
-                break
-            await asyncio.sleep(0.05)
+        elapsed, busy = await delivered(
+            store, receiver, workers, before, count, done + count, (started, machine)
+        )
         if meter is not None:
             end = meter(workers)
             metered = None if end is None or metered is None else end - metered
     finally:
         await asyncio.to_thread(workers.stop)
-    if receiver.count - before != count:
-        raise BenchError(f"{n} workers: the receiver saw {receiver.count - before} of {count}")
     await verify_database(store, done + count)
     return Drained(elapsed, busy, metered)
+
+
+async def delivered(
+    store: Store,
+    receiver: Receiving,
+    workers: Workers,
+    before: int,
+    count: int,
+    attempts_n: int,
+    clock: tuple[float, tuple[int, int] | None] | None = None,
+) -> tuple[float, float | None]:
+    """Wait until the receiver has counted `count` requests more than `before`, then until
+    `attempts_n` attempts are recorded. The seconds from `clock`'s start to the last request,
+    and the share of the machine busy meanwhile (from `clock`'s `machine_cpu` reading)."""
+    started, machine = clock or (time.perf_counter(), None)
+    while receiver.count - before < count:
+        if any(process.poll() is not None for process in workers.processes):
+            raise BenchError("a hookhub worker exited during the run")
+        await asyncio.sleep(0.002)
+    elapsed = time.perf_counter() - started
+    busy = machine_busy(machine, machine_cpu())
+    if receiver.count - before != count:
+        raise BenchError(
+            f"{len(workers.processes)} workers: the receiver saw "
+            f"{receiver.count - before} of {count}"
+        )
+    while True:  # the last outcomes are recorded just after their sends
+        if (await recorded(store))[1] >= attempts_n:
+            return elapsed, busy
+        await asyncio.sleep(0.05)
 
 
 def machine_cpu() -> tuple[int, int] | None:

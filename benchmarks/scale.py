@@ -2,14 +2,16 @@
 and PostgreSQL's own CPU time per delivery.
 
     .venv/bin/python benchmarks/scale.py [--count 6000] [--workers 1,2,4,8] [--cpu 0.125]
-        [--database postgresql://user@host/db] [--created OPTIONS] [--json]
+        [--warm 500] [--database postgresql://user@host/db] [--created OPTIONS] [--json]
 
 Two cores cannot show whether 8 workers do 8 times the work of one; 8 workers each held to an
 eighth of a core can. For each N the same backlog of `count` deliveries (ingested in-process
 while the webhook is disabled) is drained by N real `hookhub worker` processes (outbound.py's
 `processes_drain`: the clock runs from the backlog made due until the receiver counted every
 delivery), each moved once started into its own cgroup v1 cpu folder under CGROUP_ROOT with
-`cpu.cfs_period_us` PERIOD_US and `cpu.cfs_quota_us` `cpu` times PERIOD_US. The folders are removed
+`cpu.cfs_period_us` PERIOD_US and `cpu.cfs_quota_us` `cpu` times PERIOD_US. Before the clock,
+the same workers deliver `--warm` deliveries each: the figures are those of running workers,
+not of workers starting (connections, plans). The folders are removed
 afterwards, even on failure. Without a writable /sys/fs/cgroup/cpu (not root, cgroup v2 only)
 the script says so and exits 0 with `skipped` in its JSON.
 
@@ -165,6 +167,7 @@ async def run(args: argparse.Namespace, receiver: Receiving) -> Figures:
                             n,
                             on_ready=caps.cap,
                             meter=lambda _: postgres_cpu(database),
+                            warm=args.warm * n,
                         ),
                     )
                 pg = drained.metered
@@ -200,6 +203,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=worker_counts, default=[1, 2, 4, 8], help="N,N,...")
     parser.add_argument("--cpu", type=float, default=0.125, help="cores per worker (quota)")
     parser.add_argument("--concurrency", type=positive, default=100, help="each worker's sends")
+    parser.add_argument(
+        "--warm", type=int, default=500, help="deliveries per worker delivered before the clock"
+    )
     parser.add_argument("--database", default=DEFAULT_POSTGRES, help="a PostgreSQL server")
     parser.add_argument(
         "--created",
@@ -213,6 +219,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--database must be a PostgreSQL server")
     if not 0.01 <= args.cpu <= 1:
         parser.error("--cpu must be between 0.01 and 1 core")
+    if args.warm < 0:
+        parser.error("--warm must not be negative")
     return args
 
 
