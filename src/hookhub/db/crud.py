@@ -7,10 +7,20 @@ Only `db/` passes a table here; everything above asks for a resource by name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from sqlalchemy import Column, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Table,
+    TextClause,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from hookhub.db import direct
@@ -19,6 +29,8 @@ from hookhub.db.records import Row
 from hookhub.errors import Conflict, NotFound
 
 EVERY_PAGE = 500  # rows `every` reads at a time
+
+Condition = ColumnElement[bool] | TextClause  # a WHERE term a page or count adds
 
 
 async def create(db: Database, table: Table, values: Mapping[str, Any]) -> Row:
@@ -59,11 +71,13 @@ async def page(
     cursor: str | None,
     limit: int,
     ascending: bool = False,
+    where: Sequence[Condition] = (),
 ) -> tuple[list[Row], str | None]:
-    """Rows matching equality `filters`, newest first (by key: `ascending` for A to Z), after
-    `cursor`; and the next cursor."""
+    """Rows matching equality `filters` (and the conditions `where`), newest first (by key:
+    `ascending` for A to Z), after `cursor`; and the next cursor."""
     column = key(table)
-    query = select(table).order_by(column if ascending else column.desc()).limit(limit + 1)
+    query = select(table).where(*where)
+    query = query.order_by(column if ascending else column.desc()).limit(limit + 1)
     for name, value in filters.items():
         if value is not None:
             query = query.where(table.c[name] == value)
@@ -87,10 +101,16 @@ async def every(db: Database, table: Table, ascending: bool = False) -> list[Row
             return rows
 
 
-async def count(db: Database, table: Table, filters: Mapping[str, Any], cap: int) -> int:
-    """How many rows match equality `filters`, counting no further than `cap` (a list's total
-    stays cheap on a huge table: the caller shows "cap+")."""
-    query = select(table.c.id).limit(cap)
+async def count(
+    db: Database,
+    table: Table,
+    filters: Mapping[str, Any],
+    cap: int,
+    where: Sequence[Condition] = (),
+) -> int:
+    """How many rows match equality `filters` (and the conditions `where`), counting no further
+    than `cap` (a list's total stays cheap on a huge table: the caller shows "cap+")."""
+    query = select(table.c.id).where(*where).limit(cap)
     for name, value in filters.items():
         if value is not None:
             query = query.where(table.c[name] == value)

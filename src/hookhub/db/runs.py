@@ -33,6 +33,9 @@ from hookhub.ids import new_id
 
 # Spelled as the partial index ix_runs_due spells it (SQLite matches partial indexes literally).
 IS_ACTIVE = text("runs.status IN ('queued', 'running')")
+# Likewise for the partial index of finished runs, ix_runs_finished.
+IS_FINISHED = text("runs.status NOT IN ('queued', 'running')")
+ACTIVE = ("queued", "running")
 # The columns a runner needs to execute a claimed run.
 CLAIMED = (
     runs.c.id,
@@ -70,6 +73,27 @@ def due_runs(dialect: str) -> Select[tuple[str]]:
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
     )
+
+
+def listed(dialect: str, workflow_id: str | None, status: str | None) -> list[crud.Condition]:
+    """The conditions a list of runs in `status` adds to its filters, so that it reads only the
+    runs of that status's partial index (ix_runs_due or ix_runs_finished), however many
+    finished runs are kept."""
+    if status is None:
+        return []
+    if status not in ACTIVE:
+        return [IS_FINISHED]
+    if dialect == "sqlite" and workflow_id is None:
+        # Without statistics SQLite pages by the primary key backward (no sort), reading every
+        # newer finished run to reach a few old queued ones; the runs' ids are chosen through
+        # the due index instead. (A workflow's page has its (workflow_id, status) index.)
+        ids: Select[Any] = (
+            select(literal_column("id"))
+            .select_from(text("runs INDEXED BY ix_runs_due"))
+            .where(text("status IN ('queued', 'running')"), literal_column("status") == status)
+        )
+        return [runs.c.id.in_(ids.scalar_subquery())]
+    return [IS_ACTIVE]
 
 
 @functools.cache
@@ -213,13 +237,14 @@ class RunStore:
         """A page of runs (of one workflow, in one status, when given), newest first, after
         `cursor`; and the next page's cursor."""
         of = {"workflow_id": workflow_id, "status": status}
-        return await crud.page(self.store, runs, of, cursor, limit)
+        where = listed(self.store.dialect, workflow_id, status)
+        return await crud.page(self.store, runs, of, cursor, limit, where=where)
 
     async def count(self, workflow_id: str | None, status: str | None, cap: int) -> int:
         """How many runs match, counting no further than `cap`."""
-        return await crud.count(
-            self.store, runs, {"workflow_id": workflow_id, "status": status}, cap
-        )
+        of = {"workflow_id": workflow_id, "status": status}
+        where = listed(self.store.dialect, workflow_id, status)
+        return await crud.count(self.store, runs, of, cap, where=where)
 
     async def workflow_by_key(self, key: str) -> Row | None:
         """The workflow whose trigger URL has `key`, if any."""

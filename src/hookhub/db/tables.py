@@ -339,7 +339,14 @@ runs = Table(
         postgresql_where=text("status IN ('queued', 'running')"),
     ),
     Index(None, "workflow_id", "status"),
-    Index(None, "status"),
+    # Finished runs only, for the run lists' status filters: queued and running runs are in
+    # ix_runs_due already, and a trigger's insert and a claim then write no entry here.
+    Index(
+        "ix_runs_finished",
+        "status",
+        sqlite_where=text("status NOT IN ('queued', 'running')"),
+        postgresql_where=text("status NOT IN ('queued', 'running')"),
+    ),
 )
 
 run_dedupe = Table(
