@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +31,34 @@ async def test_migrations_match_the_declared_schema(store: Store) -> None:
 
     async with store.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_postgresql_columns_have_their_declared_collations(store: Store) -> None:
+    """Alembic does not compare collations: the delivery path's ids, keys and statuses compare
+    as bytes (migration 0022), in attempts' partitions too, and no other column does."""
+    if store.dialect != "postgresql":
+        return
+    await store.partitions.prepare(time.time())  # partitions made after the migration
+    dialect = postgresql.dialect()
+    declared = {
+        (table.name, column.name): collation
+        for table in metadata.tables.values()
+        for column in table.columns
+        if (collation := getattr(column.type.dialect_impl(dialect), "collation", None))
+    }
+    async with store.read() as conn:
+        found = (
+            await conn.exec_driver_sql(
+                "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+                " WHERE table_schema = 'public' AND collation_name IS NOT NULL"
+            )
+        ).all()
+    assert declared
+    parent = partitions.PREFIX
+    assert {
+        ("attempts" if table.startswith(parent) else table, column, collation)
+        for table, column, collation in found
+    } == {(table, column, collation) for (table, column), collation in declared.items()}
 
 
 async def test_postgresql_analyzes_deliveries_after_one_percent_changes(store: Store) -> None:

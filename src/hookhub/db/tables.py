@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.types import TypeEngine
 
 metadata = MetaData(
     naming_convention={
@@ -26,6 +27,17 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+def _bytewise(length: int) -> TypeEngine[str]:
+    """A machine-made string on the delivery path (an id, a key, a status): on PostgreSQL
+    compared byte by byte (COLLATE "C"), as SQLite compares every string.
+
+    Under the database's collation each comparison in their indexes is a `strcoll` call, even
+    for C.UTF-8, whose order is the same as bytes' for UTF-8; a delivery writes about a dozen
+    entries into such indexes (migration 0022, benchmarks/NOTES.md "Eleventh round")."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
 
 tenants = Table(
     "tenants",
@@ -91,7 +103,7 @@ tokens = Table(
 webhooks = Table(
     "webhooks",
     metadata,
-    Column("id", String(40), primary_key=True),
+    Column("id", _bytewise(40), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("url", Text, nullable=False),
     Column("method", String(10), nullable=False),
@@ -167,7 +179,7 @@ events = Table(
     # The row's own key, unique across tenants: what deliveries refer to. An event of no tenant
     # is keyed by its id (its deliveries name it as before tenants); a tenant's gets a new key
     # (evk_...), as tenants may share ids (migration 0020).
-    Column("key", String(200), primary_key=True),
+    Column("key", _bytewise(200), primary_key=True),
     # Caller-chosen ids make ingestion idempotent: the same id twice within a tenant (or among
     # events of no tenant, through their key) is stored once.
     Column("id", String(200), nullable=False),
@@ -205,13 +217,13 @@ events = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", String(40), primary_key=True),
+    Column("id", _bytewise(40), primary_key=True),
     # Both null for a callback delivery, which carries its own target and payload instead.
     # event_id holds the event's key (events.key: its id when it has no tenant).
-    Column("event_id", String(200), ForeignKey("events.key", ondelete="CASCADE")),
-    Column("webhook_id", String(40), ForeignKey("webhooks.id", ondelete="CASCADE")),
+    Column("event_id", _bytewise(200), ForeignKey("events.key", ondelete="CASCADE")),
+    Column("webhook_id", _bytewise(40), ForeignKey("webhooks.id", ondelete="CASCADE")),
     # pending | delivering | succeeded | failed
-    Column("status", String(12), nullable=False),
+    Column("status", _bytewise(12), nullable=False),
     Column("attempts", Integer, nullable=False),
     # When the delivery is due: the next try while pending, the lease expiry while delivering.
     Column("next_attempt_at", Float),
@@ -220,7 +232,7 @@ deliveries = Table(
     Column("last_status_code", Integer),
     Column("last_error", Text),
     # The rendered ordering key: not sent while an older delivery with the same key is active.
-    Column("ordering_key", String(500)),
+    Column("ordering_key", _bytewise(500)),
     # Callback deliveries (DESIGN O12): the caller's spec and the payload to send.
     Column("callback", JSON),
     Column("payload", JSON),
@@ -263,10 +275,10 @@ deliveries = Table(
 attempts = Table(
     "attempts",
     metadata,
-    Column("id", String(40), primary_key=True),
+    Column("id", _bytewise(40), primary_key=True),
     Column(
         "delivery_id",
-        String(40),
+        _bytewise(40),
         ForeignKey("deliveries.id", ondelete="CASCADE"),
         nullable=False,
     ),
