@@ -19,6 +19,7 @@ The table is printed and written to `--output` with the machine's core count and
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import subprocess
@@ -320,41 +321,53 @@ def intake_rows(args: argparse.Namespace) -> list[Row]:
 
 def scale_rows(args: argparse.Namespace) -> list[Row]:
     """N `hookhub worker` processes capped at 0.125 CPU each (cgroup), PostgreSQL; and
-    PostgreSQL's CPU per delivery during the 4-worker run."""
-    found = script("scale", "--count", str(args.scale_count), "--database", args.postgres)
-    if found["skipped"]:
-        skipped = f"scale-out under CPU caps: skipped ({found['skipped']})"
-        return [Row(skipped, "—", "—", "—", "—", None, found["load"])]
-    phases = {p["workers"]: p for p in found["phases"]}
-    one, load = phases[1], found["load"]
+    PostgreSQL's CPU per delivery during the 4-worker run. Each the median of `--repeat` runs."""
+    runs = [
+        script("scale", "--count", str(args.scale_count), "--database", args.postgres)
+        for _ in range(args.repeat)
+    ]
+    if runs[0]["skipped"]:
+        skipped = f"scale-out under CPU caps: skipped ({runs[0]['skipped']})"
+        return [Row(skipped, "—", "—", "—", "—", None, runs[0]["load"])]
+
+    def phase(run: dict[str, Any], n: int) -> dict[str, Any]:
+        return next(p for p in run["phases"] if p["workers"] == n)
+
+    def scaled(run: dict[str, Any], n: int) -> float:
+        return float(phase(run, n)["per_s"] / phase(run, 1)["per_s"])
+
     rows = []
-    for n, phase in phases.items():
-        if n == 1:
-            continue
-        ratio = phase["per_s"] / one["per_s"]
+    for n in (p["workers"] for p in runs[0]["phases"] if p["workers"] != 1):
+        ordered = sorted(runs, key=functools.partial(scaled, n=n))
+        mid = median_run(ordered)
+        listed = ", ".join(f"{scaled(run, n):.2f}" for run in ordered)
         rows.append(
             Row(
-                f"outbound deliveries/s, {n} `hookhub worker` processes at {found['cpu']:g} CPU "
+                f"outbound deliveries/s, {n} `hookhub worker` processes at {mid['cpu']:g} CPU "
                 "each (cgroup), PostgreSQL",
-                f"{phase['per_s']:.0f}/s (machine {phase['machine_busy'] or 0:.0%} busy)",
-                f"1 worker {one['per_s']:.0f}/s; receiver {found['receiver']}",
-                f"{ratio:.2f}",
+                f"{phase(mid, n)['per_s']:.0f}/s (machine {phase(mid, n)['machine_busy'] or 0:.0%}"
+                " busy)",
+                f"1 worker {phase(mid, 1)['per_s']:.0f}/s; receiver {mid['receiver']}",
+                f"{scaled(mid, n):.2f} (runs: {listed})",
                 "≥ 6.5x" if n == 8 else "report",
-                ratio >= 6.5 if n == 8 else None,
-                load,
+                scaled(mid, n) >= 6.5 if n == 8 else None,
+                mid["load"],
             )
         )
-    four = phases.get(4)
-    if four is not None and four["postgres_us"] is not None:
+    measured = [run for run in runs if phase(run, 4)["postgres_us"] is not None]
+    if measured:
+        ordered = sorted(measured, key=lambda run: float(phase(run, 4)["postgres_us"]))
+        mid = median_run(ordered)
+        listed = ", ".join(f"{phase(run, 4)['postgres_us']:.0f}" for run in ordered)
         rows.append(
             Row(
                 "PostgreSQL server CPU per delivery (its backends, /proc), 4 capped workers",
-                f"{four['postgres_us']:.0f} µs",
-                f"1 worker {one['postgres_us']:.0f} µs",
+                f"{phase(mid, 4)['postgres_us']:.0f} µs (runs: {listed})",
+                f"1 worker {phase(mid, 1)['postgres_us']:.0f} µs",
                 "—",
                 "≤ 75 µs",
-                four["postgres_us"] <= 75,
-                load,
+                phase(mid, 4)["postgres_us"] <= 75,
+                mid["load"],
             )
         )
     return rows
