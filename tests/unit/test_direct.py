@@ -154,6 +154,8 @@ async def test_json_values_are_stored_as_sqlalchemy_stores_them(
 ) -> None:
     fast = [{**_event("ev_fast_none"), "data": None, "snapshots": None}]
     fast.append({**_event("ev_fast_dict"), "data": {"a": [1, None]}, "snapshots": {}})
+    # A list goes straight to the serializer too; other values through SQLAlchemy's processor.
+    fast.append({**_event("ev_fast_other"), "data": [{"é": 1.5}], "snapshots": "text"})
     slow = [_renamed(item, item["id"].replace("fast", "slow")) for item in fast]
     async with store.write() as conn:
         await direct.execute_many(conn, events.insert(), fast)
@@ -166,6 +168,7 @@ async def test_json_values_are_stored_as_sqlalchemy_stores_them(
     # None is JSON null (not SQL NULL) either way: rows read back the same from both paths.
     assert stored["ev_fast_none"] == stored["ev_slow_none"] == ("null", "null")
     assert stored["ev_fast_dict"] == stored["ev_slow_dict"]
+    assert stored["ev_fast_other"] == stored["ev_slow_other"]
 
 
 def test_compiled_once_per_statement() -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, Delete, Insert, Select, TextClause, Update
+from sqlalchemy import JSON, Delete, Insert, Select, String, TextClause, Update
 from sqlalchemy.engine import Dialect, Result
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -54,11 +54,12 @@ class Compiled:
     results: tuple[Processor, ...]  # their result processors
     # When every parameter is given by the caller (most statements): one C call reads them
     # all in order, and only those with a bind processor are run through it (a run's insert:
-    # 18 values, 6 processed).
+    # 18 values, 6 processed), each with what it makes of None, processed once here (5 of a
+    # queued run's 6 are None).
     _fetch: Callable[[Mapping[str, Any]], Any] | None = field(
         init=False, default=None, compare=False
     )
-    _processed: tuple[tuple[int, Callable[[Any], Any]], ...] = field(
+    _processed: tuple[tuple[int, Callable[[Any], Any], Any], ...] = field(
         init=False, default=(), compare=False
     )
 
@@ -67,7 +68,10 @@ class Compiled:
         if len(names) > 1 and None not in names:
             object.__setattr__(self, "_fetch", operator.itemgetter(*names))
             processed = tuple(
-                (at, process) for at, (_, _, process) in enumerate(self.params) if process
+                # A bind processor is given None for every NULL bound: it takes None.
+                (at, process, process(None))
+                for at, (_, _, process) in enumerate(self.params)
+                if process
             )
             object.__setattr__(self, "_processed", processed)
 
@@ -75,8 +79,9 @@ class Compiled:
         """The positional parameters; KeyError if `values` lacks one the statement needs."""
         if self._fetch is not None:
             found = list(self._fetch(values))
-            for at, process in self._processed:
-                found[at] = process(found[at])
+            for at, process, null in self._processed:
+                value = found[at]
+                found[at] = null if value is None else process(value)
             return found
         # A list comprehension: tuple() over a generator cost twice as much per row.
         return [
@@ -120,7 +125,7 @@ def compile_for(statement: Statement, dialect: Dialect) -> Compiled:
         bind = compiled.binds[name]
         process: Processor = bind.type.bind_processor(dialect)
         if process is not None and isinstance(bind.type, JSON):
-            process = _null_once(process)
+            process = _json(process, dialect)
         if bind.required:
             params.append((name, None, process))
         else:
@@ -137,13 +142,23 @@ def compile_for(statement: Statement, dialect: Dialect) -> Compiled:
     return result
 
 
-def _null_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    # Most JSON values of a run or attempt row are None (stored as JSON null): serializing that
-    # through SQLAlchemy's processor cost ~1 µs each, 4 per trigger run.
+def _json(process: Callable[[Any], Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """SQLAlchemy's bind processor `process` of a JSON column, cheaper for the values hookhub
+    binds: None (JSON null) serialized once (most JSON values of a run or attempt row are
+    None), and a dict or list handed straight to the engine's serializer, which is all that
+    `process` does with one after checking it for SQLAlchemy's NULL markers (a queued run's
+    parameters: 20,500 → 17,500 instructions). Anything else goes through `process`."""
     null = process(None)
+    serialize: Processor = getattr(dialect, "_json_serializer", None)
+    if serialize is None or String().bind_processor(dialect) is not None:
+        # No serializer of the engine's own, or text that needs processing after it.
+        serialize = process
 
     def processed(value: Any) -> Any:
-        return null if value is None else process(value)
+        if value is None:
+            return null
+        kind = type(value)
+        return serialize(value) if kind is dict or kind is list else process(value)
 
     return processed
 
