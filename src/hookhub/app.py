@@ -59,6 +59,8 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
             background.runner if background else Runner(store, settings, sender, metrics=metrics)
         )
         app.state.triggers = Triggers(store, settings, runner)
+        assert isinstance(app, App)
+        app.mount_triggers(app.state.triggers, metrics)
         app.state.intake = Intake(store, app.state.on_work)
         freeze_heap()
         try:
@@ -85,5 +87,4 @@ def create_app(settings: Settings, workers: bool = True) -> FastAPI:
     app.state.schema_heads = migrations.heads()  # read once: the files don't change
     api.install(app, settings)
     ui.install(app)
-    app.mount_triggers()
     return app
