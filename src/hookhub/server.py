@@ -264,7 +264,7 @@ def protocol(limits: Limits) -> type[HttpToolsProtocol]:
     return Guarded
 
 
-def _options(limits: Limits) -> dict[str, Any]:
+def options(limits: Limits) -> dict[str, Any]:
     """uvicorn's options for hookhub: `limits` enforced, hookhub's logging."""
     return {
         "http": protocol(limits),
@@ -274,6 +274,9 @@ def _options(limits: Limits) -> dict[str, Any]:
         "log_config": None,
         # X-Forwarded-For is believed only from HOOKHUB_TRUSTED_PROXIES (trigger IP allow-lists).
         "proxy_headers": False,
+        # No `server: uvicorn` on every answer: it names the software for whoever probes, and
+        # uvicorn checks and encodes it again per answer (a fifth of its work on a head).
+        "server_header": False,
     }
 
 
@@ -300,7 +303,7 @@ def run(app: Any, host: str, port: int, limits: Limits) -> None:
         problem = None if soft == resource.RLIM_INFINITY else open_files_problem(limits, soft)
         if problem:
             log.warning("%s", problem)
-    uvicorn.run(app, host=host, port=port, **_options(limits))
+    uvicorn.run(app, host=host, port=port, **options(limits))
 
 
 class Listening:
@@ -330,10 +333,10 @@ async def listen(
     """Serve the ASGI `app` (no lifespan) on host:port, or on the bound `sock`, with `limits` in
     the running loop; `http` is a subclass of `protocol(limits)` to use instead; OSError if it
     can't listen there."""
-    options = _options(limits)
+    chosen = options(limits)
     if http is not None:
-        options["http"] = http
-    config = uvicorn.Config(app, lifespan="off", **options)
+        chosen["http"] = http
+    config = uvicorn.Config(app, lifespan="off", **chosen)
     config.load()
     state = ServerState()
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from hookhub import server
@@ -93,6 +94,26 @@ async def test_requests_within_the_limits_are_served_on_one_connection() -> None
         writer.write(_request(b"three") + _request(b"four"))
         assert [await _answer(reader), await _answer(reader)] == [b"three", b"four"]
         writer.close()
+
+
+async def test_answers_of_a_served_app_carry_a_date_but_do_not_name_the_server() -> None:
+    port = free_port()
+    config = uvicorn.Config(_echo, host="127.0.0.1", port=port, **server.options(LONG))
+    served = uvicorn.Server(config)
+    task = asyncio.create_task(served.serve())
+    try:
+        async with asyncio.timeout(DEADLINE):
+            while not served.started:
+                await asyncio.sleep(0.01)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(_request(b"x"))
+            head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        writer.close()
+    finally:
+        served.should_exit = True
+        await task
+    assert b"\r\ndate: " in head
+    assert b"\r\nserver:" not in head
 
 
 async def test_slow_headers_are_cut_off_also_on_a_kept_alive_connection(port: int) -> None:
