@@ -26,8 +26,12 @@ def test_named_queries_compile(name: str) -> None:
     assert ("SKIP LOCKED" in claim) == (name == "postgresql")
     insert = str(queries.insert_events_ignoring_duplicates(name).compile(dialect=dialect))
     assert "ON CONFLICT" in insert and "DO NOTHING" in insert
-    str(queries.finish_delivery(name).compile(dialect=dialect))
+    finish = str(queries.finish_delivery(name).compile(dialect=dialect))
+    # PostgreSQL: the ids it changed, whose attempts go in unchecked (there is no foreign key).
+    assert ("RETURNING deliveries.id" in finish) == (name == "postgresql")
     str(queries.insert_attempts(name).compile(dialect=dialect))
+    guarded = str(queries.insert_attempts(name, guarded=True).compile(dialect=dialect))
+    assert ("FOR KEY SHARE" in guarded) == (name == "postgresql")
     str(queries.note_lost_sends().compile(dialect=dialect))
     reset = str(queries.reset_streaks(name).compile(dialect=dialect))
     # PostgreSQL: the rows are locked in id order, as record_streak's one-by-one writes are.

@@ -202,13 +202,13 @@ async def execute_many(
 
 async def execute_batch(
     conn: Conn, statement: Statement, rows: Sequence[Mapping[str, Any]]
-) -> None:
+) -> list[Row]:
     """Run a statement over a batch of rows (built on `queries.batched`) for all of `rows`: on
-    PostgreSQL once, with each parameter's values as one array; elsewhere once per row."""
+    PostgreSQL once, with each parameter's values as one array; elsewhere once per row. The
+    rows its RETURNING clause gives, if it has one."""
     if not rows or conn.dialect.name != "postgresql":
-        await execute_many(conn, statement, rows)
-        return
-    await execute(conn, statement, {name: [row[name] for row in rows] for name in rows[0]})
+        return await execute_many(conn, statement, rows)
+    return await execute(conn, statement, {name: [row[name] for row in rows] for name in rows[0]})
 
 
 def driver_of(conn: Conn) -> sqlite.Connection | None:

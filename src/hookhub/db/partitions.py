@@ -28,6 +28,7 @@ from sqlalchemy import TableClause, and_, column, delete, func, insert, select, 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hookhub.db import queries
 from hookhub.db.tables import attempts
 
 DAY = 86400  # seconds: the range of one partition
@@ -120,14 +121,18 @@ async def _create(conn: AsyncConnection, start: int) -> bool:
     False if it exists already.
 
     Made apart and attached: ATTACH locks the parent less than CREATE ... PARTITION OF (inserts
-    go on), and scans the DEFAULT to check it holds nothing of the new range any more."""
+    go on), and scans the DEFAULT to check it holds nothing of the new range any more. Rows move
+    as attempts are inserted (`queries.insert_attempts`): only while their delivery exists,
+    locked FOR KEY SHARE, so a delete of it either waits and its trigger then finds the row in
+    its new partition, or went first and took the row with it."""
     name, end = day_name(start), start + DAY
     if await _locked(conn, name):
         return False
     await conn.execute(text(f"CREATE TABLE {name} (LIKE attempts INCLUDING DEFAULTS)"))
     new, default = _table(name), _table(DEFAULT)
     in_range = and_(default.c.started_at >= start, default.c.started_at < end)
-    await conn.execute(insert(new).from_select(list(new.c.keys()), select(default).where(in_range)))
+    moved = select(default).where(in_range, queries.delivery_kept(default.c.delivery_id))
+    await conn.execute(insert(new).from_select(list(new.c.keys()), moved))
     await conn.execute(delete(default).where(in_range))
     await conn.execute(
         text(f"ALTER TABLE attempts ATTACH PARTITION {name} FOR VALUES FROM ({start}) TO ({end})")

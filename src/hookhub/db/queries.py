@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ColumnElement,
+    Exists,
     Float,
     Insert,
     Integer,
@@ -341,7 +342,7 @@ def finish_delivery(dialect: str) -> Update:
         # The ids again, as `= ANY`: joined with the batch alone, the rows were found by a hash
         # join with a scan of the whole table (as the claim's were, `chosen`).
         found.append(d.id == any_(_array("b_id", d.id)))
-    return (
+    statement = (
         update(deliveries)
         .where(*found)
         .values(
@@ -354,6 +355,11 @@ def finish_delivery(dialect: str) -> Update:
             updated_at=b["b_now"],
         )
     )
+    if dialect != "postgresql":
+        return statement
+    # The ids it changed: their attempts need no check that the delivery exists (see
+    # `insert_attempts`). SQLite returns none: a RETURNING clause would cost its executemany.
+    return statement.returning(d.id)
 
 
 @functools.cache
@@ -406,12 +412,34 @@ def reset_streaks(dialect: str) -> Update:
 
 
 @functools.cache
-def insert_attempts(dialect: str) -> Insert:
-    """Insert attempt records, every column given (a batch, `batched`)."""
+def insert_attempts(dialect: str, guarded: bool = False) -> Insert:
+    """Insert attempt records, every column given (a batch, `batched`); `guarded`, only those
+    whose delivery exists.
+
+    PostgreSQL: attempts have no foreign key (migration 0023), so unguarded is only for the
+    attempts of deliveries this transaction has just updated: it holds their rows until commit,
+    so a delete waits for it, and the delete's trigger then finds the attempts and deletes them
+    too. Guarded, the delivery is locked `FOR KEY SHARE` as the key's check did: a delete
+    waits for this commit, or went first and leaves nothing to find. SQLite: the foreign key
+    refuses the attempt of a missing delivery either way."""
     if dialect != "postgresql":
         return insert(attempts)
     batch = batched(dialect, dict(attempts.c.items()))
-    return insert(attempts).from_select(list(batch), select(*batch.values()))
+    rows = select(*batch.values())
+    if guarded:
+        rows = rows.where(delivery_kept(batch["delivery_id"]))
+    return insert(attempts).from_select(list(batch), rows)
+
+
+def delivery_kept(delivery_id: ColumnElement[Any]) -> Exists:
+    """PostgreSQL: whether delivery `delivery_id` exists, locked FOR KEY SHARE until commit, so
+    an attempt written while this holds is there for the trigger of a delete that follows."""
+    found = (
+        select(deliveries.c.id)
+        .where(deliveries.c.id == delivery_id)
+        .with_for_update(read=True, key_share=True)
+    )
+    return found.exists()
 
 
 @functools.cache

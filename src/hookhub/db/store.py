@@ -319,6 +319,7 @@ class Store(Database):
             note = unknown_outcome(started, lease, why)
             # Numbered as the claim counted it, before the send it is about to make.
             notes.append(_unknown_attempt(row["id"], row["attempts"], started, note))
+        # Unchecked: the claim's UPDATE holds these deliveries (`queries.insert_attempts`).
         await direct.execute_batch(conn, queries.insert_attempts(self.dialect), notes)
         changes = [{"n_id": note["delivery_id"], "n_error": note["error"]} for note in notes]
         await direct.execute_many(conn, queries.note_lost_sends(), changes)
@@ -449,6 +450,7 @@ class Store(Database):
                 released += 1
                 attempt = _unknown_attempt(delivery_id, number, started, note)
                 attempt["duration_ms"] = round((now - started) * 1000, 3)
+                # Unchecked: `cut_off` holds the delivery now (`queries.insert_attempts`).
                 await conn.execute(insert(attempts), attempt)
             if released:
                 await self.announce(conn, notify.DELIVERIES)
@@ -472,7 +474,8 @@ class Store(Database):
         try:
             return await self._finish(outcomes, attempt_records, health, gone)
         except (IntegrityError, sqlite3.IntegrityError):
-            # Only then looked for, off the hot path: a foreign key refused an attempt.
+            # Only then looked for, off the hot path: a foreign key refused an attempt (SQLite;
+            # PostgreSQL inserts none whose delivery is gone, `insert_attempts`).
             ids = list({attempt.delivery_id for attempt in attempt_records})
             async with self.read() as conn:
                 found = await conn.execute(select(deliveries.c.id).where(deliveries.c.id.in_(ids)))
@@ -524,10 +527,16 @@ class Store(Database):
         health: Sequence[Health],
     ) -> None:
         """`finish`'s writes: the outcomes, their attempts and the webhooks' streaks."""
-        await direct.execute_batch(conn, queries.finish_delivery(self.dialect), updates)
-        await direct.execute_batch(
-            conn, queries.insert_attempts(self.dialect), [_attempt_row(a) for a in attempt_records]
-        )
+        changed = await direct.execute_batch(conn, queries.finish_delivery(self.dialect), updates)
+        # PostgreSQL: the attempts of the deliveries just changed go in unchecked, the rest
+        # (leases lost meanwhile: rare) only where their delivery exists (`insert_attempts`).
+        # SQLite returns no ids: every attempt takes the one statement there is.
+        held = {row["id"] for row in changed}
+        rows = [_attempt_row(a) for a in attempt_records]
+        unchecked = [row for row in rows if row["delivery_id"] in held]
+        checked = [row for row in rows if row["delivery_id"] not in held]
+        await direct.execute_batch(conn, queries.insert_attempts(self.dialect), unchecked)
+        await direct.execute_batch(conn, queries.insert_attempts(self.dialect, True), checked)
         # In webhook id order (`health` is sorted), so concurrent workers lock webhook rows in
         # one order: each run of webhooks whose attempts all succeeded is one statement (most
         # batches: one for the whole batch, not one per webhook), the others one each.

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from hookhub.db import partitions
 from hookhub.db.engine import create_engine
-from hookhub.db.tables import metadata
+from hookhub.db.tables import declared_in, metadata
 
 
 def _run(connection: Connection) -> None:
@@ -19,6 +19,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         include_name=partitions.declared,
+        include_object=declared_in(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
