@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from hookhub.migrations import upgrade
+from tests.support import WAIT
 from tests.support.receiver import Receiver, Reply
 from tests.support.server import free_port
 
@@ -71,7 +72,7 @@ def _process(args: list[str], database: str, **env: str) -> Iterator[subprocess.
 
 
 async def _ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as client, asyncio.timeout(30):
+    async with httpx.AsyncClient() as client, asyncio.timeout(WAIT):
         while True:
             assert process.poll() is None, "hookhub exited early"
             try:
@@ -82,11 +83,13 @@ async def _ready(url: str, process: subprocess.Popen[bytes]) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _setup(url: str, token: str, receiver: Receiver, count: int) -> httpx.AsyncClient:
+async def _setup(
+    url: str, token: str, receiver: Receiver, count: int, timeout: float = 1
+) -> httpx.AsyncClient:
     api = httpx.AsyncClient(
         base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
-    hook = {"name": "r", "url": receiver.url, "timeout": 1, "secret": "s"}
+    hook = {"name": "r", "url": receiver.url, "timeout": timeout, "secret": "s"}
     webhook = (await api.post("/webhooks", json=hook)).json()
     await api.post("/rules", json={"name": "all", "webhook_id": webhook["id"]})
     if count:
@@ -225,11 +228,15 @@ async def test_kill_9_mid_flight_loses_nothing(tmp_path: Path, receiver: Receive
     # Most at once, so ~2,000 are outstanding at the kill; the rest while it happens.
     batches = [events[:1000], events[1000:1500]]
     batches += [events[i : i + 25] for i in range(1500, count, 25)]
-    with _process(["serve", "--port", port], database) as first:
+    # Only the kill may send a delivery twice: a timeout or lease (webhook timeout + margin) the
+    # live server outran on a loaded machine would re-send too, so both are generous here. The
+    # restart then waits out the dead server's leases: 10 s.
+    margin = {"HOOKHUB_LEASE_MARGIN": "5"}
+    with _process(["serve", "--port", port], database, **margin) as first:
         await _ready(url, first)
-        api = await _setup(url, token, receiver, 0)
+        api = await _setup(url, token, receiver, 0, timeout=5)
         posting = asyncio.create_task(_post_events(api, batches))
-        await receiver.wait_for(300, timeout=30)
+        await receiver.wait_for(300, timeout=WAIT)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         accepted = await posting
@@ -237,7 +244,7 @@ async def test_kill_9_mid_flight_loses_nothing(tmp_path: Path, receiver: Receive
     before_restart = len(receiver.requests)
     in_flight = _in_flight(path)
     assert before_restart < count, "everything was delivered before the kill; nothing tested"
-    with _process(["serve", "--port", port], database) as second:
+    with _process(["serve", "--port", port], database, **margin) as second:
         await _ready(url, second)
         api = httpx.AsyncClient(
             base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30

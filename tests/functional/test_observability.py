@@ -57,6 +57,17 @@ async def _ready(url: str) -> httpx.Response:
         return await client.get(f"{url}/readyz")
 
 
+async def _once_ready(url: str) -> httpx.Response:
+    """`/readyz` once it answers 200, or its last answer after WAIT: the claim loop's first turn
+    may come after the server starts, and a loaded machine may leave it idle past the stale
+    mark of the tests' fast poll (20 x 0.05 s)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while (answer := await _ready(url)).status_code != 200 and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+    return answer
+
+
 async def test_attempts_are_counted_by_webhook_and_outcome(
     hookhub: Hookhub, receiver: Receiver
 ) -> None:
@@ -117,8 +128,8 @@ async def test_healthz_and_readyz_report_each_check(hookhub: Hookhub) -> None:
     async with httpx.AsyncClient() as client:
         health = await client.get(f"{hookhub.url}/healthz")
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
-    ready = await _ready(hookhub.url)
-    assert ready.status_code == 200
+    ready = await _once_ready(hookhub.url)
+    assert ready.status_code == 200, ready.text
     assert ready.json() == {
         "status": "ready",
         "checks": {"database": "ok", "migrations": "ok", "workers": "ok"},
@@ -142,13 +153,11 @@ async def test_readyz_fails_while_the_schema_is_not_this_versions(
     await _stamp(store, previous)
     behind = await _ready(hookhub.url)
     assert behind.status_code == 503
-    assert behind.json() == {
-        "status": "unavailable",
-        "checks": {
-            "database": "ok",
-            "migrations": f"database schema at revision {previous}, this hookhub expects {head}",
-            "workers": "ok",
-        },
+    # Not "workers": on a loaded machine the claim loop may be past its (fast) stale mark.
+    assert behind.json()["status"] == "unavailable"
+    assert {k: v for k, v in behind.json()["checks"].items() if k != "workers"} == {
+        "database": "ok",
+        "migrations": f"database schema at revision {previous}, this hookhub expects {head}",
     }
     await _stamp(store, "9999_from_a_newer_hookhub")
     ahead = await _ready(hookhub.url)
@@ -157,7 +166,7 @@ async def test_readyz_fails_while_the_schema_is_not_this_versions(
         f"database schema at revision 9999_from_a_newer_hookhub, this hookhub expects {head}"
     )
     await _stamp(store, head)
-    assert (await _ready(hookhub.url)).status_code == 200
+    assert (await _once_ready(hookhub.url)).status_code == 200
 
 
 async def test_readyz_fails_when_the_dispatcher_stops_claiming(
@@ -178,9 +187,7 @@ async def test_readyz_fails_when_the_dispatcher_stops_claiming(
     assert checks["database"] == checks["migrations"] == "ok"
     assert checks["workers"].startswith("the dispatcher's claim loop has not run for ")
     released.set()
-    async with asyncio.timeout(WAIT):
-        while (await _ready(hookhub.url)).status_code != 200:
-            await asyncio.sleep(0.1)
+    assert (await _once_ready(hookhub.url)).status_code == 200
 
 
 async def test_without_workers_only_the_gauges_and_inbound_series_are_exposed(
