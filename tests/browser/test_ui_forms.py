@@ -6,6 +6,7 @@ violation. Screenshots of every page at 1440x900 and 390x844 go to tests/artifac
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import shutil
 import subprocess
@@ -50,23 +51,31 @@ def axe_script() -> Path | str:
     network, why not (the axe check is then skipped, and fails in CI)."""
     if AXE.exists():
         return AXE
-    npm = shutil.which("npm")
-    if npm is None:
-        problem = "npm not found"
-    else:
-        done = subprocess.run(
-            [npm, "install", "--prefix", str(AXE_DIR), "axe-core@4", "--no-audit", "--no-fund"],
-            capture_output=True,
-            text=True,
-            timeout=WAIT_NPM,
-            check=False,
-        )
-        problem = f"npm install failed: {done.stderr[-500:]}"
+    AXE_DIR.mkdir(parents=True, exist_ok=True)
+    # One install at a time: xdist workers (or two checkouts' runs) share the folder.
+    with (AXE_DIR / "install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        problem = "" if AXE.exists() else _npm_install_axe()
     if AXE.exists():
         return AXE
     if IN_CI:
         pytest.fail(f"axe-core is required in CI: {problem}")
     return problem
+
+
+def _npm_install_axe() -> str:
+    """Install axe-core into AXE_DIR; what went wrong if it may have failed."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return "npm not found"
+    done = subprocess.run(
+        [npm, "install", "--prefix", str(AXE_DIR), "axe-core@4", "--no-audit", "--no-fund"],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_NPM,
+        check=False,
+    )
+    return f"npm install failed: {done.stderr[-500:]}"
 
 
 @dataclass

@@ -17,6 +17,7 @@ from tests.support import WAIT
 
 
 def free_port() -> int:
+    """A port nothing listens on now; for a server in another process, which must bind it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -29,10 +30,14 @@ async def running_server(
 ) -> AsyncIterator[str]:
     """Serve hookhub; yields its base URL and shuts it down (dispatcher included) after.
     Without `fast_paths`, every management route goes through FastAPI's stack."""
-    port = free_port()
     app = create_app(settings, workers=workers)
     if not fast_paths:
         app.fast_paths.clear()
+    # Bound here and handed to uvicorn: a port only looked up (free_port) could be taken by a
+    # test in another xdist worker before uvicorn binds it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -45,7 +50,7 @@ async def running_server(
         http=http_server.protocol(http_server.Limits.of(settings)),
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(WAIT):
             while not server.started:
@@ -55,7 +60,10 @@ async def running_server(
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        try:
+            await task
+        finally:
+            sock.close()  # uvicorn closes it on shutdown, but not if it failed to start
 
 
 def api_client(base_url: str, token: str | None) -> httpx.AsyncClient:
