@@ -19,6 +19,10 @@ from hookhub.inbound.sources.base import BATCH, Handler, Message, SourceSpec
 from hookhub.inbound.sources.brokers import missing
 
 BLOCK = 5000  # milliseconds one read waits for new entries
+# seconds a read may take before the connection counts as dead: well past BLOCK. redis-py's
+# default (5 s in 8.2) is BLOCK itself: an idle read raced it and, on a loaded machine, lost,
+# and the source reconnected, backing off up to 30 s, while entries waited.
+READ_TIMEOUT = BLOCK / 1000 + 25.0
 CLAIM_IDLE = 60_000  # milliseconds an entry stays unacked before another consumer takes it
 CLAIM_EVERY = 30.0  # seconds between looks for such entries
 
@@ -37,7 +41,9 @@ class RedisBroker:
         from redis.asyncio import Redis
         from redis.exceptions import ResponseError
 
-        client: Redis = Redis.from_url(source.url, socket_connect_timeout=10)
+        client: Redis = Redis.from_url(
+            source.url, socket_connect_timeout=10, socket_timeout=READ_TIMEOUT
+        )
         stream, group = source.address, source.group
         try:
             try:
