@@ -24,6 +24,17 @@ POSTGRES_URL = os.environ.get(
     "HOOKHUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# pytest-xdist workers for the suite or a folder: four on two cores, since most tests wait
+# (servers, subprocesses, receivers) rather than compute; measured in the README.
+WORKERS = 4
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject.toml): WORKERS, or none (serially, in-process) when the command line
+    names test files only, where starting workers would cost more than they save."""
+    files_only = bool(config.args) and all(".py" in arg for arg in config.args)
+    return 0 if files_only else WORKERS
 
 
 def _server_url(database: str) -> str:
