@@ -74,7 +74,10 @@ def _process(args: list[str], database: str, **env: str) -> Iterator[subprocess.
 async def _ready(url: str, process: subprocess.Popen[bytes]) -> None:
     async with httpx.AsyncClient() as client, asyncio.timeout(WAIT):
         while True:
-            assert process.poll() is None, "hookhub exited early"
+            if process.poll() is not None:
+                # What it said is the only trace of why (a port taken since free_port, ...).
+                said = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise AssertionError(f"hookhub exited early ({process.returncode}): {said[-2000:]}")
             try:
                 if (await client.get(f"{url}/healthz")).status_code == 200:
                     return
