@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -15,13 +17,28 @@ from hookhub.app import create_app
 from hookhub.settings import Settings
 from tests.support import WAIT
 
+LOW_PORT = 10_000  # free_port's lowest: above the well-known and most services' ports
+
 
 def free_port() -> int:
-    """A port nothing listens on now; for a server in another process, which must bind it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nothing listens on now, for a server in another process to bind. Picked below the
+    ephemeral range: the outgoing connections and `bind(0)` servers of tests running at once
+    (xdist workers) take their ports from that range, and could take this one meanwhile."""
+    while True:
+        port = random.randrange(LOW_PORT, _ephemeral_start())
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 @asynccontextmanager
