@@ -55,17 +55,9 @@ async def running_server(
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        # As `hookhub serve`: X-Forwarded-For is for HOOKHUB_TRUSTED_PROXIES to judge, and
-        # slow clients and connections are limited by the same protocol.
-        proxy_headers=False,
-        http=http_server.protocol(http_server.Limits.of(settings)),
-    )
+    # With `hookhub serve`'s options: its protocol's limits, no X-Forwarded-For, its headers.
+    options = http_server.options(http_server.Limits.of(settings))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
