@@ -28,7 +28,8 @@ FENCE = re.compile(r"^```([a-z]*)$")
 HEREDOC = re.compile(r"<<-?'?([A-Za-z_]+)'?\s*$")
 
 ID = re.compile(r"\b(?:wh|rule|evt|dlv|att|run|wf)_[0-9A-Z]{26}\b")
-KEY = re.compile(r"(?<=/hooks/)[A-Za-z0-9_-]{24}\b")
+# Not `\b` at the end: a key may end with "-", after which no word boundary follows.
+KEY = re.compile(r"(?<=/hooks/)[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])")
 # What differs from run to run, in the order it is replaced (ids before their digits).
 VOLATILE = [
     (re.compile(r"\b[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\b"), "<date>"),

@@ -57,6 +57,14 @@ def test_ids_bind_and_volatile_values_may_differ() -> None:
     assert bindings == {"wh_01M83W3B3RPNH2WNY605XNQ5FE": "wh_01M911JPJ9C75PQT38H5XWWQEA"}
 
 
+@pytest.mark.parametrize("key", ["vZYE0CgoTiQklktFRfgteSo-", "-ZYE0CgoTiQklktFRfgteSo_"])
+def test_trigger_keys_bind_whatever_character_they_end_with(key: str) -> None:
+    bindings: dict[str, str] = {}
+    documented = ["http://127.0.0.1:8000/hooks/sUoNhAACvH5bQPEX-VLlySfT"]
+    compare_output(documented, f"http://127.0.0.1:8000/hooks/{key}", bindings)
+    assert bindings == {"sUoNhAACvH5bQPEX-VLlySfT": key}
+
+
 @pytest.mark.parametrize(
     ("documented", "printed"),
     [
