@@ -3,12 +3,24 @@ hand-built render context still offers Jinja's globals and the sandbox."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from hookhub.core.template_limits import LIMITS
 from hookhub.core.templates import Names, RenderError, compile_template, compile_text, render
 
-CONTEXT = {"event": "updated", "data": {"id": 7, "tags": ["a", "b"]}}
+CONTEXT = {
+    "event": "updated",
+    "username": 'Zoë "the admin"\n',
+    "data": {"id": 7, "tags": ["a", "b"], "site": {"name": "Zürich", "rack": None}},
+    "when": datetime(2026, 12, 5, 8, 30, tzinfo=UTC),
+}
+SKELETON = (
+    '{"event": "{{ event }}", "model": "{{ model }}", "timestamp": "{{ timestamp }}",\n'
+    ' "username": {{ username | tojson }}, "delivery": "{{ delivery_id }}",'
+    ' "data": {{ data | tojson }}}'
+)
 
 
 @pytest.mark.parametrize(
@@ -29,6 +41,16 @@ CONTEXT = {"event": "updated", "data": {"id": 7, "tags": ["a", "b"]}}
         "{{ range }}|{{ event }}",
         "line one\r\n{{ event }}",
         "{{ self }}",  # Jinja's own: not a name of the context
+        # ... and names through tojson (Names too).
+        "{{ username | tojson }}",
+        "{{data|tojson}}",
+        "{{ data | tojson() }}",
+        "{{- data | tojson -}}\n",
+        "{{ missing | tojson }}",
+        "{{ range | tojson }}|{{ dict | tojson }}",
+        "{{ when | tojson }}",  # not a JSON type: str of it, as Jinja's filter gives
+        "{{ self | tojson }}",
+        SKELETON,
     ],
 )
 def test_fast_path_renders_what_jinja_renders(source: str) -> None:
@@ -56,6 +78,28 @@ def test_text_and_names_only_skip_jinja() -> None:
     assert isinstance(compile_text("{{ model }}.{{ event }}", "headers"), Names)
     for source in ("{{ data.id }}", "{{ event | upper }}", "{% if event %}x{% endif %}"):
         assert not isinstance(compile_text(source, "headers"), Names)
+
+
+def test_names_through_tojson_skip_jinja() -> None:
+    for source in (SKELETON, "{{data|tojson}}", "{{ data | tojson() }}"):
+        assert isinstance(compile_text(source, "body"), Names)
+    for source in (
+        "{{ data | tojson(2) }}",
+        "{{ data | tojson(indent=2) }}",
+        "{{ data | tojson | upper }}",
+        "{{ data.x | tojson }}",
+        "{{ self | tojson }}",
+    ):
+        assert not isinstance(compile_text(source, "body"), Names)
+
+
+def test_tojson_failures_fail_as_in_jinja() -> None:
+    context = {"data": {1: "a non-string key"}}
+    with pytest.raises(RenderError) as jinja:
+        render(compile_template("{{ data | tojson }}", "body"), context, "body")
+    with pytest.raises(RenderError) as fast:
+        render(compile_text("{{ data | tojson }}", "body"), context, "body")
+    assert str(fast.value) == str(jinja.value)
 
 
 def test_names_keep_the_output_limit(monkeypatch: pytest.MonkeyPatch) -> None:
