@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from hookhub.db import checkpoints
+
 T = TypeVar("T")
 
 # sqlite3 raises OperationalError("database is locked") for SQLITE_BUSY.
@@ -45,8 +47,15 @@ def is_busy(exc: BaseException | None) -> bool:
 class Connection:
     """One sqlite3 connection, used by one task at a time (SQLAlchemy's pool sees to that)."""
 
-    def __init__(self, conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        busy_timeout_ms: int,
+        checkpointer: checkpoints.Checkpointer | None = None,
+    ) -> None:
         self._conn = conn
+        # Copies the WAL back into the file in a thread (hookhub.db.checkpoints); None: in memory.
+        self._checkpointer = checkpointer
         # aiosqlite's name for the open connection: SQLAlchemy checks it before commit/rollback.
         self._connection: sqlite3.Connection | None = conn
         self.busy_timeout_ms = busy_timeout_ms
@@ -163,8 +172,12 @@ class Connection:
             self._closing = True
             if self._in_threads:
                 self._conn.interrupt()
-                return
-        self._conn.close()
+            else:
+                self._conn.close()
+        # After the close: the checkpointer's connection closes last, and copies the WAL back.
+        if self._checkpointer is not None:
+            checkpoints.release(self._checkpointer)
+            self._checkpointer = None
 
 
 class _CursorContext:
@@ -228,9 +241,14 @@ class Cursor:
 
 
 # Every connection, pooled or direct (`Store.write_direct`): WAL, so readers never block the
-# writer; NORMAL is crash-safe in WAL mode (a process crash loses nothing committed).
-# Foreign keys are enforced, except on the migrations' connections (`connect`).
-PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
+# writer; NORMAL is crash-safe in WAL mode (a process crash loses nothing committed); a thread
+# checkpoints, commits only past a backstop (hookhub.db.checkpoints). Foreign keys are
+# enforced, except on the migrations' connections (`connect`).
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    f"PRAGMA wal_autocheckpoint={checkpoints.AUTOCHECKPOINT_PAGES}",
+)
 
 
 def _open(path: str, foreign_keys: bool) -> sqlite3.Connection:
@@ -249,4 +267,7 @@ def _open(path: str, foreign_keys: bool) -> sqlite3.Connection:
 async def connect(path: str, busy_timeout_ms: int, foreign_keys: bool = True) -> Connection:
     """Open `path` for use from this event loop (and, when waiting on locks, from threads);
     without `foreign_keys` enforced (migrations: rebuilding a table must not cascade)."""
-    return Connection(await asyncio.to_thread(_open, path, foreign_keys), busy_timeout_ms)
+    conn = await asyncio.to_thread(_open, path, foreign_keys)
+    in_memory = path == ":memory:" or not path
+    checkpointer = None if in_memory else checkpoints.acquire(path)
+    return Connection(conn, busy_timeout_ms, checkpointer)
