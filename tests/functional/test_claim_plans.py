@@ -44,7 +44,7 @@ async def _stale(store: Store, table: Table, row: Any) -> None:
 
 async def _rows_read(store: Store, statement: Select[Any], **values: Any) -> int:
     """The most rows any step of `statement` read (EXPLAIN ANALYZE, in a claim's transaction)."""
-    async with store.claiming() as conn:
+    async with store.keyed() as conn:
         sql = statement.params(**values).compile(
             dialect=conn.dialect, compile_kwargs={"literal_binds": True}
         )
@@ -142,7 +142,7 @@ async def test_a_claim_finds_events_by_key_in_a_plan_made_while_the_table_was_sm
     # cheapest, and every claim kept scanning it as it grew: 60 ms a claim at 40,000 events.
     await store.insert(events, event_row())
     statement = queries.rows_by_id(events, "postgresql")
-    async with store.claiming() as conn:
+    async with store.keyed() as conn:
         sql = str(statement.compile(dialect=conn.dialect))
         await conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
         await conn.execute(text(f"PREPARE claimed_events AS {sql}"))
@@ -163,9 +163,29 @@ async def test_claims_are_not_compiled_by_jit(store: Store) -> None:
     with statements_of(store) as seen:
         assert len((await store.claim(100, 1.0)).deliveries) == 1
     [update] = [s for s in seen if s.sql.startswith("UPDATE deliveries")]
-    async with store.claiming() as conn:
+    async with store.keyed() as conn:
         plan = "\n".join(
             (await conn.exec_driver_sql(f"EXPLAIN {update.sql}", update.params)).scalars()
         )
     assert "Seq Scan on webhooks" in plan  # the scan that must be, at its disabled cost
     assert "JIT" not in plan
+
+
+async def test_outcomes_are_written_under_the_same_plans(store: Store) -> None:
+    # The outcome UPDATE finds deliveries by key: planned while `deliveries` was nearly empty,
+    # it scanned the whole table (a hash join with the batch) on every write after.
+    webhook_id, event_id = await _target(store)
+    now = time.time()
+    async with store.write() as conn:
+        await conn.execute(insert(deliveries), [_due(webhook_id, event_id, now)])
+    claim = await store.claim(100, 1.0)
+    outcomes = [
+        DeliveryOutcome(d.id, claim.lease_id, "succeeded", None, 200, None, now)
+        for d in claim.deliveries
+    ]
+    with statements_of(store) as seen:
+        await store.finish(outcomes, [])
+    sql = [s.sql for s in seen]
+    settings = next(i for i, s in enumerate(sql) if "enable_seqscan" in s)
+    update = next(i for i, s in enumerate(sql) if s.startswith("UPDATE deliveries"))
+    assert settings < update

@@ -162,13 +162,14 @@ class Database:
         )
 
     @asynccontextmanager
-    async def claiming(self) -> AsyncIterator[direct.Conn]:
-        """A write transaction that claims due work (`write_direct`): on PostgreSQL planned to
-        read the due indexes in order however stale their statistics are (`queries.CLAIM_PLANS`)."""
+    async def keyed(self) -> AsyncIterator[direct.Conn]:
+        """A write transaction (`write_direct`) of statements that find their rows by key or in
+        an index's order, claims and outcomes: on PostgreSQL planned that way however stale
+        the statistics their plans were made with (`queries.KEYED_PLANS`)."""
         async with self.write_direct() as conn:
             if self.dialect == "postgresql":
                 assert not isinstance(conn, direct.Driver)  # SQLite only
-                await conn.execute(queries.CLAIM_PLANS)
+                await conn.execute(queries.KEYED_PLANS)
             yield conn
 
     async def announce(self, conn: direct.Conn, kind: str) -> None:

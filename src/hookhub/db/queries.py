@@ -63,19 +63,21 @@ NOT_BLOCKED = or_(
     ),
 )
 
-# PostgreSQL, in a claim's transaction, plans that hold whatever the statistics say:
+# PostgreSQL, in the transactions of claims and outcomes (`Database.keyed`), plans that hold
+# whatever the statistics say:
 # - read the due index in order and stop at the limit, never sort the backlog. Straight after a
 #   bulk insert (before autovacuum has analyzed it) the planner believes the partial due index
 #   holds a few dozen rows and sorts all of them instead: 90 ms with 300,000 pending
 #   (benchmarks/NOTES.md);
 # - find rows by their keys, never scan a table. A worker's connection keeps its plan of each
-#   claim statement; made while `events` was nearly empty, a whole-table scan looked cheapest,
-#   and each claim went on scanning it as it grew: 60 ms a claim at 40,000 events.
+#   of these statements; made while a table was nearly empty, a scan of it looked cheapest, and
+#   the statement went on scanning it as it grew (until autovacuum analyzed it): 60 ms a claim
+#   at 40,000 events.
 # Both settings only make the step look dear, so a statement that must sort or scan still runs
 # (the claim scans `webhooks` for the enabled ones). That makes its estimated cost huge, and
 # JIT compiles whatever costs more than `jit_above_cost`: 470 ms a claim. So no JIT, which
 # never pays off for statements of a millisecond.
-CLAIM_PLANS = text(
+KEYED_PLANS = text(
     "SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),"
     " set_config('jit', 'off', true)"
 )

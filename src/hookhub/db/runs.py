@@ -289,7 +289,7 @@ class RunStore:
         lease_id = new_id("lse")
         params = {"now": now, "limit": limit, "lease_id": lease_id, "lease": lease}
         found: dict[str, Row] = {}
-        async with self.store.claiming() as conn:
+        async with self.store.keyed() as conn:
             claimed = await direct.execute(conn, claim_runs(self.store.dialect), params)
             # Nearly always one workflow per claim: a statement per id, compiled once.
             for workflow_id in {run["workflow_id"] for run in claimed}:

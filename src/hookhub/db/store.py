@@ -246,7 +246,7 @@ class Store(Database):
         params = {"now": now, "lease_id": lease_id, "margin": margin}
         claimed: list[ClaimedDelivery] = []
         broken: dict[str, str] = {}
-        async with self.claiming() as conn:
+        async with self.keyed() as conn:
             shares = await self._tenant_shares(conn, limit, now, params)
             limited = await self._limited_webhooks(conn, params, bool(shares))
             for webhook in limited:
@@ -506,7 +506,7 @@ class Store(Database):
         failing = [s.webhook_id for s in health if s.failures]
         if not gone and not failing:
             # The usual batch: nothing can be disabled, so it all runs on the driver path.
-            async with self.write_direct() as conn:
+            async with self.keyed() as conn:
                 await self._record(conn, updates, attempt_records, health)
             return []
         async with self.write() as conn:
