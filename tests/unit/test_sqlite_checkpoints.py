@@ -93,21 +93,3 @@ async def test_a_database_in_memory_has_no_checkpoint_thread() -> None:
         assert not any(name.startswith(checkpoints.THREAD_NAME) for name in started)
     finally:
         await conn.close()
-
-
-async def test_a_connection_opened_right_after_the_last_close_finds_the_file_free(
-    tmp_path: Path,
-) -> None:
-    for round_ in range(10):
-        path = tmp_path / f"d{round_}.db"
-        conn = await sqlite.connect(str(path), busy_timeout_ms=0)
-        await _fill(conn)  # a WAL of 2,000 pages: the last close copies it back
-        await conn.close()
-        # No busy wait: a lock still held by the closing checkpointer fails this at once.
-        conn = await sqlite.connect(str(path), busy_timeout_ms=0)
-        try:
-            await conn.begin("BEGIN IMMEDIATE")
-            await conn.execute("INSERT INTO t VALUES (1)")
-            await conn.commit()
-        finally:
-            await conn.close()
