@@ -10,7 +10,9 @@
 2. Delivery throughput of a real `hookhub worker` process with `backlog` pending (the same
    database, its webhook pointed at a local receiver) vs with `rate-baseline` pending (a fresh
    one): deliveries/s counted at the receiver over `rate-count` deliveries, after the first
-   RATE_WARMUP.
+   RATE_WARMUP; `rate-repeat` workers one after the other on each, the small backlog topped up
+   between them, and the medians compared (one worker's rate moves by ±20 % from one start to
+   the next on PostgreSQL).
 3. In another database, bulk-inserts `rss-backlog` due deliveries to a local receiver, starts
    a real `hookhub worker` process and samples its resident memory for `seconds` while it
    delivers: it holds at most `concurrency` deliveries at a time, so memory stays flat however
@@ -25,11 +27,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import insert, text, update
+from sqlalchemy import func, insert, select, text, update
 
 from hookhub.db.store import Store
 from hookhub.db.tables import deliveries, events, webhooks
@@ -71,8 +74,10 @@ class Figures:
     claim_ms_backlog: float
     claim_ms_backlog_analyzed: float | None  # PostgreSQL only
     rate_baseline: int
-    rate_per_s_small: float
+    rate_per_s_small: float  # the median of the runs below
     rate_per_s_backlog: float
+    rate_runs_small: list[float]
+    rate_runs_backlog: list[float]
     rss_backlog: int
     rss_mib_start: float
     rss_mib_peak: float
@@ -140,9 +145,9 @@ async def median_claim_ms(store: Store) -> float:
 
 async def claims(
     args: argparse.Namespace, receiver: Receiver
-) -> tuple[str, float, float, float | None, float]:
-    """Engine; claim milliseconds with BASELINE, `backlog`, and (PostgreSQL) analyzed; and a
-    worker's deliveries/s with `backlog` pending."""
+) -> tuple[str, float, float, float | None, list[float]]:
+    """Engine; claim milliseconds with BASELINE, `backlog`, and (PostgreSQL) analyzed; and
+    `rate_repeat` workers' deliveries/s with `backlog` pending."""
     async with fresh_database(args.database) as url:
         await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
@@ -161,8 +166,11 @@ async def claims(
                 analyzed = await median_claim_ms(store)
             async with store.write() as conn:  # now deliver them, counted
                 await conn.execute(update(webhooks).values(url=receiver.url))
-            rate = await bounded("rate with the backlog", worker_rate(url, args, receiver))
-            return store.dialect, small, large, analyzed, rate
+            rates = [
+                await bounded("rate with the backlog", worker_rate(url, args, receiver))
+                for _ in range(args.rate_repeat)
+            ]
+            return store.dialect, small, large, analyzed, rates
         finally:
             await store.close()
 
@@ -186,17 +194,25 @@ async def worker_rate(url: str, args: argparse.Namespace, receiver: Receiver) ->
         await asyncio.to_thread(workers.stop)
 
 
-async def small_backlog_rate(args: argparse.Namespace, receiver: Receiver) -> float:
-    """A worker's deliveries/s with `rate_baseline` pending."""
+async def small_backlog_rate(args: argparse.Namespace, receiver: Receiver) -> list[float]:
+    """`rate_repeat` workers' deliveries/s with `rate_baseline` pending (topped up before each)."""
     async with fresh_database(args.database) as url:
         await bounded("migrate", upgrade_async(url))
         store = Store.open(url)
         try:
             webhook_id = await create_webhook(store, receiver.url)
-            await add_backlog(store, webhook_id, args.rate_baseline)
+            rates = []
+            for _ in range(args.rate_repeat):
+                async with store.read() as conn:
+                    pending = await conn.scalar(
+                        select(func.count()).where(deliveries.c.status == "pending")
+                    )
+                await add_backlog(store, webhook_id, args.rate_baseline - int(pending or 0))
+                rate = worker_rate(url, args, receiver)
+                rates.append(await bounded("rate with a small backlog", rate))
+            return rates
         finally:
             await store.close()
-        return await bounded("rate with a small backlog", worker_rate(url, args, receiver))
 
 
 async def worker_memory(args: argparse.Namespace, receiver: Receiver) -> tuple[float, float, int]:
@@ -226,8 +242,8 @@ async def worker_memory(args: argparse.Namespace, receiver: Receiver) -> tuple[f
 
 
 async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
-    rate_small = await small_backlog_rate(args, receiver)
-    engine, small, large, analyzed, rate_backlog = await claims(args, receiver)
+    runs_small = await small_backlog_rate(args, receiver)
+    engine, small, large, analyzed, runs_backlog = await claims(args, receiver)
     start, peak, delivered = await worker_memory(args, receiver)
     return Figures(
         engine=engine,
@@ -236,8 +252,10 @@ async def run(args: argparse.Namespace, receiver: Receiver) -> Figures:
         claim_ms_backlog=round(large, 2),
         claim_ms_backlog_analyzed=None if analyzed is None else round(analyzed, 2),
         rate_baseline=args.rate_baseline,
-        rate_per_s_small=round(rate_small, 1),
-        rate_per_s_backlog=round(rate_backlog, 1),
+        rate_per_s_small=round(statistics.median(runs_small), 1),
+        rate_per_s_backlog=round(statistics.median(runs_backlog), 1),
+        rate_runs_small=[round(rate, 1) for rate in runs_small],
+        rate_runs_backlog=[round(rate, 1) for rate in runs_backlog],
         rss_backlog=args.rss_backlog,
         rss_mib_start=round(start, 1),
         rss_mib_peak=round(peak, 1),
@@ -252,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         "--rate-baseline", type=positive, default=30_000, help="pending, baseline throughput"
     )
     parser.add_argument("--rate-count", type=positive, default=10_000, help="deliveries timed")
+    parser.add_argument(
+        "--rate-repeat", type=positive, default=3, help="workers timed on each backlog"
+    )
     parser.add_argument("--rss-backlog", type=positive, default=100_000, help="for the worker")
     parser.add_argument("--seconds", type=positive, default=10, help="memory sampling time")
     parser.add_argument("--concurrency", type=positive, default=100, help="worker's sends")
@@ -260,8 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.backlog < 2 * BASELINE:
         parser.error(f"--backlog must be at least {2 * BASELINE}")
-    if min(args.backlog, args.rate_baseline) < RATE_WARMUP + args.rate_count:
-        parser.error("--backlog and --rate-baseline must exceed --rate-count by 1,000")
+    if args.rate_baseline < RATE_WARMUP + args.rate_count:
+        parser.error("--rate-baseline must exceed --rate-count by 1,000")
+    if args.backlog < args.rate_repeat * (RATE_WARMUP + args.rate_count):
+        parser.error("--backlog must hold --rate-repeat times (--rate-count + 1,000)")
     receiver = Receiver()
     try:
         receiver.start()
@@ -278,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         + ("" if analyzed is None else f", {analyzed} ms after ANALYZE")
         + f"\nworker deliveries/s: {figures.rate_per_s_backlog:.0f} with {figures.backlog:,} "
         f"pending, {figures.rate_per_s_small:.0f} with {figures.rate_baseline:,} (ratio "
-        f"{figures.rate_per_s_backlog / figures.rate_per_s_small:.2f})"
+        f"{figures.rate_per_s_backlog / figures.rate_per_s_small:.2f}; medians of "
+        f"{figures.rate_runs_backlog} and {figures.rate_runs_small})"
         + f"\nworker memory: {figures.rss_mib_start} MiB ready, peak {figures.rss_mib_peak} "
         f"MiB with {figures.rss_backlog:,} pending, delivering "
         f"{figures.delivered_while_sampling:,} in {args.seconds} s "

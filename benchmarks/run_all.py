@@ -437,6 +437,10 @@ def fanout_rows(databases: Sequence[str | None]) -> list[Row]:
     return rows
 
 
+def _runs(rates: Sequence[float]) -> str:
+    return ", ".join(f"{rate:.0f}" for rate in rates)
+
+
 def backlog_rows(args: argparse.Namespace, databases: Sequence[str | None]) -> list[Row]:
     """Figures 6 and 7: claim latency with a huge backlog vs a small one; a worker's RSS."""
     rows = []
@@ -447,6 +451,8 @@ def backlog_rows(args: argparse.Namespace, databases: Sequence[str | None]) -> l
             str(args.claim_backlog),
             "--rss-backlog",
             str(args.rss_backlog),
+            "--rate-repeat",
+            str(args.repeat),
             *([] if database is None else ["--database", database]),
         )
         small, large = found["claim_ms_small"], found["claim_ms_backlog"]
@@ -456,9 +462,10 @@ def backlog_rows(args: argparse.Namespace, databases: Sequence[str | None]) -> l
             Row(
                 f"`hookhub worker` deliveries/s with {args.claim_backlog:,} pending, "
                 f"{found['engine']}",
-                f"{slow:.0f}/s",
-                f"with {found['rate_baseline']:,} pending {fast:.0f}/s",
-                f"{slow / fast:.2f}",
+                f"{slow:.0f}/s (runs: {_runs(found['rate_runs_backlog'])})",
+                f"with {found['rate_baseline']:,} pending {fast:.0f}/s "
+                f"(runs: {_runs(found['rate_runs_small'])})",
+                f"{slow / fast:.2f} (medians)",
                 "≥ 0.9x",
                 slow / fast >= 0.9,
                 load,
